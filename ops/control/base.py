@@ -1,0 +1,27 @@
+"""What the agent needs from whatever runs go-fast-cdn (systemd, docker compose, a plain process)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pydantic import BaseModel
+
+
+class AppState(BaseModel):
+    """``running=None`` means the controller cannot tell; callers treat that as "maybe running"."""
+
+    running: bool | None
+    detail: str
+    pid: int | None = None
+
+
+class AppController(Protocol):
+    kind: str
+
+    def state(self) -> AppState: ...
+
+    def stop(self, timeout_s: float) -> AppState: ...
+
+    def start(self, timeout_s: float) -> AppState: ...
+
+    def logs(self, lines: int) -> list[str]: ...
