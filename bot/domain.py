@@ -1,0 +1,184 @@
+"""Plain data the bot's domain hands around: enums and pydantic models, no behaviour.
+
+Kept apart from the service (bot/incidents.py) and the store (bot/store.py) so the Slack layer can
+import the shapes without pulling in SQLite, and so every layer agrees on one spelling of each state.
+Nothing here knows about Slack: ``thread_ts``/``channel`` are opaque strings and an agent job's
+progress message is an opaque ``display_ref``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+def utcnow() -> datetime:
+    """The default clock (UTC, timezone-aware); services take a ``clock`` so tests can move time."""
+    return datetime.now(UTC)
+
+
+class Severity(StrEnum):
+    critical = "critical"
+    major = "major"
+    minor = "minor"
+
+    @property
+    def target_minutes(self) -> int:
+        """Time to resolve we aim for; escalation timers key off it."""
+        return SEVERITY_TARGET_MINUTES[self]
+
+
+SEVERITY_TARGET_MINUTES: dict[Severity, int] = {
+    Severity.critical: 15,
+    Severity.major: 60,
+    Severity.minor: 240,
+}
+
+
+class IncidentState(StrEnum):
+    open = "open"
+    resolved = "resolved"
+    cancelled = "cancelled"
+
+
+class StepStatus(StrEnum):
+    pending = "pending"
+    running = "running"
+    done = "done"
+    failed = "failed"
+    skipped = "skipped"
+
+
+class JobState(StrEnum):
+    running = "running"
+    finished = "finished"
+
+
+StepAction = Literal["done", "skip", "undo", "start", "succeed", "fail", "retry"]
+STEP_ACTIONS: tuple[str, ...] = ("done", "skip", "undo", "start", "succeed", "fail", "retry")
+
+# The host agent's operations (docs/CONTRACTS.md); a runbook may only name these.
+AgentOp = Literal[
+    "status",
+    "stop_app",
+    "start_app",
+    "rollback",
+    "verify",
+    "backups_list",
+    "backups_create",
+    "restore",
+    "restore_files",
+    "check_api",
+    "tail_logs",
+    "dry_run",
+]
+AGENT_OPS: tuple[str, ...] = (
+    "status",
+    "stop_app",
+    "start_app",
+    "rollback",
+    "verify",
+    "backups_list",
+    "backups_create",
+    "restore",
+    "restore_files",
+    "check_api",
+    "tail_logs",
+    "dry_run",
+)
+# Operations that change the host: a runbook step using one must carry a ``confirm`` sentence.
+DESTRUCTIVE_OPS: frozenset[str] = frozenset({"stop_app", "start_app", "rollback", "restore"})
+
+
+class Incident(BaseModel):
+    id: str
+    environment: str
+    severity: Severity
+    target_minutes: int
+    summary: str
+    channel: str
+    thread_ts: str | None = None
+    state: IncidentState = IncidentState.open
+    opened_by: str
+    opened_at: datetime
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    chosen_option: int | None = None
+    chosen_backup: str | None = None
+    resolution: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == IncidentState.open
+
+    @property
+    def due_at(self) -> datetime:
+        """When the severity's target time runs out."""
+        return self.opened_at + timedelta(minutes=self.target_minutes)
+
+
+class StepState(BaseModel):
+    incident_id: str
+    step_id: str
+    state: StepStatus = StepStatus.pending
+    actor: str | None = None
+    at: datetime | None = None
+    note: str | None = None
+    job_id: str | None = None
+
+
+class Transition(BaseModel):
+    """What a step action did. ``changed`` False means nothing was written (no event either).
+
+    ``code`` is machine-readable (``ok``, ``same``, ``running``, ``not_allowed``); ``reason`` is a
+    short human sentence ("already done by U123"), empty when changed.
+    """
+
+    changed: bool
+    step: StepState
+    previous: StepStatus
+    action: str
+    code: str = "ok"
+    reason: str = ""
+
+
+class Event(BaseModel):
+    id: int
+    incident_id: str
+    at: datetime
+    actor: str | None = None
+    kind: str
+    step_id: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class AgentJob(BaseModel):
+    request_id: str
+    incident_id: str
+    step_id: str
+    operation: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    state: JobState = JobState.running
+    outcome: str | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    started_by: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    display_ref: str | None = None
+
+
+class Page(BaseModel):
+    """One ping of a person; escalation timers re-arm from unacked rows after a restart."""
+
+    id: int
+    incident_id: str
+    user_id: str
+    role: str | None = None
+    paged_at: datetime
+    via: str | None = None
+    acked_by: str | None = None
+    acked_at: datetime | None = None
