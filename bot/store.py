@@ -1,0 +1,278 @@
+"""SQLite persistence for the bot (sqlite-utils over one WAL-mode connection).
+
+Why it looks like this:
+- One connection shared by all threads behind an RLock: Bolt handlers, the executor and the
+  scheduler all write, and serialising them in-process is simpler than per-thread connections.
+  ``BEGIN IMMEDIATE`` (with a busy timeout) serialises writers across processes too.
+- Every state change is a conditional ``UPDATE ... WHERE state IS ?`` via :meth:`Store.cond_update`,
+  which reports whether the row changed, so a double click or a retried request acts once.
+- A partial unique index allows only one open incident per environment, even if two openers race.
+- Rows go in and out as plain dicts; bot/incidents.py turns them into models.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+JSON_COLUMNS: dict[str, tuple[str, ...]] = {
+    "events": ("data",),
+    "agent_jobs": ("args", "result", "error"),
+}
+
+_SCHEMA: dict[str, dict[str, Any]] = {
+    "counters": {"columns": {"name": str, "value": int}, "pk": "name"},
+    "incidents": {
+        "columns": {
+            "id": str,
+            "seq": int,
+            "environment": str,
+            "severity": str,
+            "target_minutes": int,
+            "summary": str,
+            "channel": str,
+            "thread_ts": str,
+            "state": str,
+            "opened_by": str,
+            "opened_at": str,
+            "closed_at": str,
+            "closed_by": str,
+            "chosen_option": int,
+            "chosen_backup": str,
+            "resolution": str,
+        },
+        "pk": "id",
+        "not_null": {"environment", "severity", "state", "opened_at"},
+    },
+    "section_messages": {
+        "columns": {"incident_id": str, "section_id": str, "ts": str},
+        "pk": ("incident_id", "section_id"),
+    },
+    "steps": {
+        "columns": {
+            "incident_id": str,
+            "step_id": str,
+            "state": str,
+            "actor": str,
+            "at": str,
+            "note": str,
+            "job_id": str,
+        },
+        "pk": ("incident_id", "step_id"),
+        "not_null": {"state"},
+    },
+    "events": {
+        "columns": {
+            "id": int,
+            "incident_id": str,
+            "at": str,
+            "actor": str,
+            "kind": str,
+            "step_id": str,
+            "data": str,
+        },
+        "pk": "id",
+        "not_null": {"incident_id", "kind", "at"},
+    },
+    "pages": {
+        "columns": {
+            "id": int,
+            "incident_id": str,
+            "user_id": str,
+            "role": str,
+            "paged_at": str,
+            "via": str,
+            "acked_by": str,
+            "acked_at": str,
+        },
+        "pk": "id",
+    },
+    "agent_jobs": {
+        "columns": {
+            "request_id": str,
+            "incident_id": str,
+            "step_id": str,
+            "operation": str,
+            "args": str,
+            "state": str,
+            "outcome": str,
+            "result": str,
+            "error": str,
+            "started_by": str,
+            "started_at": str,
+            "finished_at": str,
+            "display_ref": str,
+        },
+        "pk": "request_id",
+        "not_null": {"state"},
+    },
+}
+
+_INDEXES = (
+    # The guard: at most one open incident per environment, whatever the application code does.
+    "CREATE UNIQUE INDEX IF NOT EXISTS incidents_one_open_per_env ON incidents(environment) "
+    "WHERE state = 'open'",
+    "CREATE INDEX IF NOT EXISTS incidents_thread ON incidents(channel, thread_ts)",
+    "CREATE INDEX IF NOT EXISTS events_incident ON events(incident_id, id)",
+    "CREATE INDEX IF NOT EXISTS agent_jobs_state ON agent_jobs(state)",
+    "CREATE INDEX IF NOT EXISTS agent_jobs_incident ON agent_jobs(incident_id)",
+    "CREATE INDEX IF NOT EXISTS pages_incident ON pages(incident_id)",
+)
+
+
+def _encode(table: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    for col in JSON_COLUMNS.get(table, ()):
+        if col in out and out[col] is not None and not isinstance(out[col], str):
+            out[col] = json.dumps(out[col], sort_keys=True, default=str)
+    return out
+
+
+def _decode(table: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    for col in JSON_COLUMNS.get(table, ()):
+        if isinstance(out.get(col), str):
+            out[col] = json.loads(out[col])
+    return out
+
+
+class Store:
+    """The bot's SQLite file. Safe to share between threads; reopening the file continues it."""
+
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = 30.0) -> None:
+        self.path = str(path)
+        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=busy_timeout_s)
+        self.db = sqlite_utils.Database(conn)
+        self._lock = threading.RLock()
+        with self._lock:
+            if self.path != ":memory:":
+                self.db.enable_wal()
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self._create_schema()
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+    def _create_schema(self) -> None:
+        with self.transaction():
+            for name, spec in _SCHEMA.items():
+                self.db.table(name).create(
+                    spec["columns"],
+                    pk=spec["pk"],
+                    not_null=spec.get("not_null"),
+                    if_not_exists=True,
+                )
+            for sql in _INDEXES:
+                self.db.execute(sql)
+
+    # -- transactions -----------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """Hold the lock and a write transaction; nested calls become savepoints. Rolls back on error."""
+        with self._lock:
+            conn = self.db.conn
+            if conn.in_transaction:
+                with self.db.atomic():
+                    yield self.db
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+
+    # -- generic row access -----------------------------------------------------------------------
+
+    def query(self, sql: str, params: Mapping[str, Any] | tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            cur = self.db.conn.execute(sql, params)
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+    def rows(
+        self, table: str, where: str = "1=1", params: Any = (), order_by: str | None = None
+    ) -> list[dict[str, Any]]:
+        sql = f"SELECT * FROM [{table}] WHERE {where}"
+        if order_by:
+            sql += f" ORDER BY {order_by}"
+        return [_decode(table, r) for r in self.query(sql, params)]
+
+    def row(self, table: str, where: str, params: Any = ()) -> dict[str, Any] | None:
+        found = self.rows(table, where, params)
+        return found[0] if found else None
+
+    def insert(self, table: str, row: Mapping[str, Any]) -> int | None:
+        """Insert one row (JSON columns encoded); returns the rowid. Raises sqlite3.IntegrityError."""
+        with self.transaction():
+            t = self.db.table(table)
+            t.insert(_encode(table, row))
+            return t.last_rowid
+
+    def cond_update(
+        self,
+        table: str,
+        key: Mapping[str, Any],
+        changes: Mapping[str, Any],
+        expect: Mapping[str, Any | tuple[Any, ...]] | None = None,
+    ) -> bool:
+        """``UPDATE table SET changes WHERE key AND expect``; True only if a row actually changed.
+
+        ``expect`` values are compared with ``IS`` (so None matches NULL); a tuple means "one of".
+        """
+        sets = ", ".join(f"[{c}] = ?" for c in changes)
+        conds: list[str] = []
+        params: list[Any] = list(_encode(table, changes).values())
+        for col, val in key.items():
+            conds.append(f"[{col}] = ?")
+            params.append(val)
+        for col, val in (expect or {}).items():
+            if isinstance(val, tuple):
+                conds.append(f"[{col}] IN ({', '.join('?' for _ in val)})")
+                params.extend(val)
+            else:
+                conds.append(f"[{col}] IS ?")
+                params.append(val)
+        sql = f"UPDATE [{table}] SET {sets} WHERE {' AND '.join(conds)}"
+        with self.transaction():
+            return self.db.execute(sql, params).rowcount > 0
+
+    def next_value(self, counter: str) -> int:
+        """Increment and return a named counter (inside the caller's transaction if any)."""
+        with self.transaction():
+            cur = self.db.execute(
+                "INSERT INTO counters(name, value) VALUES (?, 1) "
+                "ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
+                [counter],
+            )
+            value = cur.fetchone()[0]
+            return int(value)
+
+    # -- table helpers used by the service --------------------------------------------------------
+
+    def upsert_section_message(self, incident_id: str, section_id: str, ts: str) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO section_messages(incident_id, section_id, ts) VALUES (?, ?, ?) "
+                "ON CONFLICT(incident_id, section_id) DO UPDATE SET ts = excluded.ts",
+                [incident_id, section_id, ts],
+            )
+
+    def insert_steps(self, incident_id: str, step_ids: list[str], state: str = "pending") -> None:
+        with self.transaction():
+            self.db.conn.executemany(
+                "INSERT INTO steps(incident_id, step_id, state) VALUES (?, ?, ?)",
+                [(incident_id, sid, state) for sid in step_ids],
+            )
