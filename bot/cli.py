@@ -1,0 +1,76 @@
+"""``rollback-bot serve | demo | check-config``.
+
+Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage (one line naming the variable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from bot.settings import ConfigError, Settings, load_settings
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        print(f"rollback-bot: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings_or_exit()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from bot.app import create_app
+
+    try:
+        bot = create_app(settings)
+    except Exception as exc:  # bad token, Slack unreachable, unreadable store
+        print(f"rollback-bot: cannot start: {exc}", file=sys.stderr)
+        return 1
+    if settings.socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        assert settings.slack_app_token is not None
+        logging.getLogger(__name__).info("starting in Socket Mode")
+        SocketModeHandler(bot.app, settings.slack_app_token.get_secret_value()).start()
+        return 0
+    from bot.server import create_asgi
+    from bot.serving import serve_forever
+
+    serve_forever(create_asgi(bot), settings.host, args.port if args.port is not None else settings.port)
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    s = _settings_or_exit()
+    mode = "Socket Mode" if s.socket_mode else f"HTTP on {s.host}:{s.port}"
+    print(f"config ok: {mode}; store {s.rollback_store_path}; environments {', '.join(s.environments)}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return run_demo(out_dir=args.out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rollback-bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve Slack requests (HTTP, or Socket Mode when SLACK_APP_TOKEN is set)")
+    serve.add_argument("--port", type=int, default=None, help="overrides PORT")
+    serve.set_defaults(func=cmd_serve)
+    check = sub.add_parser("check-config", help="validate the environment and exit")
+    check.set_defaults(func=cmd_check_config)
+    demo = sub.add_parser("demo", help="scripted drill against the local Slack sandbox and a sandbox host")
+    demo.add_argument("--out", default="demo-out", help="folder for the drill's files (default: demo-out)")
+    demo.set_defaults(func=cmd_demo)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

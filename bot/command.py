@@ -1,0 +1,54 @@
+"""The grammar of ``/rollback [environment] [severity] [summary]``.
+
+Strict on purpose: during an outage a typo in the severity must not silently become a
+"critical" incident with the typo as its summary. The first word is an environment or a
+severity; if anything follows an environment, it must start with a severity.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+SEVERITIES = ("critical", "major", "minor")
+MAX_SUMMARY = 500
+USAGE = (
+    "Usage: `/rollback [environment] [severity] [summary]`\n"
+    "• severity: `critical` (target 15 min, the default), `major` (1 h) or `minor` (4 h)\n"
+    "• environments: {envs} (default `{default}`)\n"
+    "Example: `/rollback {default} critical media listing returns 500s`"
+)
+
+
+class RollbackArgs(BaseModel):
+    environment: str
+    severity: str = "critical"
+    summary: str = ""
+
+
+class UsageError(ValueError):
+    """A sentence saying what was wrong, followed by the usage text."""
+
+
+def usage(environments: list[str], default: str) -> str:
+    return USAGE.format(envs=", ".join(f"`{e}`" for e in environments), default=default)
+
+
+def parse_rollback_args(text: str, environments: list[str], default: str) -> RollbackArgs:
+    words = text.split()
+    env = default
+    envs_lower = {e.lower(): e for e in environments}
+    if words and words[0].lower() in envs_lower:
+        env = envs_lower[words.pop(0).lower()]
+    elif words and words[0].lower() not in SEVERITIES:
+        raise UsageError(f"`{words[0]}` is neither a known environment nor a severity.")
+    severity = "critical"
+    if words:
+        if words[0].lower() not in SEVERITIES:
+            raise UsageError(f"`{words[0]}` is not a severity.")
+        severity = words.pop(0).lower()
+    summary = " ".join(words)
+    if any(ord(c) < 32 for c in summary):
+        raise UsageError("The summary contains control characters.")
+    if len(summary) > MAX_SUMMARY:
+        raise UsageError(f"The summary is {len(summary)} characters; keep it under {MAX_SUMMARY}.")
+    return RollbackArgs(environment=env, severity=severity, summary=summary)

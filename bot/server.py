@@ -1,0 +1,42 @@
+"""HTTP mode: bolt behind Starlette + uvicorn, plus ``GET /healthz`` for load balancers.
+
+bolt's Starlette adapter calls the blocking ``App.dispatch`` (which waits up to 3 s for ack) on
+the event loop; we run it in the thread pool instead so one slow listener can't stall others.
+"""
+
+from __future__ import annotations
+
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.app import RollbackBot
+
+SLACK_PATH = "/slack/events"
+MAX_BODY = 1024 * 1024
+
+
+def create_asgi(bot: RollbackBot) -> Starlette:
+    async def slack_events(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return JSONResponse({"error": "request too large"}, status_code=413)
+        bolt_resp = await run_in_threadpool(bot.app.dispatch, to_bolt_request(request, body))
+        return to_starlette_response(bolt_resp)
+
+    async def healthz(request: Request) -> Response:
+        try:
+            open_incidents = await run_in_threadpool(bot.deps.service.count_open)
+        except Exception as exc:  # the store is the only dependency worth reporting
+            return JSONResponse({"ok": False, "error": f"store: {exc}"}, status_code=503)
+        return JSONResponse({"ok": True, "open_incidents": open_incidents})
+
+    return Starlette(
+        routes=[
+            Route(SLACK_PATH, slack_events, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ]
+    )

@@ -1,0 +1,119 @@
+"""Configuration from environment variables (pydantic-settings); see .env.example.
+
+Validation happens once at start-up so a bad deployment fails loudly with the variable's name
+instead of at 3 a.m. on the first click.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class AgentTarget(BaseModel):
+    """One go-fast-cdn host: where its rollback-agent listens and the shared secret."""
+
+    url: str
+    secret: SecretStr
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    slack_bot_token: SecretStr = Field(description="Bot token (xoxb-...)")
+    slack_signing_secret: SecretStr = Field(description="Signing secret from the app's Basic Information")
+    slack_app_token: SecretStr | None = Field(default=None, description="App token (xapp-...): Socket Mode")
+    slack_api_base_url: str = "https://slack.com/api/"
+    rollback_store_path: Path = Path("rollback-bot.db")
+    rollback_runbook_path: Path | None = None
+    rollback_default_environment: str = "production"
+    rollback_agents: dict[str, AgentTarget] = Field(default_factory=dict)
+    rollback_operators: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    rollback_operator_group: str | None = None
+    host: str = "0.0.0.0"
+    port: int = Field(default=3000, ge=0, le=65535)
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, v: SecretStr) -> SecretStr:
+        if not v.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return v
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and v.get_secret_value() == "":
+            return None
+        if v is not None and not v.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
+        return v
+
+    @field_validator("slack_api_base_url")
+    @classmethod
+    def _base_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v if v.endswith("/") else v + "/"
+
+    @field_validator("rollback_operators", mode="before")
+    @classmethod
+    def _operators(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [u.strip() for u in v.split(",") if u.strip()]
+        return v
+
+    @field_validator("rollback_runbook_path")
+    @classmethod
+    def _runbook_exists(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_file():
+            raise ValueError(f"file {v} does not exist")
+        return v
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def environments(self) -> list[str]:
+        """Known environments: the configured agents, plus the default one."""
+        names = list(self.rollback_agents)
+        if self.rollback_default_environment not in names:
+            names.insert(0, self.rollback_default_environment)
+        return names
+
+
+class ConfigError(Exception):
+    """A single human line naming the offending variable."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        var = str(err["loc"][0]).upper() if err["loc"] else "?"
+        msg = "is missing" if err["type"] == "missing" else err["msg"]
+        parts.append(f"{var} {msg}")
+    return "config error: " + "; ".join(parts)
+
+
+def agents_json(agents: dict[str, AgentTarget]) -> str:
+    """The ROLLBACK_AGENTS value for a set of agents (used by the demo and the docs)."""
+    return json.dumps({k: {"url": a.url, "secret": a.secret.get_secret_value()} for k, a in agents.items()})

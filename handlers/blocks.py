@@ -1,0 +1,179 @@
+"""Block Kit builders: domain state in, Slack message (text + blocks) out.
+
+Pure functions with no I/O, so every message can be checked against the Block Kit limits in unit
+tests. Built with slack_sdk's block models, which validate lengths as they are built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from bot.incidents import Incident, StepState
+from bot.runbook import Runbook, RunbookSection, RunbookStep
+from handlers.actions_ids import ActionId, StepRef
+from handlers.limits import MAX_HEADER, check_limits, clip
+
+STATE_ICON = {
+    "pending": ":white_square:",
+    "running": ":hourglass_flowing_sand:",
+    "done": ":white_check_mark:",
+    "skipped": ":fast_forward:",
+    "failed": ":x:",
+}
+STATE_VERB = {"done": "Done", "skipped": "Skipped", "failed": "Failed", "running": "Running"}
+
+
+class SlackMessage(BaseModel):
+    """What chat.postMessage / chat.update take: fallback text plus blocks."""
+
+    text: str
+    blocks: list[dict[str, Any]]
+
+
+def fmt_time(at: datetime | None) -> str:
+    return at.strftime("%H:%M:%S UTC") if at else "?"
+
+
+def mention(user_id: str | None) -> str:
+    return f"<@{user_id}>" if user_id else "someone"
+
+
+def _message(text: str, blocks: list[Block]) -> SlackMessage:
+    dicts = [b.to_dict() for b in blocks]
+    return SlackMessage(text=clip(text, 3000), blocks=check_limits(dicts))
+
+
+def incident_parent(incident: Incident, *, done: int, total: int, agent_url: str | None) -> SlackMessage:
+    """The channel message that anchors the incident thread."""
+    due = incident.opened_at + timedelta(minutes=incident.target_minutes)
+    state = {"open": ":red_circle: open", "resolved": ":large_green_circle: resolved"}.get(
+        incident.state, incident.state
+    )
+    target = _target_text(incident.target_minutes)
+    fields = [
+        MarkdownTextObject(text=f"*Severity*\n{incident.severity} (target {target})"),
+        MarkdownTextObject(text=f"*Environment*\n`{incident.environment}`"),
+        MarkdownTextObject(text=f"*Opened by*\n{mention(incident.opened_by)} at {fmt_time(incident.opened_at)}"),
+        MarkdownTextObject(text=f"*Due by*\n{fmt_time(due)}"),
+        MarkdownTextObject(text=f"*State*\n{state}"),
+        MarkdownTextObject(text=f"*Checklist*\n{done}/{total} steps done or skipped"),
+    ]
+    title = clip(f":rotating_light: {incident.id}: emergency media-migration rollback", MAX_HEADER)
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=title))]
+    if incident.summary:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(f"*Summary:* {incident.summary}"))))
+    blocks.append(SectionBlock(fields=fields))
+    host = f"host agent {agent_url}" if agent_url else "no host agent configured (manual steps only)"
+    blocks.append(
+        ContextBlock(
+            elements=[MarkdownTextObject(text=clip(f"Everything for this incident happens in this thread. {host}."))]
+        )
+    )
+    text = (
+        f"{incident.id} ({incident.severity}, target {target}) rollback incident on "
+        f"{incident.environment}, opened by {mention(incident.opened_by)}"
+    )
+    return _message(text, blocks)
+
+
+def _target_text(minutes: int) -> str:
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h"
+
+
+def section_message(
+    incident: Incident,
+    section: RunbookSection,
+    steps: Mapping[str, StepState],
+) -> SlackMessage:
+    """One thread message per runbook section, with a Done/Skip (or Undo) row per step."""
+    header = section.title if not section.option_label else f"{section.title} ({section.option_label})"
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=clip(header, MAX_HEADER)))]
+    if section.option is not None:
+        blocks.extend(_option_blocks(incident, section))
+    for step, depth in _walk_steps(section.steps, 0):
+        blocks.extend(_step_blocks(incident, step, steps[step.id], depth))
+    blocks.append(DividerBlock())
+    done = sum(1 for s, _ in _walk_steps(section.steps, 0) if steps[s.id].state in ("done", "skipped"))
+    total = sum(1 for _ in _walk_steps(section.steps, 0))
+    text = f"{incident.id} · {section.title}: {done}/{total} done"
+    return _message(text, blocks)
+
+
+def _walk_steps(steps: list[RunbookStep], depth: int) -> list[tuple[RunbookStep, int]]:
+    out: list[tuple[RunbookStep, int]] = []
+    for s in steps:
+        out.append((s, depth))
+        out.extend(_walk_steps(s.children, depth + 1))
+    return out
+
+
+def _option_blocks(incident: Incident, section: RunbookSection) -> list[Block]:
+    assert section.option is not None
+    if incident.chosen_option == section.option:
+        return [
+            ContextBlock(elements=[MarkdownTextObject(text=f":point_right: Option {section.option} is the chosen path.")])
+        ]
+    ref = StepRef(incident_id=incident.id, step_id=f"option:{section.option}")
+    label = f"Choose option {section.option}"
+    note = "" if incident.chosen_option is None else f" (currently option {incident.chosen_option})"
+    return [
+        SectionBlock(
+            block_id=f"option|{section.option}",
+            text=MarkdownTextObject(text=f"Use this path{' ' + section.option_label if section.option_label else ''}{note}."),
+            accessory=ButtonElement(text=label, action_id=ActionId.OPTION_CHOOSE, value=ref.encode()),
+        )
+    ]
+
+
+def _step_blocks(incident: Incident, step: RunbookStep, state: StepState, depth: int) -> list[Block]:
+    indent = "\u2003" * depth
+    lines = [f"{indent}{STATE_ICON.get(state.state, '')} *{step.title}*" + (f": {step.detail}" if step.detail else "")]
+    if step.commands and state.state == "pending":
+        lines.append(indent + " ".join(f"`{c}`" for c in step.commands))
+    if state.state != "pending":
+        verb = STATE_VERB.get(state.state, state.state)
+        who = f"{indent}_{verb} by {mention(state.actor)} at {fmt_time(state.at)}_"
+        if state.note:
+            who += f" · {state.note}"
+        lines.append(who)
+    ref = StepRef(incident_id=incident.id, step_id=step.id).encode()
+    blocks: list[Block] = [SectionBlock(block_id=f"s|{step.id}", text=MarkdownTextObject(text=clip("\n".join(lines))))]
+    buttons = _step_buttons(state.state, ref)
+    if buttons and incident.state == "open":
+        blocks.append(ActionsBlock(block_id=f"a|{step.id}", elements=buttons))
+    return blocks
+
+
+def _step_buttons(state: str, ref: str) -> list[ButtonElement]:
+    if state == "pending":
+        return [
+            ButtonElement(text="Done", action_id=ActionId.STEP_DONE, value=ref, style="primary"),
+            ButtonElement(text="Skip", action_id=ActionId.STEP_SKIP, value=ref),
+        ]
+    if state in ("done", "skipped", "failed"):
+        return [ButtonElement(text="Undo", action_id=ActionId.STEP_UNDO, value=ref)]
+    return []
+
+
+def confirm_dialog(title: str, text: str, confirm: str = "Yes, do it") -> ConfirmObject:
+    return ConfirmObject(title=clip(title, 100), text=clip(text, 300), confirm=confirm, deny="Cancel", style="danger")
+
+
+def ephemeral_text(text: str) -> dict[str, Any]:
+    return {"response_type": "ephemeral", "text": clip(text)}

@@ -1,0 +1,67 @@
+"""The parts of Slack's payloads the bot reads, validated at the edge (extra fields ignored)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class SlashCommand(_Lenient):
+    command: str
+    channel_id: str
+    user_id: str
+    text: str = ""
+    trigger_id: str | None = None
+    response_url: str | None = None
+
+
+class ActingUser(_Lenient):
+    id: str
+    username: str | None = None
+    name: str | None = None
+
+
+class SelectedOption(_Lenient):
+    value: str
+
+
+class Action(_Lenient):
+    action_id: str
+    block_id: str | None = None
+    value: str | None = None
+    selected_option: SelectedOption | None = None
+
+
+class Container(_Lenient):
+    channel_id: str | None = None
+    message_ts: str | None = None
+    thread_ts: str | None = None
+
+
+class Channel(_Lenient):
+    id: str
+
+
+class BlockActions(_Lenient):
+    user: ActingUser
+    actions: list[Action]
+    container: Container = Container()
+    channel: Channel | None = None
+    response_url: str | None = None
+
+    @property
+    def action(self) -> Action:
+        return self.actions[0]
+
+    @property
+    def channel_id(self) -> str | None:
+        return self.channel.id if self.channel else self.container.channel_id
+
+    @classmethod
+    def parse(cls, body: dict[str, Any]) -> BlockActions:
+        return cls.model_validate(body)

@@ -1,0 +1,56 @@
+"""``/rollback``: validate, open the incident, ack within 3 s, then post the thread."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk.errors import SlackApiError
+
+from bot.command import UsageError, parse_rollback_args, usage
+from bot.incidents import IncidentAlreadyOpen
+from handlers.blocks import fmt_time, mention
+from handlers.deps import HandlerDeps
+from handlers.payloads import SlashCommand
+
+log = logging.getLogger(__name__)
+
+
+def register(app: App, deps: HandlerDeps) -> None:
+    settings = deps.settings
+
+    @app.command("/rollback")
+    def rollback(ack: Ack, body: dict[str, Any]) -> None:
+        cmd = SlashCommand.model_validate(body)
+        envs, default = settings.environments, settings.rollback_default_environment
+        try:
+            args = parse_rollback_args(cmd.text, envs, default)
+        except UsageError as exc:
+            ack(text=f":warning: {exc}\n{usage(envs, default)}")
+            return
+        try:
+            incident = deps.service.open(args.environment, args.severity, args.summary, cmd.channel_id, cmd.user_id)
+        except IncidentAlreadyOpen as exc:
+            other = exc.incident
+            ack(
+                text=(
+                    f":information_source: {other.id} is already open for `{other.environment}` "
+                    f"({other.severity}, opened by {mention(other.opened_by)} at {fmt_time(other.opened_at)}). "
+                    f"Work in its thread in <#{other.channel}>; no new incident was opened."
+                )
+            )
+            return
+        ack(text=f":rotating_light: Opening {incident.id} for `{incident.environment}` ({incident.severity}).")
+        try:
+            deps.publisher.open_thread(incident)
+        except SlackApiError as exc:
+            error = exc.response.get("error", str(exc)) if exc.response is not None else str(exc)
+            log.error("could not post the thread of %s: %s", incident.id, error)
+            deps.service.cancel(incident.id, "rollback-bot", f"could not post to Slack: {error}")
+            deps.publisher.ephemeral(
+                cmd.channel_id,
+                cmd.user_id,
+                f":x: {incident.id} could not be posted in this channel (Slack said `{error}`), so it was "
+                "cancelled. Invite the bot to the channel (`/invite @rollback-bot`) and run `/rollback` again.",
+            )

@@ -1,0 +1,85 @@
+"""Done / Skip / Undo and "choose option N" clicks: one conditional transition each."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.incidents import UnknownIncident
+from handlers.actions_ids import ActionId, StepRef
+from handlers.deps import HandlerDeps
+from handlers.payloads import BlockActions
+
+log = logging.getLogger(__name__)
+
+_TRANSITION = {ActionId.STEP_DONE: "done", ActionId.STEP_SKIP: "skip", ActionId.STEP_UNDO: "undo"}
+
+
+def register(app: App, deps: HandlerDeps) -> None:
+    for action_id, transition in _TRANSITION.items():
+        app.action(action_id.value)(_step_listener(deps, transition))
+    app.action(ActionId.OPTION_CHOOSE.value)(_option_listener(deps))
+
+
+def _resolve(deps: HandlerDeps, payload: BlockActions) -> StepRef | None:
+    """Decode the clicked button; tell the clicker (ephemerally) when it no longer applies."""
+    channel = payload.channel_id or ""
+    try:
+        ref = StepRef.decode(payload.action.value or "")
+        incident = deps.service.get(ref.incident_id)
+    except (ValueError, UnknownIncident) as exc:
+        log.warning("click on an unknown button: %s", exc)
+        deps.publisher.ephemeral(channel, payload.user.id, f":warning: This button no longer applies ({exc}).")
+        return None
+    if incident.state != "open":
+        deps.publisher.ephemeral(channel, payload.user.id, f":lock: {incident.id} is {incident.state}; nothing changed.")
+        return None
+    return ref
+
+
+def _step_listener(deps: HandlerDeps, transition: str):  # type: ignore[no-untyped-def]
+    def listener(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        payload = BlockActions.parse(body)
+        ref = _resolve(deps, payload)
+        if ref is None:
+            return
+        try:
+            result = deps.service.transition(ref.incident_id, ref.step_id, transition, payload.user.id)
+        except KeyError as exc:
+            deps.publisher.ephemeral(payload.channel_id or "", payload.user.id, f":warning: Unknown step {exc}.")
+            return
+        if result.changed:
+            deps.publisher.refresh_step(ref.incident_id, ref.step_id)
+        else:
+            deps.publisher.ephemeral(
+                payload.channel_id or "",
+                payload.user.id,
+                f"Nothing changed: {result.reason}.",
+                thread_ts=payload.container.thread_ts,
+            )
+
+    listener.__name__ = f"step_{transition}"
+    return listener
+
+
+def _option_listener(deps: HandlerDeps):  # type: ignore[no-untyped-def]
+    def choose_option(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        payload = BlockActions.parse(body)
+        ref = _resolve(deps, payload)
+        if ref is None:
+            return
+        option = int(ref.step_id.removeprefix("option:"))
+        if deps.service.choose_option(ref.incident_id, option, payload.user.id):
+            incident = deps.service.get(ref.incident_id)
+            for section in deps.runbook.sections:
+                if section.option is not None:
+                    deps.publisher.refresh_section(ref.incident_id, section.id)
+            deps.publisher.reply(incident, f"<@{payload.user.id}> chose option {option}.")
+        else:
+            deps.publisher.ephemeral(payload.channel_id or "", payload.user.id, f"Option {option} was already chosen.")
+
+    return choose_option
