@@ -1,0 +1,437 @@
+"""Incidents, their runbook steps, the event timeline and agent jobs: the bot's domain service.
+
+The Slack layer calls :class:`IncidentService` and renders what it returns; nothing here knows about
+Slack. All state lives in the :class:`~bot.store.Store`, so a new service on the same file picks up
+where the last process stopped. Every change is one transaction holding the state change and its
+timeline event, and every state change is conditional, so a double click or a retried request
+changes things once and records one event.
+
+Step state machine (``transition`` actions)::
+
+    done    pending|failed  -> done          skip  pending|failed -> skipped
+    undo    done|skipped|failed -> pending   start pending|failed -> running
+    retry   failed -> running                succeed running -> done
+    fail    running -> failed
+
+A running step only leaves ``running`` through succeed/fail (an agent result): a Done click on it is
+refused with reason "running". Steps stay editable after the incident is closed (follow-up tasks);
+agent jobs and choices need an open incident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from bot.domain import (
+    AGENT_OPS,
+    STEP_ACTIONS,
+    AgentJob,
+    Event,
+    Incident,
+    IncidentState,
+    JobState,
+    Page,
+    Severity,
+    StepState,
+    StepStatus,
+    Transition,
+    utcnow,
+)
+from bot.runbook import Runbook
+from bot.store import Store
+
+__all__ = [
+    "AgentJob",
+    "DomainError",
+    "Event",
+    "Incident",
+    "IncidentAlreadyOpen",
+    "IncidentClosed",
+    "IncidentService",
+    "IncidentState",
+    "JobState",
+    "MissingChoice",
+    "Page",
+    "Severity",
+    "StepState",
+    "StepStatus",
+    "Transition",
+    "UnknownIncident",
+    "UnknownJob",
+    "UnknownStep",
+    "utcnow",
+]
+
+P, R, D, F, S = (StepStatus.pending, StepStatus.running, StepStatus.done, StepStatus.failed,
+                 StepStatus.skipped)
+
+# action -> (states it may start from, state it leads to)
+RULES: dict[str, tuple[frozenset[StepStatus], StepStatus]] = {
+    "done": (frozenset({P, F}), D),
+    "skip": (frozenset({P, F}), S),
+    "undo": (frozenset({D, S, F}), P),
+    "start": (frozenset({P, F}), R),
+    "retry": (frozenset({F}), R),
+    "succeed": (frozenset({R}), D),
+    "fail": (frozenset({R}), F),
+}
+
+# finish_job: agent outcomes that complete the step; anything else fails it.
+DONE_OUTCOMES = {"ok": None, "noop": "nothing to do"}
+
+
+class DomainError(Exception):
+    """Base for the domain's own errors."""
+
+
+class UnknownIncident(DomainError, KeyError):
+    def __str__(self) -> str:
+        return f"unknown incident {self.args[0]!r}"
+
+
+class UnknownStep(DomainError, KeyError):
+    def __str__(self) -> str:
+        return f"unknown step {self.args[0]!r}"
+
+
+class UnknownJob(DomainError, KeyError):
+    def __str__(self) -> str:
+        return f"unknown agent job {self.args[0]!r}"
+
+
+class IncidentClosed(DomainError):
+    """The incident is resolved or cancelled: no agent jobs or choices any more."""
+
+
+class MissingChoice(DomainError):
+    """A step needs a human choice first (e.g. restore needs a chosen backup)."""
+
+
+class IncidentAlreadyOpen(DomainError):
+    """An environment already has an open incident; ``.incident`` is that one."""
+
+    def __init__(self, incident: Incident) -> None:
+        super().__init__(f"{incident.environment} already has open incident {incident.id}")
+        self.incident = incident
+
+
+def _iso(dt: datetime) -> str:
+    return dt.isoformat()
+
+
+class IncidentService:
+    """Open, track and close incidents over a Store and a Runbook. Thread-safe via the Store."""
+
+    def __init__(self, store: Store, runbook: Runbook, clock: Callable[[], datetime] = utcnow) -> None:
+        self.store = store
+        self.runbook = runbook
+        self.clock = clock
+        self._step_ids = runbook.step_ids()
+        self._step_set = set(self._step_ids)
+
+    # -- incidents ----------------------------------------------------------------------------------
+
+    def open(
+        self, environment: str, severity: Severity | str, summary: str, channel: str, opened_by: str
+    ) -> Incident:
+        """Open an incident with every runbook step pending; IncidentAlreadyOpen if one is open here."""
+        sev = Severity(severity)
+        now = self.clock()
+        with self.store.transaction():
+            existing = self.open_for(environment)
+            if existing is not None:
+                raise IncidentAlreadyOpen(existing)
+            seq = self.store.next_value("incident")
+            incident = Incident(
+                id=f"RB-{seq}",
+                environment=environment,
+                severity=sev,
+                target_minutes=sev.target_minutes,
+                summary=summary,
+                channel=channel,
+                opened_by=opened_by,
+                opened_at=now,
+            )
+            row = incident.model_dump(mode="json")
+            row["seq"] = seq
+            self.store.insert("incidents", row)
+            self.store.insert_steps(incident.id, self._step_ids)
+            self._append(incident.id, "incident.opened", opened_by, None,
+                         {"environment": environment, "severity": sev.value, "summary": summary})
+        return incident
+
+    def get(self, incident_id: str) -> Incident:
+        row = self.store.row("incidents", "id = ?", [incident_id])
+        if row is None:
+            raise UnknownIncident(incident_id)
+        return Incident.model_validate(row)
+
+    def open_for(self, environment: str) -> Incident | None:
+        row = self.store.row("incidents", "environment = ? AND state = 'open'", [environment])
+        return Incident.model_validate(row) if row else None
+
+    def by_thread(self, channel: str, thread_ts: str) -> Incident | None:
+        row = self.store.row("incidents", "channel = ? AND thread_ts = ?", [channel, thread_ts])
+        return Incident.model_validate(row) if row else None
+
+    def incidents(self, state: IncidentState | str | None = None) -> list[Incident]:
+        """Incidents, oldest first; e.g. ``incidents("open")`` to re-arm timers after a restart."""
+        if state is None:
+            rows = self.store.rows("incidents", order_by="seq")
+        else:
+            rows = self.store.rows("incidents", "state = ?", [IncidentState(state).value], order_by="seq")
+        return [Incident.model_validate(r) for r in rows]
+
+    def attach_thread(self, incident_id: str, thread_ts: str) -> bool:
+        """Remember the thread that carries the incident (first write wins; True if it was set)."""
+        self.get(incident_id)
+        return self.store.cond_update("incidents", {"id": incident_id}, {"thread_ts": thread_ts},
+                                      {"thread_ts": None})
+
+    def set_section_message(self, incident_id: str, section_id: str, ts: str) -> None:
+        self.get(incident_id)
+        self.runbook.section(section_id)
+        self.store.upsert_section_message(incident_id, section_id, ts)
+
+    def section_messages(self, incident_id: str) -> dict[str, str]:
+        rows = self.store.rows("section_messages", "incident_id = ?", [incident_id])
+        return {r["section_id"]: r["ts"] for r in rows}
+
+    def resolve(self, incident_id: str, actor: str, resolution: str) -> bool:
+        return self._close(incident_id, IncidentState.resolved, actor, resolution)
+
+    def cancel(self, incident_id: str, actor: str, reason: str | None = None) -> bool:
+        return self._close(incident_id, IncidentState.cancelled, actor, reason)
+
+    def _close(self, incident_id: str, state: IncidentState, actor: str, text: str | None) -> bool:
+        """Close an open incident (frees its environment); False if it was already closed."""
+        with self.store.transaction():
+            self.get(incident_id)
+            changed = self.store.cond_update(
+                "incidents",
+                {"id": incident_id},
+                {"state": state.value, "closed_at": _iso(self.clock()), "closed_by": actor,
+                 "resolution": text},
+                {"state": IncidentState.open.value},
+            )
+            if changed:
+                self._append(incident_id, f"incident.{state.value}", actor, None, {"resolution": text})
+        return changed
+
+    # -- choices ------------------------------------------------------------------------------------
+
+    def choose_option(self, incident_id: str, option: int, actor: str) -> bool:
+        """Record which rollback option the team follows; False (no event) if already chosen/closed."""
+        self.runbook.option(option)
+        return self._choose(incident_id, "chosen_option", option, actor, "option.chosen", "option")
+
+    def choose_backup(self, incident_id: str, backup_name: str, actor: str) -> bool:
+        """Record the backup that restore steps will use (a bare file name inside backups/)."""
+        name = backup_name.strip()
+        if not name or name in {".", ".."} or "/" in name or "\\" in name:
+            raise ValueError(f"backup name must be a bare file name, got {backup_name!r}")
+        return self._choose(incident_id, "chosen_backup", name, actor, "backup.chosen", "backup")
+
+    def _choose(self, incident_id: str, column: str, value: Any, actor: str, kind: str, key: str) -> bool:
+        with self.store.transaction():
+            incident = self.get(incident_id)
+            previous = getattr(incident, column)
+            if not incident.is_open or previous == value:
+                return False
+            changed = self.store.cond_update(
+                "incidents", {"id": incident_id}, {column: value},
+                {column: previous, "state": IncidentState.open.value},
+            )
+            if changed:
+                self._append(incident_id, kind, actor, None, {key: value, "previous": previous})
+        return changed
+
+    # -- steps --------------------------------------------------------------------------------------
+
+    def steps(self, incident_id: str) -> dict[str, StepState]:
+        """Every step's state, in runbook order."""
+        rows = {r["step_id"]: r for r in self.store.rows("steps", "incident_id = ?", [incident_id])}
+        if not rows:
+            self.get(incident_id)
+        return {sid: StepState.model_validate(rows[sid]) for sid in self._step_ids if sid in rows}
+
+    def step_state(self, incident_id: str, step_id: str) -> StepState:
+        self._check_step(step_id)
+        row = self.store.row("steps", "incident_id = ? AND step_id = ?", [incident_id, step_id])
+        if row is None:
+            self.get(incident_id)
+            raise UnknownStep(step_id)
+        return StepState.model_validate(row)
+
+    def transition(
+        self, incident_id: str, step_id: str, action: str, actor: str, note: str | None = None
+    ) -> Transition:
+        """Apply a step action; ``changed`` False (and no event) if the step was not in a state for it."""
+        if action not in RULES:
+            raise ValueError(f"unknown step action {action!r}; expected one of {', '.join(STEP_ACTIONS)}")
+        sources, target = RULES[action]
+        with self.store.transaction():
+            current = self.step_state(incident_id, step_id)
+            prev = current.state
+            if prev not in sources:
+                code, reason = self._refusal(current, action, target)
+                return Transition(changed=False, step=current, previous=prev, action=action, code=code,
+                                  reason=reason)
+            changes = {"state": target.value, "actor": actor, "at": _iso(self.clock()), "note": note}
+            changed = self.store.cond_update(
+                "steps", {"incident_id": incident_id, "step_id": step_id}, changes, {"state": prev.value}
+            )
+            if changed:
+                self._append(incident_id, f"step.{action}", actor, step_id,
+                             {"from": prev.value, "to": target.value, "note": note})
+            step = self.step_state(incident_id, step_id)
+        if not changed:  # only possible if another process won the race
+            return Transition(changed=False, step=step, previous=prev, action=action, code="same",
+                              reason=f"changed concurrently to {step.state.value}")
+        return Transition(changed=True, step=step, previous=prev, action=action)
+
+    @staticmethod
+    def _refusal(current: StepState, action: str, target: StepStatus) -> tuple[str, str]:
+        state = current.state
+        by = f" by {current.actor}" if current.actor else ""
+        if state == R:
+            return "running", "running"
+        if state == target:
+            return "same", f"already {state.value}{by}"
+        if state in (D, S) and action in ("done", "skip", "start", "retry"):
+            return "not_allowed", f"already {state.value}{by}; undo it first"
+        return "not_allowed", f"cannot {action} a {state.value} step"
+
+    def _check_step(self, step_id: str) -> None:
+        if step_id not in self._step_set:
+            raise UnknownStep(step_id)
+
+    # -- events -------------------------------------------------------------------------------------
+
+    def record(
+        self, incident_id: str, kind: str, actor: str | None = None, step_id: str | None = None,
+        **data: Any,
+    ) -> Event:
+        """Append a timeline event (pages, acks, thread messages, ...) to an incident."""
+        with self.store.transaction():
+            self.get(incident_id)
+            return self._append(incident_id, kind, actor, step_id, data)
+
+    def events(self, incident_id: str) -> list[Event]:
+        rows = self.store.rows("events", "incident_id = ?", [incident_id], order_by="id")
+        return [Event.model_validate(r) for r in rows]
+
+    def _append(
+        self, incident_id: str, kind: str, actor: str | None, step_id: str | None, data: dict[str, Any]
+    ) -> Event:
+        row = {"incident_id": incident_id, "at": _iso(self.clock()), "actor": actor, "kind": kind,
+               "step_id": step_id, "data": data}
+        rowid = self.store.insert("events", row)
+        return Event.model_validate({**row, "id": rowid})
+
+    # -- agent jobs ---------------------------------------------------------------------------------
+
+    def agent_args(self, incident_id: str, step_id: str) -> dict[str, Any]:
+        """The arguments for a step's agent operation, with incident choices filled in."""
+        step = self.runbook.step(step_id)
+        args = dict(step.agent_args)
+        if step.agent_args_from == "chosen_backup":
+            backup = self.get(incident_id).chosen_backup
+            if not backup:
+                raise MissingChoice(f"step {step_id!r} needs a chosen backup first")
+            args["backup"] = backup
+        return args
+
+    def begin_job(
+        self, incident_id: str, step_id: str, operation: str, args: dict[str, Any], actor: str,
+        request_id: str,
+    ) -> AgentJob | None:
+        """Move the step to running and record the job, atomically.
+
+        Returns None (nothing written) if the step is not pending/failed, e.g. already running after
+        a second click, or if ``request_id`` is already known: at most one job per click.
+        """
+        if operation not in AGENT_OPS:
+            raise ValueError(f"unknown agent operation {operation!r}")
+        with self.store.transaction():
+            if not self.get(incident_id).is_open:
+                raise IncidentClosed(f"incident {incident_id} is closed")
+            current = self.step_state(incident_id, step_id)
+            if current.state not in (P, F) or self.store.row("agent_jobs", "request_id = ?", [request_id]):
+                return None
+            now = _iso(self.clock())
+            if not self.store.cond_update(
+                "steps", {"incident_id": incident_id, "step_id": step_id},
+                {"state": R.value, "actor": actor, "at": now, "note": None, "job_id": request_id},
+                {"state": current.state.value},
+            ):
+                return None
+            job = AgentJob(request_id=request_id, incident_id=incident_id, step_id=step_id,
+                           operation=operation, args=args, started_by=actor, started_at=self.clock())
+            self.store.insert("agent_jobs", job.model_dump(mode="json"))
+            self._append(incident_id, "agent.started", actor, step_id,
+                         {"request_id": request_id, "operation": operation, "args": args})
+        return job
+
+    def finish_job(
+        self, request_id: str, outcome: str, result: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> AgentJob:
+        """Record an agent result and settle the step: ok -> done; noop -> done ("nothing to do");
+        anything else (failed, refused, invalid, error, unreachable, ...) -> failed, reason as note.
+
+        Idempotent: finishing a finished job changes nothing and returns it as stored.
+        """
+        with self.store.transaction():
+            job = self.job(request_id)
+            if job.state == JobState.finished:
+                return job
+            now = _iso(self.clock())
+            if not self.store.cond_update(
+                "agent_jobs", {"request_id": request_id},
+                {"state": JobState.finished.value, "outcome": outcome, "result": result, "error": error,
+                 "finished_at": now},
+                {"state": JobState.running.value},
+            ):
+                return self.job(request_id)
+            if outcome in DONE_OUTCOMES:
+                target, note = D, DONE_OUTCOMES[outcome]
+            else:
+                target, note = F, _failure_note(outcome, result, error)
+            step_changed = self.store.cond_update(
+                "steps", {"incident_id": job.incident_id, "step_id": job.step_id},
+                {"state": target.value, "at": now, "note": note},
+                {"state": R.value, "job_id": request_id},
+            )
+            self._append(job.incident_id, "agent.finished", job.started_by, job.step_id,
+                         {"request_id": request_id, "operation": job.operation, "outcome": outcome,
+                          "step_state": target.value if step_changed else None, "note": note,
+                          "summary": (result or {}).get("summary"), "error": error})
+            return self.job(request_id)
+
+    def job(self, request_id: str) -> AgentJob:
+        row = self.store.row("agent_jobs", "request_id = ?", [request_id])
+        if row is None:
+            raise UnknownJob(request_id)
+        return AgentJob.model_validate(row)
+
+    def jobs(self, incident_id: str) -> list[AgentJob]:
+        rows = self.store.rows("agent_jobs", "incident_id = ?", [incident_id], order_by="started_at, rowid")
+        return [AgentJob.model_validate(r) for r in rows]
+
+    def running_jobs(self) -> list[AgentJob]:
+        """Jobs without a result, across incidents: after a restart, poll the agent for these."""
+        rows = self.store.rows("agent_jobs", "state = ?", [JobState.running.value], order_by="started_at")
+        return [AgentJob.model_validate(r) for r in rows]
+
+    def set_job_display_ref(self, request_id: str, ref: str) -> bool:
+        """Remember an opaque reference to where the job's progress is shown (e.g. a message id)."""
+        self.job(request_id)
+        return self.store.cond_update("agent_jobs", {"request_id": request_id}, {"display_ref": ref})
+
+
+def _failure_note(outcome: str, result: dict[str, Any] | None, error: dict[str, Any] | None) -> str:
+    detail = (error or {}).get("message") or (result or {}).get("summary")
+    return f"{outcome}: {detail}" if detail else outcome

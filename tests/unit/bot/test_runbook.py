@@ -1,0 +1,194 @@
+"""The default runbook must be the checklist, item for item, plus the agent wiring."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.domain import AGENT_OPS, DESTRUCTIVE_OPS
+from bot.runbook import Runbook, RunbookError, load_runbook, parse_runbook
+
+REPO = Path(__file__).parents[3]
+CHECKLISTS = [
+    p
+    for p in (
+        REPO / "runbooks/EMERGENCY_ROLLBACK_CHECKLIST.md",
+        REPO / "shared/reference/EMERGENCY_ROLLBACK_CHECKLIST.md",
+        REPO.parent / "shared/reference/EMERGENCY_ROLLBACK_CHECKLIST.md",
+    )
+    if p.exists()
+]
+
+ITEM_RE = re.compile(r"^(?P<indent>\s*)- \[ \] (?P<text>.*)$")
+HEADING_RE = re.compile(r"^#{2,3}\s+(?P<title>.*?)\s*$")
+BOLD_RE = re.compile(r"\*\*(?P<bold>.+?)\*\*")
+
+
+def parse_checklist(text: str) -> dict[str, list[tuple[int, str]]]:
+    """Checklist headings -> [(depth, title)] of their `- [ ]` items, in order."""
+    sections: dict[str, list[tuple[int, str]]] = {}
+    heading = ""
+    for line in text.splitlines():
+        if m := HEADING_RE.match(line):
+            heading = m["title"]
+        elif m := ITEM_RE.match(line):
+            bold = BOLD_RE.search(m["text"])
+            title = (bold["bold"] if bold else m["text"]).strip().rstrip(":").strip()
+            sections.setdefault(heading, []).append((len(m["indent"]) // 2, title))
+    return sections
+
+
+def yaml_items(rb: Runbook) -> dict[str, list[tuple[int, str]]]:
+    out: dict[str, list[tuple[int, str]]] = {}
+    for section, step, depth in rb.iter_steps():
+        out.setdefault(section.title, []).append((depth, step.title))
+    return out
+
+
+def test_checklist_files_found() -> None:
+    assert CHECKLISTS, "no checklist file to compare the runbook with"
+
+
+@pytest.mark.parametrize("path", CHECKLISTS, ids=lambda p: str(p.relative_to(REPO.parent)))
+def test_every_checklist_item_is_a_step(path: Path, runbook: Runbook) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert text.count("- [ ]") == 49
+    assert len(list(runbook.iter_steps())) == text.count("- [ ]")
+
+    checklist = parse_checklist(text)
+    ours = yaml_items(runbook)
+    assert len(checklist) == len(ours) == 7
+    for (heading, items), (title, steps) in zip(checklist.items(), ours.items(), strict=True):
+        assert heading.startswith(title), (heading, title)
+        assert steps == items, title
+
+
+def test_sections_and_option_labels(runbook: Runbook) -> None:
+    assert [s.id for s in runbook.sections] == [
+        "immediate", "opt1", "opt2", "opt3", "post", "comms", "followup",
+    ]
+    assert [(s.option, s.option_label) for s in runbook.options()] == [
+        (1, "preferred"), (2, "if option 1 fails"), (3, "if both fail"),
+    ]
+    assert runbook.section("opt1").title == "Option 1: Built-in Rollback (Preferred)"
+    assert runbook.option(2).title == "Option 2: Backup Restoration"
+    assert all(s.option is None for s in runbook.sections if not s.id.startswith("opt"))
+
+
+def test_ids_are_stable_slugs(runbook: Runbook) -> None:
+    ids = runbook.step_ids()
+    assert len(ids) == len(set(ids)) == 49
+    for section, step, _ in runbook.iter_steps():
+        assert len(step.id) <= 60
+        assert re.fullmatch(r"[a-z0-9][a-z0-9._-]*", step.id)
+        assert step.id.startswith(section.id + ".")
+    assert runbook.step("opt1.check-results.media-gone").title == "Media table no longer exists"
+
+
+EXPECTED_OPS = {
+    "immediate.stop-app": "stop_app",
+    "immediate.assess": "status",
+    "opt1.run-rollback": "rollback",
+    "opt1.verify": "verify",
+    "opt2.list-backups": "backups_list",
+    "opt2.restore": "restore",
+    "opt2.verify": "verify",
+    "opt3.stop-app": "stop_app",
+    "opt3.emergency-backup": "backups_create",
+    "opt3.replace-db": "restore",
+    "opt3.verify-db": "status",
+    "post.restart-app": "start_app",
+    "post.verify-app": "check_api",
+    "post.monitor": "tail_logs",
+    "post.monitor.logs": "tail_logs",
+}
+
+
+def test_agent_ops_mapping(runbook: Runbook) -> None:
+    ops = {step.id: step.agent_op for _, step, _ in runbook.iter_steps() if step.agent_op}
+    assert ops == EXPECTED_OPS
+    assert set(ops.values()) <= set(AGENT_OPS)
+    assert runbook.step("opt3.emergency-backup").agent_args == {"label": "emergency"}
+    for sid in ("opt2.restore", "opt3.replace-db"):
+        assert runbook.step(sid).agent_args_from == "chosen_backup"
+    assert runbook.step("opt2.identify-backup").choice == "backup"
+
+
+def test_destructive_ops_carry_a_confirm_sentence(runbook: Runbook) -> None:
+    destructive = [s for _, s, _ in runbook.iter_steps() if s.agent_op in DESTRUCTIVE_OPS]
+    assert {s.id for s in destructive} == {
+        "immediate.stop-app", "opt1.run-rollback", "opt2.restore",
+        "opt3.stop-app", "opt3.replace-db", "post.restart-app",
+    }
+    for s in destructive:
+        assert s.confirm and len(s.confirm.split()) >= 8, s.id
+    assert runbook.step("immediate.assess").confirm is None
+
+
+def test_commands_kept_for_reference(runbook: Runbook) -> None:
+    assert "./scripts/media_migration.sh --rollback  # Linux/macOS" in runbook.step("opt1.run-rollback").commands
+    assert runbook.step("opt3.verify-db").commands[0] == 'sqlite3 database.db ".tables"'
+    assert runbook.step("immediate.alert-team").detail.startswith("Notify development lead")
+
+
+def test_helpers(runbook: Runbook) -> None:
+    assert runbook.section_of("opt2.restore").id == "opt2"
+    depths = [(s.id, d) for _, s, d in runbook.iter_steps() if s.id.startswith("opt1.")]
+    assert depths[-4:] == [
+        ("opt1.check-results", 0),
+        ("opt1.check-results.media-gone", 1),
+        ("opt1.check-results.tables-intact", 1),
+        ("opt1.check-results.data-present", 1),
+    ]
+    with pytest.raises(KeyError):
+        runbook.step("nope")
+    with pytest.raises(KeyError):
+        runbook.section("nope")
+
+
+def test_load_from_path_equals_packaged(runbook: Runbook) -> None:
+    path = REPO / "bot/runbooks/default.yaml"
+    assert load_runbook(path) == runbook
+
+
+GOOD_STEP = "{id: a.one, title: One}"
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ("sections: [{id: a, title: A, steps: [{id: a.one, title: One, agent_op: format_disk}]}]",
+         "sections.0.steps.0.agent_op"),
+        (f"sections: [{{id: a, title: A, steps: [{GOOD_STEP}, {GOOD_STEP}]}}]", "duplicate step id 'a.one'"),
+        ("sections: [{id: a, title: A, steps: [{id: a.one, title: One, agent_op: rollback}]}]",
+         "needs a 'confirm' sentence"),
+        ("sections: [{id: a, title: A, steps: [{id: 'Bad Id', title: One}]}]", "sections.0.steps.0.id"),
+        ("sections: [{id: a, title: A, steps: [{id: a.one, titel: One}]}]", "titel"),
+        ("sections: [{id: a, title: A, steps: [{id: " + "x" * 61 + ", title: One}]}]", "longer than 60"),
+        ("sections: [{id: a, title: A, steps: [{id: a.one, title: One, agent_args: {x: 1}}]}]",
+         "without agent_op"),
+        ("- just a list", "expected a mapping"),
+        ("sections: [unclosed", "not valid YAML"),
+    ],
+)
+def test_bad_runbook_file_gives_clear_error(tmp_path: Path, body: str, needle: str) -> None:
+    path = tmp_path / "custom.yaml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(RunbookError) as info:
+        load_runbook(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert needle in message
+
+
+def test_missing_runbook_file(tmp_path: Path) -> None:
+    with pytest.raises(RunbookError, match="cannot read runbook"):
+        load_runbook(tmp_path / "absent.yaml")
+
+
+def test_parse_minimal_runbook() -> None:
+    rb = parse_runbook("sections: [{id: a, title: A, steps: [{id: a.one, title: One, agent_op: status}]}]")
+    assert rb.step("a.one").agent_op == "status"
+    assert rb.options() == []
