@@ -1,0 +1,461 @@
+"""Backups of main.db: list, create (online backup API, never overwriting), restore (atomic, verified).
+
+go-fast-cdn's own ``db_backup`` makes byte copies named ``db_backup_YYYYMMDD-HHMMSS.db`` that
+overwrite each other within a second and are checked with ``SELECT 1`` only. Ours carry
+microseconds, are published with ``os.link`` (fails instead of overwriting), and get a SHA-256 +
+``PRAGMA integrity_check`` sidecar. Restore replaces the DB with ``os.replace`` from a fsynced temp
+file in ``db_data/`` so a crash leaves either the old or the new file, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from ops.baseline import baseline_from_db, write_baseline
+from ops.deployment import Deployment
+from ops.errors import OpInputError, OpRefused
+from ops.host import Host
+from ops.results import OpResult, utcnow
+from ops.schema import Counts, MarkerInfo, SchemaEra, inspect, open_ro
+from ops.status import journal_files, require_stopped
+
+Progress = Callable[[str], None] | None
+
+AGENT_PREFIX = "rollback-agent_"
+_AGENT_RE = re.compile(r"^rollback-agent_(\d{8})-(\d{6})-(\d{6})(?:-(\d+))?_([A-Za-z0-9-]+)\.db$")
+_GFC_RE = re.compile(r"^db_backup_(\d{8})-(\d{6})\.db$")
+_JOURNAL_HEADER = 28
+
+
+def _now() -> datetime:
+    """Clock used for backup names (tests pin it to prove two backups in one instant don't collide)."""
+    return datetime.now(UTC)
+
+
+def say(progress: Progress, msg: str) -> None:
+    if progress is not None:
+        progress(msg)
+
+
+# --- file checks -----------------------------------------------------------------------------------
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class DbCheck(BaseModel):
+    valid: bool
+    integrity: str  # "ok" or the first problem / error text
+    era: SchemaEra | None = None
+    marker_state: str | None = None
+    counts: Counts | None = None
+    marker: MarkerInfo | None = None
+
+    @property
+    def pre_migration(self) -> bool:
+        """No live marker and no non-empty media (an empty one may be a tip binary's leftover)."""
+        return (
+            self.valid
+            and self.marker_state != "live"
+            and self.counts is not None
+            and self.counts.media_raw in (None, 0)
+            and self.counts.images_raw is not None
+        )
+
+
+def check_db(path: Path, *, quick: bool = False) -> DbCheck:
+    """Open read-only and run integrity_check (or quick_check); garbage files come back invalid."""
+    try:
+        with open_ro(path) as conn:
+            rows = conn.execute("PRAGMA quick_check" if quick else "PRAGMA integrity_check").fetchall()
+            integrity = "ok" if [r[0] for r in rows] == ["ok"] else "; ".join(str(r[0]) for r in rows[:5])
+            info = inspect(conn)
+    except (sqlite3.Error, OSError) as exc:
+        return DbCheck(valid=False, integrity=f"unreadable: {exc}")
+    return DbCheck(
+        valid=integrity == "ok",
+        integrity=integrity,
+        era=info.era,
+        marker_state=info.marker.state,
+        counts=info.counts,
+        marker=info.marker,
+    )
+
+
+def resolve_backup(dep: Deployment, name: str) -> Path:
+    """A bare file name inside backups/ that exists and stays inside (symlinks included)."""
+    if not name or name != Path(name).name or "/" in name or "\\" in name or name in (".", ".."):
+        raise OpInputError("backup_path_outside", f"{name!r} is not a bare file name inside backups/")
+    bdir = dep.backups_dir.resolve()
+    p = dep.backups_dir / name
+    if p.is_symlink() and p.resolve().parent != bdir:
+        raise OpInputError("backup_path_outside", f"{name} is a symlink pointing outside backups/")
+    if not p.is_file():
+        raise OpInputError("backup_missing", f"no backup named {name} in {dep.backups_dir}")
+    return p
+
+
+def name_time(name: str) -> tuple[datetime | None, Literal["agent", "go-fast-cdn", "other"], str | None]:
+    """(time, kind, label) from a backup name: agent names are UTC with microseconds, go-fast-cdn's
+    are local time with seconds."""
+    m = _AGENT_RE.match(name)
+    if m:
+        d, t, us, _n, label = m.groups()
+        dt = datetime.strptime(d + t, "%Y%m%d%H%M%S").replace(microsecond=int(us), tzinfo=UTC)
+        return dt, "agent", label
+    m = _GFC_RE.match(name)
+    if m:
+        return datetime.strptime(m.group(1) + m.group(2), "%Y%m%d%H%M%S").astimezone(), "go-fast-cdn", None
+    return None, "other", None
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+def _read_sidecar(path: Path) -> dict[str, object] | None:
+    sc = _sidecar(path)
+    if not sc.is_file():
+        return None
+    try:
+        data = json.loads(sc.read_text())
+    except (ValueError, OSError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):  # some filesystems refuse directory fsync
+        _fsync_file(path)
+
+
+# --- list ------------------------------------------------------------------------------------------
+class BackupInfo(BaseModel):
+    name: str
+    kind: Literal["agent", "go-fast-cdn", "other"]
+    label: str | None = None
+    time: datetime | None = None
+    size: int
+    sha256: str
+    valid: bool
+    integrity: str
+    era: SchemaEra | None = None
+    marker_state: str | None = None
+    pre_migration: bool = False
+    newest_pre_migration: bool = False
+    sidecar_sha256: str | None = None
+    images_live: int | None = None
+    docs_live: int | None = None
+
+
+class BackupListResult(OpResult):
+    operation: str = "backups_list"
+    backups_dir: str
+    backups: list[BackupInfo] = Field(default_factory=list)
+    newest_pre_migration: str | None = None
+
+
+def describe_backup(path: Path) -> BackupInfo:
+    when, kind, label = name_time(path.name)
+    chk = check_db(path, quick=True)
+    sc = _read_sidecar(path)
+    return BackupInfo(
+        name=path.name,
+        kind=kind,
+        label=label,
+        time=when or datetime.fromtimestamp(path.stat().st_mtime, UTC),
+        size=path.stat().st_size,
+        sha256=sha256_file(path),
+        valid=chk.valid,
+        integrity=chk.integrity,
+        era=chk.era,
+        marker_state=chk.marker_state,
+        pre_migration=chk.pre_migration,
+        sidecar_sha256=str(sc["sha256"]) if sc and "sha256" in sc else None,
+        images_live=chk.counts.images_live if chk.counts else None,
+        docs_live=chk.counts.docs_live if chk.counts else None,
+    )
+
+
+def list_backups(host: Host) -> BackupListResult:
+    """Every ``*.db`` directly in backups/ (like go-fast-cdn's list), oldest first, checked read-only."""
+    started = utcnow()
+    bdir = host.deployment.backups_dir
+    items = [describe_backup(p) for p in sorted(bdir.glob("*.db")) if p.is_file()] if bdir.is_dir() else []
+    items.sort(key=lambda b: (b.time or datetime.min.replace(tzinfo=UTC), b.name))
+    pre = [b for b in items if b.pre_migration]
+    newest = pre[-1].name if pre else None
+    for b in items:
+        b.newest_pre_migration = b.name == newest
+    bad = [b.name for b in items if not b.valid]
+    res = BackupListResult(
+        outcome="ok" if items else "noop",
+        summary=(
+            f"{len(items)} backup(s), newest pre-migration: {newest or 'none'}"
+            + (f"; {len(bad)} invalid: {', '.join(bad)}" if bad else "")
+        ),
+        started_at=started,
+        backups_dir=str(bdir),
+        backups=items,
+        newest_pre_migration=newest,
+    )
+    if bad:
+        res.warnings.append(f"not valid SQLite DBs: {', '.join(bad)}")
+    return res
+
+
+# --- create ----------------------------------------------------------------------------------------
+class BackupCreateResult(OpResult):
+    operation: str = "backups_create"
+    name: str
+    path: str
+    sha256: str
+    size: int
+    integrity: str
+    sidecar: str
+    source_counts: Counts
+    source_marker: MarkerInfo | None = None
+
+
+def _agent_name(label: str, when: datetime, n: int) -> str:
+    clean = re.sub(r"[^A-Za-z0-9-]+", "-", label).strip("-") or "manual"
+    suffix = f"-{n}" if n else ""
+    return f"{AGENT_PREFIX}{when.strftime('%Y%m%d-%H%M%S-%f')}{suffix}_{clean}.db"
+
+
+def _publish(tmp: Path, bdir: Path, label: str) -> Path:
+    """Give ``tmp`` its final name without ever replacing an existing file (os.link fails if taken)."""
+    when = _now()
+    for n in range(1000):
+        final = bdir / _agent_name(label, when, n)
+        try:
+            os.link(tmp, final)
+        except FileExistsError:
+            continue
+        except OSError:  # no hard links here: reserve the name exclusively, then rename over our own file
+            try:
+                fd = os.open(final, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                continue
+            os.close(fd)
+            os.replace(tmp, final)
+            return final
+        tmp.unlink()
+        return final
+    raise OSError("could not find a free backup name")
+
+
+def create_backup(host: Host, *, label: str = "manual", progress: Progress = None) -> BackupCreateResult:
+    """Online backup of main.db into backups/ (safe while the app runs; never overwrites)."""
+    started = utcnow()
+    dep = host.deployment
+    if not dep.db_path.is_file():
+        raise OpInputError("no_database", f"{dep.db_path} does not exist")
+    dep.backups_dir.mkdir(parents=True, exist_ok=True)
+    tmp = dep.backups_dir / f".rollback-agent-{uuid.uuid4().hex}.part"
+    say(progress, f"backing up {dep.db_path.name} (SQLite online backup)")
+    try:
+        try:
+            with open_ro(dep.db_path) as src:
+                dst = sqlite3.connect(tmp)
+                try:
+                    src.backup(dst)
+                finally:
+                    dst.close()
+        except sqlite3.Error as exc:
+            raise OpRefused("db_unreadable", f"cannot back up {dep.db_path}: {exc}") from exc
+        _fsync_file(tmp)
+        chk = check_db(tmp)
+        if not chk.valid:
+            raise OpRefused("backup_check_failed", f"backup failed integrity_check: {chk.integrity}")
+        digest = sha256_file(tmp)
+        final = _publish(tmp, dep.backups_dir, label)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(dep.backups_dir)
+    counts = chk.counts or Counts()
+    sidecar = _sidecar(final)
+    sidecar.write_text(
+        json.dumps(
+            {
+                "name": final.name,
+                "sha256": digest,
+                "integrity": chk.integrity,
+                "label": label,
+                "created_at": utcnow().isoformat(),
+                "source": str(dep.db_path),
+                "source_counts": counts.model_dump(),
+                "source_marker": chk.marker_state,
+            },
+            indent=2,
+        )
+    )
+    say(progress, f"backup {final.name} sha256 {digest[:12]}… integrity {chk.integrity}")
+    return BackupCreateResult(
+        outcome="ok",
+        summary=f"backup {final.name} ({final.stat().st_size} bytes, sha256 {digest[:12]}, integrity {chk.integrity})",
+        started_at=started,
+        name=final.name,
+        path=str(final),
+        sha256=digest,
+        size=final.stat().st_size,
+        integrity=chk.integrity,
+        sidecar=sidecar.name,
+        source_counts=counts,
+        source_marker=chk.marker,
+    )
+
+
+# --- restore ---------------------------------------------------------------------------------------
+class RestoreResult(OpResult):
+    operation: str = "restore"
+    backup: str
+    backup_sha256: str
+    backup_integrity: str
+    pre_restore_backup: str | None = None
+    pre_restore_sha256: str | None = None
+    restored_sha256: str
+    integrity_after: str
+    counts_before: Counts
+    counts_after: Counts
+    era_before: SchemaEra | None = None
+    era_after: SchemaEra | None = None
+    marker_after: MarkerInfo | None = None
+    removed_journal: str | None = None
+    baseline_path: str | None = None
+
+
+def validate_backup(dep: Deployment, backup: str) -> tuple[Path, str, DbCheck]:
+    """(path, sha256, check) of a restorable backup, else OpInputError (nothing touched)."""
+    path = resolve_backup(dep, backup)
+    chk = check_db(path)
+    if not chk.valid:
+        raise OpInputError("backup_invalid", f"{backup} is not a valid SQLite DB: {chk.integrity}")
+    if chk.era in (None, "unknown"):
+        raise OpInputError("backup_not_gofastcdn", f"{backup} has no images/docs tables: not a go-fast-cdn DB")
+    digest = sha256_file(path)
+    sc = _read_sidecar(path)
+    if sc and "sha256" in sc and sc["sha256"] != digest:
+        raise OpInputError(
+            "backup_checksum_mismatch", f"{backup}: sha256 {digest[:12]} differs from its sidecar {str(sc['sha256'])[:12]}"
+        )
+    return path, digest, chk
+
+
+def journal_is_harmless(journal: Path) -> bool:
+    """Zero-length, or a zeroed header (SQLite never treats those as hot): safe to delete."""
+    data = journal.read_bytes()[:_JOURNAL_HEADER]
+    return len(data) == 0 or not any(data)
+
+
+def install_db_file(src: Path, dst: Path) -> str:
+    """Copy ``src`` over ``dst`` atomically: temp file in dst's folder, fsync, os.replace, fsync folder.
+    Returns the sha256 of what was written."""
+    tmp = dst.with_name(f".{dst.name}.rollback-agent-{uuid.uuid4().hex}.tmp")
+    h = hashlib.sha256()
+    try:
+        with open(src, "rb") as fin, open(tmp, "xb") as fout:
+            for chunk in iter(lambda: fin.read(1 << 20), b""):
+                h.update(chunk)
+                fout.write(chunk)
+            fout.flush()
+            os.fsync(fout.fileno())
+        _fsync_file(tmp)
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(dst.parent)
+    return h.hexdigest()
+
+
+def restore_backup(host: Host, backup: str, *, progress: Progress = None) -> RestoreResult:
+    """Replace main.db with a backup (app must be stopped; the current DB is backed up first)."""
+    started = utcnow()
+    dep = host.deployment
+    require_stopped(host, "restore")
+    path, digest, chk = validate_backup(dep, backup)
+    present = journal_files(dep)
+    removable = [p for p in present if p == dep.journal_path and journal_is_harmless(p)]
+    if len(removable) != len(present):
+        names = ", ".join(p.name for p in present)
+        raise OpRefused(
+            "journal_present",
+            f"refusing to restore: {names} next to the DB may hold a crashed writer's data; start and stop "
+            "go-fast-cdn cleanly first",
+        )
+    warnings: list[str] = []
+    removed: str | None = None
+    if removable:
+        dep.journal_path.unlink()
+        removed = dep.journal_path.name
+        warnings.append(f"removed a stale {removed} (empty or zeroed header, not a hot journal)")
+        say(progress, f"removed stale {removed}")
+    if not chk.pre_migration:
+        warnings.append(f"{backup} is not a pre-migration backup (marker {chk.marker_state}, era {chk.era})")
+    before = check_db(dep.db_path, quick=True) if dep.db_path.is_file() else None
+    pre: BackupCreateResult | None = None
+    if dep.db_path.is_file():
+        say(progress, "backing up the current DB before restoring")
+        pre = create_backup(host, label="pre-restore", progress=progress)
+    say(progress, f"restoring {backup} (atomic replace)")
+    dep.db_dir.mkdir(parents=True, exist_ok=True)
+    written = install_db_file(path, dep.db_path)
+    after = check_db(dep.db_path)
+    restored_sha = sha256_file(dep.db_path)
+    ok = after.valid and written == digest and restored_sha == digest
+    base_path: str | None = None
+    if ok:
+        base = baseline_from_db(dep.db_path, source="restore", backup=backup)
+        base_path = str(write_baseline(dep, base))
+    c = after.counts or Counts()
+    summary = (
+        f"restored {backup} (sha256 {digest[:12]} matches, integrity {after.integrity}); images "
+        f"{c.images_live}/{c.images_raw}, docs {c.docs_live}/{c.docs_raw} live/raw; marker {after.marker_state}"
+        if ok
+        else f"restore of {backup} FAILED its check: integrity {after.integrity}, sha256 {restored_sha[:12]} "
+        f"vs {digest[:12]}; pre-restore backup {pre.name if pre else 'none'}"
+    )
+    say(progress, summary)
+    return RestoreResult(
+        outcome="ok" if ok else "failed",
+        summary=summary,
+        warnings=warnings,
+        started_at=started,
+        backup=backup,
+        backup_sha256=digest,
+        backup_integrity=chk.integrity,
+        pre_restore_backup=pre.name if pre else None,
+        pre_restore_sha256=pre.sha256 if pre else None,
+        restored_sha256=restored_sha,
+        integrity_after=after.integrity,
+        counts_before=(before.counts if before and before.counts else Counts()),
+        counts_after=c,
+        era_before=before.era if before else None,
+        era_after=after.era,
+        marker_after=after.marker,
+        removed_journal=removed,
+        baseline_path=base_path,
+    )

@@ -1,0 +1,71 @@
+"""The pre-rollback snapshot of images/docs counts that verify compares against.
+
+rollback and restore write it to ``<deployment>/.rollback-agent/baseline.json``; images and docs
+are never written by the migration, the rollback or the migration-era server, so their live and
+raw counts must come out unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from ops.deployment import Deployment
+from ops.results import utcnow
+from ops.schema import counts, open_ro
+
+BASELINE_FILE = "baseline.json"
+
+
+class Baseline(BaseModel):
+    images_live: int
+    images_raw: int
+    docs_live: int
+    docs_raw: int
+    source: str  # "rollback" | "restore" | "backup:<name>"
+    backup: str | None = None  # the backup taken/restored alongside
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+
+def baseline_path(dep: Deployment) -> Path:
+    return dep.state_dir / BASELINE_FILE
+
+
+def baseline_from_db(path: Path, *, source: str, backup: str | None = None) -> Baseline:
+    """Counts of a DB file (opened read-only); a file without images/docs gives a ValueError."""
+    with open_ro(path) as conn:
+        c = counts(conn)
+    if c.images_live is None or c.images_raw is None or c.docs_live is None or c.docs_raw is None:
+        raise ValueError(f"{path.name} has no images/docs tables")
+    return Baseline(
+        images_live=c.images_live,
+        images_raw=c.images_raw,
+        docs_live=c.docs_live,
+        docs_raw=c.docs_raw,
+        source=source,
+        backup=backup,
+    )
+
+
+def write_baseline(dep: Deployment, baseline: Baseline) -> Path:
+    """Atomic write (temp + replace) so verify never reads half a file."""
+    p = baseline_path(dep)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_suffix(".json.tmp")
+    tmp.write_text(baseline.model_dump_json(indent=2))
+    os.replace(tmp, p)
+    return p
+
+
+def read_baseline(dep: Deployment) -> Baseline | None:
+    p = baseline_path(dep)
+    if not p.is_file():
+        return None
+    try:
+        return Baseline.model_validate(json.loads(p.read_text()))
+    except (ValueError, OSError):
+        return None

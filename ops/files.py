@@ -1,0 +1,119 @@
+"""Legacy upload files (uploads/images, uploads/docs) versus the live images/docs rows.
+
+The rollback never touches files, but migration-era deletes/renames removed or renamed files in
+the legacy folders (only the media row changed), and ``file_migration --cleanup`` deletes them.
+Copies usually survive in uploads/media, which is where restore_files takes them from.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from ops.deployment import Deployment
+from ops.host import Host
+from ops.results import OpResult, utcnow
+from ops.schema import open_ro, tables
+
+FOLDERS = {"images": "images", "docs": "docs"}
+
+
+class MissingFile(BaseModel):
+    table: str  # images | docs
+    id: int
+    file_name: str
+    expected_path: str  # relative to the deployment, e.g. uploads/images/cat.png
+    copy_in_media: bool  # uploads/media/<file_name> exists
+
+
+def safe_name(name: object) -> str | None:
+    """A bare file name or None: a DB value like ``../x`` must never become a path outside uploads/."""
+    if not isinstance(name, str) or not name or name in (".", "..") or Path(name).name != name or "\\" in name:
+        return None
+    return name
+
+
+def file_locations(dep: Deployment, name: str) -> list[str]:
+    """Which of uploads/media|images|docs hold ``name``."""
+    ok = safe_name(name)
+    if ok is None:
+        return []
+    return [f for f in ("media", "images", "docs") if (dep.uploads_dir / f / ok).is_file()]
+
+
+def missing_legacy_files(conn: sqlite3.Connection, dep: Deployment) -> list[MissingFile]:
+    """Live images/docs rows whose file is not in uploads/images|docs."""
+    present = tables(conn)
+    out: list[MissingFile] = []
+    for table, folder in FOLDERS.items():
+        if table not in present:
+            continue
+        for rid, name in conn.execute(
+            f"SELECT id, file_name FROM {table} WHERE deleted_at IS NULL ORDER BY id"
+        ).fetchall():
+            ok = safe_name(name)
+            if ok is not None and (dep.uploads_dir / folder / ok).is_file():
+                continue
+            out.append(
+                MissingFile(
+                    table=table,
+                    id=int(rid),
+                    file_name=str(name),
+                    expected_path=f"uploads/{folder}/{name}",
+                    copy_in_media=ok is not None and (dep.media_dir / ok).is_file(),
+                )
+            )
+    return out
+
+
+class RestoreFilesResult(OpResult):
+    operation: str = "restore_files"
+    copied: list[str] = Field(default_factory=list)  # relative destination paths
+    still_missing: list[MissingFile] = Field(default_factory=list)
+    checked_rows_missing: int = 0
+
+
+def restore_files(host: Host) -> RestoreFilesResult:
+    """Copy missing legacy files back from uploads/media (never overwriting; safe while running)."""
+    started = utcnow()
+    dep = host.deployment
+    with open_ro(dep.db_path) as conn:
+        missing = missing_legacy_files(conn, dep)
+    copied: list[str] = []
+    still: list[MissingFile] = []
+    for m in missing:
+        name = safe_name(m.file_name)
+        src = dep.media_dir / name if name else None
+        if name is None or src is None or not src.is_file():
+            still.append(m)
+            continue
+        dst = dep.uploads_dir / FOLDERS[m.table] / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(src, "rb") as fin, open(dst, "xb") as fout:
+                shutil.copyfileobj(fin, fout)
+            shutil.copystat(src, dst)
+        except FileExistsError:
+            continue  # appeared meanwhile: not ours to overwrite
+        copied.append(m.expected_path)
+    if not missing:
+        outcome, summary = "noop", "every live images/docs row has its file; nothing to copy"
+    elif still:
+        outcome = "failed"
+        summary = (
+            f"copied {len(copied)} file(s) back from uploads/media; {len(still)} still missing: "
+            + ", ".join(m.expected_path for m in still[:5])
+        )
+    else:
+        outcome, summary = "ok", f"copied {len(copied)} file(s) back from uploads/media; none missing now"
+    return RestoreFilesResult(
+        outcome=outcome,  # type: ignore[arg-type]
+        summary=summary,
+        started_at=started,
+        copied=copied,
+        still_missing=still,
+        checked_rows_missing=len(missing),
+    )

@@ -1,0 +1,210 @@
+"""Read-only inspection of a go-fast-cdn DB: objects, schema era, marker, counts.
+
+Everything is derived from ``sqlite_master`` and PRAGMAs, never from DDL text, so files written
+by go-fast-cdn's real tools (whatever their exact DDL spelling) classify the same way as our
+fixtures. Only the media/marker *names* are fixed by the reference.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from ops.gorm_time import parse_datetime
+
+MARKER_NAME = "media_unification_2024"
+MEDIA_TABLE = "media"
+MEDIA_INDEXES = ("idx_media_deleted_at", "idx_media_file_name", "idx_media_file_name_type")
+LEGACY_TABLES = ("images", "docs")
+KEPT_TABLES = ("images", "docs", "configs", "users")
+
+SchemaEra = Literal[
+    "pre-migration",  # no media, no migration_records
+    "a7396e9-media",  # media with a UNIQUE index on file_name alone
+    "tip-media",  # media with file_name NOT NULL / unique (file_name, type) / no unique index
+    "rolled-back",  # no media, migration_records present, no live marker
+    "tip-empty-media",  # an EMPTY media table and no live marker (re-created by a tip binary's connect)
+    "inconsistent",  # a live marker without a media table
+    "unknown",  # not a go-fast-cdn DB (no images/docs)
+]
+MarkerState = Literal["live", "soft-deleted", "absent"]
+
+
+class MarkerInfo(BaseModel):
+    state: MarkerState
+    id: int | None = None
+    completed: bool | None = None
+    created_at: datetime | None = None
+    created_at_text: str | None = None
+    updated_at_text: str | None = None
+    deleted_at_text: str | None = None
+
+
+class Counts(BaseModel):
+    """Live (``deleted_at IS NULL``, what GORM counts) and raw (``COUNT(*)``) row counts; None = no table."""
+
+    images_live: int | None = None
+    images_raw: int | None = None
+    docs_live: int | None = None
+    docs_raw: int | None = None
+    media_live: int | None = None
+    media_raw: int | None = None
+    media_live_by_type: dict[str, int] = Field(default_factory=dict)
+
+    def legacy(self) -> tuple[int | None, int | None, int | None, int | None]:
+        return (self.images_live, self.images_raw, self.docs_live, self.docs_raw)
+
+
+class IndexInfo(BaseModel):
+    name: str
+    table: str
+    unique: bool
+    columns: list[str]
+
+
+class SchemaInfo(BaseModel):
+    tables: list[str]
+    indexes: list[IndexInfo]
+    era: SchemaEra
+    media_schema: Literal["a7396e9", "tip"] | None
+    migration_records_present: bool
+    marker: MarkerInfo
+    counts: Counts
+
+    @property
+    def media_present(self) -> bool:
+        return MEDIA_TABLE in self.tables
+
+    def media_objects(self) -> list[str]:
+        """media's own indexes (by table, not by name) and the table itself, in drop order."""
+        objs = [i.name for i in self.indexes if i.table == MEDIA_TABLE and not i.name.startswith("sqlite_")]
+        return objs + ([MEDIA_TABLE] if self.media_present else [])
+
+
+def q(name: str) -> str:
+    """Quote an identifier (names come from sqlite_master, still never trust them in SQL text)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@contextmanager
+def open_ro(path: Path) -> Iterator[sqlite3.Connection]:
+    """Open read-only via URI ``mode=ro``: never creates, never writes, never rolls back a journal."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(str(path))
+    uri = Path(path).resolve().as_uri() + "?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def tables(conn: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+
+
+def indexes(conn: sqlite3.Connection) -> list[IndexInfo]:
+    out: list[IndexInfo] = []
+    for name, table in conn.execute(
+        "SELECT name, tbl_name FROM sqlite_master WHERE type='index' ORDER BY tbl_name, name"
+    ).fetchall():
+        unique = False
+        for row in conn.execute(f"PRAGMA index_list({q(table)})"):
+            if row[1] == name:
+                unique = bool(row[2])
+        cols = [r[2] for r in conn.execute(f"PRAGMA index_info({q(name)})")]
+        out.append(IndexInfo(name=name, table=table, unique=unique, columns=cols))
+    return out
+
+
+def marker_info(conn: sqlite3.Connection, present_tables: list[str] | None = None) -> MarkerInfo:
+    """The media_unification_2024 row: a live one wins over a soft-deleted one."""
+    if "migration_records" not in (present_tables if present_tables is not None else tables(conn)):
+        return MarkerInfo(state="absent")
+    row = conn.execute(
+        "SELECT id, completed, created_at, updated_at, deleted_at FROM migration_records WHERE name=? "
+        "ORDER BY (deleted_at IS NULL) DESC, id DESC LIMIT 1",
+        (MARKER_NAME,),
+    ).fetchone()
+    if row is None:
+        return MarkerInfo(state="absent")
+    rid, completed, created, updated, deleted = row
+    return MarkerInfo(
+        state="live" if deleted is None else "soft-deleted",
+        id=rid,
+        completed=None if completed is None else bool(int(completed)),
+        created_at=parse_datetime(created),
+        created_at_text=None if created is None else str(created),
+        updated_at_text=None if updated is None else str(updated),
+        deleted_at_text=None if deleted is None else str(deleted),
+    )
+
+
+def count(conn: sqlite3.Connection, table: str, *, live: bool) -> int:
+    where = " WHERE deleted_at IS NULL" if live else ""
+    return int(conn.execute(f"SELECT COUNT(*) FROM {q(table)}{where}").fetchone()[0])
+
+
+def counts(conn: sqlite3.Connection, present_tables: list[str] | None = None) -> Counts:
+    present = present_tables if present_tables is not None else tables(conn)
+    c = Counts()
+    for t in ("images", "docs", "media"):
+        if t in present:
+            setattr(c, f"{t}_live", count(conn, t, live=True))
+            setattr(c, f"{t}_raw", count(conn, t, live=False))
+    if "media" in present:
+        rows = conn.execute(
+            "SELECT type, COUNT(*) FROM media WHERE deleted_at IS NULL GROUP BY type ORDER BY type"
+        ).fetchall()
+        c.media_live_by_type = {str(t): int(n) for t, n in rows}
+    return c
+
+
+def media_schema(conn: sqlite3.Connection, idx: list[IndexInfo]) -> Literal["a7396e9", "tip"]:
+    """a7396e9: a UNIQUE index on file_name alone. Otherwise tip (file_name NOT NULL, a unique
+    (file_name, type) index, or no unique index at all, as observed right after a tip migration)."""
+    if any(i.table == MEDIA_TABLE and i.unique and i.columns == ["file_name"] for i in idx):
+        return "a7396e9"
+    return "tip"
+
+
+def inspect(conn: sqlite3.Connection) -> SchemaInfo:
+    present = tables(conn)
+    idx = indexes(conn)
+    marker = marker_info(conn, present)
+    c = counts(conn, present)
+    mschema = media_schema(conn, idx) if MEDIA_TABLE in present else None
+    era: SchemaEra
+    if not all(t in present for t in LEGACY_TABLES):
+        era = "unknown"
+    elif MEDIA_TABLE in present:
+        if marker.state != "live" and c.media_raw == 0:
+            era = "tip-empty-media"
+        else:
+            era = "a7396e9-media" if mschema == "a7396e9" else "tip-media"
+    elif marker.state == "live":
+        era = "inconsistent"
+    elif "migration_records" in present:
+        era = "rolled-back"
+    else:
+        era = "pre-migration"
+    return SchemaInfo(
+        tables=present,
+        indexes=idx,
+        era=era,
+        media_schema=mschema,
+        migration_records_present="migration_records" in present,
+        marker=marker,
+        counts=c,
+    )
+
+
+def inspect_file(path: Path) -> SchemaInfo:
+    with open_ro(path) as conn:
+        return inspect(conn)
