@@ -1,0 +1,43 @@
+"""Failure injection: make the next N calls of a method slow, rate limited or failing."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+
+@dataclass
+class Fault:
+    method: str
+    status: int = 200
+    error: str | None = None
+    retry_after: int | None = None
+    delay_s: float = 0.0
+    times: int | None = 1  # None: every call until cleared
+
+
+class Faults:
+    """Per-method queue of faults; each matching call consumes one use of the oldest fault."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+
+    def add(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def take(self, method: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.method == method:
+                    if fault.times is not None:
+                        fault.times -= 1
+                        if fault.times <= 0:
+                            self._faults.remove(fault)
+                    return fault
+            return None
