@@ -316,7 +316,7 @@ def create_backup(host: Host, *, label: str = "manual", progress: Progress = Non
     say(progress, f"backup {final.name} sha256 {digest[:12]}… integrity {chk.integrity}")
     return BackupCreateResult(
         outcome="ok",
-        summary=f"backup {final.name} ({final.stat().st_size} bytes, sha256 {digest[:12]}, integrity {chk.integrity})",
+        summary=f"backup {final.name} (sha256 {digest[:12]}, integrity {chk.integrity})",
         started_at=started,
         name=final.name,
         path=str(final),
@@ -355,12 +355,15 @@ def validate_backup(dep: Deployment, backup: str) -> tuple[Path, str, DbCheck]:
     if not chk.valid:
         raise OpInputError("backup_invalid", f"{backup} is not a valid SQLite DB: {chk.integrity}")
     if chk.era in (None, "unknown"):
-        raise OpInputError("backup_not_gofastcdn", f"{backup} has no images/docs tables: not a go-fast-cdn DB")
+        raise OpInputError(
+            "backup_not_gofastcdn", f"{backup} has no images/docs tables: not a go-fast-cdn DB"
+        )
     digest = sha256_file(path)
     sc = _read_sidecar(path)
     if sc and "sha256" in sc and sc["sha256"] != digest:
         raise OpInputError(
-            "backup_checksum_mismatch", f"{backup}: sha256 {digest[:12]} differs from its sidecar {str(sc['sha256'])[:12]}"
+            "backup_checksum_mismatch",
+            f"{backup}: sha256 {digest[:12]} differs from its sidecar {str(sc['sha256'])[:12]}",
         )
     return path, digest, chk
 
@@ -433,7 +436,8 @@ def restore_backup(host: Host, backup: str, *, progress: Progress = None) -> Res
     c = after.counts or Counts()
     summary = (
         f"restored {backup} (sha256 {digest[:12]} matches, integrity {after.integrity}); images "
-        f"{c.images_live}/{c.images_raw}, docs {c.docs_live}/{c.docs_raw} live/raw; marker {after.marker_state}"
+        f"{c.images_live}/{c.images_raw}, docs {c.docs_live}/{c.docs_raw} live/raw; "
+        f"marker {after.marker_state}"
         if ok
         else f"restore of {backup} FAILED its check: integrity {after.integrity}, sha256 {restored_sha[:12]} "
         f"vs {digest[:12]}; pre-restore backup {pre.name if pre else 'none'}"

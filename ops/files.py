@@ -31,7 +31,13 @@ class MissingFile(BaseModel):
 
 def safe_name(name: object) -> str | None:
     """A bare file name or None: a DB value like ``../x`` must never become a path outside uploads/."""
-    if not isinstance(name, str) or not name or name in (".", "..") or Path(name).name != name or "\\" in name:
+    if (
+        not isinstance(name, str)
+        or not name
+        or name in (".", "..")
+        or Path(name).name != name
+        or "\\" in name
+    ):
         return None
     return name
 

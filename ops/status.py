@@ -50,7 +50,9 @@ def require_stopped(host: Host, action: str) -> AppState:
     """Refuse unless the controller proves the app is stopped (``running`` None counts as running)."""
     st = app_state(host)
     if st.running is True:
-        raise OpRefused("app_running", f"refusing to {action}: go-fast-cdn is running ({st.detail}); stop it first")
+        raise OpRefused(
+            "app_running", f"refusing to {action}: go-fast-cdn is running ({st.detail}); stop it first"
+        )
     if st.running is None:
         raise OpRefused(
             "app_state_unknown",
@@ -111,7 +113,8 @@ def status(host: Host) -> StatusResult:
     media_txt = "no media" if c.media_raw is None else f"media {c.media_live} live/{c.media_raw} raw"
     res.summary = (
         f"app {app_txt}; era {info.era}; marker {info.marker.state}; images {c.images_live}/{c.images_raw}, "
-        f"docs {c.docs_live}/{c.docs_raw} (live/raw); {media_txt}" + (f"; {', '.join(jf)} present" if jf else "")
+        f"docs {c.docs_live}/{c.docs_raw} (live/raw); {media_txt}"
+        + (f"; {', '.join(jf)} present" if jf else "")
     )
     res.finished_at = utcnow()
     return res

@@ -38,7 +38,7 @@ PRE_MIGRATION_DDL: tuple[str, ...] = (
     "CREATE TABLE `configs` (`key` text,`value` text,PRIMARY KEY (`key`))",
     "CREATE TABLE `users` (`id` integer PRIMARY KEY AUTOINCREMENT,`created_at` datetime,"
     "`updated_at` datetime,`deleted_at` datetime,`email` text NOT NULL UNIQUE,"
-    "`password_hash` text NOT NULL,`role` text DEFAULT \"user\",`is_verified` numeric DEFAULT false,"
+    '`password_hash` text NOT NULL,`role` text DEFAULT "user",`is_verified` numeric DEFAULT false,'
     "`last_login` datetime,`is2_fa_enabled` numeric DEFAULT false,`two_fa_secret` text DEFAULT null)",
     "CREATE INDEX `idx_users_deleted_at` ON `users`(`deleted_at`)",
     "CREATE TABLE `user_sessions` (`id` integer PRIMARY KEY AUTOINCREMENT,`created_at` datetime,"
@@ -63,7 +63,7 @@ MIGRATION_RECORDS_DDL: tuple[str, ...] = (
 MEDIA_DDL_A7396E9: tuple[str, ...] = (
     "CREATE TABLE `media` (`id` integer PRIMARY KEY AUTOINCREMENT,`created_at` datetime,"
     "`updated_at` datetime,`deleted_at` datetime,`file_name` text,`checksum` blob,"
-    "`type` varchar(20) NOT NULL DEFAULT \"document\",`width` integer DEFAULT null,"
+    '`type` varchar(20) NOT NULL DEFAULT "document",`width` integer DEFAULT null,'
     "`height` integer DEFAULT null)",
     "CREATE INDEX `idx_media_deleted_at` ON `media`(`deleted_at`)",
     "CREATE UNIQUE INDEX `idx_media_file_name` ON `media`(`file_name`)",
@@ -71,7 +71,7 @@ MEDIA_DDL_A7396E9: tuple[str, ...] = (
 MEDIA_DDL_TIP: tuple[str, ...] = (
     "CREATE TABLE `media` (`id` integer PRIMARY KEY AUTOINCREMENT,`created_at` datetime,"
     "`updated_at` datetime,`deleted_at` datetime,`file_name` text NOT NULL,`checksum` blob,"
-    "`type` varchar(20) NOT NULL DEFAULT \"document\",`width` integer DEFAULT null,"
+    '`type` varchar(20) NOT NULL DEFAULT "document",`width` integer DEFAULT null,'
     "`height` integer DEFAULT null)",
     "CREATE INDEX `idx_media_deleted_at` ON `media`(`deleted_at`)",
 )
@@ -206,7 +206,8 @@ def soft_delete_row(root: Path, table: str, name: str) -> None:
     """GORM soft delete: only deleted_at changes (updated_at stays)."""
     with connect(root) as conn:
         conn.execute(
-            f"UPDATE `{table}` SET deleted_at = ? WHERE file_name = ? AND deleted_at IS NULL", (gorm_now(), name)
+            f"UPDATE `{table}` SET deleted_at = ? WHERE file_name = ? AND deleted_at IS NULL",
+            (gorm_now(), name),
         )
 
 
@@ -219,7 +220,10 @@ def create_media_table(conn: sqlite3.Connection, schema: MediaSchema, *, tip_ind
 
 
 def _table_exists(conn: sqlite3.Connection, name: str) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
+    return (
+        conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
+        is not None
+    )
 
 
 def migrate(
@@ -237,7 +241,8 @@ def migrate(
     with connect(dep.root) as conn:
         if _table_exists(conn, "migration_records"):
             live = conn.execute(
-                "SELECT 1 FROM migration_records WHERE name=? AND completed=1 AND deleted_at IS NULL", (MARKER,)
+                "SELECT 1 FROM migration_records WHERE name=? AND completed=1 AND deleted_at IS NULL",
+                (MARKER,),
             ).fetchone()
             if live:
                 return "skipped"
@@ -324,7 +329,9 @@ def upload_after_migration(
     return media_id
 
 
-def rename_after_migration(root: Path, old: str, new: str, *, table: Literal["images", "docs"] = "images") -> None:
+def rename_after_migration(
+    root: Path, old: str, new: str, *, table: Literal["images", "docs"] = "images"
+) -> None:
     """PUT /rename/image on a migration-era server: renames the media row and the legacy file only."""
     dep = Deployment(root=Path(root))
     with connect(dep.root) as conn:

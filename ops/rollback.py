@@ -1,0 +1,319 @@
+"""Roll go-fast-cdn's DB back from the media migration, on the file, in one transaction.
+
+Like ``media_migration --rollback`` it drops ``media`` (with its indexes and its sqlite_sequence
+row) and retires the ``media_unification_2024`` marker, but (a) it reports the media rows the
+rollback loses before dropping them, (b) it backs up first and records a baseline, and (c) by
+default it hard-deletes the marker, because go-fast-cdn's soft delete makes every later
+re-migration fail on ``UNIQUE constraint failed: migration_records.name``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from ops.backups import create_backup, say
+from ops.baseline import baseline_from_db, write_baseline
+from ops.deployment import Deployment
+from ops.errors import OpInputError, OpRefused
+from ops.files import MissingFile, file_locations, missing_legacy_files
+from ops.gorm_time import gorm_now, parse_datetime, to_ns
+from ops.host import Host
+from ops.results import OpResult, utcnow
+from ops.schema import MARKER_NAME, Counts, MarkerInfo, SchemaEra, SchemaInfo, inspect, inspect_file, q
+from ops.status import require_no_journal, require_stopped
+
+MarkerMode = Literal["hard", "soft"]
+Action = Literal["noop", "drop-empty-media", "rollback"]
+_TYPE_TABLE = {"image": "images", "document": "docs"}
+
+
+class LostRow(BaseModel):
+    """A media row whose data no live images/docs row carries (gone once media is dropped)."""
+
+    id: int
+    file_name: str
+    type: str
+    created_at: datetime | None = None
+    created_at_text: str | None = None
+    after_migration: bool | None = None  # created after the marker's created_at
+    reason: str
+    file_on_disk: bool
+    file_locations: list[str] = Field(default_factory=list)  # of media, images, docs
+
+
+class RollbackResult(OpResult):
+    operation: str = "rollback"
+    marker_mode: MarkerMode
+    action: Action
+    era_before: SchemaEra | None = None
+    era_after: SchemaEra | None = None
+    backup: str | None = None
+    backup_sha256: str | None = None
+    baseline_path: str | None = None
+    lost_rows: list[LostRow] = Field(default_factory=list)
+    deletes_undone: list[LostRow] = Field(
+        default_factory=list
+    )  # soft-deleted media rows whose legacy row revives
+    missing_files: list[MissingFile] = Field(default_factory=list)
+    counts_before: Counts = Field(default_factory=Counts)
+    counts_after: Counts = Field(default_factory=Counts)
+    marker_before: MarkerInfo | None = None
+    marker_after: MarkerInfo | None = None
+    dropped: list[str] = Field(default_factory=list)  # indexes then the table
+    sequence_row_removed: bool = False
+
+
+@dataclass
+class RollbackPlan:
+    info: SchemaInfo
+    action: Action
+    lost_rows: list[LostRow] = field(default_factory=list)
+    deletes_undone: list[LostRow] = field(default_factory=list)
+    missing_files: list[MissingFile] = field(default_factory=list)
+
+
+@dataclass
+class CoreOutcome:
+    plan: RollbackPlan
+    after: SchemaInfo
+    dropped: list[str]
+    sequence_row_removed: bool
+
+
+def choose_action(info: SchemaInfo) -> Action:
+    if info.era == "unknown":
+        raise OpRefused("not_gofastcdn", "the DB has no images/docs tables: not a go-fast-cdn DB")
+    if not info.media_present and info.marker.state != "live":
+        return "noop"
+    if info.media_present and info.marker.state != "live" and info.counts.media_raw == 0:
+        return "drop-empty-media"
+    return "rollback"
+
+
+def _after_marker(created: str | None, marker: MarkerInfo) -> bool | None:
+    if created is None or marker.created_at_text is None:
+        return None
+    try:
+        return to_ns(created) > to_ns(marker.created_at_text)
+    except ValueError:
+        return None
+
+
+def lost_rows(
+    conn: sqlite3.Connection, dep: Deployment, info: SchemaInfo
+) -> tuple[list[LostRow], list[LostRow]]:
+    """(lost, deletes_undone): live media rows not matched by a live image/doc on (file_name, type,
+    checksum), and soft-deleted media rows that were (their legacy row will be live again)."""
+    if not info.media_present:
+        return [], []
+    legacy: set[tuple[str, str, bytes | None]] = set()
+    by_sum: dict[tuple[str, bytes | None], str] = {}
+    for table, mtype in (("images", "image"), ("docs", "document")):
+        for name, checksum in conn.execute(
+            f"SELECT file_name, checksum FROM {table} WHERE deleted_at IS NULL"
+        ):
+            legacy.add((name, mtype, checksum))
+            by_sum.setdefault((mtype, checksum), name)
+    lost: list[LostRow] = []
+    undone: list[LostRow] = []
+    for rid, name, mtype, checksum, created, deleted in conn.execute(
+        "SELECT id, file_name, type, checksum, created_at, deleted_at FROM media ORDER BY id"
+    ).fetchall():
+        matched = (name, mtype, checksum) in legacy
+        if deleted is not None and not matched:
+            continue  # uploaded and deleted after the migration: nothing to lose
+        after = _after_marker(created, info.marker)
+        if deleted is not None:
+            reason = f"deleted after the migration; the {_TYPE_TABLE.get(mtype, mtype)} row is live again"
+        elif mtype not in _TYPE_TABLE:
+            reason = f"type {mtype}: only the media table can hold it"
+        elif (mtype, checksum) in by_sum and by_sum[(mtype, checksum)] != name:
+            reason = f"renamed from {by_sum[(mtype, checksum)]} after the migration"
+        elif after:
+            reason = "uploaded after the migration"
+        else:
+            reason = f"no live {_TYPE_TABLE[mtype]} row with this name and checksum"
+        locs = file_locations(dep, str(name))
+        row = LostRow(
+            id=int(rid),
+            file_name=str(name),
+            type=str(mtype),
+            created_at=parse_datetime(created),
+            created_at_text=None if created is None else str(created),
+            after_migration=after,
+            reason=reason,
+            file_on_disk=bool(locs),
+            file_locations=locs,
+        )
+        (undone if deleted is not None else lost).append(row)
+    return lost, undone
+
+
+def plan_rollback(conn: sqlite3.Connection, dep: Deployment) -> RollbackPlan:
+    info = inspect(conn)
+    action = choose_action(info)
+    lost, undone = lost_rows(conn, dep, info)
+    return RollbackPlan(
+        info=info,
+        action=action,
+        lost_rows=lost,
+        deletes_undone=undone,
+        missing_files=missing_legacy_files(conn, dep),
+    )
+
+
+def _apply(conn: sqlite3.Connection, plan: RollbackPlan, marker_mode: MarkerMode) -> tuple[list[str], bool]:
+    """The writes, inside the caller's transaction: drop media's indexes and table, retire the marker."""
+    dropped: list[str] = []
+    for obj in plan.info.media_objects():
+        if obj == "media":
+            conn.execute(f"DROP TABLE {q(obj)}")
+        else:
+            conn.execute(f"DROP INDEX {q(obj)}")
+        dropped.append(obj)
+    seq_removed = False
+    if "sqlite_sequence" in plan.info.tables:
+        had = conn.execute("SELECT COUNT(*) FROM sqlite_sequence WHERE name='media'").fetchone()[0]
+        conn.execute("DELETE FROM sqlite_sequence WHERE name='media'")  # DROP TABLE already does; be sure
+        seq_removed = bool(had) or ("media" in dropped)
+    if plan.info.migration_records_present:
+        if marker_mode == "hard":
+            conn.execute("DELETE FROM migration_records WHERE name=?", (MARKER_NAME,))
+        else:  # go-fast-cdn's soft delete: deleted_at only, updated_at untouched
+            conn.execute(
+                "UPDATE migration_records SET deleted_at=? WHERE name=? AND deleted_at IS NULL",
+                (gorm_now(local=True), MARKER_NAME),
+            )
+    return dropped, seq_removed
+
+
+def run_rollback_on(db_path: Path, dep: Deployment, marker_mode: MarkerMode) -> CoreOutcome:
+    """Plan and apply in one ``BEGIN IMMEDIATE`` transaction on ``db_path`` (the live DB, or a copy
+    for a dry run); ``dep`` only supplies the upload folders. Checks media is gone before committing."""
+    conn = sqlite3.connect(db_path, isolation_level=None, timeout=5)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            plan = plan_rollback(conn, dep)
+            dropped: list[str] = []
+            seq = False
+            if plan.action != "noop":
+                dropped, seq = _apply(conn, plan, marker_mode)
+                check = inspect(conn)
+                if check.media_present or check.marker.state == "live":
+                    raise sqlite3.DatabaseError("media or live marker still present inside the transaction")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.close()
+    return CoreOutcome(plan=plan, after=inspect_file(db_path), dropped=dropped, sequence_row_removed=seq)
+
+
+def describe(out: CoreOutcome, marker_mode: MarkerMode) -> str:
+    p = out.plan
+    if p.action == "noop":
+        return "nothing to roll back: no media table and no live marker"
+    parts = [f"dropped {', '.join(out.dropped)}" if out.dropped else "no media table to drop"]
+    before, after = p.info.marker.state, out.after.marker.state
+    if before != after:
+        parts.append(f"marker {before} -> {after}")
+    if p.lost_rows:
+        names = ", ".join(r.file_name for r in p.lost_rows[:3]) + ("…" if len(p.lost_rows) > 3 else "")
+        parts.append(f"{len(p.lost_rows)} media row(s) lost ({names})")
+    else:
+        parts.append("no media rows lost")
+    if p.missing_files:
+        parts.append(f"{len(p.missing_files)} legacy file(s) missing")
+    if p.action == "drop-empty-media":
+        parts.insert(0, "empty media table (re-created by a tip binary)")
+    return "; ".join(parts)
+
+
+def rollback(
+    host: Host, *, marker_mode: MarkerMode = "hard", progress: Callable[[str], None] | None = None
+) -> RollbackResult:
+    """Refuse unless stopped and journal-free; then backup, baseline, report losses, drop, verify."""
+    started = utcnow()
+    if marker_mode not in ("hard", "soft"):
+        raise OpInputError("bad_marker_mode", f"marker_mode must be 'hard' or 'soft', not {marker_mode!r}")
+    dep = host.deployment
+    require_stopped(host, "roll back")
+    require_no_journal(dep, "roll back")
+    if not dep.db_path.is_file():
+        raise OpInputError("no_database", f"{dep.db_path} does not exist")
+    say(progress, "inspecting the DB")
+    before = inspect_file(dep.db_path)
+    if choose_action(before) == "noop":
+        res = RollbackResult(
+            outcome="noop",
+            summary="nothing to roll back: no media table and no live marker (no backup taken)",
+            started_at=started,
+            marker_mode=marker_mode,
+            action="noop",
+            era_before=before.era,
+            era_after=before.era,
+            counts_before=before.counts,
+            counts_after=before.counts,
+            marker_before=before.marker,
+            marker_after=before.marker,
+        )
+        if before.marker.state == "soft-deleted":
+            res.warnings.append(
+                "the marker is soft-deleted (go-fast-cdn's rollback): a re-migration will fail with "
+                "'UNIQUE constraint failed: migration_records.name' until that row is hard-deleted"
+            )
+        return res
+    bk = create_backup(host, label="pre-rollback", progress=progress)
+    base = baseline_from_db(dep.backups_dir / bk.name, source="rollback", backup=bk.name)
+    base_path = write_baseline(dep, base)
+    say(
+        progress,
+        f"baseline: images {base.images_live}/{base.images_raw}, docs {base.docs_live}/{base.docs_raw}",
+    )
+    say(progress, "dropping media and retiring the marker in one transaction")
+    out = run_rollback_on(dep.db_path, dep, marker_mode)
+    ok = not out.after.media_present and out.after.marker.state != "live"
+    summary = describe(out, marker_mode) + f"; backup {bk.name}"
+    if not ok:
+        summary = "rollback did NOT take: media or a live marker is still there; " + summary
+    say(progress, summary)
+    res = RollbackResult(
+        outcome="ok" if ok else "failed",
+        summary=summary,
+        started_at=started,
+        marker_mode=marker_mode,
+        action=out.plan.action,
+        era_before=out.plan.info.era,
+        era_after=out.after.era,
+        backup=bk.name,
+        backup_sha256=bk.sha256,
+        baseline_path=str(base_path),
+        lost_rows=out.plan.lost_rows,
+        deletes_undone=out.plan.deletes_undone,
+        missing_files=out.plan.missing_files,
+        counts_before=out.plan.info.counts,
+        counts_after=out.after.counts,
+        marker_before=out.plan.info.marker,
+        marker_after=out.after.marker,
+        dropped=out.dropped,
+        sequence_row_removed=out.sequence_row_removed,
+    )
+    if out.plan.missing_files:
+        res.warnings.append(
+            f"{len(out.plan.missing_files)} live images/docs row(s) have no file; restore_files can copy "
+            f"{sum(m.copy_in_media for m in out.plan.missing_files)} back from uploads/media"
+        )
+    if marker_mode == "soft":
+        res.warnings.append(
+            "marker soft-deleted like go-fast-cdn: a re-migration will fail until it is hard-deleted"
+        )
+    return res

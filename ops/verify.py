@@ -1,0 +1,169 @@
+"""The post-rollback check go-fast-cdn doesn't have.
+
+go-fast-cdn's verify_media_migration checks a *migrated* DB and exits 1 after every correct
+rollback (and a tip build even re-creates media). This one checks what the reference says a
+correct rollback leaves: no media or media indexes, kept tables present, no live marker, images/docs
+counts equal to the baseline, and every live legacy row's file on disk.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from pydantic import Field
+
+from ops.backups import check_db, resolve_backup
+from ops.baseline import Baseline, baseline_from_db, read_baseline
+from ops.errors import OpInputError
+from ops.files import MissingFile, missing_legacy_files
+from ops.host import Host
+from ops.results import Check, OpResult, utcnow
+from ops.schema import KEPT_TABLES, MEDIA_INDEXES, MEDIA_TABLE, Counts, SchemaInfo, inspect, open_ro
+
+
+class VerifyResult(OpResult):
+    operation: str = "verify"
+    checks: list[Check] = Field(default_factory=list)
+    failed_checks: list[str] = Field(default_factory=list)
+    baseline: Baseline | None = None
+    baseline_source: str | None = None  # "baseline.json" or "backup:<name>"
+    counts: Counts = Field(default_factory=Counts)
+    missing_files: list[MissingFile] = Field(default_factory=list)
+
+
+def _baseline(host: Host, baseline_backup: str | None) -> tuple[Baseline | None, str | None]:
+    dep = host.deployment
+    if baseline_backup is not None:
+        path = resolve_backup(dep, baseline_backup)
+        chk = check_db(path, quick=True)
+        if not chk.valid:
+            raise OpInputError(
+                "backup_invalid", f"{baseline_backup} is not a valid SQLite DB: {chk.integrity}"
+            )
+        try:
+            return baseline_from_db(path, source=f"backup:{baseline_backup}", backup=baseline_backup), (
+                f"backup:{baseline_backup}"
+            )
+        except ValueError as exc:
+            raise OpInputError("backup_not_gofastcdn", str(exc)) from exc
+    base = read_baseline(dep)
+    return base, ("baseline.json" if base else None)
+
+
+def _count_check(info: SchemaInfo, base: Baseline | None, source: str | None) -> Check:
+    if base is None:
+        return Check(
+            name="counts_match_baseline",
+            passed=False,
+            detail="no baseline (run rollback/restore first, or pass baseline_backup)",
+        )
+    c = info.counts
+    diffs = [
+        f"{k} {getattr(c, k)} != {getattr(base, k)}"
+        for k in ("images_live", "images_raw", "docs_live", "docs_raw")
+        if getattr(c, k) != getattr(base, k)
+    ]
+    detail = (
+        f"images {c.images_live}/{c.images_raw}, docs {c.docs_live}/{c.docs_raw} live/raw match {source}"
+        if not diffs
+        else "differs from " + str(source) + ": " + "; ".join(diffs)
+    )
+    return Check(name="counts_match_baseline", passed=not diffs, detail=detail)
+
+
+def build_checks(
+    conn: sqlite3.Connection, host: Host, base: Baseline | None, source: str | None
+) -> tuple[list[Check], SchemaInfo, list[MissingFile]]:
+    info = inspect(conn)
+    checks: list[Check] = []
+    checks.append(
+        Check(
+            name="media_absent",
+            passed=MEDIA_TABLE not in info.tables,
+            detail="no media table"
+            if MEDIA_TABLE not in info.tables
+            else f"media present ({info.counts.media_raw} rows)",
+        )
+    )
+    left = sorted({i.name for i in info.indexes if i.name in MEDIA_INDEXES or i.table == MEDIA_TABLE})
+    checks.append(
+        Check(
+            name="media_indexes_absent",
+            passed=not left,
+            detail="none" if not left else "present: " + ", ".join(left),
+        )
+    )
+    missing_tables = [t for t in KEPT_TABLES if t not in info.tables]
+    checks.append(
+        Check(
+            name="kept_tables_present",
+            passed=not missing_tables,
+            detail=", ".join(KEPT_TABLES) + " present"
+            if not missing_tables
+            else "missing: " + ", ".join(missing_tables),
+        )
+    )
+    checks.append(
+        Check(
+            name="no_live_marker",
+            passed=info.marker.state != "live",
+            detail=f"marker {info.marker.state}"
+            + (f" (created {info.marker.created_at_text})" if info.marker.state == "live" else ""),
+        )
+    )
+    checks.append(_count_check(info, base, source))
+    missing = missing_legacy_files(conn, host.deployment)
+    checks.append(
+        Check(
+            name="legacy_files_present",
+            passed=not missing,
+            detail="every live images/docs row has its file"
+            if not missing
+            else "missing: "
+            + ", ".join(
+                f"{m.expected_path}{' (copy in uploads/media)' if m.copy_in_media else ''}"
+                for m in missing[:10]
+            )
+            + (f" and {len(missing) - 10} more" if len(missing) > 10 else ""),
+        )
+    )
+    return checks, info, missing
+
+
+def verify(host: Host, *, baseline_backup: str | None = None) -> VerifyResult:
+    """Read-only post-rollback check; ``ok`` only if every check passes."""
+    started = utcnow()
+    base, source = _baseline(host, baseline_backup)
+    dep = host.deployment
+    try:
+        with open_ro(dep.db_path) as conn:
+            checks, info, missing = build_checks(conn, host, base, source)
+    except (sqlite3.Error, FileNotFoundError) as exc:
+        chk = Check(name="db_readable", passed=False, detail=f"{dep.db_path}: {exc}")
+        return VerifyResult(
+            outcome="failed",
+            summary=f"verify failed: DB unreadable ({exc})",
+            started_at=started,
+            checks=[chk],
+            failed_checks=[chk.name],
+            baseline=base,
+            baseline_source=source,
+        )
+    failed = [c.name for c in checks if not c.passed]
+    summary = (
+        f"verify passed ({len(checks)} checks): no media, no live marker, counts = {source}, files present"
+        if not failed
+        else f"verify FAILED {len(failed)}/{len(checks)}: "
+        + "; ".join(f"{c.name}: {c.detail}" for c in checks if not c.passed)
+    )
+    return VerifyResult(
+        outcome="failed" if failed else "ok",
+        summary=summary,
+        started_at=started,
+        checks=checks,
+        failed_checks=failed,
+        baseline=base,
+        baseline_source=source,
+        counts=info.counts,
+        missing_files=missing,
+    )
