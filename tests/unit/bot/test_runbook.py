@@ -128,7 +128,8 @@ def test_destructive_ops_carry_a_confirm_sentence(runbook: Runbook) -> None:
 
 
 def test_commands_kept_for_reference(runbook: Runbook) -> None:
-    assert "./scripts/media_migration.sh --rollback  # Linux/macOS" in runbook.step("opt1.run-rollback").commands
+    commands = runbook.step("opt1.run-rollback").commands
+    assert "./scripts/media_migration.sh --rollback  # Linux/macOS" in commands
     assert runbook.step("opt3.verify-db").commands[0] == 'sqlite3 database.db ".tables"'
     assert runbook.step("immediate.alert-team").detail.startswith("Notify development lead")
 
