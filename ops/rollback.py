@@ -127,6 +127,8 @@ def lost_rows(
         "SELECT id, file_name, type, checksum, created_at, deleted_at FROM media ORDER BY id"
     ).fetchall():
         matched = (name, mtype, checksum) in legacy
+        if deleted is None and matched:
+            continue  # a migrated copy: the images/docs row still carries it
         if deleted is not None and not matched:
             continue  # uploaded and deleted after the migration: nothing to lose
         after = _after_marker(created, info.marker)
