@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.incidents import (
+    Incident,
     IncidentAlreadyOpen,
     IncidentService,
     Severity,
@@ -72,12 +73,18 @@ def test_concurrent_opens_same_service_make_one_incident(svc: IncidentService) -
 
 
 def test_concurrent_opens_separate_connections_make_one_incident(db_path: Path, runbook: Runbook) -> None:
-    stores = [Store(db_path) for _ in range(4)]
+    """Separate connections (as separate processes would have): BEGIN IMMEDIATE + the unique index."""
+    stores = [Store(db_path) for _ in range(8)]
     services = [IncidentService(s, runbook) for s in stores]
     try:
-        results = run_in_threads(4, lambda i: open_prod(services[i]))
-        assert sum(not isinstance(r, Exception) for r in results) == 1
-        assert sum(isinstance(r, IncidentAlreadyOpen) for r in results) == 3
+        for env in ("prod", "staging", "dev", "qa", "edge"):
+
+            def open_env(i: int, env: str = env) -> Incident:
+                return open_prod(services[i], env)
+
+            results = run_in_threads(8, open_env)
+            assert sum(not isinstance(r, Exception) for r in results) == 1, results
+            assert sum(isinstance(r, IncidentAlreadyOpen) for r in results) == 7, results
     finally:
         for s in stores:
             s.close()
