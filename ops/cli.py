@@ -1,0 +1,370 @@
+"""``rollback-agent``: run an operation on this host directly, or ``serve`` the agent API.
+
+Local commands call the same registry functions as the agent, under the same per-deployment lock,
+and append to the same audit log, so an operator on the host and the bot see one history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import shlex
+import socket
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from ops.agent.audit import AuditLog
+from ops.agent.config import AgentSettings, ConfigError, build_host
+from ops.agent.jobs import JobError, run_call
+from ops.errors import OpError
+from ops.registry import Registry, default_registry
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
+EXIT_BY_OUTCOME = {"ok": 0, "noop": 0, "failed": 1, "error": 1, "invalid": 2, "refused": 3}
+
+EPILOG = """\
+exit codes:
+  0  done (outcome ok) -- also "noop": nothing needed doing; the output then starts with NOTHING TO DO
+  1  failed: the operation ran and a check or action failed, or it crashed (see the message)
+  2  usage: bad arguments, bad input (e.g. unknown backup), bad configuration, or no confirmation
+  3  refused as unsafe right now (e.g. the app is running); nothing was changed
+
+rollback and restore (and stop-app/start-app) ask for confirmation on a terminal; pass --yes in scripts.
+Settings may come from the environment: ROLLBACK_AGENT_DEPLOYMENT, ROLLBACK_AGENT_STATE_DIR,
+ROLLBACK_AGENT_CONTROLLER (JSON, e.g. '{"kind":"systemd","unit":"go-fast-cdn"}'), ROLLBACK_AGENT_API_URL,
+ROLLBACK_AGENT_HOST, ROLLBACK_AGENT_PORT, ROLLBACK_AGENT_SECRET (serve only).
+"""
+
+CONFIRM = {
+    "rollback": "roll back the media migration (drops `media`; rows created after the migration are lost)",
+    "restore": "overwrite main.db with backup {backup}",
+    "stop_app": "stop go-fast-cdn",
+    "start_app": "start go-fast-cdn",
+}
+
+
+class UsageError(Exception):
+    pass
+
+
+# --- parser -------------------------------------------------------------------------------------
+
+
+def _common(destructive: bool = False) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("deployment")
+    g.add_argument(
+        "--deployment", metavar="PATH", help="folder of the go-fast-cdn executable (holds db_data/)"
+    )
+    g.add_argument("--state-dir", metavar="DIR", help="agent state (default <deployment>/.rollback-agent)")
+    g.add_argument("--api-url", metavar="URL", help="go-fast-cdn base URL (default http://127.0.0.1:8080)")
+    c = p.add_argument_group("app controller (how go-fast-cdn is run)")
+    c.add_argument("--controller", choices=["systemd", "compose", "process", "none"])
+    c.add_argument("--unit", help="systemd unit")
+    c.add_argument("--use-sudo", action="store_true", default=None, help="systemd: run systemctl via sudo")
+    c.add_argument("--project-dir", help="compose project folder")
+    c.add_argument("--service", help="compose service")
+    c.add_argument("--compose-file", help="compose file")
+    c.add_argument("--app-command", metavar="CMD", help="process: command line that starts the app")
+    c.add_argument("--pidfile", help="process: pid file")
+    c.add_argument("--app-cwd", help="process: working directory")
+    c.add_argument("--app-log", help="process: log file")
+    if destructive:
+        p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rollback-agent",
+        description="Roll back go-fast-cdn's media migration on this host, or serve the agent API.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    plain, destr = [_common()], [_common(destructive=True)]
+
+    def add(name: str, help_: str, parents: list[argparse.ArgumentParser] = plain) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name,
+            help=help_,
+            parents=parents,
+            epilog=EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    add("status", "DB schema era, marker, counts, app state")
+    p = add("rollback", "roll the media migration back (app must be stopped)", destr)
+    p.add_argument(
+        "--soft-marker",
+        action="store_true",
+        help="soft-delete the migration marker instead of hard-deleting it (blocks re-migration)",
+    )
+    p = add("verify", "post-rollback checks against the baseline")
+    p.add_argument("--baseline", metavar="BACKUP", help="compare with this backup instead of baseline.json")
+    p = add("backups", "list or create DB backups")
+    bsub = p.add_subparsers(dest="backups_command", required=True, metavar="{list,create}")
+    bsub.add_parser("list", help="list backups", parents=plain)
+    bc = bsub.add_parser("create", help="back up main.db", parents=plain)
+    bc.add_argument("--label", default="manual")
+    p = add("restore", "restore main.db from a backup (app must be stopped)", destr)
+    p.add_argument("backup", metavar="BACKUP", help="file name inside <deployment>/backups/")
+    add("restore-files", "copy missing images/docs files back from uploads/media")
+    add("check-api", "probe go-fast-cdn's HTTP API")
+    p = add("logs", "last lines of the app's log")
+    p.add_argument("-n", "--lines", type=int, default=100)
+    p = add("dry-run", "rehearse a rollback or restore on a copy of main.db")
+    p.add_argument("target", choices=["rollback", "restore"])
+    p.add_argument("backup", nargs="?", metavar="BACKUP")
+    p.add_argument("--soft-marker", action="store_true")
+    p = add("stop-app", "stop go-fast-cdn", destr)
+    p.add_argument("--timeout", type=float, default=30.0)
+    p = add("start-app", "start go-fast-cdn", destr)
+    p.add_argument("--timeout", type=float, default=30.0)
+
+    s = sub.add_parser("serve", help="serve the agent HTTP API", parents=plain)
+    s.add_argument("--host", help="bind address (default 127.0.0.1)")
+    s.add_argument("--port", type=int, help="port (default 8787; 0 picks a free one and prints it)")
+    s.add_argument(
+        "--secret-env", metavar="NAME", help="env variable holding the secret (ROLLBACK_AGENT_SECRET)"
+    )
+    return parser
+
+
+def operation_of(ns: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """Map a parsed command line to (registry name, args)."""
+    cmd = ns.command
+    marker = {"marker_mode": "soft"} if getattr(ns, "soft_marker", False) else {}
+    if cmd == "status":
+        return "status", {}
+    if cmd == "rollback":
+        return "rollback", marker
+    if cmd == "verify":
+        return "verify", {"baseline_backup": ns.baseline} if ns.baseline else {}
+    if cmd == "backups":
+        return (
+            ("backups_list", {}) if ns.backups_command == "list" else ("backups_create", {"label": ns.label})
+        )
+    if cmd == "restore":
+        return "restore", {"backup": ns.backup}
+    if cmd == "restore-files":
+        return "restore_files", {}
+    if cmd == "check-api":
+        return "check_api", {}
+    if cmd == "logs":
+        return "tail_logs", {"lines": ns.lines}
+    if cmd == "dry-run":
+        args: dict[str, Any] = {"operation": ns.target, **marker}
+        if ns.backup:
+            args["backup"] = ns.backup
+        return "dry_run", args
+    if cmd in ("stop-app", "start-app"):
+        return cmd.replace("-", "_"), {"timeout_s": ns.timeout}
+    raise UsageError(f"unknown command {cmd}")
+
+
+def settings_from(ns: argparse.Namespace) -> AgentSettings:
+    """Environment first, then flags on top."""
+    overrides: dict[str, Any] = {}
+    for flag, field in [
+        ("deployment", "deployment"),
+        ("state_dir", "state_dir"),
+        ("api_url", "api_url"),
+        ("host", "host"),
+        ("port", "port"),
+        ("secret_env", "secret_env"),
+    ]:
+        value = getattr(ns, flag, None)
+        if value is not None:
+            overrides[field] = value
+    controller = controller_from_flags(ns)
+    if controller is not None:
+        overrides["controller"] = controller
+    try:
+        return AgentSettings(**overrides)
+    except Exception as exc:  # pydantic ValidationError, or bad JSON in ROLLBACK_AGENT_CONTROLLER
+        raise ConfigError(f"bad settings: {' '.join(str(exc).split())[:300]}") from None
+
+
+def controller_from_flags(ns: argparse.Namespace) -> dict[str, Any] | None:
+    fields = {
+        "unit": ns.unit,
+        "use_sudo": ns.use_sudo,
+        "project_dir": ns.project_dir,
+        "service": ns.service,
+        "compose_file": ns.compose_file,
+        "pidfile": ns.pidfile,
+        "cwd": ns.app_cwd,
+        "log_file": ns.app_log,
+        "command": shlex.split(ns.app_command) if ns.app_command else None,
+    }
+    given = {k: v for k, v in fields.items() if v is not None}
+    if ns.controller is None:
+        if given:
+            raise UsageError("controller options need --controller systemd|compose|process|none")
+        return None
+    return {"kind": ns.controller, **given}
+
+
+# --- output -------------------------------------------------------------------------------------
+
+COMMON_FIELDS = {"operation", "outcome", "summary", "warnings", "started_at", "finished_at"}
+
+
+def _render(value: Any, indent: int, out: list[str], limit: int = 40) -> None:
+    pad = "  " * indent
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(v, dict | list) and v:
+                out.append(f"{pad}{k}:")
+                _render(v, indent + 1, out, limit)
+            else:
+                out.append(f"{pad}{k}: {_scalar(v)}")
+    elif isinstance(value, list):
+        for item in value[:limit]:
+            if isinstance(item, dict):
+                out.append(f"{pad}- " + ", ".join(f"{k}={_scalar(v)}" for k, v in item.items()))
+            else:
+                out.append(f"{pad}- {_scalar(item)}")
+        if len(value) > limit:
+            out.append(f"{pad}... {len(value) - limit} more (use --json for all)")
+
+
+def _scalar(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, dict | list):
+        return json.dumps(v, default=str) if v else "none"
+    return str(v)
+
+
+def human(operation: str, outcome: str, result: dict[str, Any] | None, error: JobError | None) -> str:
+    lines: list[str] = []
+    if error is not None:
+        label = {"refused": "REFUSED", "invalid": "INVALID", "failed": "FAILED"}.get(outcome, "ERROR")
+        lines.append(f"{label} {operation} ({error.code}): {error.message}")
+        return "\n".join(lines)
+    assert result is not None
+    head = {"ok": "OK", "noop": "NOTHING TO DO", "failed": "FAILED"}.get(outcome, outcome.upper())
+    lines.append(f"{head}: {operation}: {result.get('summary', '')}")
+    details = {k: v for k, v in result.items() if k not in COMMON_FIELDS}
+    _render(details, 1, lines)
+    for w in result.get("warnings") or []:
+        lines.append(f"WARNING: {w}")
+    return "\n".join(lines)
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+def confirm(operation: str, args: dict[str, Any], where: str, yes: bool, stdin: TextIO) -> bool:
+    if yes:
+        return True
+    if not stdin.isatty():
+        raise UsageError(f"{operation} changes the deployment: confirm with --yes (no terminal to ask on)")
+    what = CONFIRM.get(operation, operation).format(**args)
+    sys.stderr.write(f"This will {what} in {where}.\nType 'yes' to continue: ")
+    sys.stderr.flush()
+    return stdin.readline().strip().lower() == "yes"
+
+
+def run_local(ns: argparse.Namespace, registry: Registry) -> int:
+    operation, args = operation_of(ns)
+    call = registry.prepare(operation, args)  # OpInputError -> exit 2 before touching anything
+    settings = settings_from(ns)
+    host = build_host(settings)
+    state_dir = settings.resolved_state_dir(host.deployment)
+    if call.spec.destructive and not confirm(
+        operation, call.args.model_dump(), str(host.deployment.root), getattr(ns, "yes", False), sys.stdin
+    ):
+        print(f"CANCELLED: {operation} not run; nothing changed")
+        return EXIT_FAILED
+
+    def progress(line: str) -> None:
+        print(f"  ... {line}", file=sys.stderr, flush=True)
+
+    outcome, result, error, tb = run_call(call, host, progress, state_dir=state_dir)
+    caller = f"cli:{getpass.getuser()}@{socket.gethostname()}"
+    try:
+        AuditLog(state_dir / "audit.jsonl").write(
+            "local_run",
+            caller=caller,
+            operation=operation,
+            args=call.args.model_dump(mode="json"),
+            outcome=outcome,
+            summary=(result or {}).get("summary"),
+            error=error.model_dump() if error else None,
+            traceback=tb,
+        )
+    except OSError as exc:
+        print(f"warning: could not write the audit log: {exc}", file=sys.stderr)
+    if ns.json:
+        payload = {
+            "operation": operation,
+            "args": call.args.model_dump(mode="json"),
+            "outcome": outcome,
+            "result": result,
+            "error": error.model_dump() if error else None,
+        }
+        print(json.dumps(payload, indent=2, default=str))
+    else:
+        print(human(operation, outcome, result, error))
+        if tb and os.environ.get("ROLLBACK_AGENT_DEBUG"):
+            print(tb, file=sys.stderr)
+    return EXIT_BY_OUTCOME[outcome]
+
+
+def run_serve(ns: argparse.Namespace, registry: Registry) -> int:
+    from ops.agent.server import serve
+
+    settings = settings_from(ns)
+    secret = settings.secret()
+    deployment = settings.locate()
+    state_dir = settings.resolved_state_dir(deployment)
+    build_host(settings)  # fail now, with a clear line, on a bad controller config
+    try:
+        serve(
+            registry=registry,
+            host_factory=lambda: build_host(settings),
+            secret=secret,
+            state_dir=state_dir,
+            bind_host=settings.host,
+            port=settings.port,
+            max_body_bytes=settings.max_body_bytes,
+        )
+    except RuntimeError as exc:  # another agent on this state dir
+        print(f"rollback-agent: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"rollback-agent: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, registry: Registry | None = None) -> int:
+    parser = build_parser()
+    ns = parser.parse_args(argv)  # usage errors exit 2 here
+    registry = registry or default_registry()
+    try:
+        if ns.command == "serve":
+            return run_serve(ns, registry)
+        return run_local(ns, registry)
+    except (UsageError, ConfigError) as exc:
+        print(f"rollback-agent: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OpError as exc:  # e.g. Deployment.locate: no db_data/main.db
+        print(f"rollback-agent: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("rollback-agent: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

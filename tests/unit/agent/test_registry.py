@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import pytest
+
+from ops.errors import OpInputError
+from ops.registry import default_registry
+
+EXPECTED = {
+    "status", "stop_app", "start_app", "rollback", "verify", "backups_list", "backups_create",
+    "restore", "restore_files", "check_api", "tail_logs", "dry_run",
+}
+
+
+def test_registered_names() -> None:
+    assert set(default_registry().names()) == EXPECTED
+
+
+def test_destructive_ops_are_exclusive() -> None:
+    reg = default_registry()
+    for name in reg.names():
+        spec = reg.get(name)
+        assert not spec.destructive or spec.exclusive
+    assert reg.get("rollback").destructive and reg.get("restore").destructive
+    assert not reg.get("status").destructive and not reg.get("status").exclusive
+    assert reg.get("backups_create").exclusive
+
+
+def test_unknown_operation_is_invalid() -> None:
+    with pytest.raises(OpInputError, match="unknown operation 'drop_tables'") as exc:
+        default_registry().prepare("drop_tables", {})
+    assert exc.value.code == "unknown_operation"
+
+
+@pytest.mark.parametrize(
+    ("op", "args", "needle"),
+    [
+        ("restore", {}, "backup: Field required"),
+        ("restore", {"backup": "../main.db"}, "backup: String should match pattern"),
+        ("rollback", {"marker_mode": "gentle"}, "marker_mode: Input should be 'hard' or 'soft'"),
+        ("tail_logs", {"lines": 10**6}, "lines: Input should be less than or equal to 5000"),
+        ("status", {"force": True}, "force: Extra inputs are not permitted"),
+        ("dry_run", {"operation": "drop"}, "operation: Input should be 'rollback' or 'restore'"),
+    ],
+)
+def test_bad_args_are_summarised(op: str, args: dict[str, object], needle: str) -> None:
+    with pytest.raises(OpInputError) as exc:
+        default_registry().prepare(op, args)
+    assert exc.value.code == "invalid_args"
+    assert needle in exc.value.message
+
+
+def test_args_must_be_an_object() -> None:
+    with pytest.raises(OpInputError, match="must be a JSON object"):
+        default_registry().prepare("status", ["x"])
+
+
+def test_good_args_are_parsed_with_defaults() -> None:
+    call = default_registry().prepare("rollback", None)
+    assert call.args.model_dump() == {"marker_mode": "hard"}
+    call = default_registry().prepare("dry_run", {"operation": "restore", "backup": "db_backup_20240101-000000.db"})
+    assert call.args.model_dump()["backup"] == "db_backup_20240101-000000.db"
