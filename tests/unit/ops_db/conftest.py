@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from sandbox.gofastcdn_fixture import FixtureInfo, build_migrated_deployment
+
+
+def db_digest(info: FixtureInfo) -> str:
+    return hashlib.sha256(info.deployment.db_path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(params=["a7396e9", "tip"])
+def migrated(tmp_path: Path, request: pytest.FixtureRequest) -> FixtureInfo:
+    return build_migrated_deployment(tmp_path / "gfc", schema=request.param)
+
+
+@pytest.fixture
+def migrated_a(tmp_path: Path) -> FixtureInfo:
+    return build_migrated_deployment(tmp_path / "gfc", schema="a7396e9")
