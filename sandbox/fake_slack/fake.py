@@ -54,7 +54,7 @@ class FakeSlack:
         """Bind 127.0.0.1 (port 0 = any free port) and serve in a daemon thread."""
         self._server = FakeSlackServer(("127.0.0.1", port), self.ws, self._faults, self._calls)
         self.ws.root_url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-slack", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-slack", daemon=True)
         self._thread.start()
         return self
 

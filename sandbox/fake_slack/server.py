@@ -53,6 +53,10 @@ class FakeSlackServer(ThreadingHTTPServer):
         self.faults = faults
         self.calls = calls
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that time out and hang up mid-response are expected (delay injection); stay quiet."""
+        log.debug("fake slack: connection error from %s", client_address, exc_info=True)
+
 
 class Handler(BaseHTTPRequestHandler):
     server: FakeSlackServer

@@ -1,0 +1,21 @@
+"""Fixtures: a started, seeded fake per test and a slack_sdk client pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from slack_sdk import WebClient
+
+from sandbox.fake_slack import FakeSlack, seed_demo_workspace
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    with seed_demo_workspace(FakeSlack()).start() as running:
+        yield running
+
+
+@pytest.fixture
+def client(fake: FakeSlack) -> WebClient:
+    return WebClient(token=fake.bot_token, base_url=fake.base_url, timeout=5)
