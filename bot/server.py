@@ -29,7 +29,7 @@ def create_asgi(bot: RollbackBot) -> Starlette:
 
     async def healthz(request: Request) -> Response:
         try:
-            open_incidents = await run_in_threadpool(bot.deps.service.count_open)
+            open_incidents = len(await run_in_threadpool(bot.deps.service.incidents, "open"))
         except Exception as exc:  # the store is the only dependency worth reporting
             return JSONResponse({"ok": False, "error": f"store: {exc}"}, status_code=503)
         return JSONResponse({"ok": True, "open_incidents": open_incidents})

@@ -7,11 +7,12 @@ instead of at 3 a.m. on the first click.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 
 class AgentTarget(BaseModel):
@@ -103,6 +104,10 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
+    except SettingsError as exc:  # raised before validation, e.g. JSON that does not parse
+        field = re.search(r'field "([^"]+)"', str(exc))
+        var = field.group(1).upper() if field else "?"
+        raise ConfigError(f"config error: {var} is not valid JSON ({exc.__cause__ or exc})") from None
 
 
 def describe_validation_error(exc: ValidationError) -> str:

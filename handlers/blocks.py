@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.incidents import Incident, StepState
-from bot.runbook import Runbook, RunbookSection, RunbookStep
+from bot.runbook import RunbookSection, RunbookStep
 from handlers.actions_ids import ActionId, StepRef
 from handlers.limits import MAX_HEADER, check_limits, clip
 
@@ -127,7 +127,9 @@ def _option_blocks(incident: Incident, section: RunbookSection) -> list[Block]:
     assert section.option is not None
     if incident.chosen_option == section.option:
         return [
-            ContextBlock(elements=[MarkdownTextObject(text=f":point_right: Option {section.option} is the chosen path.")])
+            ContextBlock(
+                elements=[MarkdownTextObject(text=f":point_right: Option {section.option} is the chosen path.")]
+            )
         ]
     ref = StepRef(incident_id=incident.id, step_id=f"option:{section.option}")
     label = f"Choose option {section.option}"
@@ -135,7 +137,9 @@ def _option_blocks(incident: Incident, section: RunbookSection) -> list[Block]:
     return [
         SectionBlock(
             block_id=f"option|{section.option}",
-            text=MarkdownTextObject(text=f"Use this path{' ' + section.option_label if section.option_label else ''}{note}."),
+            text=MarkdownTextObject(
+                text=f"Use this path{' ' + section.option_label if section.option_label else ''}{note}."
+            ),
             accessory=ButtonElement(text=label, action_id=ActionId.OPTION_CHOOSE, value=ref.encode()),
         )
     ]

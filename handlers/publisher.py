@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 
 from bot.incidents import Incident, IncidentService
 from bot.runbook import Runbook
-from handlers.blocks import incident_parent, section_message
+from handlers.blocks import SlackMessage, incident_parent, section_message
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class ThreadPublisher:
         steps = self.service.steps(incident_id)
         return sum(1 for s in steps.values() if s.state in ("done", "skipped")), len(steps)
 
-    def _parent(self, incident: Incident):  # type: ignore[no-untyped-def]
+    def _parent(self, incident: Incident) -> SlackMessage:
         done, total = self._progress(incident.id)
         return incident_parent(incident, done=done, total=total, agent_url=self.agent_url_for(incident.environment))
 
@@ -62,8 +62,9 @@ class ThreadPublisher:
                 channel=incident.channel, thread_ts=thread_ts, text=msg.text, blocks=msg.blocks
             )
             self.service.set_section_message(incident.id, section.id, str(r["ts"]))
-        self.service.record(incident.id, "slack.thread_posted", None, thread_ts=thread_ts,
-                            sections=len(self.runbook.sections))
+        self.service.record(
+            incident.id, "slack.thread_posted", None, thread_ts=thread_ts, sections=len(self.runbook.sections)
+        )
         return thread_ts
 
     def refresh_section(self, incident_id: str, section_id: str) -> None:
@@ -95,5 +96,4 @@ class ThreadPublisher:
         return str(r["ts"])
 
     def ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
-        kwargs = {"thread_ts": thread_ts} if thread_ts else {}
-        self.client.chat_postEphemeral(channel=channel, user=user, text=text, **kwargs)
+        self.client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -34,12 +35,14 @@ def _resolve(deps: HandlerDeps, payload: BlockActions) -> StepRef | None:
         deps.publisher.ephemeral(channel, payload.user.id, f":warning: This button no longer applies ({exc}).")
         return None
     if incident.state != "open":
-        deps.publisher.ephemeral(channel, payload.user.id, f":lock: {incident.id} is {incident.state}; nothing changed.")
+        deps.publisher.ephemeral(
+            channel, payload.user.id, f":lock: {incident.id} is {incident.state}; nothing changed."
+        )
         return None
     return ref
 
 
-def _step_listener(deps: HandlerDeps, transition: str):  # type: ignore[no-untyped-def]
+def _step_listener(deps: HandlerDeps, transition: str) -> Callable[..., None]:
     def listener(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         payload = BlockActions.parse(body)
@@ -65,7 +68,7 @@ def _step_listener(deps: HandlerDeps, transition: str):  # type: ignore[no-untyp
     return listener
 
 
-def _option_listener(deps: HandlerDeps):  # type: ignore[no-untyped-def]
+def _option_listener(deps: HandlerDeps) -> Callable[..., None]:
     def choose_option(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         payload = BlockActions.parse(body)

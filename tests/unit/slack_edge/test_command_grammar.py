@@ -1,0 +1,45 @@
+import pytest
+
+from bot.command import RollbackArgs, UsageError, parse_rollback_args, usage
+
+ENVS = ["production", "staging"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", RollbackArgs(environment="production", severity="critical", summary="")),
+        ("staging", RollbackArgs(environment="staging", severity="critical", summary="")),
+        ("major", RollbackArgs(environment="production", severity="major", summary="")),
+        ("Staging MINOR", RollbackArgs(environment="staging", severity="minor", summary="")),
+        (
+            "production critical media listing 500s",
+            RollbackArgs(environment="production", severity="critical", summary="media listing 500s"),
+        ),
+        ("minor  slow   thumbnails", RollbackArgs(environment="production", severity="minor", summary="slow thumbnails")),
+    ],
+)
+def test_valid_commands(text: str, expected: RollbackArgs) -> None:
+    assert parse_rollback_args(text, ENVS, "production") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("urgent", "`urgent` is neither a known environment nor a severity"),
+        ("prod critical", "`prod` is neither"),
+        ("staging sev1 db broken", "`sev1` is not a severity"),
+        ("production media table broken", "`media` is not a severity"),
+        ("critical " + "x" * 501, "keep it under 500"),
+        ("critical a\x07b", "control characters"),
+    ],
+)
+def test_garbage_is_a_usage_error(text: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message.replace("(", r"\(")):
+        parse_rollback_args(text, ENVS, "production")
+
+
+def test_usage_lists_severities_targets_and_environments() -> None:
+    text = usage(ENVS, "production")
+    for needle in ("critical", "15 min", "major", "1 h", "minor", "4 h", "`production`", "`staging`"):
+        assert needle in text
