@@ -41,9 +41,7 @@ class FakeSlack:
             bot_id=bot_id,
             bot_token=bot_token,
         )
-        self.ws.users[bot_user_id] = User(
-            id=bot_user_id, name="rollback-bot", real_name="Rollback Bot", is_bot=True
-        )
+        self.ws.users[bot_user_id] = User(id=bot_user_id, name="rollback-bot", real_name="Rollback Bot", is_bot=True)
         self._faults = Faults()
         self._calls = CallLog()
         self._server: FakeSlackServer | None = None
@@ -125,9 +123,9 @@ class FakeSlack:
         self, channel: str, user: str, text: str, *, thread_ts: str | None = None, blocks: Any = None
     ) -> Message:
         """A human's message (e.g. to prove chat.update refuses messages the bot didn't post)."""
-        return api_chat.post(
-            self.ws, channel, text=text, blocks=blocks, thread_ts=thread_ts, user=user
-        ).model_copy(deep=True)
+        return api_chat.post(self.ws, channel, text=text, blocks=blocks, thread_ts=thread_ts, user=user).model_copy(
+            deep=True
+        )
 
     def restrict_replies(
         self, *, max_limit: int = 15, min_interval_s: float = 60.0, parent_on_every_page: bool = False
@@ -154,9 +152,7 @@ class FakeSlack:
         is_ephemeral: bool = False,
     ) -> str:
         """A response_url on the fake (5 uses, 30 min). With no channel, POSTs are only recorded."""
-        return responses.issue(
-            self.ws, channel=channel, user=user, message_ts=message_ts, is_ephemeral=is_ephemeral
-        )
+        return responses.issue(self.ws, channel=channel, user=user, message_ts=message_ts, is_ephemeral=is_ephemeral)
 
     def new_trigger_id(self) -> str:
         return interactions.issue_trigger(self.ws)

@@ -105,9 +105,7 @@ def pick_option(element: dict[str, Any], option_value: str) -> dict[str, Any]:
         if option.get("value") == option_value:
             return option
     values = [o.get("value") for o in element_options(element)]
-    raise ElementNotFound(
-        f"fake slack: {element.get('action_id')!r} has no option {option_value!r}; has {values}"
-    )
+    raise ElementNotFound(f"fake slack: {element.get('action_id')!r} has no option {option_value!r}; has {values}")
 
 
 def element_state(element: dict[str, Any], chosen: dict[str, Any] | None) -> dict[str, Any]:
@@ -122,9 +120,7 @@ def element_state(element: dict[str, Any], chosen: dict[str, Any] | None) -> dic
     return {"type": kind, "selected_option": chosen or element.get("initial_option")}
 
 
-def action_entry(
-    block: dict[str, Any], element: dict[str, Any], chosen: dict[str, Any] | None
-) -> dict[str, Any]:
+def action_entry(block: dict[str, Any], element: dict[str, Any], chosen: dict[str, Any] | None) -> dict[str, Any]:
     kind = element.get("type")
     entry: dict[str, Any] = {
         "action_id": element.get("action_id"),
@@ -168,9 +164,7 @@ def block_action_payload(
         if element.get("type") in OPTION_ELEMENTS:
             wanted = option_value if option_value is not None else value
             if wanted is None:
-                raise ElementNotFound(
-                    f"fake slack: {action_id!r} is a {element.get('type')}; pass an option value"
-                )
+                raise ElementNotFound(f"fake slack: {action_id!r} is a {element.get('type')}; pass an option value")
             chosen = pick_option(element, wanted)
         elif option_value is not None:
             raise ElementNotFound(f"fake slack: {action_id!r} is a {element.get('type')}, not a select")

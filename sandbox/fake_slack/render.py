@@ -33,11 +33,7 @@ def render_message(ws: Workspace, msg: Message, indent: str = "") -> list[str]:
     if msg.ts in ws.pins.get(msg.channel, []):
         notes.append("pinned")
     head = f"{indent}{author} [{clock}]" + (f" ({', '.join(notes)})" if notes else "")
-    body = (
-        [line for block in msg.blocks for line in render_block(block)]
-        if msg.blocks
-        else msg.text.splitlines()
-    )
+    body = [line for block in msg.blocks for line in render_block(block)] if msg.blocks else msg.text.splitlines()
     body += [f"(file) {f.get('name')} - {f.get('title')}" for f in msg.files]
     return [head, *(f"{indent}  {line}" for line in body)]
 

@@ -129,9 +129,7 @@ class Handler(BaseHTTPRequestHandler):
         if fault.delay_s:
             time.sleep(fault.delay_s)
         if fault.status == 429:
-            self.send(
-                429, {"ok": False, "error": fault.error or "ratelimited"}, retry_after=fault.retry_after or 1
-            )
+            self.send(429, {"ok": False, "error": fault.error or "ratelimited"}, retry_after=fault.retry_after or 1)
             return True
         if fault.status != 200:
             self.send(fault.status, {"ok": False, "error": fault.error or "internal_error"})

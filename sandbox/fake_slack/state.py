@@ -102,9 +102,7 @@ class Workspace:
             raise SlackError("user_not_found")
         dm_id = "D" + user_id.removeprefix("U").removeprefix("W")
         if dm_id not in self.channels:
-            self.channels[dm_id] = Channel(
-                id=dm_id, name=user_id, members=[self.bot_user_id, user_id], is_im=True
-            )
+            self.channels[dm_id] = Channel(id=dm_id, name=user_id, members=[self.bot_user_id, user_id], is_im=True)
         return self.channels[dm_id]
 
     def message(self, channel: str, ts: str) -> Message:
@@ -123,9 +121,7 @@ class Workspace:
         msg = self.message(channel, ts)
         root = msg.thread_ts or msg.ts
         parent = self.message(channel, root)
-        replies = [
-            m for (c, _), m in self.messages.items() if c == channel and m.thread_ts == root and m.ts != root
-        ]
+        replies = [m for (c, _), m in self.messages.items() if c == channel and m.thread_ts == root and m.ts != root]
         return [parent, *sorted(replies, key=lambda m: ts_key(m.ts))]
 
     def top_level(self, channel: str) -> list[Message]:

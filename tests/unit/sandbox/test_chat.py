@@ -68,6 +68,7 @@ def test_update_other_users_message_is_refused(client: WebClient, fake: FakeSlac
         ({"channel": OPS, "text": "x", "thread_ts": "1.000001"}, "thread_not_found"),
     ],
 )
+@pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
 def test_post_message_errors(client: WebClient, kwargs: dict[str, object], error: str) -> None:
     with pytest.raises(SlackApiError) as err:
         client.chat_postMessage(**kwargs)  # type: ignore[arg-type]

@@ -17,7 +17,11 @@ MODAL = {"type": "modal", "title": {"type": "plain_text", "text": "Confirm"}, "b
 def test_files_upload_v2_end_to_end(client: WebClient, fake: FakeSlack) -> None:
     parent = client.chat_postMessage(channel=OPS, text="incident")["ts"]
     out = client.files_upload_v2(
-        channel=OPS, thread_ts=parent, content="line 1\nline 2\n", filename="export.md", title="Export",
+        channel=OPS,
+        thread_ts=parent,
+        content="line 1\nline 2\n",
+        filename="export.md",
+        title="Export",
         initial_comment="thread export",
     )
     assert out["file"]["name"] == "export.md"

@@ -60,7 +60,7 @@ def test_delay_and_client_timeout(fake: FakeSlack) -> None:
     client.auth_test()
     assert time.monotonic() - started >= 0.3
     fake.inject("auth.test", delay_s=1.0)
-    impatient = WebClient(token=fake.bot_token, base_url=fake.base_url, timeout=0.2)
+    impatient = WebClient(token=fake.bot_token, base_url=fake.base_url, timeout=0.2)  # type: ignore[arg-type]
     with pytest.raises(TimeoutError):
         impatient.auth_test()
 
