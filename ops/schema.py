@@ -56,6 +56,7 @@ class Counts(BaseModel):
     media_live: int | None = None
     media_raw: int | None = None
     media_live_by_type: dict[str, int] = Field(default_factory=dict)
+    media_raw_by_type: dict[str, int] = Field(default_factory=dict)
 
     def legacy(self) -> tuple[int | None, int | None, int | None, int | None]:
         return (self.images_live, self.images_raw, self.docs_live, self.docs_raw)
@@ -163,6 +164,8 @@ def counts(conn: sqlite3.Connection, present_tables: list[str] | None = None) ->
             "SELECT type, COUNT(*) FROM media WHERE deleted_at IS NULL GROUP BY type ORDER BY type"
         ).fetchall()
         c.media_live_by_type = {str(t): int(n) for t, n in rows}
+        rows = conn.execute("SELECT type, COUNT(*) FROM media GROUP BY type ORDER BY type").fetchall()
+        c.media_raw_by_type = {str(t): int(n) for t, n in rows}
     return c
 
 

@@ -161,3 +161,22 @@ def test_unmigrated_soft_deleted_file_with_no_media_copy(tmp_path: Path) -> None
     res = rollback(info.host())
     assert [(m.file_name, m.copy_in_media) for m in res.missing_files] == [("dog.jpg", False)]
     assert res.lost_rows == []
+
+
+def test_live_marker_without_media_is_cleared(migrated_a: FixtureInfo) -> None:
+    conn = sqlite3.connect(migrated_a.deployment.db_path)
+    conn.execute("DROP TABLE media")
+    conn.close()
+    res = rollback(migrated_a.host())
+    assert res.era_before == "inconsistent" and res.action == "rollback" and res.dropped == []
+    assert res.marker_after is not None and res.marker_after.state == "absent"
+
+
+def test_tip_server_uploads_after_builtin_rollback_are_reported(migrated_a: FixtureInfo) -> None:
+    fx.builtin_rollback(migrated_a.root)
+    fx.recreate_empty_media_tip(migrated_a.root)
+    fx.upload_after_migration(migrated_a.root, "late.png")
+    res = rollback(migrated_a.host(), marker_mode="soft")
+    assert res.action == "rollback" and [r.file_name for r in res.lost_rows] == ["late.png"]
+    assert res.marker_after is not None and res.marker_after.state == "soft-deleted"
+    assert inspect_file(migrated_a.deployment.db_path).era == "rolled-back"

@@ -22,6 +22,7 @@ def test_migrated_status(migrated: FixtureInfo) -> None:
     assert (c.images_live, c.images_raw, c.docs_live, c.docs_raw) == (3, 4, 2, 2)
     assert (c.media_live, c.media_raw) == (6, 6)
     assert c.media_live_by_type == {"image": 4, "document": 2}
+    assert c.media_raw_by_type == {"image": 4, "document": 2}
     assert "media" in st.tables and "idx_media_deleted_at" in [i.name for i in st.indexes]
     assert st.journal_files == []
     assert db_digest(migrated) == digest  # read-only
@@ -57,6 +58,7 @@ def test_journal_reported(migrated_a: FixtureInfo, kind: str) -> None:
     assert st.journal_files == ["main.db-journal", "main.db-wal"]
     assert st.warnings
     assert db_digest(migrated_a) == digest
+    assert migrated_a.deployment.journal_path.exists()  # status never recovers/removes a journal
 
 
 def test_missing_and_garbage_db(tmp_path: Path) -> None:

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from ops.errors import OpInputError
+from ops.rollback import rollback
+from ops.verify import verify
+from sandbox import gofastcdn_fixture as fx
+from sandbox.gofastcdn_fixture import FixtureInfo
+
+from .conftest import db_digest
+
+
+def _check(res: object, name: str) -> tuple[bool, str]:
+    c = next(c for c in res.checks if c.name == name)  # type: ignore[attr-defined]
+    return c.passed, c.detail
+
+
+def test_passes_after_good_rollback(migrated: FixtureInfo) -> None:
+    rollback(migrated.host())
+    digest = db_digest(migrated)
+    res = verify(migrated.host(running=True))
+    assert res.outcome == "ok", res.summary
+    assert [c.name for c in res.checks] == [
+        "media_absent",
+        "media_indexes_absent",
+        "kept_tables_present",
+        "no_live_marker",
+        "counts_match_baseline",
+        "legacy_files_present",
+    ]
+    assert all(c.passed for c in res.checks) and res.failed_checks == []
+    assert res.baseline_source == "baseline.json"
+    assert db_digest(migrated) == digest
+
+
+def test_baseline_from_backup(migrated_a: FixtureInfo) -> None:
+    rollback(migrated_a.host())
+    (migrated_a.deployment.state_dir / "baseline.json").unlink()
+    res = verify(migrated_a.host(), baseline_backup=migrated_a.pre_migration_backup)
+    assert res.outcome == "ok" and res.baseline_source == f"backup:{migrated_a.pre_migration_backup}"
+    with pytest.raises(OpInputError) as ei:
+        verify(migrated_a.host(), baseline_backup="../db_data/main.db")
+    assert ei.value.code == "backup_path_outside"
+
+
+def test_no_baseline_fails(tmp_path: Path) -> None:
+    info = fx.build_pre_migration_deployment(tmp_path)
+    res = verify(info.host())
+    assert res.outcome == "failed" and res.failed_checks == ["counts_match_baseline"]
+    assert _check(res, "counts_match_baseline")[1].startswith("no baseline")
+
+
+def test_fails_when_counts_differ(migrated_a: FixtureInfo) -> None:
+    rollback(migrated_a.host())
+    fx.soft_delete_row(migrated_a.root, "docs", "notes.txt")
+    res = verify(migrated_a.host())
+    assert res.failed_checks == ["counts_match_baseline"]
+    assert "docs_live 1 != 2" in _check(res, "counts_match_baseline")[1]
+
+
+def test_fails_when_file_missing(migrated_a: FixtureInfo) -> None:
+    rollback(migrated_a.host())
+    fx.remove_file(migrated_a.root, "images", "dog.jpg")
+    res = verify(migrated_a.host())
+    assert res.failed_checks == ["legacy_files_present"]
+    assert "uploads/images/dog.jpg (copy in uploads/media)" in _check(res, "legacy_files_present")[1]
+    assert [(m.file_name, m.copy_in_media) for m in res.missing_files] == [("dog.jpg", True)]
+
+
+def test_fails_when_media_present_and_marker_live(migrated_a: FixtureInfo) -> None:
+    # before any rollback: media present, live marker, no baseline
+    res = verify(migrated_a.host())
+    assert set(res.failed_checks) == {
+        "media_absent",
+        "media_indexes_absent",
+        "no_live_marker",
+        "counts_match_baseline",
+    }
+    assert "idx_media_file_name" in _check(res, "media_indexes_absent")[1]
+
+
+def test_fails_on_tip_recreated_empty_media(migrated_a: FixtureInfo) -> None:
+    rollback(migrated_a.host(), marker_mode="soft")
+    fx.recreate_empty_media_tip(migrated_a.root)
+    res = verify(migrated_a.host())
+    assert res.failed_checks == ["media_absent", "media_indexes_absent"]
+
+
+def test_fails_on_live_marker_only(migrated_a: FixtureInfo) -> None:
+    rollback(migrated_a.host(), marker_mode="soft")
+    conn = sqlite3.connect(migrated_a.deployment.db_path)
+    conn.execute("UPDATE migration_records SET deleted_at = NULL")
+    conn.commit()
+    conn.close()
+    res = verify(migrated_a.host())
+    assert res.failed_checks == ["no_live_marker"]
+
+
+def test_missing_kept_table(migrated_a: FixtureInfo) -> None:
+    rollback(migrated_a.host())
+    conn = sqlite3.connect(migrated_a.deployment.db_path)
+    conn.execute("DROP TABLE configs")
+    conn.close()
+    res = verify(migrated_a.host())
+    assert res.failed_checks == ["kept_tables_present"] and "configs" in res.summary
