@@ -16,11 +16,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from pydantic import ValidationError
+
 from ops.agent.audit import AuditLog
 from ops.agent.config import AgentSettings, ConfigError, build_host
 from ops.agent.jobs import JobError, run_call
 from ops.errors import OpError
-from ops.registry import Registry, default_registry
+from ops.registry import Registry, default_registry, summarise_validation
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 EXIT_BY_OUTCOME = {"ok": 0, "noop": 0, "failed": 1, "error": 1, "invalid": 2, "refused": 3}
@@ -31,6 +33,7 @@ exit codes:
   1  failed: the operation ran and a check or action failed, or it crashed (see the message)
   2  usage: bad arguments, bad input (e.g. unknown backup), bad configuration, or no confirmation
   3  refused as unsafe right now (e.g. the app is running); nothing was changed
+  (answering anything but "yes" at a confirmation prompt exits 1 with CANCELLED; nothing was changed)
 
 rollback and restore (and stop-app/start-app) ask for confirmation on a terminal; pass --yes in scripts.
 Settings may come from the environment: ROLLBACK_AGENT_DEPLOYMENT, ROLLBACK_AGENT_STATE_DIR,
@@ -186,8 +189,10 @@ def settings_from(ns: argparse.Namespace) -> AgentSettings:
         overrides["controller"] = controller
     try:
         return AgentSettings(**overrides)
-    except Exception as exc:  # pydantic ValidationError, or bad JSON in ROLLBACK_AGENT_CONTROLLER
-        raise ConfigError(f"bad settings: {' '.join(str(exc).split())[:300]}") from None
+    except ValidationError as exc:  # includes bad JSON in ROLLBACK_AGENT_CONTROLLER
+        raise ConfigError(f"bad settings (flags or ROLLBACK_AGENT_*): {summarise_validation(exc)}") from None
+    except ValueError as exc:  # pydantic-settings: an env value that is not valid JSON
+        raise ConfigError(f"bad settings (ROLLBACK_AGENT_*): {' '.join(str(exc).split())[:300]}") from None
 
 
 def controller_from_flags(ns: argparse.Namespace) -> dict[str, Any] | None:
@@ -304,19 +309,22 @@ def run_local(ns: argparse.Namespace, registry: Registry) -> int:
         )
     except OSError as exc:
         print(f"warning: could not write the audit log: {exc}", file=sys.stderr)
-    if ns.json:
-        payload = {
-            "operation": operation,
-            "args": call.args.model_dump(mode="json"),
-            "outcome": outcome,
-            "result": result,
-            "error": error.model_dump() if error else None,
-        }
-        print(json.dumps(payload, indent=2, default=str))
-    else:
-        print(human(operation, outcome, result, error))
-        if tb and os.environ.get("ROLLBACK_AGENT_DEBUG"):
-            print(tb, file=sys.stderr)
+    try:  # `rollback-agent status | head` must still exit with the operation's code
+        if ns.json:
+            payload = {
+                "operation": operation,
+                "args": call.args.model_dump(mode="json"),
+                "outcome": outcome,
+                "result": result,
+                "error": error.model_dump() if error else None,
+            }
+            print(json.dumps(payload, indent=2, default=str))
+        else:
+            print(human(operation, outcome, result, error))
+            if tb and os.environ.get("ROLLBACK_AGENT_DEBUG"):
+                print(tb, file=sys.stderr)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return EXIT_BY_OUTCOME[outcome]
 
 

@@ -112,3 +112,18 @@ def test_serve_without_secret_exits_2(tmp_path: Path) -> None:
     assert proc.stderr.strip().splitlines() == [
         "rollback-agent: ROLLBACK_AGENT_SECRET is not set: export a shared secret (e.g. `openssl rand -hex 32`)"
     ]
+
+
+def test_second_agent_on_same_state_dir_refused(tmp_path: Path) -> None:
+    from sandbox.gofastcdn_fixture import build_migrated_deployment
+
+    info = build_migrated_deployment(tmp_path / "dep")
+    agent = start_agent(info.root, tmp_path / "agent.log")
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "ops.cli", "serve", "--deployment", str(info.root), "--port", "0"],
+            env=agent_env(), cwd=REPO, capture_output=True, text=True, timeout=30,
+        )
+    finally:
+        agent.stop()
+    assert proc.returncode == 2 and "another rollback-agent is already serving" in proc.stderr

@@ -59,3 +59,31 @@ def test_good_args_are_parsed_with_defaults() -> None:
     assert call.args.model_dump() == {"marker_mode": "hard"}
     call = default_registry().prepare("dry_run", {"operation": "restore", "backup": "db_backup_20240101-000000.db"})
     assert call.args.model_dump()["backup"] == "db_backup_20240101-000000.db"
+
+
+def test_adapters_match_the_real_operation_signatures(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each adapter's call must bind to the real function (catches drift in the ops modules)."""
+    import importlib
+    import inspect
+
+    import ops.registry as registry_module
+    from ops.results import OpResult
+
+    calls: list[str] = []
+
+    def checked(module: str, attr: str):  # type: ignore[no-untyped-def]
+        real = getattr(importlib.import_module(module), attr)
+
+        def fake(*args: object, **kwargs: object) -> OpResult:
+            inspect.signature(real).bind(*args, **kwargs)
+            calls.append(attr)
+            return OpResult(operation=attr, outcome="ok", summary="fake")
+
+        return fake
+
+    monkeypatch.setattr(registry_module, "_fn", checked)
+    samples = {"restore": {"backup": "b.db"}, "dry_run": {"operation": "restore", "backup": "b.db"}}
+    reg = default_registry()
+    for name in reg.names():
+        reg.prepare(name, samples.get(name, {})).run(object(), lambda line: None)  # type: ignore[arg-type]
+    assert len(calls) == len(EXPECTED)
