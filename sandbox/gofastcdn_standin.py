@@ -206,9 +206,7 @@ def make_server(root: Path, port: int, host: str = "127.0.0.1", era: str = "pre"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m sandbox.gofastcdn_standin", description="go-fast-cdn stand-in"
-    )
+    ap = argparse.ArgumentParser(prog="python -m sandbox.gofastcdn_standin", description="go-fast-cdn stand-in")
     ap.add_argument("--root", required=True, type=Path, help="deployment folder (holds db_data/main.db)")
     ap.add_argument("--port", type=int, default=8080, help="0 picks a free port (printed on start)")
     ap.add_argument("--host", default="127.0.0.1", help="loopback only")

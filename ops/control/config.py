@@ -93,9 +93,7 @@ def run_command(argv: Sequence[str], timeout_s: float) -> tuple[int, str, str]:
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def poll_state(
-    state: Callable[[], AppState], want: bool, timeout_s: float, interval_s: float = 0.1
-) -> AppState:
+def poll_state(state: Callable[[], AppState], want: bool, timeout_s: float, interval_s: float = 0.1) -> AppState:
     """Re-read the state until ``running == want`` or the timeout; returns the last state seen."""
     deadline = time.monotonic() + max(timeout_s, 0.0)
     while True:

@@ -30,11 +30,19 @@ class SystemdController:
         if word in _RUNNING:
             return AppState(running=True, detail=f"unit {self.cfg.unit} is {word}")
         if word in _STOPPED:
-            return AppState(running=False, detail=f"unit {self.cfg.unit} is {word}")
+            # is-active says "inactive" for a unit that does not exist: a typo in the unit name
+            # must not look like "stopped" while the real app keeps running.
+            rc2, load, err2 = self.runner(["systemctl", "show", "-p", "LoadState", "--value", self.cfg.unit], 15.0)
+            if rc2 == 0 and load.strip() == "loaded":
+                return AppState(running=False, detail=f"unit {self.cfg.unit} is {word}")
+            return AppState(
+                running=None,
+                detail=f"unit {self.cfg.unit} is {word} but its LoadState is "
+                f"{short(load or err2)!r}: is the unit name right?",
+            )
         return AppState(
             running=None,
-            detail=f"cannot tell whether {self.cfg.unit} runs: systemctl is-active rc={rc} "
-            f"{short(out + ' ' + err)!r}",
+            detail=f"cannot tell whether {self.cfg.unit} runs: systemctl is-active rc={rc} {short(out + ' ' + err)!r}",
         )
 
     def _act(self, verb: str, want: bool, timeout_s: float) -> AppState:

@@ -37,8 +37,11 @@ class FakeRunner:
 class FakeSystemd:
     """A unit whose is-active answer flips when stop/start works (``effective=False``: it never does)."""
 
-    def __init__(self, active: str = "active", effective: bool = True, rc_action: int = 0) -> None:
+    def __init__(
+        self, active: str = "active", effective: bool = True, rc_action: int = 0, load: str = "loaded"
+    ) -> None:
         self.active = active
+        self.load = load
         self.effective = effective
         self.rc_action = rc_action
 
@@ -46,6 +49,8 @@ class FakeSystemd:
         args = argv[2:] if argv[:2] == ["sudo", "-n"] else argv
         if args[:2] == ["systemctl", "is-active"]:
             return (0 if self.active == "active" else 3), self.active + "\n", ""
+        if args[:2] == ["systemctl", "show"]:
+            return 0, self.load + "\n", ""
         if args[0] == "systemctl" and args[1] in ("stop", "start"):
             if self.rc_action:
                 return self.rc_action, "", "Failed to stop unit: Access denied\n"
@@ -93,7 +98,7 @@ def test_bad_controller_config_is_a_validation_error(bad: dict[str, object]) -> 
     [("active", True), ("activating", True), ("deactivating", True), ("inactive", False), ("failed", False)],
 )
 def test_systemd_state_words(word: str, running: bool) -> None:
-    ctl = SystemdController(SystemdConfig(unit="cdn.service"), FakeRunner(lambda a: (0, word + "\n", "")))
+    ctl = SystemdController(SystemdConfig(unit="cdn.service"), FakeRunner(FakeSystemd(word)))
     st = ctl.state()
     assert st.running is running
     assert word in st.detail
@@ -107,6 +112,17 @@ def test_systemd_state_unknown_when_systemctl_fails() -> None:
     assert runner.calls == [["systemctl", "is-active", "cdn"]]
 
 
+def test_systemd_unit_typo_is_unknown_not_stopped() -> None:
+    runner = FakeRunner(FakeSystemd("inactive", load="not-found"))
+    st = SystemdController(SystemdConfig(unit="cnd"), runner).state()
+    assert st.running is None
+    assert "'not-found': is the unit name right?" in st.detail
+    assert runner.calls == [
+        ["systemctl", "is-active", "cnd"],
+        ["systemctl", "show", "-p", "LoadState", "--value", "cnd"],
+    ]
+
+
 def test_systemd_stop_confirms_and_uses_exact_argv() -> None:
     runner = FakeRunner(FakeSystemd("active"))
     ctl = SystemdController(SystemdConfig(unit="cdn.service", use_sudo=True), runner)
@@ -114,6 +130,7 @@ def test_systemd_stop_confirms_and_uses_exact_argv() -> None:
     assert st.running is False
     assert runner.calls[0] == ["sudo", "-n", "systemctl", "stop", "cdn.service"]
     assert runner.calls[1] == ["systemctl", "is-active", "cdn.service"]  # the confirmation
+    assert runner.calls[2] == ["systemctl", "show", "-p", "LoadState", "--value", "cdn.service"]
 
 
 def test_systemd_start_without_sudo() -> None:
