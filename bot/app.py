@@ -59,7 +59,7 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
     client = client or build_client(settings)
     app = App(
         client=client,
-        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        signing_secret=settings.signing_secret,
         # Resolve the bot identity at start-up: a wrong token fails here, not on the first click.
         token_verification_enabled=True,
     )

@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
     slack_bot_token: SecretStr = Field(description="Bot token (xoxb-...)")
-    slack_signing_secret: SecretStr = Field(description="Signing secret from the app's Basic Information")
+    slack_signing_secret: SecretStr | None = Field(default=None, description="Signing secret (HTTP mode)")
     slack_app_token: SecretStr | None = Field(default=None, description="App token (xapp-...): Socket Mode")
     slack_api_base_url: str = "https://slack.com/api/"
     rollback_store_path: Path = Path("rollback-bot.db")
@@ -83,6 +83,10 @@ class Settings(BaseSettings):
         return v
 
     @property
+    def signing_secret(self) -> str | None:
+        return self.slack_signing_secret.get_secret_value() if self.slack_signing_secret else None
+
+    @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
 
@@ -101,7 +105,10 @@ class ConfigError(Exception):
 
 def load_settings(**overrides: Any) -> Settings:
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
+        if not settings.socket_mode and settings.slack_signing_secret is None:
+            raise ConfigError("config error: SLACK_SIGNING_SECRET is missing (required unless SLACK_APP_TOKEN is set)")
+        return settings
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
     except SettingsError as exc:  # raised before validation, e.g. JSON that does not parse

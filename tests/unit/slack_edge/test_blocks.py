@@ -112,7 +112,10 @@ def test_limit_checker_catches_each_limit() -> None:
     long_text = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]
     long_id = [{"type": "section", "block_id": "b" * 256, "text": {"type": "mrkdwn", "text": "x"}}]
     long_value = [
-        {"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "x"}, "value": "v" * 2001}]}
+        {
+            "type": "actions",
+            "elements": [{"type": "button", "text": {"type": "plain_text", "text": "x"}, "value": "v" * 2001}],
+        }
     ]
     for blocks in (too_many, long_text, long_id, long_value):
         with pytest.raises(BlockLimitError):

@@ -16,7 +16,10 @@ ENVS = ["production", "staging"]
             "production critical media listing 500s",
             RollbackArgs(environment="production", severity="critical", summary="media listing 500s"),
         ),
-        ("minor  slow   thumbnails", RollbackArgs(environment="production", severity="minor", summary="slow thumbnails")),
+        (
+            "minor  slow   thumbnails",
+            RollbackArgs(environment="production", severity="minor", summary="slow thumbnails"),
+        ),
     ],
 )
 def test_valid_commands(text: str, expected: RollbackArgs) -> None:

@@ -33,7 +33,9 @@ def test_agents_operators_and_app_token(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("ROLLBACK_AGENTS", '{"staging": {"url": "http://127.0.0.1:9/", "secret": "x"}}')
     monkeypatch.setenv("ROLLBACK_OPERATORS", "U1, U2,")
     monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1")
+    monkeypatch.delenv("SLACK_SIGNING_SECRET")
     s = load_settings()
+    assert s.signing_secret is None
     assert s.rollback_agents["staging"].url == "http://127.0.0.1:9"
     assert s.rollback_operators == ["U1", "U2"]
     assert s.socket_mode
@@ -44,6 +46,7 @@ def test_agents_operators_and_app_token(monkeypatch: pytest.MonkeyPatch) -> None
     ("env", "message"),
     [
         ({}, "SLACK_BOT_TOKEN is missing"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is missing"),
         ({"SLACK_BOT_TOKEN": "xoxp-user"}, "SLACK_BOT_TOKEN"),
         ({**BASE, "SLACK_APP_TOKEN": "xoxb-wrong"}, "SLACK_APP_TOKEN"),
         ({**BASE, "PORT": "http"}, "PORT"),
@@ -66,4 +69,6 @@ def test_cli_exits_2_with_one_line(tmp_path) -> None:  # type: ignore[no-untyped
         [sys.executable, "-m", "bot.cli", "check-config"], env=env, capture_output=True, text=True, cwd=tmp_path
     )
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == ["rollback-bot: config error: SLACK_SIGNING_SECRET is missing"]
+    assert proc.stderr.strip().splitlines() == [
+        "rollback-bot: config error: SLACK_SIGNING_SECRET is missing (required unless SLACK_APP_TOKEN is set)"
+    ]
