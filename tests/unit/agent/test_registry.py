@@ -65,13 +65,14 @@ def test_adapters_match_the_real_operation_signatures(monkeypatch: pytest.Monkey
     """Each adapter's call must bind to the real function (catches drift in the ops modules)."""
     import importlib
     import inspect
+    from collections.abc import Callable
 
     import ops.registry as registry_module
     from ops.results import OpResult
 
     calls: list[str] = []
 
-    def checked(module: str, attr: str):  # type: ignore[no-untyped-def]
+    def checked(module: str, attr: str) -> Callable[..., OpResult]:
         real = getattr(importlib.import_module(module), attr)
 
         def fake(*args: object, **kwargs: object) -> OpResult:
