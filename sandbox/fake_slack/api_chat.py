@@ -102,6 +102,17 @@ def chat_delete(ws: Workspace, args: Args) -> dict[str, Any]:
         return {"channel": chan.id, "ts": msg.ts}
 
 
+@method("chat.getPermalink")
+def chat_get_permalink(ws: Workspace, args: Args) -> dict[str, Any]:
+    with ws.lock:
+        chan = ws.channel(args.req("channel", "channel_not_found"))
+        msg = ws.message(chan.id, args.req("message_ts", "message_not_found"))
+        link = f"https://{ws.team_domain}.slack.com/archives/{chan.id}/p{msg.ts.replace('.', '')}"
+        if msg.is_reply:
+            link += f"?thread_ts={msg.thread_ts}&cid={chan.id}"
+        return {"channel": chan.id, "permalink": link}
+
+
 @method("chat.postEphemeral")
 def chat_post_ephemeral(ws: Workspace, args: Args) -> dict[str, Any]:
     require_content(args)

@@ -87,15 +87,13 @@ def files_complete_upload(ws: Workspace, args: Args) -> dict[str, Any]:
             upload.title = entry.get("title") or upload.filename
             uploads.append(upload)
         channel = args.opt("channel_id") or (args.opt("channels") or "").split(",")[0] or None
+        channel_id = ws.channel(channel).id if channel else None
         thread_ts = args.opt("thread_ts")
         comment = args.opt("initial_comment")
-        if channel:
-            chan = ws.channel(channel)
+        if channel_id:
             shared = [u.to_api() for u in uploads]
-            post(ws, chan.id, text=comment or "", thread_ts=thread_ts, files=shared, subtype="file_share")
+            post(ws, channel_id, text=comment or "", thread_ts=thread_ts, files=shared, subtype="file_share")
         for upload in uploads:
             upload.completed = True
-            upload.channel = ws.channel(channel).id if channel else None
-            upload.thread_ts = thread_ts
-            upload.initial_comment = comment
+            upload.channel, upload.thread_ts, upload.initial_comment = channel_id, thread_ts, comment
         return {"files": [u.to_api() for u in uploads]}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -93,3 +95,19 @@ def test_ephemeral_is_recorded_but_not_in_history(client: WebClient, fake: FakeS
     with pytest.raises(SlackApiError) as err:
         client.chat_postEphemeral(channel=OPS, user="U0ZED", text="x")
     assert err.value.response["error"] == "user_not_in_channel"
+
+
+def test_concurrent_posts_get_distinct_ts(client: WebClient, fake: FakeSlack) -> None:
+    def burst(n: int) -> list[str]:
+        return [str(client.chat_postMessage(channel=OPS, text=f"{n}-{i}")["ts"]) for i in range(10)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        stamps = [ts for batch in pool.map(burst, range(8)) for ts in batch]
+    assert len(set(stamps)) == 80 and len(fake.messages(OPS)) == 80
+
+
+def test_permalink(client: WebClient) -> None:
+    parent = client.chat_postMessage(channel=OPS, text="p")["ts"]
+    reply = client.chat_postMessage(channel=OPS, text="r", thread_ts=parent)["ts"]
+    link = client.chat_getPermalink(channel=OPS, message_ts=reply)["permalink"]
+    assert link == f"https://sandbox.slack.com/archives/{OPS}/p{reply.replace('.', '')}?thread_ts={parent}&cid={OPS}"

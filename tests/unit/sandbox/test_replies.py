@@ -75,3 +75,9 @@ def test_parent_on_every_page_switch(client: WebClient, fake: FakeSlack) -> None
     pages = [[m["text"] for m in p["messages"]] for p in client.conversations_replies(channel=OPS, ts=parent)]
     # (list comprehension reads each page inside the loop, so the shared SlackResponse is fine here)
     assert pages == [["parent", "r0"], ["parent", "r1", "r2"], ["parent", "r3"]]
+
+
+def test_last_page_exactly_full_has_no_more(client: WebClient) -> None:
+    parent = make_thread(client, 5)  # 6 messages, 2 full pages of 3
+    pages = [(len(p["messages"]), p["has_more"]) for p in client.conversations_replies(channel=OPS, ts=parent, limit=3)]
+    assert pages == [(3, True), (3, False)]
