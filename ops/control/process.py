@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from ops.control.base import AppState
@@ -20,6 +21,26 @@ from ops.control.config import ControllerError, ProcessConfig
 # whichever controller instance started them.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 _STARTUP_GRACE_S = 0.3
+
+# The agent's own settings (ROLLBACK_AGENT_SECRET signs every job) and any Slack credentials that happen
+# to be in its environment must never reach go-fast-cdn: a crash dump, a debug page or a plugin there
+# could leak them. Matched case-insensitively, because pydantic-settings reads names that way.
+SECRET_ENV_PREFIXES: tuple[str, ...] = ("ROLLBACK_AGENT_", "SLACK_")
+SECRET_ENV_NAMES: frozenset[str] = frozenset({"ROLLBACK_AGENTS"})  # the bot's agent URLs + HMAC secrets
+
+
+def is_secret_env(name: str) -> bool:
+    upper = name.upper()
+    return upper.startswith(SECRET_ENV_PREFIXES) or upper in SECRET_ENV_NAMES
+
+
+def child_env(overrides: Mapping[str, str], base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The app's environment: ``base`` (default: ours) without the agent's secrets, then ``overrides``
+    from the controller config applied on top (an operator may set any name there on purpose)."""
+    src = os.environ if base is None else base
+    env = {k: v for k, v in src.items() if not is_secret_env(k)}
+    env.update(overrides)
+    return env
 
 
 def proc_stat(pid: int) -> tuple[str, int] | None:
@@ -161,7 +182,7 @@ class ProcessController:
             child = subprocess.Popen(
                 cfg.command,
                 cwd=cfg.cwd,
-                env={**os.environ, **cfg.env},
+                env=child_env(cfg.env),
                 stdin=subprocess.DEVNULL,
                 stdout=log if log is not None else subprocess.DEVNULL,
                 stderr=subprocess.STDOUT,
