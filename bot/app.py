@@ -17,11 +17,16 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from bot.agents import AgentDirectory
 from bot.incidents import IncidentService
+from bot.jobs import JobRunner
+from bot.permissions import OperatorPolicy
 from bot.runbook import load_runbook
 from bot.settings import Settings
 from bot.store import Store
-from handlers import rollback_command, step_actions, thread_events
+from handlers import agent_actions, rollback_command, step_actions, thread_events
+from handlers.agent_presenter import SlackJobPresenter
+from handlers.blocks import SectionContext
 from handlers.deps import HandlerDeps
 from handlers.publisher import ThreadPublisher
 
@@ -35,6 +40,7 @@ class RollbackBot:
     store: Store
 
     def close(self) -> None:
+        self.deps.runner.close()
         self.store.close()
 
 
@@ -64,13 +70,26 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         token_verification_enabled=True,
     )
 
-    def agent_url_for(environment: str) -> str | None:
-        target = settings.rollback_agents.get(environment)
-        return target.url if target else None
+    agents = AgentDirectory(settings)
 
-    publisher = ThreadPublisher(client, service, runbook, agent_url_for)
-    deps = HandlerDeps(settings=settings, service=service, runbook=runbook, publisher=publisher)
+    def context_for(incident_id: str) -> SectionContext:
+        environment = service.get(incident_id).environment
+        return SectionContext(agent_url=agents.url_for(environment), backups=runner.latest_backups(incident_id))
+
+    publisher = ThreadPublisher(client, service, runbook, context_for)
+    runner = JobRunner(service, agents, SlackJobPresenter(publisher, service))
+
+    def group_members(group_id: str) -> list[str]:
+        return list(client.usergroups_users_list(usergroup=group_id)["users"])
+
+    operators = OperatorPolicy(settings.rollback_operators, settings.rollback_operator_group, group_members)
+    deps = HandlerDeps(
+        settings=settings, service=service, runbook=runbook, publisher=publisher, runner=runner, operators=operators
+    )
     rollback_command.register(app, deps)
     step_actions.register(app, deps)
+    agent_actions.register(app, deps)
     thread_events.register(app, deps)
+    if recovered := runner.recover():
+        log.info("re-attached to %d agent job(s) left running by the previous process", recovered)
     return RollbackBot(app=app, deps=deps, store=store)

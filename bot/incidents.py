@@ -64,8 +64,7 @@ __all__ = [
     "utcnow",
 ]
 
-P, R, D, F, S = (StepStatus.pending, StepStatus.running, StepStatus.done, StepStatus.failed,
-                 StepStatus.skipped)
+P, R, D, F, S = (StepStatus.pending, StepStatus.running, StepStatus.done, StepStatus.failed, StepStatus.skipped)
 
 # action -> (states it may start from, state it leads to)
 RULES: dict[str, tuple[frozenset[StepStatus], StepStatus]] = {
@@ -133,9 +132,7 @@ class IncidentService:
 
     # -- incidents ----------------------------------------------------------------------------------
 
-    def open(
-        self, environment: str, severity: Severity | str, summary: str, channel: str, opened_by: str
-    ) -> Incident:
+    def open(self, environment: str, severity: Severity | str, summary: str, channel: str, opened_by: str) -> Incident:
         """Open an incident with every runbook step pending; IncidentAlreadyOpen if one is open here."""
         sev = Severity(severity)
         now = self.clock()
@@ -158,8 +155,13 @@ class IncidentService:
             row["seq"] = seq
             self.store.insert("incidents", row)
             self.store.insert_steps(incident.id, self._step_ids)
-            self._append(incident.id, "incident.opened", opened_by, None,
-                         {"environment": environment, "severity": sev.value, "summary": summary})
+            self._append(
+                incident.id,
+                "incident.opened",
+                opened_by,
+                None,
+                {"environment": environment, "severity": sev.value, "summary": summary},
+            )
         return incident
 
     def get(self, incident_id: str) -> Incident:
@@ -187,8 +189,7 @@ class IncidentService:
     def attach_thread(self, incident_id: str, thread_ts: str) -> bool:
         """Remember the thread that carries the incident (first write wins; True if it was set)."""
         self.get(incident_id)
-        return self.store.cond_update("incidents", {"id": incident_id}, {"thread_ts": thread_ts},
-                                      {"thread_ts": None})
+        return self.store.cond_update("incidents", {"id": incident_id}, {"thread_ts": thread_ts}, {"thread_ts": None})
 
     def set_section_message(self, incident_id: str, section_id: str, ts: str) -> None:
         self.get(incident_id)
@@ -212,8 +213,7 @@ class IncidentService:
             changed = self.store.cond_update(
                 "incidents",
                 {"id": incident_id},
-                {"state": state.value, "closed_at": _iso(self.clock()), "closed_by": actor,
-                 "resolution": text},
+                {"state": state.value, "closed_at": _iso(self.clock()), "closed_by": actor, "resolution": text},
                 {"state": IncidentState.open.value},
             )
             if changed:
@@ -241,7 +241,9 @@ class IncidentService:
             if not incident.is_open or previous == value:
                 return False
             changed = self.store.cond_update(
-                "incidents", {"id": incident_id}, {column: value},
+                "incidents",
+                {"id": incident_id},
+                {column: value},
                 {column: previous, "state": IncidentState.open.value},
             )
             if changed:
@@ -277,19 +279,29 @@ class IncidentService:
             prev = current.state
             if prev not in sources:
                 code, reason = self._refusal(current, action, target)
-                return Transition(changed=False, step=current, previous=prev, action=action, code=code,
-                                  reason=reason)
+                return Transition(changed=False, step=current, previous=prev, action=action, code=code, reason=reason)
             changes = {"state": target.value, "actor": actor, "at": _iso(self.clock()), "note": note}
             changed = self.store.cond_update(
                 "steps", {"incident_id": incident_id, "step_id": step_id}, changes, {"state": prev.value}
             )
             if changed:
-                self._append(incident_id, f"step.{action}", actor, step_id,
-                             {"from": prev.value, "to": target.value, "note": note})
+                self._append(
+                    incident_id,
+                    f"step.{action}",
+                    actor,
+                    step_id,
+                    {"from": prev.value, "to": target.value, "note": note},
+                )
             step = self.step_state(incident_id, step_id)
         if not changed:  # only possible if another process won the race
-            return Transition(changed=False, step=step, previous=prev, action=action, code="same",
-                              reason=f"changed concurrently to {step.state.value}")
+            return Transition(
+                changed=False,
+                step=step,
+                previous=prev,
+                action=action,
+                code="same",
+                reason=f"changed concurrently to {step.state.value}",
+            )
         return Transition(changed=True, step=step, previous=prev, action=action)
 
     @staticmethod
@@ -311,7 +323,11 @@ class IncidentService:
     # -- events -------------------------------------------------------------------------------------
 
     def record(
-        self, incident_id: str, kind: str, actor: str | None = None, step_id: str | None = None,
+        self,
+        incident_id: str,
+        kind: str,
+        actor: str | None = None,
+        step_id: str | None = None,
         **data: Any,
     ) -> Event:
         """Append a timeline event (pages, acks, thread messages, ...) to an incident."""
@@ -326,8 +342,14 @@ class IncidentService:
     def _append(
         self, incident_id: str, kind: str, actor: str | None, step_id: str | None, data: dict[str, Any]
     ) -> Event:
-        row = {"incident_id": incident_id, "at": _iso(self.clock()), "actor": actor, "kind": kind,
-               "step_id": step_id, "data": data}
+        row = {
+            "incident_id": incident_id,
+            "at": _iso(self.clock()),
+            "actor": actor,
+            "kind": kind,
+            "step_id": step_id,
+            "data": data,
+        }
         rowid = self.store.insert("events", row)
         return Event.model_validate({**row, "id": rowid})
 
@@ -345,7 +367,12 @@ class IncidentService:
         return args
 
     def begin_job(
-        self, incident_id: str, step_id: str, operation: str, args: dict[str, Any], actor: str,
+        self,
+        incident_id: str,
+        step_id: str,
+        operation: str,
+        args: dict[str, Any],
+        actor: str,
         request_id: str,
     ) -> AgentJob | None:
         """Move the step to running and record the job, atomically.
@@ -363,20 +390,36 @@ class IncidentService:
                 return None
             now = _iso(self.clock())
             if not self.store.cond_update(
-                "steps", {"incident_id": incident_id, "step_id": step_id},
+                "steps",
+                {"incident_id": incident_id, "step_id": step_id},
                 {"state": R.value, "actor": actor, "at": now, "note": None, "job_id": request_id},
                 {"state": current.state.value},
             ):
                 return None
-            job = AgentJob(request_id=request_id, incident_id=incident_id, step_id=step_id,
-                           operation=operation, args=args, started_by=actor, started_at=self.clock())
+            job = AgentJob(
+                request_id=request_id,
+                incident_id=incident_id,
+                step_id=step_id,
+                operation=operation,
+                args=args,
+                started_by=actor,
+                started_at=self.clock(),
+            )
             self.store.insert("agent_jobs", job.model_dump(mode="json"))
-            self._append(incident_id, "agent.started", actor, step_id,
-                         {"request_id": request_id, "operation": operation, "args": args})
+            self._append(
+                incident_id,
+                "agent.started",
+                actor,
+                step_id,
+                {"request_id": request_id, "operation": operation, "args": args},
+            )
         return job
 
     def finish_job(
-        self, request_id: str, outcome: str, result: dict[str, Any] | None = None,
+        self,
+        request_id: str,
+        outcome: str,
+        result: dict[str, Any] | None = None,
         error: dict[str, Any] | None = None,
     ) -> AgentJob:
         """Record an agent result and settle the step: ok -> done; noop -> done ("nothing to do");
@@ -390,9 +433,15 @@ class IncidentService:
                 return job
             now = _iso(self.clock())
             if not self.store.cond_update(
-                "agent_jobs", {"request_id": request_id},
-                {"state": JobState.finished.value, "outcome": outcome, "result": result, "error": error,
-                 "finished_at": now},
+                "agent_jobs",
+                {"request_id": request_id},
+                {
+                    "state": JobState.finished.value,
+                    "outcome": outcome,
+                    "result": result,
+                    "error": error,
+                    "finished_at": now,
+                },
                 {"state": JobState.running.value},
             ):
                 return self.job(request_id)
@@ -401,14 +450,26 @@ class IncidentService:
             else:
                 target, note = F, _failure_note(outcome, result, error)
             step_changed = self.store.cond_update(
-                "steps", {"incident_id": job.incident_id, "step_id": job.step_id},
+                "steps",
+                {"incident_id": job.incident_id, "step_id": job.step_id},
                 {"state": target.value, "at": now, "note": note},
                 {"state": R.value, "job_id": request_id},
             )
-            self._append(job.incident_id, "agent.finished", job.started_by, job.step_id,
-                         {"request_id": request_id, "operation": job.operation, "outcome": outcome,
-                          "step_state": target.value if step_changed else None, "note": note,
-                          "summary": (result or {}).get("summary"), "error": error})
+            self._append(
+                job.incident_id,
+                "agent.finished",
+                job.started_by,
+                job.step_id,
+                {
+                    "request_id": request_id,
+                    "operation": job.operation,
+                    "outcome": outcome,
+                    "step_state": target.value if step_changed else None,
+                    "note": note,
+                    "summary": (result or {}).get("summary"),
+                    "error": error,
+                },
+            )
             return self.job(request_id)
 
     def job(self, request_id: str) -> AgentJob:

@@ -117,8 +117,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
 
 _INDEXES = (
     # The guard: at most one open incident per environment, whatever the application code does.
-    "CREATE UNIQUE INDEX IF NOT EXISTS incidents_one_open_per_env ON incidents(environment) "
-    "WHERE state = 'open'",
+    "CREATE UNIQUE INDEX IF NOT EXISTS incidents_one_open_per_env ON incidents(environment) WHERE state = 'open'",
     "CREATE INDEX IF NOT EXISTS incidents_thread ON incidents(channel, thread_ts)",
     "CREATE INDEX IF NOT EXISTS events_incident ON events(incident_id, id)",
     "CREATE INDEX IF NOT EXISTS agent_jobs_state ON agent_jobs(state)",

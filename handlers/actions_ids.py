@@ -12,6 +12,9 @@ class ActionId(StrEnum):
     STEP_SKIP = "step_skip"
     STEP_UNDO = "step_undo"
     OPTION_CHOOSE = "option_choose"
+    STEP_RUN = "step_run"
+    STEP_RETRY = "step_retry"
+    BACKUP_SELECT = "backup_select"
 
 
 class StepRef(BaseModel):

@@ -28,6 +28,7 @@ from bot.incidents import Incident, StepState
 from bot.runbook import RunbookSection, RunbookStep
 from handlers.actions_ids import ActionId, StepRef
 from handlers.limits import MAX_HEADER, check_limits, clip
+from handlers.message import SlackMessage
 
 STATE_ICON = {
     "pending": ":white_square:",
@@ -39,11 +40,11 @@ STATE_ICON = {
 STATE_VERB = {"done": "Done", "skipped": "Skipped", "failed": "Failed", "running": "Running"}
 
 
-class SlackMessage(BaseModel):
-    """What chat.postMessage / chat.update take: fallback text plus blocks."""
+class SectionContext(BaseModel):
+    """What a section render needs besides the store: is an agent there, which backups it has."""
 
-    text: str
-    blocks: list[dict[str, Any]]
+    agent_url: str | None = None
+    backups: list[dict[str, Any]] | None = None
 
 
 def fmt_time(at: datetime | None) -> str:
@@ -100,6 +101,7 @@ def section_message(
     incident: Incident,
     section: RunbookSection,
     steps: Mapping[str, StepState],
+    ctx: SectionContext | None = None,
 ) -> SlackMessage:
     """One thread message per runbook section, with a Done/Skip (or Undo) row per step."""
     header = section.title if not section.option_label else f"{section.title} ({section.option_label})"
@@ -107,7 +109,7 @@ def section_message(
     if section.option is not None:
         blocks.extend(_option_blocks(incident, section))
     for step, depth in _walk_steps(section.steps, 0):
-        blocks.extend(_step_blocks(incident, step, steps[step.id], depth))
+        blocks.extend(_step_blocks(incident, step, steps[step.id], depth, ctx or SectionContext()))
     blocks.append(DividerBlock())
     done = sum(1 for s, _ in _walk_steps(section.steps, 0) if steps[s.id].state in ("done", "skipped"))
     total = sum(1 for _ in _walk_steps(section.steps, 0))
@@ -145,7 +147,9 @@ def _option_blocks(incident: Incident, section: RunbookSection) -> list[Block]:
     ]
 
 
-def _step_blocks(incident: Incident, step: RunbookStep, state: StepState, depth: int) -> list[Block]:
+def _step_blocks(
+    incident: Incident, step: RunbookStep, state: StepState, depth: int, ctx: SectionContext
+) -> list[Block]:
     indent = "\u2003" * depth
     lines = [f"{indent}{STATE_ICON.get(state.state, '')} *{step.title}*" + (f": {step.detail}" if step.detail else "")]
     if step.commands and state.state == "pending":
@@ -158,19 +162,74 @@ def _step_blocks(incident: Incident, step: RunbookStep, state: StepState, depth:
         lines.append(who)
     ref = StepRef(incident_id=incident.id, step_id=step.id).encode()
     blocks: list[Block] = [SectionBlock(block_id=f"s|{step.id}", text=MarkdownTextObject(text=clip("\n".join(lines))))]
-    buttons = _step_buttons(state.state, ref)
-    if buttons and incident.state == "open":
-        blocks.append(ActionsBlock(block_id=f"a|{step.id}", elements=buttons))
+    if incident.state != "open":
+        return blocks
+    elements: list[Any] = []
+    if step.choice == "backup" and state.state == "pending":
+        from handlers.result_blocks import backup_select  # result_blocks builds on this module
+
+        select = backup_select(
+            backups=ctx.backups or [], chosen=incident.chosen_backup, action_id=ActionId.BACKUP_SELECT
+        )
+        if select is not None:
+            elements.append(select)
+        else:
+            blocks.append(
+                ContextBlock(
+                    elements=[MarkdownTextObject(text=f"{indent}_Run *List available backups* to choose one._")]
+                )
+            )
+    runnable = step.agent_op is not None and ctx.agent_url is not None
+    elements.extend(
+        _step_buttons(state.state, ref, _run_button(incident, step, state.state, ref) if runnable else None)
+    )
+    if elements:
+        blocks.append(ActionsBlock(block_id=f"a|{step.id}", elements=elements))
     return blocks
 
 
-def _step_buttons(state: str, ref: str) -> list[ButtonElement]:
+def _run_button(incident: Incident, step: RunbookStep, state: str, ref: str) -> ButtonElement | None:
+    """Run (pending) or Retry (failed); destructive operations ask first, naming the environment."""
+    if state not in ("pending", "failed"):
+        return None
+    label = "Run" if state == "pending" else "Retry"
+    action = ActionId.STEP_RUN if state == "pending" else ActionId.STEP_RETRY
+    confirm = None
+    if step.confirm:
+        what = step.confirm
+        if step.agent_args_from == "chosen_backup":
+            what += (
+                f" Backup: {incident.chosen_backup}."
+                if incident.chosen_backup
+                else " No backup is chosen yet: the bot will refuse until one is."
+            )
+        confirm = confirm_dialog(
+            f"{label} {step.agent_op} on {incident.environment}?",
+            f"{what} Environment: {incident.environment}.",
+            confirm=f"{label} {step.agent_op}",
+        )
+    return ButtonElement(
+        text=label, action_id=action, value=ref, style="danger" if step.confirm else "primary", confirm=confirm
+    )
+
+
+def _step_buttons(state: str, ref: str, run: ButtonElement | None = None) -> list[ButtonElement]:
+    head = [run] if run is not None else []
+    done_style = None if run is not None else "primary"
     if state == "pending":
         return [
-            ButtonElement(text="Done", action_id=ActionId.STEP_DONE, value=ref, style="primary"),
+            *head,
+            ButtonElement(text="Done", action_id=ActionId.STEP_DONE, value=ref, style=done_style),
             ButtonElement(text="Skip", action_id=ActionId.STEP_SKIP, value=ref),
         ]
-    if state in ("done", "skipped", "failed"):
+    if state == "failed":
+        return [
+            *head,
+            ButtonElement(text="Done", action_id=ActionId.STEP_DONE, value=ref),
+            ButtonElement(text="Skip", action_id=ActionId.STEP_SKIP, value=ref),
+            ButtonElement(text="Undo", action_id=ActionId.STEP_UNDO, value=ref),
+        ]
+    if state in ("done", "skipped"):
         return [ButtonElement(text="Undo", action_id=ActionId.STEP_UNDO, value=ref)]
     return []
 
@@ -181,3 +240,44 @@ def confirm_dialog(title: str, text: str, confirm: str = "Yes, do it") -> Confir
 
 def ephemeral_text(text: str) -> dict[str, Any]:
     return {"response_type": "ephemeral", "text": clip(text)}
+
+
+def fallback_offer(
+    incident: Incident, section: RunbookSection, failed_operation: str, reason: str, backups: list[dict[str, Any]]
+) -> SlackMessage:
+    """After option N fails: offer option N+1, with the backup menu (newest pre-migration preselected)."""
+    from handlers.result_blocks import backup_select
+
+    assert section.option is not None
+    label = f" ({section.option_label})" if section.option_label else ""
+    lines = [
+        f":arrows_counterclockwise: *Option {section.option - 1} failed* at `{failed_operation}`: {clip(reason, 500)}",
+        f"Next: *{section.title}*{label}.",
+    ]
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text="\n".join(lines)))]
+    select = backup_select(backups=backups, chosen=incident.chosen_backup, action_id=ActionId.BACKUP_SELECT)
+    if select is not None:
+        blocks.append(
+            SectionBlock(
+                block_id=f"offer|{section.option}",
+                text=MarkdownTextObject(text="Backup to restore (the newest pre-migration one is preselected):"),
+                accessory=select,
+            )
+        )
+    else:
+        blocks.append(
+            ContextBlock(elements=[MarkdownTextObject(text=":warning: No valid backup was found on the host.")])
+        )
+    ref = StepRef(incident_id=incident.id, step_id=f"option:{section.option}").encode()
+    blocks.append(
+        ActionsBlock(
+            block_id=f"offer-actions|{section.option}",
+            elements=[
+                ButtonElement(
+                    text=f"Choose option {section.option}", action_id=ActionId.OPTION_CHOOSE, value=ref, style="primary"
+                )
+            ],
+        )
+    )
+    text = f"{incident.id}: option {section.option - 1} failed at {failed_operation}; option {section.option} offered"
+    return _message(text, blocks)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.incidents import IncidentService
+from bot.jobs import JobRunner
+from bot.permissions import OperatorPolicy
 from bot.runbook import Runbook
 from bot.settings import Settings
 from handlers.publisher import ThreadPublisher
@@ -16,3 +18,5 @@ class HandlerDeps:
     service: IncidentService
     runbook: Runbook
     publisher: ThreadPublisher
+    runner: JobRunner
+    operators: OperatorPolicy

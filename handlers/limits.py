@@ -55,11 +55,7 @@ def limit_violations(blocks: list[dict[str, Any]]) -> list[str]:
     for path, key, value in _walk(blocks):
         if key == "elements" and isinstance(value, list):
             for el in value:
-                if (
-                    isinstance(el, dict)
-                    and el.get("type") == "button"
-                    and len(el["text"]["text"]) > MAX_BUTTON_TEXT
-                ):
+                if isinstance(el, dict) and el.get("type") == "button" and len(el["text"]["text"]) > MAX_BUTTON_TEXT:
                     problems.append(f"{path} button text > {MAX_BUTTON_TEXT}")
     return problems
 

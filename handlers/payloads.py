@@ -53,6 +53,16 @@ class BlockActions(_Lenient):
     container: Container = Container()
     channel: Channel | None = None
     response_url: str | None = None
+    state: dict[str, Any] = {}
+
+    def selected_value(self, action_id: str) -> str | None:
+        """The current choice of a select in the same message (Slack sends every input's state)."""
+        for block in (self.state.get("values") or {}).values():
+            entry = block.get(action_id) if isinstance(block, dict) else None
+            option = (entry or {}).get("selected_option")
+            if isinstance(option, dict) and option.get("value"):
+                return str(option["value"])
+        return None
 
     @property
     def action(self) -> Action:

@@ -16,7 +16,8 @@ from slack_sdk import WebClient
 
 from bot.incidents import Incident, IncidentService
 from bot.runbook import Runbook
-from handlers.blocks import SlackMessage, incident_parent, section_message
+from handlers.blocks import SectionContext, incident_parent, section_message
+from handlers.message import SlackMessage
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +28,12 @@ class ThreadPublisher:
         client: WebClient,
         service: IncidentService,
         runbook: Runbook,
-        agent_url_for: Callable[[str], str | None],
+        context_for: Callable[[str], SectionContext],
     ) -> None:
         self.client = client
         self.service = service
         self.runbook = runbook
-        self.agent_url_for = agent_url_for
+        self.context_for = context_for
         self._locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
 
@@ -46,7 +47,7 @@ class ThreadPublisher:
 
     def _parent(self, incident: Incident) -> SlackMessage:
         done, total = self._progress(incident.id)
-        return incident_parent(incident, done=done, total=total, agent_url=self.agent_url_for(incident.environment))
+        return incident_parent(incident, done=done, total=total, agent_url=self.context_for(incident.id).agent_url)
 
     def open_thread(self, incident: Incident) -> str:
         """Post the parent message and one reply per runbook section; returns the thread ts."""
@@ -56,8 +57,9 @@ class ThreadPublisher:
         self.service.attach_thread(incident.id, thread_ts)
         incident = self.service.get(incident.id)
         steps = self.service.steps(incident.id)
+        ctx = self.context_for(incident.id)
         for section in self.runbook.sections:
-            msg = section_message(incident, section, steps)
+            msg = section_message(incident, section, steps, ctx)
             r = self.client.chat_postMessage(
                 channel=incident.channel, thread_ts=thread_ts, text=msg.text, blocks=msg.blocks
             )
@@ -74,7 +76,8 @@ class ThreadPublisher:
             if ts is None:
                 log.warning("no message for section %s of %s", section_id, incident_id)
                 return
-            msg = section_message(incident, self.runbook.section(section_id), self.service.steps(incident_id))
+            section = self.runbook.section(section_id)
+            msg = section_message(incident, section, self.service.steps(incident_id), self.context_for(incident_id))
             self.client.chat_update(channel=incident.channel, ts=ts, text=msg.text, blocks=msg.blocks)
 
     def refresh_parent(self, incident_id: str) -> None:
@@ -88,6 +91,14 @@ class ThreadPublisher:
     def refresh_step(self, incident_id: str, step_id: str) -> None:
         self.refresh_section(incident_id, self.runbook.section_of(step_id).id)
         self.refresh_parent(incident_id)
+
+    def post_in_thread(self, incident: Incident, msg: SlackMessage) -> str | None:
+        if incident.thread_ts is None:
+            return None
+        r = self.client.chat_postMessage(
+            channel=incident.channel, thread_ts=incident.thread_ts, text=msg.text, blocks=msg.blocks
+        )
+        return str(r["ts"])
 
     def reply(self, incident: Incident, text: str) -> str | None:
         if incident.thread_ts is None:

@@ -10,6 +10,7 @@ from slack_bolt import Ack, App
 
 from bot.incidents import UnknownIncident
 from handlers.actions_ids import ActionId, StepRef
+from handlers.agent_actions import record_backup_choice
 from handlers.deps import HandlerDeps
 from handlers.payloads import BlockActions
 
@@ -76,6 +77,9 @@ def _option_listener(deps: HandlerDeps) -> Callable[..., None]:
         if ref is None:
             return
         option = int(ref.step_id.removeprefix("option:"))
+        backup = payload.selected_value(ActionId.BACKUP_SELECT)
+        if backup is not None:  # the offer's menu, preselected or changed: choosing the option takes it
+            record_backup_choice(deps, ref.incident_id, backup, payload.user.id)
         if deps.service.choose_option(ref.incident_id, option, payload.user.id):
             incident = deps.service.get(ref.incident_id)
             for section in deps.runbook.sections:

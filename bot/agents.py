@@ -1,0 +1,46 @@
+"""The host agents the bot can call, one per environment (ROLLBACK_AGENTS)."""
+
+from __future__ import annotations
+
+import threading
+
+from bot.settings import Settings
+from ops.client import AgentClient
+
+CALLER = "rollback-bot"
+
+
+class AgentDirectory:
+    """Lazily built, shared clients; the client itself is thread-safe (httpx.Client)."""
+
+    def __init__(self, settings: Settings, *, timeout_s: float = 10.0, retries: int = 3) -> None:
+        self._targets = settings.rollback_agents
+        self._timeout_s = timeout_s
+        self._retries = retries
+        self._clients: dict[str, AgentClient] = {}
+        self._lock = threading.Lock()
+
+    def url_for(self, environment: str) -> str | None:
+        target = self._targets.get(environment)
+        return target.url if target else None
+
+    def client_for(self, environment: str) -> AgentClient | None:
+        target = self._targets.get(environment)
+        if target is None:
+            return None
+        with self._lock:
+            if environment not in self._clients:
+                self._clients[environment] = AgentClient(
+                    target.url,
+                    target.secret.get_secret_value(),
+                    CALLER,
+                    timeout_s=self._timeout_s,
+                    retries=self._retries,
+                )
+            return self._clients[environment]
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()

@@ -1,0 +1,200 @@
+"""Running host-agent operations for checklist steps, off the Slack listener threads.
+
+The runner owns the lifecycle: claim the step (one job per step, whoever clicks twice), call the
+agent with a request id the agent de-duplicates, settle the step from the *result* (never from
+the fact that the call returned), and decide the checklist's fallback (option 1 -> 2 -> 3).
+Presentation is delegated to a ``JobObserver`` so this module knows nothing of Slack.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from bot.agents import AgentDirectory
+from bot.domain import AgentJob, StepStatus
+from bot.incidents import IncidentService, MissingChoice
+from ops.client import AgentAuthError, AgentError, AgentProtocolError, AgentTimeout, AgentUnreachable
+
+log = logging.getLogger(__name__)
+
+SYSTEM_ACTOR = "rollback-bot"
+# Option 1 fails at these operations -> offer option 2; option 2 fails at restore -> offer option 3.
+FALLBACK_TRIGGERS: dict[int, frozenset[str]] = {1: frozenset({"rollback", "verify"}), 2: frozenset({"restore"})}
+
+
+class JobObserver(Protocol):
+    def job_started(self, job: AgentJob) -> None: ...
+
+    def job_progress(self, job: AgentJob, lines: list[str]) -> None: ...
+
+    def job_finished(self, job: AgentJob) -> None: ...
+
+    def offer_fallback(self, incident_id: str, option: int, after: AgentJob, backups: list[dict[str, Any]]) -> None: ...
+
+
+class StartOutcome(BaseModel):
+    """Either a job that now runs, or the reason it doesn't (shown to the clicker)."""
+
+    job: AgentJob | None = None
+    refusal: str | None = None
+
+
+class JobRunner:
+    def __init__(
+        self,
+        service: IncidentService,
+        agents: AgentDirectory,
+        observer: JobObserver,
+        *,
+        workers: int = 4,
+        deadline_s: float = 900.0,
+    ) -> None:
+        self.service = service
+        self.agents = agents
+        self.observer = observer
+        self.deadline_s = deadline_s
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="agent-job")
+
+    # -- starting ---------------------------------------------------------------------------------
+    def start(self, incident_id: str, step_id: str, actor: str) -> StartOutcome:
+        step = self.service.runbook.step(step_id)
+        if step.agent_op is None:
+            return StartOutcome(refusal=f"step {step.title!r} has no agent operation")
+        incident = self.service.get(incident_id)
+        if self.agents.client_for(incident.environment) is None:
+            return StartOutcome(refusal=f"no host agent is configured for `{incident.environment}` (ROLLBACK_AGENTS)")
+        try:
+            args = self.service.agent_args(incident_id, step_id)
+        except MissingChoice:
+            return StartOutcome(refusal="choose a backup first (the backup menu in Option 2)")
+        request_id = f"{incident_id}.{step_id}.{uuid.uuid4().hex[:12]}"
+        job = self.service.begin_job(incident_id, step_id, step.agent_op, args, actor, request_id)
+        if job is None:
+            current = self.service.step_state(incident_id, step_id)
+            if current.state == StepStatus.running:
+                return StartOutcome(refusal=f"`{step.agent_op}` is already running (started by <@{current.actor}>)")
+            return StartOutcome(refusal=f"the step is {current.state.value}; undo it first to run it again")
+        self.observer.job_started(job)
+        self.submit(job.request_id)
+        return StartOutcome(job=job)
+
+    def submit(self, request_id: str) -> Future[AgentJob]:
+        return self._pool.submit(self._run_safely, request_id)
+
+    def recover(self) -> int:
+        """After a restart, re-attach to jobs the store still has as running (same request id)."""
+        jobs = self.service.running_jobs()
+        for job in jobs:
+            log.info("re-attaching to %s (%s)", job.request_id, job.operation)
+            self.submit(job.request_id)
+        return len(jobs)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.agents.close()
+
+    # -- running ----------------------------------------------------------------------------------
+    def _run_safely(self, request_id: str) -> AgentJob:
+        try:
+            return self._run(request_id)
+        except Exception as exc:  # never leave a step "running" because of a bug here
+            log.exception("agent job %s crashed in the bot", request_id)
+            job = self.service.finish_job(
+                request_id, "error", None, {"kind": "error", "code": "bot_error", "message": f"bot error: {exc}"}
+            )
+            self.observer.job_finished(job)
+            return job
+
+    def _run(self, request_id: str) -> AgentJob:
+        job = self.service.job(request_id)
+        environment = self.service.get(job.incident_id).environment
+        client = self.agents.client_for(environment)
+        if client is None:
+            error = {"kind": "unreachable", "code": "no_agent", "message": f"no agent configured for {environment}"}
+            outcome, result = "unreachable", None
+        else:
+            progress: list[str] = []
+
+            def on_progress(line: str) -> None:
+                progress.append(line)
+                self.observer.job_progress(job, list(progress))
+
+            outcome, result, error = self._call(client, job, on_progress)
+        finished = self.service.finish_job(request_id, outcome, result, error)
+        self.observer.job_finished(finished)
+        self._maybe_offer_fallback(finished)
+        return finished
+
+    def _call(
+        self, client: Any, job: AgentJob, on_progress: Any
+    ) -> tuple[str, dict[str, Any] | None, dict[str, Any] | None]:
+        try:
+            view = client.run(
+                job.operation, job.args, job.request_id, on_progress=on_progress, deadline_s=self.deadline_s
+            )
+        except AgentAuthError as exc:
+            return "unauthorized", None, {"kind": "unauthorized", "code": "bad_signature", "message": str(exc)}
+        except AgentUnreachable as exc:
+            return "unreachable", None, {"kind": "unreachable", "code": "unreachable", "message": str(exc)}
+        except AgentTimeout as exc:
+            return "timeout", None, {"kind": "timeout", "code": "timeout", "message": str(exc)}
+        except AgentProtocolError as exc:
+            return "protocol", None, {"kind": "protocol", "code": f"http_{exc.status}", "message": str(exc)}
+        except AgentError as exc:
+            return "error", None, {"kind": "error", "code": "agent_error", "message": str(exc)}
+        error = view.error.model_dump(mode="json") if view.error else None
+        return view.outcome or "error", view.result, error
+
+    # -- fallbacks --------------------------------------------------------------------------------
+    def _maybe_offer_fallback(self, job: AgentJob) -> None:
+        if job.outcome == "ok":
+            return
+        section = self.service.runbook.section_of(job.step_id)
+        if section.option is None or job.operation not in FALLBACK_TRIGGERS.get(section.option, frozenset()):
+            return
+        next_option = section.option + 1
+        self.service.record(
+            job.incident_id, "fallback.offered", SYSTEM_ACTOR, job.step_id, option=next_option, after=job.request_id
+        )
+        self.observer.offer_fallback(job.incident_id, next_option, job, self.backups(job.incident_id))
+
+    def backups(self, incident_id: str) -> list[dict[str, Any]]:
+        """The newest backup list for the incident's host, fetched now (read-only) if none is known."""
+        known = self.latest_backups(incident_id)
+        if known is not None:
+            return known
+        incident = self.service.get(incident_id)
+        client = self.agents.client_for(incident.environment)
+        if client is None:
+            return []
+        request_id = f"{incident_id}.backups.{uuid.uuid4().hex[:12]}"
+        try:
+            view = client.run("backups_list", {}, request_id, deadline_s=60)
+        except AgentError as exc:
+            self.service.record(incident_id, "agent.backups_unavailable", SYSTEM_ACTOR, error=str(exc))
+            return []
+        self.service.record(
+            incident_id,
+            "agent.backups_listed",
+            SYSTEM_ACTOR,
+            request_id=request_id,
+            outcome=view.outcome,
+            result=view.result,
+        )
+        return list((view.result or {}).get("backups", []))
+
+    def latest_backups(self, incident_id: str) -> list[dict[str, Any]] | None:
+        """The most recent backup list seen in this incident (a step's job or a fallback fetch)."""
+        for event in reversed(self.service.events(incident_id)):
+            if event.kind == "agent.backups_listed" and event.data.get("outcome") == "ok":
+                return list((event.data.get("result") or {}).get("backups", []))
+            if event.kind == "agent.finished":
+                job = self.service.job(str(event.data.get("request_id")))
+                if job.operation == "backups_list" and job.outcome == "ok":
+                    return list((job.result or {}).get("backups", []))
+        return None

@@ -1,0 +1,14 @@
+"""The message shape every builder returns and the publisher sends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class SlackMessage(BaseModel):
+    """What chat.postMessage / chat.update take: fallback text plus blocks."""
+
+    text: str
+    blocks: list[dict[str, Any]]

@@ -1,0 +1,206 @@
+"""Issue 5 end to end: fake Slack, the bot over HTTP, a real rollback-agent process, and the
+stand-in go-fast-cdn running under the agent's process controller, over a fixture deployment."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.app import RollbackBot, create_app
+from bot.domain import AgentJob
+from bot.server import SLACK_PATH, create_asgi
+from bot.serving import serve_in_thread
+from bot.settings import AgentTarget, Settings
+from handlers.actions_ids import ActionId
+from sandbox.fake_slack import FakeSlack
+from sandbox.gofastcdn_fixture import leave_journal
+from sandbox.sandbox_host import SandboxHost
+from sandbox.slack_user import SlackUserDriver, build_block_action
+from tests.conftest import SIGNING_SECRET, wait_for
+
+CHANNEL = "C0OPS"
+OPERATOR, OTHER_OPERATOR, NOT_OPERATOR = "U0ALICE", "U0BOB", "U0CAROL"
+
+
+@dataclass
+class Drill:
+    bot: RollbackBot
+    fake: FakeSlack
+    driver: SlackUserDriver
+    host: SandboxHost
+
+    @property
+    def service(self):  # type: ignore[no-untyped-def]
+        return self.bot.deps.service
+
+    def section_ts(self, step_id: str) -> str:
+        section = self.bot.deps.runbook.section_of(step_id).id
+        return self.service.section_messages("RB-1")[section]
+
+    def click(self, user: str, step_id: str, action: str = ActionId.STEP_RUN) -> httpx.Response:
+        return self.driver.click(user, CHANNEL, self.section_ts(step_id), action, value=f"RB-1|{step_id}")
+
+    def run(self, step_id: str, user: str = OPERATOR, action: str = ActionId.STEP_RUN) -> AgentJob:
+        before = {j.request_id for j in self.service.jobs("RB-1")}
+        assert self.click(user, step_id, action).status_code == 200
+
+        def finished() -> AgentJob | None:
+            new = [j for j in self.service.jobs("RB-1") if j.request_id not in before and j.step_id == step_id]
+            return new[0] if new and new[0].state == "finished" else None
+
+        job = wait_for(finished, timeout_s=30, what=f"the agent job of {step_id}")
+        wait_for(lambda: self.service.step_state("RB-1", step_id).state in ("done", "failed"), what="step settled")
+        return job
+
+    def thread_text(self) -> str:
+        parent = self.fake.messages(CHANNEL)[0]
+        return self.fake.render_thread(CHANNEL, parent.ts)
+
+    def result_message(self, job: AgentJob) -> str:
+        assert job.display_ref, "the running message is replaced by the result"
+        return wait_for(
+            lambda: (m := self.fake.message(CHANNEL, job.display_ref)) and "Running" not in m.text and str(m.blocks),
+            what="result message",
+        )
+
+
+@pytest.fixture
+def drill(tmp_path: Path, fake_slack: FakeSlack) -> Iterator[Drill]:
+    host = SandboxHost(tmp_path / "host", secret="e2e-agent-secret").start()
+    settings = Settings(
+        slack_bot_token=fake_slack.bot_token,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_base_url=fake_slack.base_url,
+        rollback_store_path=tmp_path / "bot.db",
+        rollback_agents={"production": AgentTarget(url=host.url, secret="e2e-agent-secret")},
+        rollback_operators=[OPERATOR, OTHER_OPERATOR],
+    )
+    bot = create_app(settings)
+    try:
+        with serve_in_thread(create_asgi(bot)) as srv:
+            driver = SlackUserDriver(fake_slack, srv.url + SLACK_PATH, SIGNING_SECRET)
+            d = Drill(bot, fake_slack, driver, host)
+            assert driver.slash(OPERATOR, CHANNEL, "production critical media listing 500s").status_code == 200
+            wait_for(lambda: len(bot.deps.service.section_messages("RB-1")) == 7, what="thread")
+            yield d
+            driver.close()
+    finally:
+        bot.close()
+        host.stop()
+
+
+def audit(host: SandboxHost) -> list[dict]:
+    path = host.root / ".rollback-agent" / "audit.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_option_1_path_to_restarted_app_with_passing_api_checks(drill: Drill) -> None:
+    parent = str(drill.fake.messages(CHANNEL)[0].blocks)
+    assert drill.host.url in parent  # the parent says which host agent
+
+    stop = drill.run("immediate.stop-app")
+    assert stop.outcome == "ok" and stop.result["after"]["running"] is False
+    assert "succeeded" in drill.result_message(stop)
+
+    status = drill.run("immediate.assess")
+    assert status.outcome == "ok" and status.result["schema_era"] == "a7396e9-media"
+
+    rollback = drill.run("opt1.run-rollback")
+    assert rollback.outcome == "ok", rollback
+    text = drill.result_message(rollback)
+    assert "after-migration.png" in text  # the row the rollback loses is shown
+    assert rollback.result["backup"] in text
+
+    verify = drill.run("opt1.verify")
+    assert verify.outcome == "ok" and verify.result["failed_checks"] == []
+
+    start = drill.run("post.restart-app")
+    assert start.outcome == "ok" and start.result["after"]["running"] is True
+    api = drill.run("post.verify-app")
+    assert api.outcome == "ok", api.result
+    assert all(c["passed"] for c in api.result["checks"])
+    assert httpx.get(drill.host.api_url + "/api/").json() == "pong"
+
+    states = drill.service.steps("RB-1")
+    for step in ("immediate.stop-app", "opt1.run-rollback", "opt1.verify", "post.restart-app", "post.verify-app"):
+        assert states[step].state == "done" and states[step].actor == OPERATOR
+    kinds = [e.kind for e in drill.service.events("RB-1")]
+    assert kinds.count("agent.started") == kinds.count("agent.finished") == 6
+    assert "fallback.offered" not in kinds
+
+
+def test_option_1_fails_then_option_2_restores_preselected_backup_and_verifies(drill: Drill) -> None:
+    drill.run("immediate.stop-app")
+    leave_journal(drill.host.root, "zeroed")  # a leftover journal: the built-in rollback must refuse
+    rollback = drill.run("opt1.run-rollback")
+    assert rollback.outcome == "refused" and rollback.error["code"] == "journal_present"
+    assert drill.service.step_state("RB-1", "opt1.run-rollback").state == "failed"
+    assert "journal" in drill.result_message(rollback)
+    # the failed step offers Retry
+    opt1 = drill.fake.message(CHANNEL, drill.section_ts("opt1.run-rollback"))
+    assert ActionId.STEP_RETRY in str(opt1.blocks)
+
+    offer = wait_for(
+        lambda: [
+            m for m in drill.fake.thread(CHANNEL, drill.fake.messages(CHANNEL)[0].ts) if "option 2 offered" in m.text
+        ],
+        what="option 2 offer",
+    )[0]
+    preselected = next(b["accessory"] for b in offer.blocks if b.get("accessory", {}).get("type") == "static_select")
+    assert preselected["initial_option"]["value"] == drill.host.info.pre_migration_backup
+    assert "newest pre-migration" in preselected["initial_option"]["text"]["text"]
+
+    # Choose option 2 from the offer: the preselected backup comes with it.
+    resp = drill.driver.click(OPERATOR, CHANNEL, offer.ts, ActionId.OPTION_CHOOSE, value="RB-1|option:2")
+    assert resp.status_code == 200
+    wait_for(lambda: drill.service.get("RB-1").chosen_option == 2, what="option 2 chosen")
+    assert drill.service.get("RB-1").chosen_backup == drill.host.info.pre_migration_backup
+
+    restore = drill.run("opt2.restore")
+    assert restore.outcome == "ok", restore
+    assert restore.result["removed_journal"]
+    verify = drill.run("opt2.verify")
+    assert verify.outcome == "ok", verify.result
+    kinds = [e.kind for e in drill.service.events("RB-1")]
+    assert {"fallback.offered", "option.chosen", "backup.chosen"} <= set(kinds)
+
+
+def test_double_click_on_run_rollback_starts_one_job(drill: Drill) -> None:
+    drill.run("immediate.stop-app")
+    req = build_block_action(
+        drill.fake, signing_secret=SIGNING_SECRET, user_id=OPERATOR, channel_id=CHANNEL,
+        message_ts=drill.section_ts("opt1.run-rollback"), action_id=ActionId.STEP_RUN, value="RB-1|opt1.run-rollback",
+    )  # fmt: skip
+    second = build_block_action(
+        drill.fake, signing_secret=SIGNING_SECRET, user_id=OTHER_OPERATOR, channel_id=CHANNEL,
+        message_ts=drill.section_ts("opt1.run-rollback"), action_id=ActionId.STEP_RUN, value="RB-1|opt1.run-rollback",
+    )  # fmt: skip
+    assert drill.driver.send(req).status_code == 200
+    assert drill.driver.send(second).status_code == 200
+    wait_for(lambda: drill.service.step_state("RB-1", "opt1.run-rollback").state == "done", timeout_s=30, what="done")
+    jobs = [j for j in drill.service.jobs("RB-1") if j.operation == "rollback"]
+    assert len(jobs) == 1
+    started = [a for a in audit(drill.host) if a.get("event") == "started" and a.get("operation") == "rollback"]
+    assert len(started) == 1
+    eph = wait_for(lambda: drill.fake.ephemerals(CHANNEL, OTHER_OPERATOR), what="ephemeral to the second clicker")
+    assert "already running" in eph[0].text or "undo it first" in eph[0].text
+
+
+def test_non_operator_run_is_refused_and_recorded(drill: Drill) -> None:
+    db = drill.host.root / "db_data" / "main.db"
+    before = db.read_bytes()
+    assert drill.click(NOT_OPERATOR, "opt1.run-rollback").status_code == 200
+    eph = wait_for(lambda: drill.fake.ephemerals(CHANNEL, NOT_OPERATOR), what="refusal")
+    assert "Only operators" in eph[0].text
+    refused = [e for e in drill.service.events("RB-1") if e.kind == "permission.refused"]
+    assert len(refused) == 1 and refused[0].actor == NOT_OPERATOR and refused[0].step_id == "opt1.run-rollback"
+    assert drill.service.jobs("RB-1") == []
+    assert drill.service.step_state("RB-1", "opt1.run-rollback").state == "pending"
+    assert db.read_bytes() == before
+    assert sqlite3.connect(db).execute("select count(*) from sqlite_master where name='media'").fetchone() == (1,)

@@ -1,0 +1,183 @@
+"""JobRunner: one job per step, the step settled from the result, failures mapped, fallbacks offered."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.domain import AgentJob
+from bot.incidents import IncidentService
+from bot.jobs import JobRunner
+from bot.runbook import load_runbook
+from bot.store import Store
+from ops.client import AgentAuthError, AgentTimeout, AgentUnreachable, JobView
+from tests.conftest import wait_for
+
+
+class FakeClient:
+    def __init__(self, outcomes: dict[str, Any]) -> None:
+        self.outcomes = outcomes
+        self.calls: list[tuple[str, dict[str, Any], str]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def run(self, operation: str, args: dict[str, Any], request_id: str, **kw: Any) -> JobView:
+        self.calls.append((operation, args, request_id))
+        self.gate.wait(5)
+        outcome = self.outcomes.get(operation, "ok")
+        if isinstance(outcome, Exception):
+            raise outcome
+        if kw.get("on_progress"):
+            kw["on_progress"]("halfway")
+        result = {"summary": f"{operation} {outcome}", "backups": [{"name": "db_backup_20250730-203339.db"}]}
+        return JobView(
+            job_id="j1", request_id=request_id, operation=operation, args=args, caller="bot", state="finished",
+            outcome=outcome, result=result, created_at=datetime.now(UTC),
+            error={"kind": "refused", "code": "journal_present", "message": "j"} if outcome == "refused" else None,
+        )  # fmt: skip
+
+    def close(self) -> None: ...
+
+
+class FakeAgents:
+    def __init__(self, client: FakeClient | None) -> None:
+        self.client = client
+
+    def client_for(self, environment: str) -> FakeClient | None:
+        return self.client
+
+    def url_for(self, environment: str) -> str | None:
+        return "http://127.0.0.1:1" if self.client else None
+
+    def close(self) -> None: ...
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+        self.done = threading.Event()
+
+    def job_started(self, job: AgentJob) -> None:
+        self.events.append(("started", job.step_id))
+
+    def job_progress(self, job: AgentJob, lines: list[str]) -> None:
+        self.events.append(("progress", lines[-1]))
+
+    def job_finished(self, job: AgentJob) -> None:
+        self.events.append(("finished", job.outcome))
+        self.done.set()
+
+    def offer_fallback(self, incident_id: str, option: int, after: AgentJob, backups: list[dict[str, Any]]) -> None:
+        self.events.append(("offer", (option, [b["name"] for b in backups])))
+
+
+def make(tmp_path: Path, client: FakeClient | None) -> tuple[IncidentService, JobRunner, Recorder, str]:
+    service = IncidentService(Store(tmp_path / "s.db"), load_runbook())
+    rec = Recorder()
+    runner = JobRunner(service, FakeAgents(client), rec)  # type: ignore[arg-type]
+    incident = service.open("production", "critical", "", "C1", "U1")
+    return service, runner, rec, incident.id
+
+
+def wait_finished(rec: Recorder) -> None:
+    assert rec.done.wait(5)
+    rec.done.clear()
+
+
+def test_ok_result_marks_the_step_done(tmp_path: Path) -> None:
+    service, runner, rec, inc = make(tmp_path, FakeClient({}))
+    started = runner.start(inc, "immediate.stop-app", "U1")
+    assert started.job is not None and started.refusal is None
+    wait_finished(rec)
+    assert service.step_state(inc, "immediate.stop-app").state == "done"
+    assert ("progress", "halfway") in rec.events
+    runner.close()
+
+
+@pytest.mark.parametrize(
+    ("outcome", "expected"),
+    [
+        ("failed", "failed"),
+        ("refused", "refused"),
+        (AgentUnreachable("connection refused"), "unreachable"),
+        (AgentTimeout("too slow"), "timeout"),
+        (AgentAuthError("401"), "unauthorized"),
+    ],
+)
+def test_failures_fail_the_step_with_the_reason(tmp_path: Path, outcome: Any, expected: str) -> None:
+    service, runner, rec, inc = make(tmp_path, FakeClient({"status": outcome}))
+    runner.start(inc, "immediate.assess", "U1")
+    wait_finished(rec)
+    job = service.jobs(inc)[0]
+    assert job.outcome == expected
+    state = service.step_state(inc, "immediate.assess")
+    assert state.state == "failed" and expected in (state.note or "")
+    runner.close()
+
+
+def test_second_start_while_running_is_refused_and_runs_nothing(tmp_path: Path) -> None:
+    client = FakeClient({})
+    client.gate.clear()
+    service, runner, rec, inc = make(tmp_path, client)
+    assert runner.start(inc, "opt1.run-rollback", "U1").job is not None
+    second = runner.start(inc, "opt1.run-rollback", "U2")
+    assert second.job is None and "already running" in (second.refusal or "")
+    client.gate.set()
+    wait_finished(rec)
+    assert [c[0] for c in client.calls] == ["rollback"]
+    runner.close()
+
+
+def test_rollback_failure_offers_option_2_with_the_hosts_backups(tmp_path: Path) -> None:
+    client = FakeClient({"rollback": "refused"})
+    service, runner, rec, inc = make(tmp_path, client)
+    runner.start(inc, "opt1.run-rollback", "U1")
+    wait_finished(rec)
+    offers = wait_for(lambda: [e for e in rec.events if e[0] == "offer"], what="offer")
+    assert offers == [("offer", (2, ["db_backup_20250730-203339.db"]))]
+    assert [c[0] for c in client.calls] == ["rollback", "backups_list"]
+    assert [e.data["option"] for e in service.events(inc) if e.kind == "fallback.offered"] == [2]
+    runner.close()
+
+
+def test_restore_failure_offers_option_3_and_status_failure_offers_nothing(tmp_path: Path) -> None:
+    client = FakeClient({"restore": "failed", "status": "failed"})
+    service, runner, rec, inc = make(tmp_path, client)
+    service.choose_backup(inc, "db_backup_20250730-203339.db", "U1")
+    runner.start(inc, "opt2.restore", "U1")
+    wait_finished(rec)
+    wait_for(lambda: [e for e in rec.events if e[0] == "offer"], what="offer")
+    runner.start(inc, "immediate.assess", "U1")
+    wait_finished(rec)
+    assert [e[1][0] for e in rec.events if e[0] == "offer"] == [3]
+    runner.close()
+
+
+def test_restore_without_a_chosen_backup_is_refused_before_any_call(tmp_path: Path) -> None:
+    client = FakeClient({})
+    service, runner, rec, inc = make(tmp_path, client)
+    out = runner.start(inc, "opt2.restore", "U1")
+    assert out.job is None and "choose a backup" in (out.refusal or "")
+    assert client.calls == [] and service.step_state(inc, "opt2.restore").state == "pending"
+
+
+def test_no_agent_for_the_environment_is_refused(tmp_path: Path) -> None:
+    service, runner, rec, inc = make(tmp_path, None)
+    out = runner.start(inc, "immediate.stop-app", "U1")
+    assert out.job is None and "no host agent is configured for `production`" in (out.refusal or "")
+
+
+def test_recover_reattaches_to_running_jobs_with_the_same_request_id(tmp_path: Path) -> None:
+    client = FakeClient({})
+    service, runner, rec, inc = make(tmp_path, client)
+    job = service.begin_job(inc, "immediate.assess", "status", {}, "U1", "RB-1.immediate.assess.abc")
+    assert job is not None
+    assert runner.recover() == 1
+    wait_finished(rec)
+    assert client.calls == [("status", {}, "RB-1.immediate.assess.abc")]
+    assert service.step_state(inc, "immediate.assess").state == "done"
+    runner.close()
