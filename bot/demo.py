@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from bot.app import RollbackBot, create_app
 from bot.server import SLACK_PATH, create_asgi
 from bot.serving import serve_in_thread
@@ -78,8 +80,8 @@ def run_demo(out_dir: str | Path = "demo-out") -> int:
     fake = seed_demo_workspace(FakeSlack()).start()
     try:
         settings = Settings(
-            slack_bot_token=fake.bot_token,
-            slack_signing_secret=SIGNING_SECRET,
+            slack_bot_token=SecretStr(fake.bot_token),
+            slack_signing_secret=SecretStr(SIGNING_SECRET),
             slack_api_base_url=fake.base_url,
             rollback_store_path=out / "rollback-bot.db",
         )

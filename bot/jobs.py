@@ -9,6 +9,7 @@ Presentation is delegated to a ``JobObserver`` so this module knows nothing of S
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
@@ -59,6 +60,7 @@ class JobRunner:
         self.observer = observer
         self.deadline_s = deadline_s
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="agent-job")
+        self._closing = threading.Event()
 
     # -- starting ---------------------------------------------------------------------------------
     def start(self, incident_id: str, step_id: str, actor: str) -> StartOutcome:
@@ -83,7 +85,7 @@ class JobRunner:
         self.submit(job.request_id)
         return StartOutcome(job=job)
 
-    def submit(self, request_id: str) -> Future[AgentJob]:
+    def submit(self, request_id: str) -> Future[AgentJob | None]:
         return self._pool.submit(self._run_safely, request_id)
 
     def recover(self) -> int:
@@ -95,14 +97,19 @@ class JobRunner:
         return len(jobs)
 
     def close(self) -> None:
+        """Stop without settling running jobs: the next process re-attaches to them (``recover``)."""
+        self._closing.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.agents.close()
 
     # -- running ----------------------------------------------------------------------------------
-    def _run_safely(self, request_id: str) -> AgentJob:
+    def _run_safely(self, request_id: str) -> AgentJob | None:
         try:
             return self._run(request_id)
         except Exception as exc:  # never leave a step "running" because of a bug here
+            if self._closing.is_set():
+                log.info("bot stopping: %s stays running for the next process to re-attach", request_id)
+                return None
             log.exception("agent job %s crashed in the bot", request_id)
             job = self.service.finish_job(
                 request_id, "error", None, {"kind": "error", "code": "bot_error", "message": f"bot error: {exc}"}
@@ -114,6 +121,7 @@ class JobRunner:
         job = self.service.job(request_id)
         environment = self.service.get(job.incident_id).environment
         client = self.agents.client_for(environment)
+        error: dict[str, Any] | None
         if client is None:
             error = {"kind": "unreachable", "code": "no_agent", "message": f"no agent configured for {environment}"}
             outcome, result = "unreachable", None
@@ -125,6 +133,8 @@ class JobRunner:
                 self.observer.job_progress(job, list(progress))
 
             outcome, result, error = self._call(client, job, on_progress)
+        if self._closing.is_set() and outcome in ("unreachable", "timeout", "protocol", "error") and result is None:
+            raise RuntimeError("closing")  # the call was cut by our own shutdown, not by the agent
         finished = self.service.finish_job(request_id, outcome, result, error)
         self.observer.job_finished(finished)
         self._maybe_offer_fallback(finished)

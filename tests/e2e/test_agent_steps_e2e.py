@@ -143,8 +143,8 @@ def test_option_1_fails_then_option_2_restores_preselected_backup_and_verifies(d
     assert drill.service.step_state("RB-1", "opt1.run-rollback").state == "failed"
     assert "journal" in drill.result_message(rollback)
     # the failed step offers Retry
-    opt1 = drill.fake.message(CHANNEL, drill.section_ts("opt1.run-rollback"))
-    assert ActionId.STEP_RETRY in str(opt1.blocks)
+    opt1_ts = drill.section_ts("opt1.run-rollback")
+    wait_for(lambda: ActionId.STEP_RETRY in str(drill.fake.message(CHANNEL, opt1_ts).blocks), what="Retry button")
 
     offer = wait_for(
         lambda: [

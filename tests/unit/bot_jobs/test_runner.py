@@ -181,3 +181,18 @@ def test_recover_reattaches_to_running_jobs_with_the_same_request_id(tmp_path: P
     assert client.calls == [("status", {}, "RB-1.immediate.assess.abc")]
     assert service.step_state(inc, "immediate.assess").state == "done"
     runner.close()
+
+
+def test_shutdown_leaves_an_interrupted_job_running_for_the_next_process(tmp_path: Path) -> None:
+    client = FakeClient({"status": AgentUnreachable("client closed by shutdown")})
+    client.gate.clear()
+    service, runner, rec, inc = make(tmp_path, client)
+    assert runner.start(inc, "immediate.assess", "U1").job is not None
+    runner.close()
+    client.gate.set()
+    import time
+
+    time.sleep(0.3)
+    assert service.step_state(inc, "immediate.assess").state == "running"
+    assert [j.state for j in service.running_jobs()] == ["running"]
+    assert not rec.done.is_set()
