@@ -1,12 +1,19 @@
-"""``make demo``: a scripted drill on the embedded defaults, printed as a readable thread.
+"""``make demo``: a scripted drill on the embedded defaults, printed as readable threads.
 
 Everything runs on this machine: the project's fake Slack on 127.0.0.1, the bot served over real
-HTTP exactly as in production, and signed requests built from the buttons the bot really posted.
+HTTP exactly as in production, signed requests built from the buttons the bot really posted, and
+for each environment a sandbox go-fast-cdn host: a migrated deployment, the stand-in app under the
+agent's process controller, and a real ``rollback-agent`` process.
+
+Two drills: ``production`` walks option 1 (built-in rollback) to a restarted app with passing API
+checks; ``staging`` has a leftover journal, so option 1 is refused and the bot falls back to
+option 2 (restore the preselected pre-migration backup), then verifies.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 import shutil
 import sys
 import time
@@ -16,22 +23,26 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from bot.app import RollbackBot, create_app
+from bot.domain import AgentJob
 from bot.server import SLACK_PATH, create_asgi
 from bot.serving import serve_in_thread
-from bot.settings import Settings
+from bot.settings import AgentTarget, Settings
 from handlers.actions_ids import ActionId
 from sandbox.fake_slack import FakeSlack, seed_demo_workspace
+from sandbox.gofastcdn_fixture import leave_journal
+from sandbox.sandbox_host import SandboxHost
 from sandbox.slack_user import SlackUserDriver
 
 SIGNING_SECRET = "demo-signing-secret"
 CHANNEL = "C0OPS"
+ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"  # alice and bob are operators, carol is not
 
 
-def _wait(predicate: Callable[[], object], what: str, timeout_s: float = 15.0) -> None:
+def _wait(predicate: Callable[[], object], what: str, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():
         if time.monotonic() > deadline:
-            raise RuntimeError(f"demo: timed out waiting for {what}")
+            raise RuntimeError(f"timed out waiting for {what}")
         time.sleep(0.05)
 
 
@@ -46,31 +57,102 @@ def resolve_mentions(text: str, fake: FakeSlack) -> str:
 
 
 class Drill:
-    def __init__(self, bot: RollbackBot, fake: FakeSlack, driver: SlackUserDriver) -> None:
-        self.bot, self.fake, self.driver = bot, fake, driver
+    """Clicks the real buttons of one incident thread, as a person would."""
+
+    def __init__(self, bot: RollbackBot, fake: FakeSlack, driver: SlackUserDriver, environment: str) -> None:
+        self.bot, self.fake, self.driver, self.environment = bot, fake, driver, environment
         self.service = bot.deps.service
+        self.incident = ""
 
-    def incident_id(self) -> str:
-        incident = self.service.open_for("production")
+    def open(self, user: str, text: str) -> None:
+        _say(f"{self.fake.ws.users[user].name}: /rollback {text}")
+        resp = self.driver.slash(user, CHANNEL, text)
+        _say(f"  bot acked {resp.status_code}: {resp.text}")
+        _wait(lambda: self.service.open_for(self.environment), "the incident")
+        incident = self.service.open_for(self.environment)
         assert incident is not None
-        return incident.id
+        self.incident = incident.id
+        sections = len(self.bot.deps.runbook.sections)
+        _wait(lambda: len(self.service.section_messages(self.incident)) == sections, "the thread")
 
-    def click(self, user: str, step_id: str, action: ActionId = ActionId.STEP_DONE) -> None:
-        inc = self.incident_id()
-        section = self.bot.deps.runbook.section_of(step_id).id
-        ts = self.service.section_messages(inc)[section]
-        before = len(self.service.events(inc))
-        resp = self.driver.click(user, CHANNEL, ts, action, value=f"{inc}|{step_id}")
-        if resp.status_code != 200:
-            raise RuntimeError(f"demo: click on {step_id} answered {resp.status_code}")
-        _wait(lambda: len(self.service.events(inc)) > before, f"the click on {step_id}")
+    def _ts(self, step_id: str) -> str:
+        return self.service.section_messages(self.incident)[self.bot.deps.runbook.section_of(step_id).id]
+
+    def done(self, user: str, step_id: str) -> None:
+        _say(f"{self.fake.ws.users[user].name} clicks Done on {step_id}")
+        before = len(self.service.events(self.incident))
+        self.driver.click(user, CHANNEL, self._ts(step_id), ActionId.STEP_DONE, value=f"{self.incident}|{step_id}")
+        _wait(lambda: len(self.service.events(self.incident)) > before, f"the click on {step_id}")
+
+    def run(self, user: str, step_id: str) -> AgentJob | None:
+        name = self.fake.ws.users[user].name
+        before = {j.request_id for j in self.service.jobs(self.incident)}
+        events = len(self.service.events(self.incident))
+        self.driver.click(user, CHANNEL, self._ts(step_id), ActionId.STEP_RUN, value=f"{self.incident}|{step_id}")
+        _wait(lambda: len(self.service.events(self.incident)) > events, f"the Run click on {step_id}")
+        new = [j for j in self.service.jobs(self.incident) if j.request_id not in before]
+        if not new:
+            last = self.service.events(self.incident)[-1]
+            _say(f"{name} presses Run on {step_id}: not started ({last.kind}: {last.data.get('reason')})")
+            return None
+        rid = new[0].request_id
+        _wait(lambda: self.service.job(rid).state == "finished", f"the agent job of {step_id}", timeout_s=60)
+        job = self.service.job(rid)
+        detail = (job.result or {}).get("summary") or (job.error or {}).get("message")
+        _say(f"{name} presses Run on {step_id}: {job.operation} -> {job.outcome}: {detail}")
+        return job
+
+    def choose_option_from_offer(self, user: str, option: int) -> None:
+        parent = self.service.get(self.incident).thread_ts or ""
+        offer_text = f"option {option} offered"
+        _wait(lambda: any(offer_text in m.text for m in self.fake.thread(CHANNEL, parent)), "the fallback offer")
+        offer = next(m for m in self.fake.thread(CHANNEL, parent) if offer_text in m.text)
+        value = f"{self.incident}|option:{option}"
+        self.driver.click(user, CHANNEL, offer.ts, ActionId.OPTION_CHOOSE, value=value)
+        _wait(lambda: self.service.get(self.incident).chosen_option == option, f"option {option}")
+        _say(
+            f"{self.fake.ws.users[user].name} chooses option {option} with the preselected backup "
+            f"{self.service.get(self.incident).chosen_backup}"
+        )
 
     def choose_option(self, user: str, option: int) -> None:
-        inc = self.incident_id()
         section = self.bot.deps.runbook.option(option).id
-        ts = self.service.section_messages(inc)[section]
-        self.driver.click(user, CHANNEL, ts, ActionId.OPTION_CHOOSE, value=f"{inc}|option:{option}")
-        _wait(lambda: self.service.get(inc).chosen_option == option, f"option {option}")
+        ts = self.service.section_messages(self.incident)[section]
+        self.driver.click(user, CHANNEL, ts, ActionId.OPTION_CHOOSE, value=f"{self.incident}|option:{option}")
+        _wait(lambda: self.service.get(self.incident).chosen_option == option, f"option {option}")
+        _say(f"{self.fake.ws.users[user].name} chooses option {option}")
+
+    def render(self) -> str:
+        ts = self.service.get(self.incident).thread_ts or ""
+        return resolve_mentions(self.fake.render_thread(CHANNEL, ts), self.fake)
+
+
+def production_drill(d: Drill) -> None:
+    d.open(ALICE, "production critical media listing returns 500 after the migration")
+    _say("bob: /rollback production (a second incident must not open)")
+    _say(f"  bot answered bob: {d.driver.slash(BOB, CHANNEL, 'production').text}")
+    d.done(ALICE, "immediate.alert-team")
+    d.run(CAROL, "immediate.stop-app")  # carol is not an operator: refused and recorded
+    d.run(ALICE, "immediate.stop-app")
+    d.run(BOB, "immediate.assess")
+    d.choose_option(CAROL, 1)
+    d.run(ALICE, "opt1.run-rollback")
+    d.run(ALICE, "opt1.verify")
+    d.run(ALICE, "post.restart-app")
+    d.run(BOB, "post.verify-app")
+
+
+def staging_drill(d: Drill, host: SandboxHost) -> None:
+    d.open(BOB, "staging major legacy doc links 404")
+    d.run(BOB, "immediate.stop-app")
+    _say("(a crashed sqlite3 session left db_data/main.db-journal behind on staging)")
+    leave_journal(host.root, "zeroed")
+    d.run(BOB, "opt1.run-rollback")  # refused: journal present -> option 2 offered
+    d.choose_option_from_offer(ALICE, 2)
+    d.run(ALICE, "opt2.restore")
+    d.run(ALICE, "opt2.verify")
+    d.run(ALICE, "post.restart-app")
+    d.run(ALICE, "post.verify-app")
 
 
 def run_demo(out_dir: str | Path = "demo-out") -> int:
@@ -78,65 +160,44 @@ def run_demo(out_dir: str | Path = "demo-out") -> int:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     fake = seed_demo_workspace(FakeSlack()).start()
+    hosts = {env: SandboxHost(out / env, secret=secrets.token_hex(16), environment=env)
+             for env in ("production", "staging")}  # fmt: skip
+    bot: RollbackBot | None = None
     try:
+        for env, host in hosts.items():
+            host.start()
+            _say(f"sandbox host {env}: go-fast-cdn stand-in {host.api_url}, rollback-agent {host.url}")
         settings = Settings(
             slack_bot_token=SecretStr(fake.bot_token),
             slack_signing_secret=SecretStr(SIGNING_SECRET),
             slack_api_base_url=fake.base_url,
             rollback_store_path=out / "rollback-bot.db",
+            rollback_agents={e: AgentTarget(url=h.url, secret=SecretStr(h.secret)) for e, h in hosts.items()},
+            rollback_operators=[ALICE, BOB],
         )
         bot = create_app(settings)
         with serve_in_thread(create_asgi(bot)) as srv:
-            _say(f"fake Slack at {fake.base_url}; bot at {srv.url}{SLACK_PATH}")
-            driver = SlackUserDriver(fake, srv.url + SLACK_PATH, SIGNING_SECRET)
-            drill = Drill(bot, fake, driver)
-            script(drill)
-            driver.close()
-            parent_ts = fake.messages(CHANNEL)[0].ts
-            text = resolve_mentions(fake.render_thread(CHANNEL, parent_ts), fake)
-        bot.close()
-        (out / "thread.txt").write_text(text + "\n")
-        print()
-        print(text)
-        print()
-        _say(f"thread saved to {out / 'thread.txt'}; bot store at {out / 'rollback-bot.db'}")
+            _say(f"fake Slack {fake.base_url}; bot {srv.url}{SLACK_PATH}")
+            with SlackUserDriver(fake, srv.url + SLACK_PATH, SIGNING_SECRET) as driver:
+                prod = Drill(bot, fake, driver, "production")
+                production_drill(prod)
+                stage = Drill(bot, fake, driver, "staging")
+                staging_drill(stage, hosts["staging"])
+        threads = [prod.render(), stage.render()]
+        text = "\n\n".join(threads)
+        (out / "threads.txt").write_text(text + "\n")
+        print("\n" + text + "\n")
+        _say(
+            f"threads saved to {out / 'threads.txt'}; bot store {out / 'rollback-bot.db'}; "
+            f"agent audit logs {out}/<env>/go-fast-cdn/.rollback-agent/audit.jsonl"
+        )
         return 0
     except Exception as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
     finally:
+        if bot is not None:
+            bot.close()
+        for host in hosts.values():
+            host.stop()
         fake.stop()
-
-
-def script(drill: Drill) -> None:
-    d = drill
-    _say("alice: /rollback production critical media listing returns 500 after the migration")
-    resp = d.driver.slash("U0ALICE", CHANNEL, "production critical media listing returns 500 after the migration")
-    _say(f"bot acked: {resp.status_code} {resp.text!r}")
-    _wait(lambda: d.service.open_for("production") and d.service.get(d.incident_id()).thread_ts, "the incident")
-    inc = d.incident_id()
-    _wait(lambda: len(d.service.section_messages(inc)) == len(d.bot.deps.runbook.sections), "the thread")
-    _say("bob: /rollback production again (a second incident must not open)")
-    again = d.driver.slash("U0BOB", CHANNEL, "production")
-    _say(f"bot answered bob ephemerally: {again.text!r}")
-    immediate = [s.id for s, _ in d.bot.deps.runbook.section("immediate").iter_steps()]
-    for user, step in zip(["U0ALICE", "U0BOB", "U0CAROL"], immediate, strict=True):
-        _say(f"{user} clicks Done on {step}")
-        d.click(user, step)
-    _say("bob double-clicks Done on the first step (one transition only)")
-    d.driver.click(
-        "U0BOB",
-        CHANNEL,
-        d.service.section_messages(inc)["immediate"],
-        ActionId.STEP_UNDO,
-        value=f"{inc}|{immediate[0]}",
-    )
-    _wait(lambda: d.service.step_state(inc, immediate[0]).state == "pending", "undo")
-    d.click("U0ALICE", immediate[0])
-    _say("carol chooses option 1 (built-in rollback)")
-    d.choose_option("U0CAROL", 1)
-    events = d.service.events(inc)
-    _say(
-        f"{len(events)} events recorded; step states: "
-        + ", ".join(f"{k}={v.state}" for k, v in d.service.steps(inc).items() if v.state != "pending")
-    )

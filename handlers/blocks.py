@@ -104,7 +104,9 @@ def section_message(
     ctx: SectionContext | None = None,
 ) -> SlackMessage:
     """One thread message per runbook section, with a Done/Skip (or Undo) row per step."""
-    header = section.title if not section.option_label else f"{section.title} ({section.option_label})"
+    header = section.title
+    if section.option_label and section.option_label.lower() not in section.title.lower():
+        header += f" ({section.option_label})"
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=clip(header, MAX_HEADER)))]
     if section.option is not None:
         blocks.extend(_option_blocks(incident, section))
