@@ -142,7 +142,7 @@ def _option_blocks(incident: Incident, section: RunbookSection) -> list[Block]:
         SectionBlock(
             block_id=f"option|{section.option}",
             text=MarkdownTextObject(
-                text=f"Use this path{' ' + section.option_label if section.option_label else ''}{note}."
+                text=f"Option {section.option}: {section.option_label or 'this path'}{note}."
             ),
             accessory=ButtonElement(text=label, action_id=ActionId.OPTION_CHOOSE, value=ref.encode()),
         )
