@@ -8,8 +8,8 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.incidents import UnknownIncident
-from handlers.actions_ids import ActionId, StepRef
+from handlers.actions_ids import ActionId
+from handlers.clicks import resolve_click
 from handlers.deps import HandlerDeps
 from handlers.payloads import BlockActions
 
@@ -20,20 +20,6 @@ def register(app: App, deps: HandlerDeps) -> None:
     app.action(ActionId.STEP_RUN.value)(_run_listener(deps, "run"))
     app.action(ActionId.STEP_RETRY.value)(_run_listener(deps, "retry"))
     app.action(ActionId.BACKUP_SELECT.value)(_backup_listener(deps))
-
-
-def _open_incident_ref(deps: HandlerDeps, payload: BlockActions, value: str) -> StepRef | None:
-    channel = payload.channel_id or ""
-    try:
-        ref = StepRef.decode(value)
-        incident = deps.service.get(ref.incident_id)
-    except (ValueError, UnknownIncident) as exc:
-        deps.publisher.ephemeral(channel, payload.user.id, f":warning: This control no longer applies ({exc}).")
-        return None
-    if incident.state != "open":
-        deps.publisher.ephemeral(channel, payload.user.id, f":lock: {incident.id} is {incident.state}; nothing ran.")
-        return None
-    return ref
 
 
 def _check_operator(deps: HandlerDeps, payload: BlockActions, incident_id: str, what: str, step_id: str | None) -> bool:
@@ -53,7 +39,7 @@ def _run_listener(deps: HandlerDeps, verb: str) -> Callable[..., None]:
     def listener(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         payload = BlockActions.parse(body)
-        ref = _open_incident_ref(deps, payload, payload.action.value or "")
+        ref = resolve_click(deps, payload)
         if ref is None:
             return
         step = deps.runbook.step(ref.step_id)
@@ -84,7 +70,7 @@ def _backup_listener(deps: HandlerDeps) -> Callable[..., None]:
         if option is None or incident is None:
             return
         # Choosing is not running: anyone may pick; Run on the restore step is what needs an operator.
-        if _open_incident_ref(deps, payload, f"{incident.id}|backup") is None:
+        if resolve_click(deps, payload, f"{incident.id}|backup") is None:
             return
         record_backup_choice(deps, incident.id, option.value, payload.user.id)
 

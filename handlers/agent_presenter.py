@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from bot.domain import AgentJob
 from bot.incidents import IncidentService
 from handlers.blocks import fallback_offer
+from handlers.message import SlackMessage
 from handlers.publisher import ThreadPublisher
 from handlers.result_blocks import job_result_message, job_running_message
 
@@ -45,16 +46,18 @@ class SlackJobPresenter:
     def _step_title(self, job: AgentJob) -> str:
         return self.service.runbook.step(job.step_id).title
 
-    def job_started(self, job: AgentJob) -> None:
-        incident = self.service.get(job.incident_id)
-        msg = job_running_message(
+    def _running(self, job: AgentJob, environment: str, lines: list[str]) -> SlackMessage:
+        return job_running_message(
             operation=job.operation,
-            environment=incident.environment,
+            environment=environment,
             step_title=self._step_title(job),
             started_by=job.started_by,
-            progress=[],
+            progress=lines,
         )
-        ts = self.publisher.post_in_thread(incident, msg)
+
+    def job_started(self, job: AgentJob) -> None:
+        incident = self.service.get(job.incident_id)
+        ts = self.publisher.post_in_thread(incident, self._running(job, incident.environment, []))
         if ts:
             self.service.set_job_display_ref(job.request_id, ts)
         self.publisher.refresh_step(job.incident_id, job.step_id)
@@ -90,13 +93,7 @@ class SlackJobPresenter:
         if current.display_ref is None or current.state == "finished":
             return
         incident = self.service.get(job.incident_id)
-        msg = job_running_message(
-            operation=job.operation,
-            environment=incident.environment,
-            step_title=self._step_title(job),
-            started_by=job.started_by,
-            progress=lines,
-        )
+        msg = self._running(job, incident.environment, lines)
         self._update(incident.channel, current.display_ref, msg.text, msg.blocks)
 
     def job_finished(self, job: AgentJob) -> None:

@@ -141,9 +141,7 @@ def _option_blocks(incident: Incident, section: RunbookSection) -> list[Block]:
     return [
         SectionBlock(
             block_id=f"option|{section.option}",
-            text=MarkdownTextObject(
-                text=f"Option {section.option}: {section.option_label or 'this path'}{note}."
-            ),
+            text=MarkdownTextObject(text=f"Option {section.option}: {section.option_label or 'this path'}{note}."),
             accessory=ButtonElement(text=label, action_id=ActionId.OPTION_CHOOSE, value=ref.encode()),
         )
     ]

@@ -8,9 +8,9 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.incidents import UnknownIncident
-from handlers.actions_ids import ActionId, StepRef
+from handlers.actions_ids import ActionId
 from handlers.agent_actions import record_backup_choice
+from handlers.clicks import resolve_click
 from handlers.deps import HandlerDeps
 from handlers.payloads import BlockActions
 
@@ -25,29 +25,11 @@ def register(app: App, deps: HandlerDeps) -> None:
     app.action(ActionId.OPTION_CHOOSE.value)(_option_listener(deps))
 
 
-def _resolve(deps: HandlerDeps, payload: BlockActions) -> StepRef | None:
-    """Decode the clicked button; tell the clicker (ephemerally) when it no longer applies."""
-    channel = payload.channel_id or ""
-    try:
-        ref = StepRef.decode(payload.action.value or "")
-        incident = deps.service.get(ref.incident_id)
-    except (ValueError, UnknownIncident) as exc:
-        log.warning("click on an unknown button: %s", exc)
-        deps.publisher.ephemeral(channel, payload.user.id, f":warning: This button no longer applies ({exc}).")
-        return None
-    if incident.state != "open":
-        deps.publisher.ephemeral(
-            channel, payload.user.id, f":lock: {incident.id} is {incident.state}; nothing changed."
-        )
-        return None
-    return ref
-
-
 def _step_listener(deps: HandlerDeps, transition: str) -> Callable[..., None]:
     def listener(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         payload = BlockActions.parse(body)
-        ref = _resolve(deps, payload)
+        ref = resolve_click(deps, payload)
         if ref is None:
             return
         try:
@@ -73,7 +55,7 @@ def _option_listener(deps: HandlerDeps) -> Callable[..., None]:
     def choose_option(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         payload = BlockActions.parse(body)
-        ref = _resolve(deps, payload)
+        ref = resolve_click(deps, payload)
         if ref is None:
             return
         option = int(ref.step_id.removeprefix("option:"))
