@@ -7,6 +7,7 @@ Copies usually survive in uploads/media, which is where restore_files takes them
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -31,13 +32,10 @@ class MissingFile(BaseModel):
 
 def safe_name(name: object) -> str | None:
     """A bare file name or None: a DB value like ``../x`` must never become a path outside uploads/."""
-    if (
-        not isinstance(name, str)
-        or not name
-        or name in (".", "..")
-        or Path(name).name != name
-        or "\\" in name
-    ):
+    if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name:
+        return None
+    # On POSIX that is exactly ``Path(name).name == name``; elsewhere (drive letters) ask pathlib.
+    if os.name != "posix" and Path(name).name != name:
         return None
     return name
 
@@ -50,18 +48,45 @@ def file_locations(dep: Deployment, name: str) -> list[str]:
     return [f for f in ("media", "images", "docs") if (dep.uploads_dir / f / ok).is_file()]
 
 
+def _listed_files(folder: Path) -> tuple[set[str], bool]:
+    """(names, check_others): the regular files (not symlinks) directly in ``folder``, from one
+    ``scandir``, and whether a name outside that set still needs its own ``is_file`` check. It
+    doesn't only when ``folder`` is missing or not a directory (nothing under it can exist)."""
+    names: set[str] = set()
+    try:
+        with os.scandir(folder) as it:
+            for entry in it:
+                try:
+                    if entry.is_file(follow_symlinks=False):
+                        names.add(entry.name)
+                except OSError:
+                    continue  # left to its own check
+    except (FileNotFoundError, NotADirectoryError):
+        return set(), False
+    except OSError:  # e.g. not readable (but maybe searchable): check every name on its own
+        return set(), True
+    return names, True
+
+
 def missing_legacy_files(conn: sqlite3.Connection, dep: Deployment) -> list[MissingFile]:
-    """Live images/docs rows whose file is not in uploads/images|docs."""
+    """Live images/docs rows whose file is not in uploads/images|docs.
+
+    A row's file is there iff ``(uploads/<folder>/<name>).is_file()``: a symlink to a regular file
+    counts, a directory or a dangling symlink doesn't. To keep that cheap each folder is listed
+    once; a name listed as a regular file is there, and any other name still gets that ``is_file``
+    (symlinks, case-insensitive or normalising file systems) unless the folder itself is missing.
+    """
     present = tables(conn)
     out: list[MissingFile] = []
     for table, folder in FOLDERS.items():
         if table not in present:
             continue
-        for rid, name in conn.execute(
-            f"SELECT id, file_name FROM {table} WHERE deleted_at IS NULL ORDER BY id"
-        ).fetchall():
+        rows = conn.execute(f"SELECT id, file_name FROM {table} WHERE deleted_at IS NULL ORDER BY id").fetchall()
+        folder_path = dep.uploads_dir / folder
+        listed, check_others = _listed_files(folder_path)
+        for rid, name in rows:
             ok = safe_name(name)
-            if ok is not None and (dep.uploads_dir / folder / ok).is_file():
+            if ok is not None and (ok in listed or (check_others and (folder_path / ok).is_file())):
                 continue
             out.append(
                 MissingFile(
@@ -109,9 +134,8 @@ def restore_files(host: Host) -> RestoreFilesResult:
         outcome, summary = "noop", "every live images/docs row has its file; nothing to copy"
     elif still:
         outcome = "failed"
-        summary = (
-            f"copied {len(copied)} file(s) back from uploads/media; {len(still)} still missing: "
-            + ", ".join(m.expected_path for m in still[:5])
+        summary = f"copied {len(copied)} file(s) back from uploads/media; {len(still)} still missing: " + ", ".join(
+            m.expected_path for m in still[:5]
         )
     else:
         outcome, summary = "ok", f"copied {len(copied)} file(s) back from uploads/media; none missing now"

@@ -58,9 +58,7 @@ class RollbackResult(OpResult):
     backup_sha256: str | None = None
     baseline_path: str | None = None
     lost_rows: list[LostRow] = Field(default_factory=list)
-    deletes_undone: list[LostRow] = Field(
-        default_factory=list
-    )  # soft-deleted media rows whose legacy row revives
+    deletes_undone: list[LostRow] = Field(default_factory=list)  # soft-deleted media rows whose legacy row revives
     missing_files: list[MissingFile] = Field(default_factory=list)
     counts_before: Counts = Field(default_factory=Counts)
     counts_after: Counts = Field(default_factory=Counts)
@@ -106,9 +104,7 @@ def _after_marker(created: str | None, marker: MarkerInfo) -> bool | None:
         return None
 
 
-def lost_rows(
-    conn: sqlite3.Connection, dep: Deployment, info: SchemaInfo
-) -> tuple[list[LostRow], list[LostRow]]:
+def lost_rows(conn: sqlite3.Connection, dep: Deployment, info: SchemaInfo) -> tuple[list[LostRow], list[LostRow]]:
     """(lost, deletes_undone): live media rows not matched by a live image/doc on (file_name, type,
     checksum), and soft-deleted media rows that were (their legacy row will be live again)."""
     if not info.media_present:
@@ -116,9 +112,7 @@ def lost_rows(
     legacy: set[tuple[str, str, bytes | None]] = set()
     by_sum: dict[tuple[str, bytes | None], str] = {}
     for table, mtype in (("images", "image"), ("docs", "document")):
-        for name, checksum in conn.execute(
-            f"SELECT file_name, checksum FROM {table} WHERE deleted_at IS NULL"
-        ):
+        for name, checksum in conn.execute(f"SELECT file_name, checksum FROM {table} WHERE deleted_at IS NULL"):
             legacy.add((name, mtype, checksum))
             by_sum.setdefault((mtype, checksum), name)
     lost: list[LostRow] = []
@@ -196,14 +190,31 @@ def _apply(conn: sqlite3.Connection, plan: RollbackPlan, marker_mode: MarkerMode
     return dropped, seq_removed
 
 
+def _data_version(conn: sqlite3.Connection) -> int:
+    """Changes whenever another connection commits to the DB (never for this connection's own writes)."""
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
 def run_rollback_on(db_path: Path, dep: Deployment, marker_mode: MarkerMode) -> CoreOutcome:
-    """Plan and apply in one ``BEGIN IMMEDIATE`` transaction on ``db_path`` (the live DB, or a copy
-    for a dry run); ``dep`` only supplies the upload folders. Checks media is gone before committing."""
+    """Plan, then apply in one ``BEGIN IMMEDIATE`` transaction on ``db_path`` (the live DB, or a copy
+    for a dry run); ``dep`` only supplies the upload folders. Checks media is gone before committing.
+
+    The plan only reads (lost rows, the legacy-file check), so it's made from a read snapshot before
+    the write lock, which then isn't held while every file is checked. Inside the write transaction
+    ``PRAGMA data_version`` tells whether anyone committed since that snapshot; if so the plan is
+    made again under the lock, so what's reported is always what the drop saw."""
     conn = sqlite3.connect(db_path, isolation_level=None, timeout=5)
     try:
+        conn.execute("BEGIN")
+        try:
+            seen = _data_version(conn)
+            plan = plan_rollback(conn, dep)
+        finally:
+            conn.execute("ROLLBACK")  # read-only: nothing to commit
         conn.execute("BEGIN IMMEDIATE")
         try:
-            plan = plan_rollback(conn, dep)
+            if _data_version(conn) != seen:
+                plan = plan_rollback(conn, dep)
             dropped: list[str] = []
             seq = False
             if plan.action != "noop":
@@ -315,7 +326,5 @@ def rollback(
             f"{sum(m.copy_in_media for m in out.plan.missing_files)} back from uploads/media"
         )
     if marker_mode == "soft":
-        res.warnings.append(
-            "marker soft-deleted like go-fast-cdn: a re-migration will fail until it is hard-deleted"
-        )
+        res.warnings.append("marker soft-deleted like go-fast-cdn: a re-migration will fail until it is hard-deleted")
     return res

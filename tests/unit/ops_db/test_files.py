@@ -1,9 +1,17 @@
 from __future__ import annotations
 
+import os
+import shutil
+import sqlite3
 from pathlib import Path
+from typing import Any
 
-from ops.files import restore_files
+import pytest
+
+from ops.deployment import Deployment
+from ops.files import FOLDERS, MissingFile, missing_legacy_files, restore_files, safe_name
 from ops.rollback import rollback
+from ops.schema import open_ro
 from ops.verify import verify
 from sandbox import gofastcdn_fixture as fx
 
@@ -48,3 +56,136 @@ def test_unsafe_db_name_is_never_a_path(tmp_path: Path) -> None:
     res = restore_files(info.host())
     assert [m.file_name for m in res.still_missing] == ["../../escape.png"]
     assert not (tmp_path.parent / "escape.png").exists()
+
+
+# --- missing_legacy_files: one scandir per folder, same answers as a per-row Path.is_file ---------
+def _reference_safe_name(name: object) -> str | None:
+    """safe_name as it was, on pathlib (the string version must agree with it)."""
+    if not isinstance(name, str) or not name or name in (".", "..") or Path(name).name != name or "\\" in name:
+        return None
+    return name
+
+
+def _reference_missing(conn: sqlite3.Connection, dep: Deployment) -> list[MissingFile]:
+    """missing_legacy_files as it was: one Path.is_file per live row."""
+    out: list[MissingFile] = []
+    for table, folder in FOLDERS.items():
+        for rid, name in conn.execute(
+            f"SELECT id, file_name FROM {table} WHERE deleted_at IS NULL ORDER BY id"
+        ).fetchall():
+            ok = _reference_safe_name(name)
+            if ok is not None and (dep.uploads_dir / folder / ok).is_file():
+                continue
+            out.append(
+                MissingFile(
+                    table=table,
+                    id=int(rid),
+                    file_name=str(name),
+                    expected_path=f"uploads/{folder}/{name}",
+                    copy_in_media=ok is not None and (dep.media_dir / ok).is_file(),
+                )
+            )
+    return out
+
+
+ODD_NAMES: list[object] = [
+    "",
+    ".",
+    "..",
+    "...",
+    "a/b",
+    "a/",
+    "/abs",
+    "./x",
+    "x/.",
+    "../../escape.png",
+    "a\\b",
+    "nul\x00byte.png",
+    " ",
+    "C:x.png",
+    "é.png",
+    "Cat.PNG",
+    "-dash",
+    None,
+    b"bytes.png",
+    42,
+]
+
+
+@pytest.mark.parametrize("name", ODD_NAMES)
+def test_safe_name_matches_pathlib(name: object) -> None:
+    assert safe_name(name) == _reference_safe_name(name)
+
+
+def _raw_image(root: Path, name: object) -> None:
+    with fx.connect(root) as conn:
+        conn.execute(
+            "INSERT INTO images(created_at, updated_at, deleted_at, file_name, checksum) "
+            "VALUES ('', '', NULL, ?, x'00')",
+            (name,),
+        )
+
+
+def test_scandir_check_matches_per_row_is_file(tmp_path: Path) -> None:
+    info = fx.build_pre_migration_deployment(tmp_path / "gfc")
+    dep = info.deployment
+    dep.media_dir.mkdir(parents=True)
+    for name in ("in-dir", "dangling", "to-file", "to-dir", "to-media", "only-media.png", "Case.png"):
+        fx.add_image(info.root, name, write_file=False)
+    (dep.images_dir / "in-dir").mkdir()  # a directory named like the file: missing
+    (dep.images_dir / "dangling").symlink_to(tmp_path / "nowhere")  # missing
+    (tmp_path / "target").write_bytes(b"x")
+    (dep.images_dir / "to-file").symlink_to(tmp_path / "target")  # a symlink to a file counts
+    (dep.images_dir / "to-dir").symlink_to(dep.docs_dir)  # missing
+    (dep.media_dir / "to-media").symlink_to(tmp_path / "target")  # copy_in_media follows it too
+    (dep.media_dir / "only-media.png").write_bytes(b"m")
+    (dep.images_dir / "case.png").write_bytes(b"other case")  # case-sensitive here: missing
+    for odd in ODD_NAMES:
+        _raw_image(info.root, odd)
+    for name in ("...", " ", "-dash", "é.png", "C:x.png"):  # odd but bare names: checked like any other
+        (dep.images_dir / name).write_bytes(b"x")
+    (dep.images_dir / "a").mkdir()
+    (dep.images_dir / "a" / "b").write_bytes(b"x")  # unsafe names stay missing even when the path exists
+    (tmp_path / "escape.png").write_bytes(b"x")  # uploads/images/../../escape.png
+    with open_ro(dep.db_path) as conn:
+        got = missing_legacy_files(conn, dep)
+        assert got == _reference_missing(conn, dep)
+    missing = {m.file_name for m in got}
+    assert {"in-dir", "dangling", "to-dir", "to-media", "only-media.png", "Case.png"} <= missing
+    assert "to-file" not in missing and "cat.png" not in missing
+    assert {m.file_name: m.copy_in_media for m in got}["only-media.png"] is True
+    assert {m.file_name: m.copy_in_media for m in got}["to-media"] is True
+    assert not {"...", " ", "-dash", "é.png", "C:x.png"} & missing
+    assert {str(n) for n in ODD_NAMES} - {"...", " ", "-dash", "é.png", "C:x.png"} <= missing
+
+
+@pytest.mark.parametrize("how", ["missing", "a file", "dangling symlink"])
+def test_scandir_check_folder_not_a_directory(tmp_path: Path, how: str) -> None:
+    info = fx.build_pre_migration_deployment(tmp_path / "gfc")
+    dep = info.deployment
+    shutil.rmtree(dep.docs_dir)
+    if how == "a file":
+        dep.docs_dir.write_bytes(b"")
+    elif how == "dangling symlink":
+        dep.docs_dir.symlink_to(tmp_path / "nowhere")
+    with open_ro(dep.db_path) as conn:
+        got = missing_legacy_files(conn, dep)
+        assert got == _reference_missing(conn, dep)
+    assert [m.expected_path for m in got] == ["uploads/docs/manual.pdf", "uploads/docs/notes.txt"]
+
+
+def test_scandir_check_unlistable_folder_falls_back_to_stat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    info = fx.build_pre_migration_deployment(tmp_path / "gfc")
+    dep = info.deployment
+    fx.remove_file(info.root, "images", "dog.jpg")
+    real = os.scandir
+
+    def no_listing(path: Any) -> Any:
+        if Path(path) == dep.images_dir:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr("ops.files.os.scandir", no_listing)
+    with open_ro(dep.db_path) as conn:
+        got = missing_legacy_files(conn, dep)
+    assert [m.expected_path for m in got] == ["uploads/images/dog.jpg"]

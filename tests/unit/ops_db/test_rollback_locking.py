@@ -1,0 +1,77 @@
+"""run_rollback_on plans (lost rows, file checks) before taking the write lock, and plans again
+under the lock if another connection committed in between."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import pytest
+
+import ops.rollback as rb
+from ops.deployment import Deployment
+from sandbox import gofastcdn_fixture as fx
+from sandbox.gofastcdn_fixture import FixtureInfo
+
+
+def _write_lock_free(dep: Deployment) -> bool:
+    other = sqlite3.connect(dep.db_path, isolation_level=None, timeout=0)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        other.close()
+
+
+def test_file_check_runs_outside_the_write_lock(migrated_a: FixtureInfo, monkeypatch: pytest.MonkeyPatch) -> None:
+    dep = migrated_a.deployment
+    fx.remove_file(migrated_a.root, "images", "dog.jpg")
+    seen: list[bool] = []
+    real_missing, real_plan = rb.missing_legacy_files, rb.plan_rollback
+    plans: list[int] = []
+
+    def missing(conn: sqlite3.Connection, d: Deployment) -> Any:
+        seen.append(_write_lock_free(dep))
+        return real_missing(conn, d)
+
+    def plan(conn: sqlite3.Connection, d: Deployment) -> rb.RollbackPlan:
+        plans.append(1)
+        return real_plan(conn, d)
+
+    monkeypatch.setattr(rb, "missing_legacy_files", missing)
+    monkeypatch.setattr(rb, "plan_rollback", plan)
+    out = rb.run_rollback_on(dep.db_path, dep, "hard")
+    assert seen == [True] and len(plans) == 1  # nobody else wrote: planned once, unlocked
+    assert [m.file_name for m in out.plan.missing_files] == ["dog.jpg"]
+    assert out.dropped and not out.after.media_present and out.after.marker.state == "absent"
+
+
+def test_commit_between_plan_and_write_lock_is_replanned(
+    migrated_a: FixtureInfo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dep = migrated_a.deployment
+    with fx.connect(migrated_a.root) as conn:  # WAL: another connection can commit while the plan reads
+        assert conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+    real_plan = rb.plan_rollback
+    plans: list[rb.RollbackPlan] = []
+
+    def plan(conn: sqlite3.Connection, d: Deployment) -> rb.RollbackPlan:
+        p = real_plan(conn, d)
+        if not plans:  # a rename that leaves every count as it was
+            with fx.connect(migrated_a.root) as other:
+                other.execute("UPDATE images SET file_name='renamed.png' WHERE file_name='cat.png'")
+        plans.append(p)
+        return p
+
+    monkeypatch.setattr(rb, "plan_rollback", plan)
+    out = rb.run_rollback_on(dep.db_path, dep, "hard")
+    assert len(plans) == 2 and out.plan is plans[1]
+    assert plans[0].info.counts == plans[1].info.counts
+    assert [m.file_name for m in plans[0].missing_files] == []
+    assert [m.file_name for m in out.plan.missing_files] == ["renamed.png"]
+    assert "cat.png" in {r.file_name for r in out.plan.lost_rows}
+    assert "cat.png" not in {r.file_name for r in plans[0].lost_rows}
+    assert not out.after.media_present
