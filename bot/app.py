@@ -24,7 +24,7 @@ from bot.permissions import OperatorPolicy
 from bot.runbook import load_runbook
 from bot.settings import Settings
 from bot.store import Store
-from handlers import agent_actions, rollback_command, step_actions, thread_events
+from handlers import agent_actions, incident_actions, rollback_command, step_actions, thread_events
 from handlers.agent_presenter import SlackJobPresenter
 from handlers.blocks import SectionContext
 from handlers.deps import HandlerDeps
@@ -89,6 +89,7 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
     rollback_command.register(app, deps)
     step_actions.register(app, deps)
     agent_actions.register(app, deps)
+    incident_actions.register(app, deps)
     thread_events.register(app, deps)
     if recovered := runner.recover():
         log.info("re-attached to %d agent job(s) left running by the previous process", recovered)

@@ -363,7 +363,8 @@ class IncidentService:
             backup = self.get(incident_id).chosen_backup
             if not backup:
                 raise MissingChoice(f"step {step_id!r} needs a chosen backup first")
-            args["backup"] = backup
+            # verify compares with the backup; restore restores it.
+            args["baseline_backup" if step.agent_op == "verify" else "backup"] = backup
         return args
 
     def begin_job(

@@ -26,6 +26,11 @@ log = logging.getLogger(__name__)
 SYSTEM_ACTOR = "rollback-bot"
 # Option 1 fails at these operations -> offer option 2; option 2 fails at restore -> offer option 3.
 FALLBACK_TRIGGERS: dict[int, frozenset[str]] = {1: frozenset({"rollback", "verify"}), 2: frozenset({"restore"})}
+# Only an operation that ran and failed moves the team to the next option. A refusal (app running,
+# hot journal, busy), an unreachable agent or a rejected signature says "fix the cause and Retry":
+# jumping to a backup restore would throw away more data than option 1 loses.
+FALLBACK_OUTCOMES = frozenset({"failed", "error"})
+POLL_WINDOW_S = 300.0
 
 
 class JobObserver(Protocol):
@@ -53,17 +58,21 @@ class JobRunner:
         observer: JobObserver,
         *,
         workers: int = 4,
-        deadline_s: float = 900.0,
+        deadline_s: float = 6 * 3600.0,
+        poll_window_s: float = POLL_WINDOW_S,
     ) -> None:
         self.service = service
         self.agents = agents
         self.observer = observer
         self.deadline_s = deadline_s
+        self.poll_window_s = poll_window_s
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="agent-job")
         self._closing = threading.Event()
 
     # -- starting ---------------------------------------------------------------------------------
-    def start(self, incident_id: str, step_id: str, actor: str) -> StartOutcome:
+    def start(self, incident_id: str, step_id: str, actor: str, *, confirmed_backup: str | None = None) -> StartOutcome:
+        """Start a step's operation. ``confirmed_backup`` is the backup named in the dialog the
+        person confirmed; a restore runs only if it is still the incident's chosen backup."""
         step = self.service.runbook.step(step_id)
         if step.agent_op is None:
             return StartOutcome(refusal=f"step {step.title!r} has no agent operation")
@@ -74,6 +83,11 @@ class JobRunner:
             args = self.service.agent_args(incident_id, step_id)
         except MissingChoice:
             return StartOutcome(refusal="choose a backup first (the backup menu in Option 2)")
+        if step.agent_args_from == "chosen_backup" and confirmed_backup != incident.chosen_backup:
+            return StartOutcome(
+                refusal=f"the chosen backup is now `{incident.chosen_backup}`, not `{confirmed_backup}` as the "
+                "button you pressed said; the message was redrawn, press Run again to confirm"
+            )
         request_id = f"{incident_id}.{step_id}.{uuid.uuid4().hex[:12]}"
         job = self.service.begin_job(incident_id, step_id, step.agent_op, args, actor, request_id)
         if job is None:
@@ -81,7 +95,10 @@ class JobRunner:
             if current.state == StepStatus.running:
                 return StartOutcome(refusal=f"`{step.agent_op}` is already running (started by <@{current.actor}>)")
             return StartOutcome(refusal=f"the step is {current.state.value}; undo it first to run it again")
-        self.observer.job_started(job)
+        try:
+            self.observer.job_started(job)
+        except Exception:  # Slack hiccup: the job still runs and its result is still shown
+            log.exception("could not show the start of %s", job.request_id)
         self.submit(job.request_id)
         return StartOutcome(job=job)
 
@@ -144,9 +161,7 @@ class JobRunner:
         self, client: Any, job: AgentJob, on_progress: Any
     ) -> tuple[str, dict[str, Any] | None, dict[str, Any] | None]:
         try:
-            view = client.run(
-                job.operation, job.args, job.request_id, on_progress=on_progress, deadline_s=self.deadline_s
-            )
+            view = self._watch(client, job, on_progress)
         except AgentAuthError as exc:
             return "unauthorized", None, {"kind": "unauthorized", "code": "bad_signature", "message": str(exc)}
         except AgentUnreachable as exc:
@@ -160,9 +175,26 @@ class JobRunner:
         error = view.error.model_dump(mode="json") if view.error else None
         return view.outcome or "error", view.result, error
 
+    def _watch(self, client: Any, job: AgentJob, on_progress: Any) -> Any:
+        """Submit (idempotent by request id) and poll in windows until the job finishes.
+
+        A slow job is never settled as failed while it may still succeed: after each window the
+        same request id is polled again, up to ``deadline_s`` in all.
+        """
+        waited = 0.0
+        while True:
+            window = max(1.0, min(self.poll_window_s, self.deadline_s - waited))
+            try:
+                return client.run(job.operation, job.args, job.request_id, on_progress=on_progress, deadline_s=window)
+            except AgentTimeout:
+                waited += window
+                if self._closing.is_set() or waited >= self.deadline_s:
+                    raise
+                on_progress(f"still running after {waited / 60:.0f} min; still watching")
+
     # -- fallbacks --------------------------------------------------------------------------------
     def _maybe_offer_fallback(self, job: AgentJob) -> None:
-        if job.outcome == "ok":
+        if job.outcome not in FALLBACK_OUTCOMES:
             return
         section = self.service.runbook.section_of(job.step_id)
         if section.option is None or job.operation not in FALLBACK_TRIGGERS.get(section.option, frozenset()):

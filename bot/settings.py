@@ -75,6 +75,21 @@ class Settings(BaseSettings):
             return [u.strip() for u in v.split(",") if u.strip()]
         return v
 
+    @field_validator("rollback_runbook_path", "rollback_operator_group", "slack_app_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, v: Any) -> Any:
+        """``VAR=`` (as in an exported .env.example) means "not set", not "the current folder"."""
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("rollback_store_path")
+    @classmethod
+    def _store_is_a_file(cls, v: Path) -> Path:
+        if str(v).strip() in ("", "."):
+            raise ValueError("must name a SQLite file, e.g. rollback-bot.db")
+        if v.is_dir():
+            raise ValueError(f"{v} is a folder; name a SQLite file inside it")
+        return v
+
     @field_validator("rollback_runbook_path")
     @classmethod
     def _runbook_exists(cls, v: Path | None) -> Path | None:
@@ -121,7 +136,7 @@ def describe_validation_error(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         var = str(err["loc"][0]).upper() if err["loc"] else "?"
-        msg = "is missing" if err["type"] == "missing" else err["msg"]
+        msg = "is missing" if err["type"] == "missing" else err["msg"].removeprefix("Value error, ")
         parts.append(f"{var} {msg}")
     return "config error: " + "; ".join(parts)
 

@@ -15,20 +15,25 @@ class ActionId(StrEnum):
     STEP_RUN = "step_run"
     STEP_RETRY = "step_retry"
     BACKUP_SELECT = "backup_select"
+    INCIDENT_RESOLVE = "incident_resolve"
+    INCIDENT_CANCEL = "incident_cancel"
 
 
 class StepRef(BaseModel):
-    """A button's value: which incident and step it acts on. Encoded as ``<incident>|<step>``."""
+    """A button's value: which incident and step it acts on, and optionally what the person saw
+    when they confirmed (the backup a restore will use). Encoded as ``<incident>|<step>[|<arg>]``."""
 
     incident_id: str = Field(min_length=1, max_length=64, pattern=r"^[^|]+$")
     step_id: str = Field(min_length=1, max_length=200, pattern=r"^[^|]+$")
+    arg: str | None = Field(default=None, min_length=1, max_length=1000)
 
     def encode(self) -> str:
-        return f"{self.incident_id}|{self.step_id}"
+        base = f"{self.incident_id}|{self.step_id}"
+        return base if self.arg is None else f"{base}|{self.arg}"
 
     @classmethod
     def decode(cls, value: str) -> StepRef:
-        incident_id, sep, step_id = value.partition("|")
-        if not sep:
+        parts = value.split("|", 2)
+        if len(parts) < 2:
             raise ValueError(f"malformed button value {value!r}")
-        return cls(incident_id=incident_id, step_id=step_id)
+        return cls(incident_id=parts[0], step_id=parts[1], arg=parts[2] if len(parts) == 3 else None)

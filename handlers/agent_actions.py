@@ -45,7 +45,7 @@ def _run_listener(deps: HandlerDeps, verb: str) -> Callable[..., None]:
         step = deps.runbook.step(ref.step_id)
         if not _check_operator(deps, payload, ref.incident_id, f"{verb} `{step.agent_op}`", ref.step_id):
             return
-        outcome = deps.runner.start(ref.incident_id, ref.step_id, payload.user.id)
+        outcome = deps.runner.start(ref.incident_id, ref.step_id, payload.user.id, confirmed_backup=ref.arg)
         if outcome.refusal:
             deps.service.record(
                 ref.incident_id, "agent.not_started", payload.user.id, ref.step_id, reason=outcome.refusal

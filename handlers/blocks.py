@@ -63,9 +63,11 @@ def _message(text: str, blocks: list[Block]) -> SlackMessage:
 def incident_parent(incident: Incident, *, done: int, total: int, agent_url: str | None) -> SlackMessage:
     """The channel message that anchors the incident thread."""
     due = incident.opened_at + timedelta(minutes=incident.target_minutes)
-    state = {"open": ":red_circle: open", "resolved": ":large_green_circle: resolved"}.get(
-        incident.state, incident.state
-    )
+    state = {
+        "open": ":red_circle: open",
+        "resolved": ":large_green_circle: resolved",
+        "cancelled": ":white_circle: cancelled",
+    }.get(incident.state, incident.state)
     target = _target_text(incident.target_minutes)
     fields = [
         MarkdownTextObject(text=f"*Severity*\n{incident.severity} (target {target})"),
@@ -86,6 +88,42 @@ def incident_parent(incident: Incident, *, done: int, total: int, agent_url: str
             elements=[MarkdownTextObject(text=clip(f"Everything for this incident happens in this thread. {host}."))]
         )
     )
+    if incident.state == "open":
+        blocks.append(
+            ActionsBlock(
+                block_id="incident",
+                elements=[
+                    ButtonElement(
+                        text="Resolve incident",
+                        action_id=ActionId.INCIDENT_RESOLVE,
+                        value=incident.id,
+                        style="primary",
+                        confirm=confirm_dialog(
+                            f"Resolve {incident.id}?",
+                            f"Close {incident.id} on {incident.environment} as resolved. Its buttons stop working "
+                            "and a new /rollback can be opened for this environment.",
+                            confirm="Resolve",
+                        ),
+                    ),
+                    ButtonElement(
+                        text="Cancel incident",
+                        action_id=ActionId.INCIDENT_CANCEL,
+                        value=incident.id,
+                        confirm=confirm_dialog(
+                            f"Cancel {incident.id}?",
+                            f"Close {incident.id} on {incident.environment} as cancelled (opened by mistake, "
+                            "or a duplicate). Nothing on the host is changed.",
+                            confirm="Cancel incident",
+                        ),
+                    ),
+                ],
+            )
+        )
+    elif incident.closed_at is not None:
+        closed = f"{incident.state} by {mention(incident.closed_by)} at {fmt_time(incident.closed_at)}"
+        if incident.resolution:
+            closed += f": {incident.resolution}"
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(closed))]))
     text = (
         f"{incident.id} ({incident.severity}, target {target}) rollback incident on "
         f"{incident.environment}, opened by {mention(incident.opened_by)}"
@@ -180,6 +218,9 @@ def _step_blocks(
                 )
             )
     runnable = step.agent_op is not None and ctx.agent_url is not None
+    if runnable and step.agent_args_from == "chosen_backup" and incident.chosen_backup:
+        # Pin what the confirm dialog names: a Run click is refused if the choice changed since.
+        ref = StepRef(incident_id=incident.id, step_id=step.id, arg=incident.chosen_backup).encode()
     elements.extend(
         _step_buttons(state.state, ref, _run_button(incident, step, state.state, ref) if runnable else None)
     )

@@ -44,13 +44,17 @@ def register(app: App, deps: HandlerDeps) -> None:
         ack(text=f":rotating_light: Opening {incident.id} for `{incident.environment}` ({incident.severity}).")
         try:
             deps.publisher.open_thread(incident)
-        except SlackApiError as exc:
-            error = exc.response.get("error", str(exc)) if exc.response is not None else str(exc)
+        except Exception as exc:  # Slack refused, or anything else: never leave a half-posted open incident
+            error = exc.response.get("error", str(exc)) if isinstance(exc, SlackApiError) else str(exc)
             log.error("could not post the thread of %s: %s", incident.id, error)
             deps.service.cancel(incident.id, "rollback-bot", f"could not post to Slack: {error}")
-            deps.publisher.ephemeral(
-                cmd.channel_id,
-                cmd.user_id,
-                f":x: {incident.id} could not be posted in this channel (Slack said `{error}`), so it was "
-                "cancelled. Invite the bot to the channel (`/invite @rollback-bot`) and run `/rollback` again.",
-            )
+            try:
+                deps.publisher.refresh_parent(incident.id)  # a parent that made it says "cancelled"
+                deps.publisher.ephemeral(
+                    cmd.channel_id,
+                    cmd.user_id,
+                    f":x: {incident.id} could not be posted in this channel (Slack said `{error}`), so it was "
+                    "cancelled. Invite the bot to the channel (`/invite @rollback-bot`) and run `/rollback` again.",
+                )
+            except Exception:
+                log.exception("could not tell %s that %s was cancelled", cmd.user_id, incident.id)

@@ -98,7 +98,7 @@ EXPECTED_OPS = {
     "opt3.stop-app": "stop_app",
     "opt3.emergency-backup": "backups_create",
     "opt3.replace-db": "restore",
-    "opt3.verify-db": "status",
+    "opt3.verify-db": "verify",
     "post.restart-app": "start_app",
     "post.verify-app": "check_api",
     "post.monitor": "tail_logs",

@@ -54,6 +54,8 @@ def test_agents_operators_and_app_token(monkeypatch: pytest.MonkeyPatch) -> None
         ({**BASE, "ROLLBACK_AGENTS": '{"p": {"url": "ftp://x", "secret": "s"}}'}, "ROLLBACK_AGENTS"),
         ({**BASE, "ROLLBACK_RUNBOOK_PATH": "/nonexistent/runbook.yaml"}, "ROLLBACK_RUNBOOK_PATH"),
         ({**BASE, "SLACK_API_BASE_URL": "localhost:1"}, "SLACK_API_BASE_URL"),
+        ({**BASE, "ROLLBACK_STORE_PATH": ""}, "ROLLBACK_STORE_PATH must name a SQLite file"),
+        ({**BASE, "ROLLBACK_STORE_PATH": "/tmp"}, "ROLLBACK_STORE_PATH.*is a folder"),
     ],
 )
 def test_bad_config_names_the_variable(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str) -> None:
@@ -72,3 +74,16 @@ def test_cli_exits_2_with_one_line(tmp_path) -> None:  # type: ignore[no-untyped
     assert proc.stderr.strip().splitlines() == [
         "rollback-bot: config error: SLACK_SIGNING_SECRET is missing (required unless SLACK_APP_TOKEN is set)"
     ]
+
+
+def test_exported_env_example_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every line of .env.example, exported as is, gives a working config (empty means unset)."""
+    from pathlib import Path
+
+    for line in (Path(__file__).parents[3] / ".env.example").read_text().splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            monkeypatch.setenv(key, value)
+    s = load_settings()
+    assert s.rollback_runbook_path is None and s.slack_app_token is None and s.rollback_operator_group is None
+    assert s.rollback_operators == ["U0123ABCD", "U0456EFGH"]
