@@ -190,7 +190,8 @@ class JobRunner:
                 waited += window
                 if self._closing.is_set() or waited >= self.deadline_s:
                     raise
-                on_progress(f"still running after {waited / 60:.0f} min; still watching")
+                took = f"{waited:.0f} s" if waited < 120 else f"{waited / 60:.0f} min"
+                on_progress(f"still running after {took}; still watching")
 
     # -- fallbacks --------------------------------------------------------------------------------
     def _maybe_offer_fallback(self, job: AgentJob) -> None:

@@ -19,7 +19,6 @@ from bot.serving import serve_in_thread
 from bot.settings import AgentTarget, Settings
 from handlers.actions_ids import ActionId
 from sandbox.fake_slack import FakeSlack
-from sandbox.gofastcdn_fixture import leave_journal
 from sandbox.sandbox_host import SandboxHost
 from sandbox.slack_user import SlackUserDriver, build_block_action
 from tests.conftest import SIGNING_SECRET, wait_for
@@ -44,7 +43,8 @@ class Drill:
         return self.service.section_messages("RB-1")[section]
 
     def click(self, user: str, step_id: str, action: str = ActionId.STEP_RUN) -> httpx.Response:
-        return self.driver.click(user, CHANNEL, self.section_ts(step_id), action, value=f"RB-1|{step_id}")
+        """Press the step's button as drawn now (its value may pin a backup, so find it by block)."""
+        return self.driver.click(user, CHANNEL, self.section_ts(step_id), action, block_id=f"a|{step_id}")
 
     def run(self, step_id: str, user: str = OPERATOR, action: str = ActionId.STEP_RUN) -> AgentJob:
         before = {j.request_id for j in self.service.jobs("RB-1")}
@@ -137,13 +137,17 @@ def test_option_1_path_to_restarted_app_with_passing_api_checks(drill: Drill) ->
 
 def test_option_1_fails_then_option_2_restores_preselected_backup_and_verifies(drill: Drill) -> None:
     drill.run("immediate.stop-app")
-    leave_journal(drill.host.root, "zeroed")  # a leftover journal: the built-in rollback must refuse
-    rollback = drill.run("opt1.run-rollback")
-    assert rollback.outcome == "refused" and rollback.error["code"] == "journal_present"
-    assert drill.service.step_state("RB-1", "opt1.run-rollback").state == "failed"
-    assert "journal" in drill.result_message(rollback)
-    # the failed step offers Retry
-    opt1_ts = drill.section_ts("opt1.run-rollback")
+    assert drill.run("opt1.run-rollback").outcome == "ok"
+    # Injected failure: the DB is damaged after the rollback (a stray manual DELETE), so the
+    # built-in path's verify fails on the counts and the team must fall back to the backup.
+    db = drill.host.root / "db_data" / "main.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM images WHERE file_name = ?", (drill.host.info.images[0],))
+    verify = drill.run("opt1.verify")
+    assert verify.outcome == "failed" and "counts_match_baseline" in verify.result["failed_checks"]
+    assert drill.service.step_state("RB-1", "opt1.verify").state == "failed"
+    assert "counts_match_baseline" in drill.result_message(verify)
+    opt1_ts = drill.section_ts("opt1.verify")
     wait_for(lambda: ActionId.STEP_RETRY in str(drill.fake.message(CHANNEL, opt1_ts).blocks), what="Retry button")
 
     offer = wait_for(
@@ -161,14 +165,50 @@ def test_option_1_fails_then_option_2_restores_preselected_backup_and_verifies(d
     assert resp.status_code == 200
     wait_for(lambda: drill.service.get("RB-1").chosen_option == 2, what="option 2 chosen")
     assert drill.service.get("RB-1").chosen_backup == drill.host.info.pre_migration_backup
+    # the restore button now names (and pins) that backup in its confirm dialog
+    opt2 = drill.fake.message(CHANNEL, drill.section_ts("opt2.restore"))
+    wait_for(
+        lambda: drill.host.info.pre_migration_backup in str(drill.fake.message(CHANNEL, opt2.ts).blocks), what="pin"
+    )
 
     restore = drill.run("opt2.restore")
     assert restore.outcome == "ok", restore
-    assert restore.result["removed_journal"]
-    verify = drill.run("opt2.verify")
-    assert verify.outcome == "ok", verify.result
+    assert restore.args == {"backup": drill.host.info.pre_migration_backup} or restore.args["backup"] == (
+        drill.host.info.pre_migration_backup
+    )
+    verify2 = drill.run("opt2.verify")
+    assert verify2.outcome == "ok", verify2.result
     kinds = [e.kind for e in drill.service.events("RB-1")]
     assert {"fallback.offered", "option.chosen", "backup.chosen"} <= set(kinds)
+
+
+def test_a_refusal_shows_the_cause_offers_retry_and_no_fallback(drill: Drill) -> None:
+    # The app is still running: the agent refuses the rollback, and nothing moves to option 2.
+    rollback = drill.run("opt1.run-rollback")
+    assert rollback.outcome == "refused" and rollback.error["code"] in ("app_running", "app_state_unknown")
+    assert "refused as unsafe" in drill.result_message(rollback)
+    opt1_ts = drill.section_ts("opt1.run-rollback")
+    wait_for(lambda: ActionId.STEP_RETRY in str(drill.fake.message(CHANNEL, opt1_ts).blocks), what="Retry button")
+    drill.run("immediate.stop-app")
+    retried = drill.run("opt1.run-rollback", action=ActionId.STEP_RETRY)
+    assert retried.outcome == "ok"
+    assert "fallback.offered" not in [e.kind for e in drill.service.events("RB-1")]
+
+
+def test_resolve_closes_the_incident_and_frees_the_environment(drill: Drill) -> None:
+    parent = drill.fake.messages(CHANNEL)[0]
+    assert (
+        drill.driver.click(NOT_OPERATOR, CHANNEL, parent.ts, ActionId.INCIDENT_RESOLVE, value="RB-1").status_code == 200
+    )
+    wait_for(lambda: drill.fake.ephemerals(CHANNEL, NOT_OPERATOR), what="refusal")
+    assert drill.service.get("RB-1").state == "open"
+    assert drill.driver.click(OPERATOR, CHANNEL, parent.ts, ActionId.INCIDENT_RESOLVE, value="RB-1").status_code == 200
+    wait_for(lambda: drill.service.get("RB-1").state == "resolved", what="resolved")
+    wait_for(lambda: "resolved" in str(drill.fake.message(CHANNEL, parent.ts).blocks), what="parent shows resolved")
+    section = drill.fake.message(CHANNEL, drill.section_ts("opt1.run-rollback"))
+    wait_for(lambda: ActionId.STEP_RUN not in str(drill.fake.message(CHANNEL, section.ts).blocks), what="no buttons")
+    assert drill.driver.slash(OPERATOR, CHANNEL, "production minor again").status_code == 200
+    wait_for(lambda: (i := drill.service.open_for("production")) is not None and i.id == "RB-2", what="RB-2")
 
 
 def test_double_click_on_run_rollback_starts_one_job(drill: Drill) -> None:

@@ -133,7 +133,7 @@ def test_second_start_while_running_is_refused_and_runs_nothing(tmp_path: Path) 
 
 
 def test_rollback_failure_offers_option_2_with_the_hosts_backups(tmp_path: Path) -> None:
-    client = FakeClient({"rollback": "refused"})
+    client = FakeClient({"rollback": "failed"})
     service, runner, rec, inc = make(tmp_path, client)
     runner.start(inc, "opt1.run-rollback", "U1")
     wait_finished(rec)
@@ -148,7 +148,7 @@ def test_restore_failure_offers_option_3_and_status_failure_offers_nothing(tmp_p
     client = FakeClient({"restore": "failed", "status": "failed"})
     service, runner, rec, inc = make(tmp_path, client)
     service.choose_backup(inc, "db_backup_20250730-203339.db", "U1")
-    runner.start(inc, "opt2.restore", "U1")
+    runner.start(inc, "opt2.restore", "U1", confirmed_backup="db_backup_20250730-203339.db")
     wait_finished(rec)
     wait_for(lambda: [e for e in rec.events if e[0] == "offer"], what="offer")
     runner.start(inc, "immediate.assess", "U1")
@@ -196,3 +196,67 @@ def test_shutdown_leaves_an_interrupted_job_running_for_the_next_process(tmp_pat
     assert service.step_state(inc, "immediate.assess").state == "running"
     assert [j.state for j in service.running_jobs()] == ["running"]
     assert not rec.done.is_set()
+
+
+@pytest.mark.parametrize("outcome", ["refused", "noop", "invalid", AgentUnreachable("down"), AgentAuthError("401")])
+def test_refusals_and_unreachable_agents_do_not_move_to_the_next_option(tmp_path: Path, outcome: Any) -> None:
+    """Fix the cause and Retry: a refusal must not push the team towards a backup restore."""
+    service, runner, rec, inc = make(tmp_path, FakeClient({"rollback": outcome}))
+    runner.start(inc, "opt1.run-rollback", "U1")
+    wait_finished(rec)
+    import time
+
+    time.sleep(0.1)
+    assert [e for e in rec.events if e[0] == "offer"] == []
+    assert "fallback.offered" not in [e.kind for e in service.events(inc)]
+    runner.close()
+
+
+def test_restore_runs_only_with_the_backup_the_person_confirmed(tmp_path: Path) -> None:
+    client = FakeClient({})
+    service, runner, rec, inc = make(tmp_path, client)
+    service.choose_backup(inc, "db_backup_20250730-203339.db", "U1")
+    service.choose_backup(inc, "rollback-agent_20261124-055702-890397_emergency.db", "U2")
+    stale = runner.start(inc, "opt2.restore", "U1", confirmed_backup="db_backup_20250730-203339.db")
+    assert stale.job is None and "press Run again" in (stale.refusal or "")
+    unpinned = runner.start(inc, "opt2.restore", "U1")
+    assert unpinned.job is None
+    assert client.calls == [] and service.step_state(inc, "opt2.restore").state == "pending"
+    ok = runner.start(inc, "opt2.restore", "U1", confirmed_backup="rollback-agent_20261124-055702-890397_emergency.db")
+    assert ok.job is not None and ok.job.args == {"backup": "rollback-agent_20261124-055702-890397_emergency.db"}
+    wait_finished(rec)
+    runner.close()
+
+
+def test_a_slack_error_when_showing_the_start_does_not_strand_the_step(tmp_path: Path) -> None:
+    service, runner, rec, inc = make(tmp_path, FakeClient({}))
+
+    def boom(job: AgentJob) -> None:
+        raise RuntimeError("slack said ratelimited")
+
+    rec.job_started = boom  # type: ignore[method-assign]
+    assert runner.start(inc, "immediate.assess", "U1").job is not None
+    wait_finished(rec)
+    assert service.step_state(inc, "immediate.assess").state == "done"
+    runner.close()
+
+
+def test_a_slow_job_is_watched_again_with_the_same_request_id_not_failed(tmp_path: Path) -> None:
+    class SlowClient(FakeClient):
+        def run(self, operation: str, args: dict[str, Any], request_id: str, **kw: Any) -> JobView:
+            if len(self.calls) < 2:
+                self.calls.append((operation, args, request_id))
+                raise AgentTimeout("still running", job_id="j1")
+            return super().run(operation, args, request_id, **kw)
+
+    client = SlowClient({})
+    service = IncidentService(Store(tmp_path / "s.db"), load_runbook())
+    rec = Recorder()
+    runner = JobRunner(service, FakeAgents(client), rec, poll_window_s=1.0, deadline_s=10.0)  # type: ignore[arg-type]
+    inc = service.open("production", "critical", "", "C1", "U1").id
+    runner.start(inc, "immediate.assess", "U1")
+    wait_finished(rec)
+    assert len({c[2] for c in client.calls}) == 1 and len(client.calls) == 3
+    assert ("progress", "still running after 1 s; still watching") in rec.events
+    assert service.step_state(inc, "immediate.assess").state == "done"
+    runner.close()
