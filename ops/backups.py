@@ -29,14 +29,16 @@ from ops.errors import OpInputError, OpRefused
 from ops.host import Host
 from ops.results import OpResult, utcnow
 from ops.schema import Counts, MarkerInfo, SchemaEra, inspect, open_ro
-from ops.status import journal_files, require_stopped
+from ops.status import clear_stale_journal, require_stopped, stale_journal_warning
 
 Progress = Callable[[str], None] | None
 
 AGENT_PREFIX = "rollback-agent_"
 _AGENT_RE = re.compile(r"^rollback-agent_(\d{8})-(\d{6})-(\d{6})(?:-(\d+))?_([A-Za-z0-9-]+)\.db$")
 _GFC_RE = re.compile(r"^db_backup_(\d{8})-(\d{6})\.db$")
-_JOURNAL_HEADER = 28
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+# the agent's own safety copies of the DB it was about to overwrite: never the default restore point
+OWN_SAFETY_LABELS = ("pre-rollback", "pre-restore")
 
 
 def _now() -> datetime:
@@ -63,19 +65,30 @@ class DbCheck(BaseModel):
     integrity: str  # "ok" or the first problem / error text
     era: SchemaEra | None = None
     marker_state: str | None = None
+    migration_records_present: bool | None = None
     counts: Counts | None = None
     marker: MarkerInfo | None = None
 
     @property
-    def pre_migration(self) -> bool:
-        """No live marker and no non-empty media (an empty one may be a tip binary's leftover)."""
+    def restorable_without_media(self) -> bool:
+        """No live marker and no non-empty media: restoring it leaves the app without ``media``.
+        True for a pre-migration DB and for a rolled-back one (built-in or ours)."""
         return (
             self.valid
             and self.marker_state != "live"
             and self.counts is not None
             and self.counts.media_raw in (None, 0)
             and self.counts.images_raw is not None
+            and self.counts.docs_raw is not None
         )
+
+    @property
+    def pre_migration(self) -> bool:
+        """Taken before the migration, judged by content: no ``migration_records`` table at all (the
+        migration creates it and no rollback removes it: a rolled-back DB keeps it, with the marker
+        soft-deleted or, after our hard delete, without the row), and no media or only an empty one
+        (a tip binary's connect before the migration)."""
+        return self.restorable_without_media and self.migration_records_present is False
 
 
 def check_db(path: Path, *, quick: bool = False) -> DbCheck:
@@ -92,6 +105,7 @@ def check_db(path: Path, *, quick: bool = False) -> DbCheck:
         integrity=integrity,
         era=info.era,
         marker_state=info.marker.state,
+        migration_records_present=info.migration_records_present,
         counts=info.counts,
         marker=info.marker,
     )
@@ -164,8 +178,15 @@ class BackupInfo(BaseModel):
     integrity: str
     era: SchemaEra | None = None
     marker_state: str | None = None
+    migration_records_present: bool | None = None
+    # taken before the migration: no migration_records table, no (non-empty) media, not named later than
+    # the current marker's created_at, and not one of the agent's own pre-rollback/pre-restore copies
     pre_migration: bool = False
-    newest_pre_migration: bool = False
+    newest_pre_migration: bool = False  # the newest pre_migration one: the default for a restore
+    # no live marker and no non-empty media (pre-migration OR rolled back): restoring it drops media,
+    # but a rolled-back DB is not the pre-migration state (see pre_migration_note)
+    restorable_without_media: bool = False
+    pre_migration_note: str | None = None  # why a restorable_without_media backup is not pre_migration
     sidecar_sha256: str | None = None
     images_live: int | None = None
     docs_live: int | None = None
@@ -176,12 +197,31 @@ class BackupListResult(OpResult):
     backups_dir: str
     backups: list[BackupInfo] = Field(default_factory=list)
     newest_pre_migration: str | None = None
+    current_marker_created_at: datetime | None = None  # the live DB's marker (live or soft-deleted), if any
 
 
-def describe_backup(path: Path) -> BackupInfo:
+def _pre_migration_verdict(
+    chk: DbCheck, kind: str, label: str | None, when: datetime | None, marker_created: datetime | None
+) -> tuple[bool, str | None]:
+    """(pre_migration, note). The note says why a backup without live marker/media is not pre-migration."""
+    if not chk.restorable_without_media:
+        return False, None
+    if chk.migration_records_present:
+        return False, f"rolled back, not pre-migration: migration_records present (marker {chk.marker_state})"
+    if kind == "agent" and label in OWN_SAFETY_LABELS:
+        return False, f"the agent's own {label} copy: never the default restore point"
+    if marker_created is not None and when is not None and kind != "other" and when > marker_created:
+        return False, (
+            f"named {when.isoformat()}, after the current DB's migration marker ({marker_created.isoformat()})"
+        )
+    return True, None
+
+
+def describe_backup(path: Path, marker_created: datetime | None = None) -> BackupInfo:
     when, kind, label = name_time(path.name)
     chk = check_db(path, quick=True)
     sc = _read_sidecar(path)
+    pre, note = _pre_migration_verdict(chk, kind, label, when, marker_created)
     return BackupInfo(
         name=path.name,
         kind=kind,
@@ -193,37 +233,70 @@ def describe_backup(path: Path) -> BackupInfo:
         integrity=chk.integrity,
         era=chk.era,
         marker_state=chk.marker_state,
-        pre_migration=chk.pre_migration,
+        migration_records_present=chk.migration_records_present,
+        pre_migration=pre,
+        restorable_without_media=chk.restorable_without_media,
+        pre_migration_note=note,
         sidecar_sha256=str(sc["sha256"]) if sc and "sha256" in sc else None,
         images_live=chk.counts.images_live if chk.counts else None,
         docs_live=chk.counts.docs_live if chk.counts else None,
     )
 
 
+def current_marker_created(dep: Deployment) -> datetime | None:
+    """created_at of the live DB's migration marker (live or soft-deleted); None if none or unreadable."""
+    if not dep.db_path.is_file():
+        return None
+    try:
+        with open_ro(dep.db_path) as conn:
+            return inspect(conn).marker.created_at
+    except (sqlite3.Error, OSError):
+        return None
+
+
 def list_backups(host: Host) -> BackupListResult:
-    """Every ``*.db`` directly in backups/ (like go-fast-cdn's list), oldest first, checked read-only."""
+    """Every ``*.db`` directly in backups/ (like go-fast-cdn's list), oldest first, checked read-only.
+
+    The newest pre-migration backup (the reference's restore point) is starred; rolled-back DBs and
+    the agent's own pre-rollback/pre-restore copies stay listed, flagged ``restorable_without_media``."""
     started = utcnow()
     bdir = host.deployment.backups_dir
-    items = [describe_backup(p) for p in sorted(bdir.glob("*.db")) if p.is_file()] if bdir.is_dir() else []
+    marker_created = current_marker_created(host.deployment)
+    items = (
+        [describe_backup(p, marker_created) for p in sorted(bdir.glob("*.db")) if p.is_file()] if bdir.is_dir() else []
+    )
     items.sort(key=lambda b: (b.time or datetime.min.replace(tzinfo=UTC), b.name))
     pre = [b for b in items if b.pre_migration]
     newest = pre[-1].name if pre else None
     for b in items:
         b.newest_pre_migration = b.name == newest
     bad = [b.name for b in items if not b.valid]
+    other = [b.name for b in items if b.restorable_without_media and not b.pre_migration]
     res = BackupListResult(
         outcome="ok" if items else "noop",
         summary=(
             f"{len(items)} backup(s), newest pre-migration: {newest or 'none'}"
+            + (
+                f"; {len(other)} without live marker/media but not pre-migration (rolled back, or the "
+                "agent's own safety copies)"
+                if other
+                else ""
+            )
             + (f"; {len(bad)} invalid: {', '.join(bad)}" if bad else "")
         ),
         started_at=started,
         backups_dir=str(bdir),
         backups=items,
         newest_pre_migration=newest,
+        current_marker_created_at=marker_created,
     )
     if bad:
         res.warnings.append(f"not valid SQLite DBs: {', '.join(bad)}")
+    if not newest and other:
+        res.warnings.append(
+            "no pre-migration backup: the ones without media are rolled-back DBs or the agent's own safety "
+            "copies (restoring one drops media but leaves migration_records behind)"
+        )
     return res
 
 
@@ -334,6 +407,7 @@ class RestoreResult(OpResult):
     operation: str = "restore"
     backup: str
     backup_sha256: str
+    expected_sha256: str | None = None  # the pinned hash the backup was checked against (lowercase)
     backup_integrity: str
     pre_restore_backup: str | None = None
     pre_restore_sha256: str | None = None
@@ -348,17 +422,33 @@ class RestoreResult(OpResult):
     baseline_path: str | None = None
 
 
-def validate_backup(dep: Deployment, backup: str) -> tuple[Path, str, DbCheck]:
-    """(path, sha256, check) of a restorable backup, else OpInputError (nothing touched)."""
+def normalise_sha256(expected_sha256: str | None) -> str | None:
+    """Lowercase hex, or OpInputError for anything that isn't 64 hex digits."""
+    if expected_sha256 is None:
+        return None
+    value = expected_sha256.strip().lower()
+    if not _SHA256_RE.match(value):
+        raise OpInputError("bad_sha256", f"expected_sha256 must be 64 hex digits, not {expected_sha256!r}")
+    return value
+
+
+def validate_backup(dep: Deployment, backup: str, *, expected_sha256: str | None = None) -> tuple[Path, str, DbCheck]:
+    """(path, sha256, check) of a restorable backup, else OpInputError (nothing touched).
+
+    ``expected_sha256`` pins the backup: a different SHA-256 is ``backup_checksum_mismatch``."""
+    expected = normalise_sha256(expected_sha256)
     path = resolve_backup(dep, backup)
+    digest = sha256_file(path)
+    if expected is not None and digest != expected:
+        raise OpInputError(
+            "backup_checksum_mismatch",
+            f"{backup}: sha256 {digest} is not the expected {expected}; nothing was changed",
+        )
     chk = check_db(path)
     if not chk.valid:
         raise OpInputError("backup_invalid", f"{backup} is not a valid SQLite DB: {chk.integrity}")
     if chk.era in (None, "unknown"):
-        raise OpInputError(
-            "backup_not_gofastcdn", f"{backup} has no images/docs tables: not a go-fast-cdn DB"
-        )
-    digest = sha256_file(path)
+        raise OpInputError("backup_not_gofastcdn", f"{backup} has no images/docs tables: not a go-fast-cdn DB")
     sc = _read_sidecar(path)
     if sc and "sha256" in sc and sc["sha256"] != digest:
         raise OpInputError(
@@ -368,15 +458,10 @@ def validate_backup(dep: Deployment, backup: str) -> tuple[Path, str, DbCheck]:
     return path, digest, chk
 
 
-def journal_is_harmless(journal: Path) -> bool:
-    """Zero-length, or a zeroed header (SQLite never treats those as hot): safe to delete."""
-    data = journal.read_bytes()[:_JOURNAL_HEADER]
-    return len(data) == 0 or not any(data)
-
-
-def install_db_file(src: Path, dst: Path) -> str:
+def install_db_file(src: Path, dst: Path, *, expect_sha256: str | None = None) -> str:
     """Copy ``src`` over ``dst`` atomically: temp file in dst's folder, fsync, os.replace, fsync folder.
-    Returns the sha256 of what was written."""
+    Returns the sha256 of what was written. With ``expect_sha256``, bytes that hash differently (the
+    file changed since it was checked) are never installed: OpInputError, ``dst`` untouched."""
     tmp = dst.with_name(f".{dst.name}.rollback-agent-{uuid.uuid4().hex}.tmp")
     h = hashlib.sha256()
     try:
@@ -386,6 +471,12 @@ def install_db_file(src: Path, dst: Path) -> str:
                 fout.write(chunk)
             fout.flush()
             os.fsync(fout.fileno())
+        if expect_sha256 is not None and h.hexdigest() != expect_sha256:
+            raise OpInputError(
+                "backup_checksum_mismatch",
+                f"{src.name} changed while being copied (sha256 {h.hexdigest()[:12]}, checked "
+                f"{expect_sha256[:12]}); {dst.name} was not replaced",
+            )
         _fsync_file(tmp)
         os.replace(tmp, dst)
     finally:
@@ -394,30 +485,32 @@ def install_db_file(src: Path, dst: Path) -> str:
     return h.hexdigest()
 
 
-def restore_backup(host: Host, backup: str, *, progress: Progress = None) -> RestoreResult:
-    """Replace main.db with a backup (app must be stopped; the current DB is backed up first)."""
+def restore_backup(
+    host: Host, backup: str, *, expected_sha256: str | None = None, progress: Progress = None
+) -> RestoreResult:
+    """Replace main.db with a backup (app must be stopped; the current DB is backed up first).
+
+    ``expected_sha256`` pins the backup: if its SHA-256 differs, OpInputError ``backup_checksum_mismatch``
+    and nothing is touched (no pre-restore backup either)."""
     started = utcnow()
     dep = host.deployment
     require_stopped(host, "restore")
-    path, digest, chk = validate_backup(dep, backup)
-    present = journal_files(dep)
-    removable = [p for p in present if p == dep.journal_path and journal_is_harmless(p)]
-    if len(removable) != len(present):
-        names = ", ".join(p.name for p in present)
-        raise OpRefused(
-            "journal_present",
-            f"refusing to restore: {names} next to the DB may hold a crashed writer's data; start and stop "
-            "go-fast-cdn cleanly first",
-        )
+    path, digest, chk = validate_backup(dep, backup, expected_sha256=expected_sha256)
+    expected = normalise_sha256(expected_sha256)
     warnings: list[str] = []
-    removed: str | None = None
-    if removable:
-        dep.journal_path.unlink()
-        removed = dep.journal_path.name
-        warnings.append(f"removed a stale {removed} (empty or zeroed header, not a hot journal)")
+    removed = clear_stale_journal(dep, "restore")
+    if removed:
+        warnings.append(stale_journal_warning(removed))
         say(progress, f"removed stale {removed}")
+    if expected is not None:
+        say(progress, f"{backup} sha256 {digest[:12]}… matches the pinned value")
     if not chk.pre_migration:
-        warnings.append(f"{backup} is not a pre-migration backup (marker {chk.marker_state}, era {chk.era})")
+        what = (
+            "a rolled-back DB (migration_records present), not a pre-migration backup"
+            if chk.restorable_without_media
+            else "not a pre-migration backup"
+        )
+        warnings.append(f"{backup} is {what} (marker {chk.marker_state}, era {chk.era})")
     before = check_db(dep.db_path, quick=True) if dep.db_path.is_file() else None
     pre: BackupCreateResult | None = None
     if dep.db_path.is_file():
@@ -425,7 +518,7 @@ def restore_backup(host: Host, backup: str, *, progress: Progress = None) -> Res
         pre = create_backup(host, label="pre-restore", progress=progress)
     say(progress, f"restoring {backup} (atomic replace)")
     dep.db_dir.mkdir(parents=True, exist_ok=True)
-    written = install_db_file(path, dep.db_path)
+    written = install_db_file(path, dep.db_path, expect_sha256=digest)
     after = check_db(dep.db_path)
     restored_sha = sha256_file(dep.db_path)
     ok = after.valid and written == digest and restored_sha == digest
@@ -435,7 +528,8 @@ def restore_backup(host: Host, backup: str, *, progress: Progress = None) -> Res
         base_path = str(write_baseline(dep, base))
     c = after.counts or Counts()
     summary = (
-        f"restored {backup} (sha256 {digest[:12]} matches, integrity {after.integrity}); images "
+        f"restored {backup} (sha256 {digest[:12]} matches{' the pinned value' if expected else ''}, "
+        f"integrity {after.integrity}); images "
         f"{c.images_live}/{c.images_raw}, docs {c.docs_live}/{c.docs_raw} live/raw; "
         f"marker {after.marker_state}"
         if ok
@@ -450,6 +544,7 @@ def restore_backup(host: Host, backup: str, *, progress: Progress = None) -> Res
         started_at=started,
         backup=backup,
         backup_sha256=digest,
+        expected_sha256=expected,
         backup_integrity=chk.integrity,
         pre_restore_backup=pre.name if pre else None,
         pre_restore_sha256=pre.sha256 if pre else None,

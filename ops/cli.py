@@ -59,9 +59,7 @@ class UsageError(Exception):
 def _common(destructive: bool = False) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("deployment")
-    g.add_argument(
-        "--deployment", metavar="PATH", help="folder of the go-fast-cdn executable (holds db_data/)"
-    )
+    g.add_argument("--deployment", metavar="PATH", help="folder of the go-fast-cdn executable (holds db_data/)")
     g.add_argument("--state-dir", metavar="DIR", help="agent state (default <deployment>/.rollback-agent)")
     g.add_argument("--api-url", metavar="URL", help="go-fast-cdn base URL (default http://127.0.0.1:8080)")
     c = p.add_argument_group("app controller (how go-fast-cdn is run)")
@@ -116,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     bc.add_argument("--label", default="manual")
     p = add("restore", "restore main.db from a backup (app must be stopped)", destr)
     p.add_argument("backup", metavar="BACKUP", help="file name inside <deployment>/backups/")
+    p.add_argument(
+        "--sha256", metavar="HEX", help="refuse unless the backup's SHA-256 is this (as shown by `backups list`)"
+    )
     add("restore-files", "copy missing images/docs files back from uploads/media")
     add("check-api", "probe go-fast-cdn's HTTP API")
     p = add("logs", "last lines of the app's log")
@@ -124,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", choices=["rollback", "restore"])
     p.add_argument("backup", nargs="?", metavar="BACKUP")
     p.add_argument("--soft-marker", action="store_true")
+    p.add_argument("--sha256", metavar="HEX", help="restore: refuse unless the backup's SHA-256 is this")
     p = add("stop-app", "stop go-fast-cdn", destr)
     p.add_argument("--timeout", type=float, default=30.0)
     p = add("start-app", "start go-fast-cdn", destr)
@@ -132,9 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="serve the agent HTTP API", parents=plain)
     s.add_argument("--host", help="bind address (default 127.0.0.1)")
     s.add_argument("--port", type=int, help="port (default 8787; 0 picks a free one and prints it)")
-    s.add_argument(
-        "--secret-env", metavar="NAME", help="env variable holding the secret (ROLLBACK_AGENT_SECRET)"
-    )
+    s.add_argument("--secret-env", metavar="NAME", help="env variable holding the secret (ROLLBACK_AGENT_SECRET)")
     return parser
 
 
@@ -149,11 +149,9 @@ def operation_of(ns: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     if cmd == "verify":
         return "verify", {"baseline_backup": ns.baseline} if ns.baseline else {}
     if cmd == "backups":
-        return (
-            ("backups_list", {}) if ns.backups_command == "list" else ("backups_create", {"label": ns.label})
-        )
+        return ("backups_list", {}) if ns.backups_command == "list" else ("backups_create", {"label": ns.label})
     if cmd == "restore":
-        return "restore", {"backup": ns.backup}
+        return "restore", {"backup": ns.backup, **({"expected_sha256": ns.sha256} if ns.sha256 else {})}
     if cmd == "restore-files":
         return "restore_files", {}
     if cmd == "check-api":
@@ -164,6 +162,8 @@ def operation_of(ns: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         args: dict[str, Any] = {"operation": ns.target, **marker}
         if ns.backup:
             args["backup"] = ns.backup
+        if ns.sha256:
+            args["expected_sha256"] = ns.sha256
         return "dry_run", args
     if cmd in ("stop-app", "start-app"):
         return cmd.replace("-", "_"), {"timeout_s": ns.timeout}
@@ -304,6 +304,7 @@ def run_local(ns: argparse.Namespace, registry: Registry) -> int:
             args=call.args.model_dump(mode="json"),
             outcome=outcome,
             summary=(result or {}).get("summary"),
+            result=result,
             error=error.model_dump() if error else None,
             traceback=tb,
         )

@@ -15,20 +15,22 @@ from typing import Literal
 
 from pydantic import Field
 
-from ops.backups import install_db_file, journal_is_harmless, sha256_file, validate_backup
+from ops.backups import install_db_file, normalise_sha256, sha256_file, validate_backup
 from ops.errors import OpInputError
 from ops.files import MissingFile
 from ops.host import Host
 from ops.results import OpResult, utcnow
 from ops.rollback import LostRow, MarkerMode, describe, run_rollback_on
 from ops.schema import Counts, MarkerInfo, SchemaEra, inspect_file, open_ro
-from ops.status import app_state, journal_files
+from ops.status import app_state, journal_blockers
 
 
 class DryRunResult(OpResult):
     operation: str = "dry_run"
     target_operation: Literal["rollback", "restore"]
     backup: str | None = None
+    backup_sha256: str | None = None  # restore: the backup's SHA-256 (checked against expected_sha256 if given)
+    expected_sha256: str | None = None
     marker_mode: MarkerMode = "hard"
     would_refuse: list[str] = Field(default_factory=list)  # why the real operation would be refused now
     action: str | None = None
@@ -77,9 +79,7 @@ def _refusals(host: Host, operation: str) -> list[str]:
     st = app_state(host)
     if st.running is not False:
         out.append(f"go-fast-cdn is {'running' if st.running else 'in an unknown state'} ({st.detail})")
-    present = journal_files(host.deployment)
-    if operation == "restore":
-        present = [p for p in present if not (p == host.deployment.journal_path and journal_is_harmless(p))]
+    present = journal_blockers(host.deployment)  # the same rule as the real operations: a stale journal goes
     if present:
         out.append(", ".join(p.name for p in present) + " present next to the DB")
     return out
@@ -91,8 +91,10 @@ def dry_run(
     *,
     backup: str | None = None,
     marker_mode: MarkerMode = "hard",
+    expected_sha256: str | None = None,
 ) -> DryRunResult:
-    """What ``operation`` would change, computed on a temp copy; the live DB is never opened for writing."""
+    """What ``operation`` would change, computed on a temp copy; the live DB is never opened for writing.
+    ``expected_sha256`` (restore only) pins the backup exactly like ``restore_backup``."""
     started = utcnow()
     dep = host.deployment
     if operation not in ("rollback", "restore"):
@@ -101,9 +103,15 @@ def dry_run(
         raise OpInputError("backup_required", "dry_run restore needs a backup name")
     if marker_mode not in ("hard", "soft"):
         raise OpInputError("bad_marker_mode", f"marker_mode must be 'hard' or 'soft', not {marker_mode!r}")
+    if expected_sha256 is not None and operation != "restore":
+        raise OpInputError("bad_argument", "expected_sha256 only applies to a restore")
+    expected = normalise_sha256(expected_sha256)
     if not dep.db_path.is_file():
         raise OpInputError("no_database", f"{dep.db_path} does not exist")
-    bpath = validate_backup(dep, backup)[0] if operation == "restore" and backup else None
+    bpath: Path | None = None
+    bsha: str | None = None
+    if operation == "restore" and backup:
+        bpath, bsha, _chk = validate_backup(dep, backup, expected_sha256=expected)
     live_sha = sha256_file(dep.db_path)
     warnings: list[str] = []
     refuse = _refusals(host, operation)
@@ -117,6 +125,8 @@ def dry_run(
             started_at=started,
             target_operation=operation,
             backup=backup,
+            backup_sha256=bsha,
+            expected_sha256=expected,
             marker_mode=marker_mode,
             would_refuse=refuse,
             live_db_sha256=live_sha,
@@ -139,7 +149,7 @@ def dry_run(
             assert bpath is not None
             before = inspect_file(copy)
             objs_before = _objects(copy)
-            install_db_file(bpath, copy)
+            install_db_file(bpath, copy, expect_sha256=bsha)
             after = inspect_file(copy)
             objs_after = _objects(copy)
             res.action = "restore"

@@ -23,6 +23,7 @@ Progress = Callable[[str], None]
 OpFunc = Callable[[Host, Any, Progress], OpResult]
 
 BACKUP_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"
+SHA256_HEX = r"^[0-9a-fA-F]{64}$"
 
 
 class Args(BaseModel):
@@ -53,6 +54,7 @@ class BackupCreateArgs(Args):
 
 class RestoreArgs(Args):
     backup: str = Field(pattern=BACKUP_NAME)
+    expected_sha256: str | None = Field(None, pattern=SHA256_HEX)  # pin: refuse a backup with another hash
 
 
 class CheckApiArgs(Args):
@@ -67,6 +69,7 @@ class DryRunArgs(Args):
     operation: Literal["rollback", "restore"]
     backup: str | None = Field(None, pattern=BACKUP_NAME)
     marker_mode: Literal["hard", "soft"] = "hard"
+    expected_sha256: str | None = Field(None, pattern=SHA256_HEX)  # restore only
 
 
 @dataclass(frozen=True)
@@ -126,9 +129,7 @@ class Registry:
     def get(self, name: str) -> OpSpec:
         spec = self._specs.get(name) if isinstance(name, str) else None
         if spec is None:
-            raise OpInputError(
-                "unknown_operation", f"unknown operation {name!r}; known: {', '.join(self.names())}"
-            )
+            raise OpInputError("unknown_operation", f"unknown operation {name!r}; known: {', '.join(self.names())}")
         return spec
 
     def prepare(self, name: str, args: object) -> PreparedCall:
@@ -181,7 +182,9 @@ def _backups_create(host: Host, args: BackupCreateArgs, progress: Progress) -> O
 
 
 def _restore(host: Host, args: RestoreArgs, progress: Progress) -> OpResult:
-    return _fn("ops.backups", "restore_backup")(host, args.backup, progress=progress)
+    return _fn("ops.backups", "restore_backup")(
+        host, args.backup, expected_sha256=args.expected_sha256, progress=progress
+    )
 
 
 def _restore_files(host: Host, args: NoArgs, progress: Progress) -> OpResult:
@@ -198,7 +201,11 @@ def _tail_logs(host: Host, args: TailLogsArgs, progress: Progress) -> OpResult:
 
 def _dry_run(host: Host, args: DryRunArgs, progress: Progress) -> OpResult:
     return _fn("ops.dry_run", "dry_run")(
-        host, args.operation, backup=args.backup, marker_mode=args.marker_mode
+        host,
+        args.operation,
+        backup=args.backup,
+        marker_mode=args.marker_mode,
+        expected_sha256=args.expected_sha256,
     )
 
 

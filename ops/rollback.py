@@ -27,7 +27,7 @@ from ops.gorm_time import gorm_now, parse_datetime, to_ns
 from ops.host import Host
 from ops.results import OpResult, utcnow
 from ops.schema import MARKER_NAME, Counts, MarkerInfo, SchemaEra, SchemaInfo, inspect, inspect_file, q
-from ops.status import require_no_journal, require_stopped
+from ops.status import clear_stale_journal, require_stopped, stale_journal_warning
 
 MarkerMode = Literal["hard", "soft"]
 Action = Literal["noop", "drop-empty-media", "rollback"]
@@ -66,6 +66,7 @@ class RollbackResult(OpResult):
     marker_after: MarkerInfo | None = None
     dropped: list[str] = Field(default_factory=list)  # indexes then the table
     sequence_row_removed: bool = False
+    removed_journal: str | None = None  # a stale (empty/zeroed-header) main.db-journal removed first
 
 
 @dataclass
@@ -254,15 +255,20 @@ def describe(out: CoreOutcome, marker_mode: MarkerMode) -> str:
 def rollback(
     host: Host, *, marker_mode: MarkerMode = "hard", progress: Callable[[str], None] | None = None
 ) -> RollbackResult:
-    """Refuse unless stopped and journal-free; then backup, baseline, report losses, drop, verify."""
+    """Refuse unless stopped and free of a hot journal/-wal (a stale empty or zeroed-header journal is
+    removed, exactly as restore does); then backup, baseline, report losses, drop, verify."""
     started = utcnow()
     if marker_mode not in ("hard", "soft"):
         raise OpInputError("bad_marker_mode", f"marker_mode must be 'hard' or 'soft', not {marker_mode!r}")
     dep = host.deployment
     require_stopped(host, "roll back")
-    require_no_journal(dep, "roll back")
     if not dep.db_path.is_file():
         raise OpInputError("no_database", f"{dep.db_path} does not exist")
+    removed = clear_stale_journal(dep, "roll back")
+    warnings: list[str] = []
+    if removed:
+        warnings.append(stale_journal_warning(removed))
+        say(progress, f"removed stale {removed}")
     say(progress, "inspecting the DB")
     before = inspect_file(dep.db_path)
     if choose_action(before) == "noop":
@@ -278,6 +284,8 @@ def rollback(
             counts_after=before.counts,
             marker_before=before.marker,
             marker_after=before.marker,
+            removed_journal=removed,
+            warnings=warnings,
         )
         if before.marker.state == "soft-deleted":
             res.warnings.append(
@@ -319,6 +327,8 @@ def rollback(
         marker_after=out.after.marker,
         dropped=out.dropped,
         sequence_row_removed=out.sequence_row_removed,
+        removed_journal=removed,
+        warnings=warnings,
     )
     if out.plan.missing_files:
         res.warnings.append(

@@ -22,7 +22,8 @@ MARKER_NAME = "media_unification_2024"
 MEDIA_TABLE = "media"
 MEDIA_INDEXES = ("idx_media_deleted_at", "idx_media_file_name", "idx_media_file_name_type")
 LEGACY_TABLES = ("images", "docs")
-KEPT_TABLES = ("images", "docs", "configs", "users")
+# what a correct rollback leaves present (reference: neither the migration nor the rollback writes them)
+KEPT_TABLES = ("images", "docs", "configs", "users", "user_sessions", "password_resets", "sqlite_sequence")
 
 SchemaEra = Literal[
     "pre-migration",  # no media, no migration_records

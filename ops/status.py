@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sqlite3
 from pathlib import Path
 
@@ -50,9 +52,7 @@ def require_stopped(host: Host, action: str) -> AppState:
     """Refuse unless the controller proves the app is stopped (``running`` None counts as running)."""
     st = app_state(host)
     if st.running is True:
-        raise OpRefused(
-            "app_running", f"refusing to {action}: go-fast-cdn is running ({st.detail}); stop it first"
-        )
+        raise OpRefused("app_running", f"refusing to {action}: go-fast-cdn is running ({st.detail}); stop it first")
     if st.running is None:
         raise OpRefused(
             "app_state_unknown",
@@ -61,15 +61,101 @@ def require_stopped(host: Host, action: str) -> AppState:
     return st
 
 
-def require_no_journal(dep: Deployment, action: str) -> None:
-    present = journal_files(dep)
-    if present:
-        names = ", ".join(p.name for p in present)
+JOURNAL_HEADER = 28  # bytes of a rollback journal's header; all zero = never hot
+
+
+def journal_is_harmless(journal: Path) -> bool:
+    """Zero-length, or a zeroed header (SQLite never treats those as hot): safe to delete.
+    Unreadable counts as not harmless."""
+    try:
+        with open(journal, "rb") as f:
+            data = f.read(JOURNAL_HEADER)
+    except OSError:
+        return False
+    return len(data) == 0 or not any(data)
+
+
+def journal_blockers(dep: Deployment) -> list[Path]:
+    """Files next to the DB that make a write unsafe: any -wal/-shm, and a journal unless harmless."""
+    return [p for p in journal_files(dep) if not (p == dep.journal_path and journal_is_harmless(p))]
+
+
+def stale_journal_warning(name: str) -> str:
+    return f"removed a stale {name} (empty or zeroed header, not a hot journal)"
+
+
+def clear_stale_journal(dep: Deployment, action: str) -> str | None:
+    """The one journal guard of every writing operation (rollback, restore).
+
+    Refuse (nothing touched) when a hot journal (journal magic), a -wal or a -shm lies next to the
+    DB: it may hold a crashed writer's data. A zero-length or zeroed-header ``main.db-journal`` is
+    not hot: remove it and return its name (the caller reports it as a warning)."""
+    if journal_blockers(dep):
+        names = ", ".join(p.name for p in journal_files(dep))
         raise OpRefused(
             "journal_present",
-            f"refusing to {action}: {names} next to the DB (a writer is active or crashed mid-transaction); "
-            "start and stop go-fast-cdn cleanly, or inspect the file by hand",
+            f"refusing to {action}: {names} next to the DB (a writer is active or crashed mid-transaction and "
+            "it may hold its data); start and stop go-fast-cdn cleanly, or inspect the file by hand",
         )
+    if dep.journal_path.exists():
+        dep.journal_path.unlink()
+        return dep.journal_path.name
+    return None
+
+
+# --- Docker layout ---------------------------------------------------------------------------------
+DOCKER_ROOT = Path("/app")
+DOCKERENV = Path("/.dockerenv")
+MOUNTINFO = Path("/proc/self/mountinfo")
+
+
+def _unescape_mount(path: str) -> str:
+    """mountinfo writes space, tab, newline and backslash as a backslash and three octal digits."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), path)
+
+
+def mount_points(mountinfo: Path | None = None) -> set[str]:
+    """Mount points listed in /proc/self/mountinfo (field 5); empty if unreadable."""
+    try:
+        text = (mountinfo or MOUNTINFO).read_text()
+    except OSError:
+        return set()
+    out: set[str] = set()
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) > 4:
+            out.add(_unescape_mount(fields[4]))
+    return out
+
+
+def on_a_mount(path: Path, mounts: set[str]) -> bool:
+    """Whether ``path`` or one of its ancestors below ``/`` is a mount point (a volume or bind mount).
+    A missing folder is judged by its nearest existing ancestor (it would be created there)."""
+    p = Path(os.path.abspath(path))
+    for candidate in (p, *p.parents):
+        if str(candidate) == candidate.anchor:
+            break
+        if str(candidate) in mounts or (candidate.exists() and os.path.ismount(candidate)):
+            return True
+    return False
+
+
+def docker_layout_warnings(dep: Deployment) -> list[str]:
+    """Under a Docker-like layout (deployment root /app, or /.dockerenv present), warn for backups/
+    and .rollback-agent/ unless they sit on a mount: go-fast-cdn's compose file mounts only
+    db_data/ and uploads/, so anything else dies with the container."""
+    if not (Path(os.path.abspath(dep.root)) == DOCKER_ROOT or DOCKERENV.exists()):
+        return []
+    mounts = mount_points()
+    off = [d for d in (dep.backups_dir, dep.state_dir) if not on_a_mount(d, mounts)]
+    if not off:
+        return []
+    names = " and ".join(f"{d.name}/ ({d})" for d in off)
+    return [
+        f"Docker layout: {names} {'is' if len(off) == 1 else 'are'} not on a volume (go-fast-cdn's compose "
+        "file mounts only db_data/ and uploads/): backups and the agent's state are lost when the container "
+        "is re-created; mount a volume there"
+    ]
 
 
 def status(host: Host) -> StatusResult:
@@ -90,6 +176,7 @@ def status(host: Host) -> StatusResult:
     )
     if jf:
         res.warnings.append(f"{', '.join(jf)} present next to the DB")
+    res.warnings += docker_layout_warnings(dep)
     app_txt = {True: "running", False: "stopped", None: "state unknown"}[st.running]
     if not res.db_exists:
         res.outcome = "failed"
@@ -113,8 +200,7 @@ def status(host: Host) -> StatusResult:
     media_txt = "no media" if c.media_raw is None else f"media {c.media_live} live/{c.media_raw} raw"
     res.summary = (
         f"app {app_txt}; era {info.era}; marker {info.marker.state}; images {c.images_live}/{c.images_raw}, "
-        f"docs {c.docs_live}/{c.docs_raw} (live/raw); {media_txt}"
-        + (f"; {', '.join(jf)} present" if jf else "")
+        f"docs {c.docs_live}/{c.docs_raw} (live/raw); {media_txt}" + (f"; {', '.join(jf)} present" if jf else "")
     )
     res.finished_at = utcnow()
     return res

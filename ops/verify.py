@@ -9,6 +9,7 @@ counts equal to the baseline, and every live legacy row's file on disk.
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime, timedelta
 
 from pydantic import Field
 
@@ -19,6 +20,12 @@ from ops.files import MissingFile, missing_legacy_files
 from ops.host import Host
 from ops.results import Check, OpResult, utcnow
 from ops.schema import KEPT_TABLES, MEDIA_INDEXES, MEDIA_TABLE, Counts, SchemaInfo, inspect, open_ro
+
+BASELINE_MAX_AGE = timedelta(hours=24)
+SOFT_DELETED_MARKER_WARNING = (
+    "the media_unification_2024 marker is soft-deleted: a re-migration will fail on UNIQUE "
+    "migration_records.name until this row is hard-deleted"
+)
 
 
 class VerifyResult(OpResult):
@@ -37,9 +44,7 @@ def _baseline(host: Host, baseline_backup: str | None) -> tuple[Baseline | None,
         path = resolve_backup(dep, baseline_backup)
         chk = check_db(path, quick=True)
         if not chk.valid:
-            raise OpInputError(
-                "backup_invalid", f"{baseline_backup} is not a valid SQLite DB: {chk.integrity}"
-            )
+            raise OpInputError("backup_invalid", f"{baseline_backup} is not a valid SQLite DB: {chk.integrity}")
         try:
             return baseline_from_db(path, source=f"backup:{baseline_backup}", backup=baseline_backup), (
                 f"backup:{baseline_backup}"
@@ -58,15 +63,18 @@ def _count_check(info: SchemaInfo, base: Baseline | None, source: str | None) ->
             detail="no baseline (run rollback/restore first, or pass baseline_backup)",
         )
     c = info.counts
+    origin = f"{source}: recorded {base.recorded_at.isoformat(timespec='seconds')} by {base.source}" + (
+        f", backup {base.backup}" if base.backup else ""
+    )
     diffs = [
         f"{k} {getattr(c, k)} != {getattr(base, k)}"
         for k in ("images_live", "images_raw", "docs_live", "docs_raw")
         if getattr(c, k) != getattr(base, k)
     ]
     detail = (
-        f"images {c.images_live}/{c.images_raw}, docs {c.docs_live}/{c.docs_raw} live/raw match {source}"
+        f"images {c.images_live}/{c.images_raw}, docs {c.docs_live}/{c.docs_raw} live/raw match the baseline ({origin})"
         if not diffs
-        else "differs from " + str(source) + ": " + "; ".join(diffs)
+        else f"differs from the baseline ({origin}): " + "; ".join(diffs)
     )
     return Check(name="counts_match_baseline", passed=not diffs, detail=detail)
 
@@ -121,13 +129,27 @@ def build_checks(
             if not missing
             else "missing: "
             + ", ".join(
-                f"{m.expected_path}{' (copy in uploads/media)' if m.copy_in_media else ''}"
-                for m in missing[:10]
+                f"{m.expected_path}{' (copy in uploads/media)' if m.copy_in_media else ''}" for m in missing[:10]
             )
             + (f" and {len(missing) - 10} more" if len(missing) > 10 else ""),
         )
     )
     return checks, info, missing
+
+
+def _warnings(info: SchemaInfo, base: Baseline | None, source: str | None, now: datetime) -> list[str]:
+    out: list[str] = []
+    if info.marker.state == "soft-deleted":
+        out.append(SOFT_DELETED_MARKER_WARNING)
+    recorded = None if base is None else base.recorded_at
+    if recorded is not None and recorded.tzinfo is None:  # a hand-edited baseline.json: take it as UTC
+        recorded = recorded.replace(tzinfo=UTC)
+    if base is not None and recorded is not None and source == "baseline.json" and now - recorded > BASELINE_MAX_AGE:
+        out.append(
+            f"baseline from {recorded.isoformat(timespec='seconds')} ({base.source}); pass --baseline "
+            "BACKUP to compare with a specific backup"
+        )
+    return out
 
 
 def verify(host: Host, *, baseline_backup: str | None = None) -> VerifyResult:
@@ -159,6 +181,7 @@ def verify(host: Host, *, baseline_backup: str | None = None) -> VerifyResult:
     return VerifyResult(
         outcome="failed" if failed else "ok",
         summary=summary,
+        warnings=_warnings(info, base, source, started),
         started_at=started,
         checks=checks,
         failed_checks=failed,

@@ -2,9 +2,11 @@
 
 Every line has ``time`` and ``event``; the rest depends on the event:
 ``rejected`` (401: reason, method, path, caller, remote), ``accepted`` (a new job), ``duplicate`` (a
-known request id, nothing run), ``started`` / ``finished`` (one execution: outcome, summary, error,
-traceback), ``interrupted`` (found unfinished at startup), ``local_run`` (the CLI, no agent).
-Counting ``started`` lines per job therefore counts executions.
+known request id, nothing run), ``started`` / ``finished`` (one execution: outcome, summary, the full
+``result`` (the operation result's model_dump, as stored on the job), error, traceback),
+``interrupted`` (found unfinished at startup), ``local_run`` (the CLI, no agent; also with ``result``).
+Counting ``started`` lines per job therefore counts executions. Successful ``GET /v1/jobs/{id}`` polls
+are not audited (they change nothing; a bot polls several times a second); rejected ones are.
 """
 
 from __future__ import annotations

@@ -183,13 +183,10 @@ class JobStore:
                 (job_id, seq, utcnow().isoformat(), message),
             )
 
-    def finish(
-        self, job_id: str, outcome: JobOutcome, result: dict[str, Any] | None, error: JobError | None
-    ) -> None:
+    def finish(self, job_id: str, outcome: JobOutcome, result: dict[str, Any] | None, error: JobError | None) -> None:
         with self._lock:
             self._db.execute(
-                "UPDATE jobs SET state='finished', outcome=?, result=?, error=?, finished_at=?"
-                " WHERE job_id=?",
+                "UPDATE jobs SET state='finished', outcome=?, result=?, error=?, finished_at=? WHERE job_id=?",
                 (
                     outcome,
                     json.dumps(result) if result is not None else None,
@@ -256,9 +253,7 @@ class _ProgressSink:
 
     def close(self) -> None:
         if self.dropped:
-            self._store.add_progress(
-                self._job_id, MAX_PROGRESS_LINES + 1, f"({self.dropped} more lines dropped)"
-            )
+            self._store.add_progress(self._job_id, MAX_PROGRESS_LINES + 1, f"({self.dropped} more lines dropped)")
 
 
 def run_call(
@@ -292,9 +287,7 @@ def run_call(
 class JobRunner:
     """Accepts submissions, runs them on threads, answers lookups."""
 
-    def __init__(
-        self, store: JobStore, registry: Registry, host: Host, audit: AuditLog, state_dir: Path
-    ) -> None:
+    def __init__(self, store: JobStore, registry: Registry, host: Host, audit: AuditLog, state_dir: Path) -> None:
         self.store = store
         self.registry = registry
         self.host = host
@@ -345,12 +338,10 @@ class JobRunner:
             return view, False
         self.audit.write("accepted", **common)
         if finished:
-            self.audit.write("finished", **common, outcome=finished[0], error=finished[1].model_dump())
+            self.audit.write("finished", **common, outcome=finished[0], result=None, error=finished[1].model_dump())
             return view, True
         assert call is not None
-        thread = threading.Thread(
-            target=self._execute, args=(view.job_id, call, common), name=f"job-{view.job_id[:8]}"
-        )
+        thread = threading.Thread(target=self._execute, args=(view.job_id, call, common), name=f"job-{view.job_id[:8]}")
         with self._threads_lock:
             self._threads[view.job_id] = thread
         thread.start()
@@ -380,9 +371,7 @@ class JobRunner:
         try:
             self.store.mark_running(job_id)
             self.audit.write("started", **common)
-            outcome, result, error, tb = run_call(
-                call, self.host, sink, state_dir=self.state_dir, job_id=job_id
-            )
+            outcome, result, error, tb = run_call(call, self.host, sink, state_dir=self.state_dir, job_id=job_id)
             sink.close()
             self.store.finish(job_id, outcome, result, error)
             self.audit.write(
@@ -390,6 +379,7 @@ class JobRunner:
                 **common,
                 outcome=outcome,
                 summary=(result or {}).get("summary"),
+                result=result,  # the full model_dump, as stored on the job
                 error=error.model_dump() if error else None,
                 traceback=tb,
             )
@@ -402,6 +392,7 @@ class JobRunner:
                     "finished",
                     **common,
                     outcome="error",
+                    result=None,
                     error=err.model_dump(),
                     traceback=traceback.format_exc(),
                 )

@@ -23,7 +23,11 @@ def cli(dep: FixtureInfo, *args: str, controller: bool = True) -> subprocess.Com
     return subprocess.run(
         [sys.executable, "-m", "ops.cli", *args, *flags],
         env=agent_env(ROLLBACK_AGENT_DEPLOYMENT=str(dep.root), ROLLBACK_AGENT_API_URL=closed_port_url()),
-        cwd=REPO, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -80,6 +84,46 @@ def test_rollback_then_noop_exit_0_with_nothing_to_do(dep: FixtureInfo) -> None:
 def test_missing_deployment_exit_2(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "ops.cli", "status", "--deployment", str(tmp_path / "nowhere")],
-        env=agent_env(), cwd=REPO, capture_output=True, text=True, timeout=30,
+        env=agent_env(),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert proc.returncode == 2 and "db_data/main.db" in proc.stderr
+
+
+def test_restore_sha256_pin(dep: FixtureInfo) -> None:
+    """`restore BACKUP --sha256 HEX`: a wrong hash is bad input (exit 2) with main.db byte-identical;
+    the right one restores and the result reports the checked value."""
+    from ops.backups import sha256_file
+
+    db = dep.root / "db_data" / "main.db"
+    before = db.read_bytes()
+    name = str(dep.pre_migration_backup)
+    wrong = cli(dep, "restore", name, "--sha256", "0" * 64, "--yes")
+    assert wrong.returncode == 2, wrong.stdout + wrong.stderr
+    assert wrong.stdout.startswith("INVALID restore (backup_checksum_mismatch)")
+    assert db.read_bytes() == before
+    real = sha256_file(dep.root / "backups" / name)
+    dry = cli(dep, "dry-run", "restore", name, "--sha256", real, "--json")
+    assert dry.returncode == 0 and json.loads(dry.stdout)["result"]["expected_sha256"] == real
+    ok = cli(dep, "restore", name, "--sha256", real.upper(), "--yes", "--json")
+    data = json.loads(ok.stdout)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert data["args"] == {"backup": name, "expected_sha256": real.upper()}
+    assert data["result"]["expected_sha256"] == real == data["result"]["restored_sha256"]
+    audit = [json.loads(line) for line in (dep.root / ".rollback-agent" / "audit.jsonl").read_text().splitlines()]
+    runs = [r for r in audit if r["event"] == "local_run" and r["operation"] == "restore"]
+    assert runs[-1]["result"]["expected_sha256"] == real  # the full result is audited
+    assert runs[0]["error"]["code"] == "backup_checksum_mismatch" and runs[0]["result"] is None
+
+
+def test_operation_of_maps_sha256() -> None:
+    from ops.cli import build_parser, operation_of
+
+    ns = build_parser().parse_args(["restore", "b.db", "--sha256", "ab" * 32])
+    assert operation_of(ns) == ("restore", {"backup": "b.db", "expected_sha256": "ab" * 32})
+    assert operation_of(build_parser().parse_args(["restore", "b.db"])) == ("restore", {"backup": "b.db"})
+    ns = build_parser().parse_args(["dry-run", "restore", "b.db", "--sha256", "cd" * 32])
+    assert operation_of(ns) == ("dry_run", {"operation": "restore", "backup": "b.db", "expected_sha256": "cd" * 32})

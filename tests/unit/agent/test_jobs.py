@@ -98,6 +98,30 @@ def test_failed_and_noop_results_pass_through(fake_host: Host, gate: Gate) -> No
         assert done is not None and done.outcome == outcome and done.error is None
 
 
+def test_finished_audit_line_carries_the_full_result(fake_host: Host, gate: Gate) -> None:
+    runner = make_runner(fake_host, gate)
+    view, _ = submit(runner, "r1", "echo", {"text": "full", "outcome": "failed"})
+    done = runner.wait(view.job_id, 5)
+    assert done is not None and done.result is not None
+    (finished,) = [e for e in events(fake_host) if e["event"] == "finished"]
+    assert finished["result"] == done.result  # the whole model_dump, not only the summary
+    assert finished["summary"] == "echo full" and finished["error"] is None and finished["outcome"] == "failed"
+
+
+def test_finished_audit_line_carries_the_error(fake_host: Host, gate: Gate) -> None:
+    runner = make_runner(fake_host, gate)
+    for rid, op in (("r1", "refuse"), ("r2", "nonexistent")):
+        view, _ = submit(runner, rid, op)
+        runner.wait(view.job_id, 5)
+    finished = {e["request_id"]: e for e in events(fake_host) if e["event"] == "finished"}
+    assert finished["r1"]["result"] is None and finished["r1"]["error"] == {
+        "kind": "refused",
+        "code": "app_running",
+        "message": "go-fast-cdn is running: stop it first",
+    }
+    assert finished["r2"]["result"] is None and finished["r2"]["error"]["code"] == "unknown_operation"  # type: ignore[index]
+
+
 def test_crash_traceback_in_audit(fake_host: Host, gate: Gate) -> None:
     runner = make_runner(fake_host, gate)
     view, _ = submit(runner, "r1", "crash")

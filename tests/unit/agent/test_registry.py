@@ -1,13 +1,25 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from ops.errors import OpInputError
 from ops.registry import default_registry
 
 EXPECTED = {
-    "status", "stop_app", "start_app", "rollback", "verify", "backups_list", "backups_create",
-    "restore", "restore_files", "check_api", "tail_logs", "dry_run",
+    "status",
+    "stop_app",
+    "start_app",
+    "rollback",
+    "verify",
+    "backups_list",
+    "backups_create",
+    "restore",
+    "restore_files",
+    "check_api",
+    "tail_logs",
+    "dry_run",
 }
 
 
@@ -40,6 +52,13 @@ def test_unknown_operation_is_invalid() -> None:
         ("tail_logs", {"lines": 10**6}, "lines: Input should be less than or equal to 5000"),
         ("status", {"force": True}, "force: Extra inputs are not permitted"),
         ("dry_run", {"operation": "drop"}, "operation: Input should be 'rollback' or 'restore'"),
+        ("restore", {"backup": "b.db", "expected_sha256": "xyz"}, "expected_sha256: String should match pattern"),
+        ("restore", {"backup": "b.db", "sha256": "ab" * 32}, "sha256: Extra inputs are not permitted"),
+        (
+            "dry_run",
+            {"operation": "restore", "backup": "b.db", "expected_sha256": "a" * 63},
+            "expected_sha256: String should match pattern",
+        ),
     ],
 )
 def test_bad_args_are_summarised(op: str, args: dict[str, object], needle: str) -> None:
@@ -59,6 +78,37 @@ def test_good_args_are_parsed_with_defaults() -> None:
     assert call.args.model_dump() == {"marker_mode": "hard"}
     call = default_registry().prepare("dry_run", {"operation": "restore", "backup": "db_backup_20240101-000000.db"})
     assert call.args.model_dump()["backup"] == "db_backup_20240101-000000.db"
+
+
+def test_restore_args_schema() -> None:
+    reg = default_registry()
+    assert reg.prepare("restore", {"backup": "b.db"}).args.model_dump() == {"backup": "b.db", "expected_sha256": None}
+    pinned = reg.prepare("restore", {"backup": "b.db", "expected_sha256": "AB" * 32}).args.model_dump()
+    assert pinned == {"backup": "b.db", "expected_sha256": "AB" * 32}
+    schema = reg.get("restore").args_model.model_json_schema()
+    assert set(schema["properties"]) == {"backup", "expected_sha256"} and schema["required"] == ["backup"]
+    dry = reg.prepare("dry_run", {"operation": "restore", "backup": "b.db", "expected_sha256": "0" * 64})
+    assert dry.args.model_dump()["expected_sha256"] == "0" * 64
+
+
+def test_restore_adapter_passes_the_pin(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ops.registry as registry_module
+    from ops.results import OpResult
+
+    seen: dict[str, object] = {}
+
+    def fake(*args: object, **kwargs: object) -> OpResult:
+        seen.update(kwargs)
+        return OpResult(operation="restore", outcome="ok", summary="fake")
+
+    monkeypatch.setattr(registry_module, "_fn", lambda module, attr: fake)
+    host: Any = object()
+    default_registry().prepare("restore", {"backup": "b.db", "expected_sha256": "ab" * 32}).run(host, print)
+    assert seen["expected_sha256"] == "ab" * 32
+    seen.clear()
+    args = {"operation": "restore", "backup": "b.db", "expected_sha256": "cd" * 32}
+    default_registry().prepare("dry_run", args).run(host, print)
+    assert seen["expected_sha256"] == "cd" * 32
 
 
 def test_adapters_match_the_real_operation_signatures(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,7 +133,11 @@ def test_adapters_match_the_real_operation_signatures(monkeypatch: pytest.Monkey
         return fake
 
     monkeypatch.setattr(registry_module, "_fn", checked)
-    samples = {"restore": {"backup": "b.db"}, "dry_run": {"operation": "restore", "backup": "b.db"}}
+    pin = {"expected_sha256": "ab" * 32}
+    samples = {
+        "restore": {"backup": "b.db", **pin},
+        "dry_run": {"operation": "restore", "backup": "b.db", **pin},
+    }
     reg = default_registry()
     for name in reg.names():
         reg.prepare(name, samples.get(name, {})).run(object(), lambda line: None)  # type: ignore[arg-type]

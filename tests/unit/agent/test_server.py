@@ -47,6 +47,17 @@ def test_run_echo(http: TestClient) -> None:
     assert view.outcome == "ok" and view.result is not None and view.result["summary"] == "echo x"
 
 
+def test_successful_polls_are_not_audited(http: TestClient, fake_host: Host) -> None:
+    c = client(http)
+    view = c.run("echo", {"text": "x"}, "rid-poll", poll_s=0.01, deadline_s=5)
+    for _ in range(5):
+        assert c.job(view.job_id).outcome == "ok"
+    kinds = [e["event"] for e in audit(fake_host)]
+    assert kinds == ["accepted", "started", "finished"]
+    finished = audit(fake_host)[-1]
+    assert finished["result"] == view.result
+
+
 def test_submit_status_codes(http: TestClient, gate: Gate) -> None:
     body = b'{"request_id":"r1","operation":"echo","args":{}}'
     first = http.post("/v1/jobs", content=body, headers=signed_headers(SECRET, "t", "POST", "/v1/jobs", body))
@@ -138,8 +149,13 @@ def test_retries_keep_request_id_and_resign() -> None:
         return httpx.Response(
             202,
             json={
-                "job_id": "j", "request_id": "rid", "operation": "status", "args": {}, "caller": "c",
-                "state": "queued", "created_at": "2024-01-01T00:00:00Z",
+                "job_id": "j",
+                "request_id": "rid",
+                "operation": "status",
+                "args": {},
+                "caller": "c",
+                "state": "queued",
+                "created_at": "2024-01-01T00:00:00Z",
             },
         )
 

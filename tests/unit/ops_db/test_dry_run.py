@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from ops.backups import sha256_file
 from ops.dry_run import dry_run
 from ops.errors import OpInputError
 from ops.rollback import rollback
@@ -58,6 +59,28 @@ def test_journal_dry_run_warns(migrated_a: FixtureInfo) -> None:
     dr = dry_run(migrated_a.host(), "rollback")
     assert any("main.db-journal" in r for r in dr.would_refuse)
     assert db_digest(migrated_a) == digest and migrated_a.deployment.journal_path.read_bytes() == journal
+
+
+@pytest.mark.parametrize("kind", ["empty", "zeroed"])
+def test_stale_journal_is_not_a_refusal_for_rollback_either(migrated_a: FixtureInfo, kind: str) -> None:
+    fx.leave_journal(migrated_a.root, kind)  # type: ignore[arg-type]
+    dr = dry_run(migrated_a.host(), "rollback")
+    assert dr.would_refuse == [] and migrated_a.deployment.journal_path.exists()  # a dry run removes nothing
+
+
+def test_restore_dry_run_pins_the_backup_hash(migrated_a: FixtureInfo) -> None:
+    name = str(migrated_a.pre_migration_backup)
+    real = sha256_file(migrated_a.deployment.backups_dir / name)
+    dr = dry_run(migrated_a.host(), "restore", backup=name, expected_sha256=real.upper())
+    assert dr.outcome == "ok" and dr.backup_sha256 == real and dr.expected_sha256 == real
+    digest = db_digest(migrated_a)
+    with pytest.raises(OpInputError) as ei:
+        dry_run(migrated_a.host(), "restore", backup=name, expected_sha256="0" * 64)
+    assert ei.value.code == "backup_checksum_mismatch" and real in ei.value.message
+    with pytest.raises(OpInputError) as ei:
+        dry_run(migrated_a.host(), "rollback", expected_sha256=real)
+    assert ei.value.code == "bad_argument"
+    assert db_digest(migrated_a) == digest
 
 
 def test_dry_run_bad_input(migrated_a: FixtureInfo) -> None:

@@ -145,3 +145,60 @@ def test_post_migration_backup_warns(migrated_a: FixtureInfo) -> None:
     b = create_backup(migrated_a.host())
     res = restore_backup(migrated_a.host(), b.name)
     assert res.outcome == "ok" and any("not a pre-migration backup" in w for w in res.warnings)
+
+
+# --- pinning the backup's SHA-256 -----------------------------------------------------------------------
+def test_pinned_sha256_mismatch_leaves_everything_untouched(migrated_a: FixtureInfo) -> None:
+    dep = migrated_a.deployment
+    fx.leave_journal(migrated_a.root, "zeroed")  # not even the stale journal is removed
+    name = str(migrated_a.pre_migration_backup)
+    real = sha256_file(dep.backups_dir / name)
+    before = dep.db_path.read_bytes()
+    listing = sorted(p.name for p in dep.backups_dir.iterdir())
+    with pytest.raises(OpInputError) as ei:
+        restore_backup(migrated_a.host(), name, expected_sha256="ab" * 32)
+    assert ei.value.code == "backup_checksum_mismatch"
+    assert real in ei.value.message and "ab" * 32 in ei.value.message
+    assert dep.db_path.read_bytes() == before  # byte-identical
+    assert sorted(p.name for p in dep.backups_dir.iterdir()) == listing  # no pre-restore backup
+    assert dep.journal_path.exists() and not (dep.state_dir / "baseline.json").exists()
+
+
+def test_pinned_sha256_match_restores_and_is_reported(migrated_a: FixtureInfo) -> None:
+    dep = migrated_a.deployment
+    name = str(migrated_a.pre_migration_backup)
+    real = sha256_file(dep.backups_dir / name)
+    progress: list[str] = []
+    res = restore_backup(migrated_a.host(), name, expected_sha256=real.upper(), progress=progress.append)
+    assert res.outcome == "ok" and res.expected_sha256 == real == res.backup_sha256 == res.restored_sha256
+    assert "pinned" in res.summary and any("pinned" in p for p in progress)
+    assert sha256_file(dep.db_path) == real
+    unpinned = restore_backup(migrated_a.host(), name)
+    assert unpinned.expected_sha256 is None and "pinned" not in unpinned.summary
+
+
+def test_pinned_sha256_must_be_hex(migrated_a: FixtureInfo) -> None:
+    before = db_digest(migrated_a)
+    with pytest.raises(OpInputError) as ei:
+        restore_backup(migrated_a.host(), str(migrated_a.pre_migration_backup), expected_sha256="abc")
+    assert ei.value.code == "bad_sha256" and db_digest(migrated_a) == before
+
+
+def test_backup_changing_after_its_check_is_never_installed(tmp_path: Path) -> None:
+    src, dst = tmp_path / "b.db", tmp_path / "main.db"
+    src.write_bytes(b"new bytes")
+    dst.write_bytes(b"live bytes")
+    with pytest.raises(OpInputError) as ei:
+        backups.install_db_file(src, dst, expect_sha256="0" * 64)
+    assert ei.value.code == "backup_checksum_mismatch"
+    assert dst.read_bytes() == b"live bytes" and sorted(p.name for p in tmp_path.iterdir()) == ["b.db", "main.db"]
+
+
+def test_rolled_back_backup_warns_it_is_not_pre_migration(migrated_a: FixtureInfo) -> None:
+    from ops.rollback import rollback
+
+    rollback(migrated_a.host())
+    b = create_backup(migrated_a.host(), label="emergency")
+    res = restore_backup(migrated_a.host(), b.name)
+    assert res.outcome == "ok"
+    assert any("rolled-back DB (migration_records present), not a pre-migration backup" in w for w in res.warnings)

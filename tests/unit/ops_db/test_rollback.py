@@ -28,14 +28,52 @@ def test_refused_while_running_or_unknown(migrated_a: FixtureInfo, running: bool
     ]
 
 
-@pytest.mark.parametrize("name", ["main.db-journal", "main.db-wal", "main.db-shm"])
-def test_refused_with_journal(migrated_a: FixtureInfo, name: str) -> None:
-    (migrated_a.deployment.db_dir / name).write_bytes(b"")
+@pytest.mark.parametrize("name", ["hot", "main.db-wal", "main.db-shm"])
+def test_refused_with_hot_journal_or_wal(migrated_a: FixtureInfo, name: str) -> None:
+    if name == "hot":
+        fx.leave_journal(migrated_a.root, "hot")  # the journal magic: a crashed writer's data
+        name = "main.db-journal"
+    else:
+        (migrated_a.deployment.db_dir / name).write_bytes(b"")  # any -wal/-shm, even empty
     digest = db_digest(migrated_a)
+    left = (migrated_a.deployment.db_dir / name).read_bytes()
     with pytest.raises(OpRefused) as ei:
         rollback(migrated_a.host())
     assert ei.value.code == "journal_present" and name in ei.value.message
     assert db_digest(migrated_a) == digest
+    assert (migrated_a.deployment.db_dir / name).read_bytes() == left
+    assert list(migrated_a.deployment.backups_dir.iterdir()) == [
+        migrated_a.deployment.backups_dir / str(migrated_a.pre_migration_backup)
+    ]
+
+
+@pytest.mark.parametrize("kind", ["empty", "zeroed"])
+def test_stale_journal_removed_and_rollback_proceeds(migrated_a: FixtureInfo, kind: str) -> None:
+    """Exactly like restore: a zero-length or zeroed-header journal is not hot; remove it, warn, go on."""
+    fx.leave_journal(migrated_a.root, kind)  # type: ignore[arg-type]
+    progress: list[str] = []
+    res = rollback(migrated_a.host(), progress=progress.append)
+    assert res.outcome == "ok" and res.action == "rollback"
+    assert res.removed_journal == "main.db-journal" and not migrated_a.deployment.journal_path.exists()
+    assert any("stale main.db-journal" in w for w in res.warnings)
+    assert any("removed stale main.db-journal" in p for p in progress)
+    assert not inspect_file(migrated_a.deployment.db_path).media_present
+
+
+def test_stale_journal_removed_on_noop_too(tmp_path: Path) -> None:
+    info = fx.build_pre_migration_deployment(tmp_path)
+    fx.leave_journal(info.root, "zeroed")
+    res = rollback(info.host())
+    assert res.outcome == "noop" and res.removed_journal == "main.db-journal"
+    assert not info.deployment.journal_path.exists()
+
+
+def test_rollback_and_restore_share_one_journal_guard() -> None:
+    import ops.backups
+    import ops.rollback
+    import ops.status
+
+    assert ops.rollback.clear_stale_journal is ops.backups.clear_stale_journal is ops.status.clear_stale_journal
 
 
 def test_rollback_both_schemas(migrated: FixtureInfo) -> None:

@@ -69,3 +69,69 @@ def test_missing_and_garbage_db(tmp_path: Path) -> None:
     (tmp_path / "db_data" / "main.db").write_bytes(b"garbage" * 100)
     st = status(host)
     assert st.outcome == "failed" and st.error and "cannot read database" in st.error
+
+
+# --- Docker layout ---------------------------------------------------------------------------------------
+def _docker(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, root: Path | None, dockerenv: bool, mounts: list[str]
+) -> None:
+    import ops.status as st_mod
+
+    env = tmp_path / "dockerenv"
+    if dockerenv:
+        env.write_text("")
+    monkeypatch.setattr(st_mod, "DOCKERENV", env)
+    monkeypatch.setattr(st_mod, "DOCKER_ROOT", root or tmp_path / "not-the-root")
+    info = tmp_path / "mountinfo"
+    info.write_text(
+        "".join(f"{i} 1 0:{i} / {m.replace(' ', chr(92) + '040')} rw - ext4 /dev/x rw\n" for i, m in enumerate(mounts))
+    )
+    monkeypatch.setattr(st_mod, "MOUNTINFO", info)
+
+
+def test_no_docker_warning_outside_docker(
+    migrated_a: FixtureInfo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _docker(monkeypatch, tmp_path, root=None, dockerenv=False, mounts=["/"])
+    assert not [w for w in status(migrated_a.host()).warnings if "Docker" in w]
+
+
+@pytest.mark.parametrize("by", ["root", "dockerenv"])
+def test_docker_layout_warns_when_backups_are_not_on_a_volume(
+    migrated_a: FixtureInfo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, by: str
+) -> None:
+    dep = migrated_a.deployment
+    _docker(
+        monkeypatch, tmp_path, root=dep.root if by == "root" else None, dockerenv=by == "dockerenv",
+        mounts=["/", str(dep.db_dir), str(dep.uploads_dir)],  # what go-fast-cdn's compose file mounts
+    )  # fmt: skip
+    st = status(migrated_a.host())
+    (w,) = [w for w in st.warnings if "Docker" in w]
+    assert "backups/" in w and ".rollback-agent/" in w and "not on a volume" in w
+    assert st.outcome == "ok"
+
+
+def test_docker_layout_quiet_when_mounted(
+    migrated_a: FixtureInfo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    dep = migrated_a.deployment
+    _docker(monkeypatch, tmp_path, root=dep.root, dockerenv=True, mounts=["/", str(dep.backups_dir)])
+    (w,) = [w for w in status(migrated_a.host()).warnings if "Docker" in w]
+    assert ".rollback-agent/" in w and "backups/ (" not in w
+    _docker(
+        monkeypatch, tmp_path, root=dep.root, dockerenv=True, mounts=["/", str(dep.backups_dir), str(dep.state_dir)]
+    )
+    assert not [w for w in status(migrated_a.host()).warnings if "Docker" in w]
+    _docker(monkeypatch, tmp_path, root=dep.root, dockerenv=True, mounts=["/", str(dep.root)])  # the whole folder
+    assert not [w for w in status(migrated_a.host()).warnings if "Docker" in w]
+
+
+def test_mountinfo_escapes(tmp_path: Path) -> None:
+    from ops.status import mount_points, on_a_mount
+
+    info = tmp_path / "mountinfo"
+    info.write_text("36 1 0:1 / /srv/my\\040backups rw - ext4 /dev/x rw\n")
+    mounts = mount_points(info)
+    assert mounts == {"/srv/my backups"}
+    assert on_a_mount(Path("/srv/my backups/x"), mounts) and not on_a_mount(Path("/srv/other"), mounts)
+    assert mount_points(tmp_path / "missing") == set()

@@ -107,3 +107,67 @@ def test_missing_kept_table(migrated_a: FixtureInfo) -> None:
     conn.close()
     res = verify(migrated_a.host())
     assert res.failed_checks == ["kept_tables_present"] and "configs" in res.summary
+
+
+@pytest.mark.parametrize("table", ["user_sessions", "password_resets"])
+def test_kept_tables_include_sessions_and_resets(migrated_a: FixtureInfo, table: str) -> None:
+    rollback(migrated_a.host())
+    ok = verify(migrated_a.host())
+    detail = _check(ok, "kept_tables_present")[1]
+    for t in ("user_sessions", "password_resets", "sqlite_sequence"):
+        assert t in detail
+    conn = sqlite3.connect(migrated_a.deployment.db_path)
+    conn.execute(f"DROP TABLE {table}")
+    conn.close()
+    res = verify(migrated_a.host())
+    assert res.failed_checks == ["kept_tables_present"] and f"missing: {table}" in _check(res, "kept_tables_present")[1]
+
+
+def test_fixture_dbs_have_every_kept_table(migrated: FixtureInfo) -> None:
+    from ops.schema import KEPT_TABLES, inspect_file
+
+    assert {"user_sessions", "password_resets", "sqlite_sequence"} <= set(KEPT_TABLES)
+    assert set(KEPT_TABLES) <= set(inspect_file(migrated.deployment.db_path).tables)
+    backup = migrated.deployment.backups_dir / str(migrated.pre_migration_backup)
+    assert set(KEPT_TABLES) <= set(inspect_file(backup).tables)
+
+
+def test_soft_deleted_marker_passes_with_a_warning(migrated_a: FixtureInfo) -> None:
+    rollback(migrated_a.host(), marker_mode="soft")
+    res = verify(migrated_a.host())
+    assert res.outcome == "ok"
+    assert any("UNIQUE migration_records.name until this row is hard-deleted" in w for w in res.warnings)
+    hard = fx.build_migrated_deployment(migrated_a.root.parent / "hard")
+    rollback(hard.host())
+    assert not any("hard-deleted" in w for w in verify(hard.host()).warnings)
+
+
+def test_counts_detail_names_the_baseline(migrated_a: FixtureInfo) -> None:
+    rollback(migrated_a.host())
+    res = verify(migrated_a.host())
+    base = res.baseline
+    assert base is not None
+    detail = _check(res, "counts_match_baseline")[1]
+    assert base.recorded_at.isoformat(timespec="seconds") in detail
+    assert "by rollback" in detail and f"backup {base.backup}" in detail and "baseline.json" in detail
+    assert not any("baseline from" in w for w in res.warnings)
+    fx.soft_delete_row(migrated_a.root, "docs", "notes.txt")
+    assert "recorded " in _check(verify(migrated_a.host()), "counts_match_baseline")[1]
+
+
+def test_old_baseline_warns(migrated_a: FixtureInfo) -> None:
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    rollback(migrated_a.host())
+    path = migrated_a.deployment.state_dir / "baseline.json"
+    data = json.loads(path.read_text())
+    old = datetime.now(UTC) - timedelta(hours=25)
+    data["recorded_at"] = old.isoformat()
+    path.write_text(json.dumps(data))
+    res = verify(migrated_a.host())
+    assert res.outcome == "ok"
+    expected = f"baseline from {old.isoformat(timespec='seconds')}"
+    assert any(w.startswith(expected) and "pass --baseline BACKUP" in w for w in res.warnings), res.warnings
+    pinned = verify(migrated_a.host(), baseline_backup=migrated_a.pre_migration_backup)
+    assert not any("baseline from" in w for w in pinned.warnings)
