@@ -5,9 +5,10 @@ HTTP exactly as in production, signed requests built from the buttons the bot re
 for each environment a sandbox go-fast-cdn host: a migrated deployment, the stand-in app under the
 agent's process controller, and a real ``rollback-agent`` process.
 
-Two drills: ``production`` walks option 1 (built-in rollback) to a restarted app with passing API
-checks; ``staging`` has a leftover journal, so option 1 is refused and the bot falls back to
-option 2 (restore the preselected pre-migration backup), then verifies.
+Two drills. ``production`` walks option 1 (built-in rollback) to a restarted app with passing API
+checks; a rollback pressed while the app still runs is refused (fix the cause, Retry: no fallback).
+On ``staging`` the DB is damaged after the rollback, so option 1's verify fails and the bot offers
+option 2 (restore the preselected pre-migration backup), which then verifies.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -29,7 +31,6 @@ from bot.serving import serve_in_thread
 from bot.settings import AgentTarget, Settings
 from handlers.actions_ids import ActionId
 from sandbox.fake_slack import FakeSlack, seed_demo_workspace
-from sandbox.gofastcdn_fixture import leave_journal
 from sandbox.sandbox_host import SandboxHost
 from sandbox.slack_user import SlackUserDriver
 
@@ -84,11 +85,12 @@ class Drill:
         self.driver.click(user, CHANNEL, self._ts(step_id), ActionId.STEP_DONE, value=f"{self.incident}|{step_id}")
         _wait(lambda: len(self.service.events(self.incident)) > before, f"the click on {step_id}")
 
-    def run(self, user: str, step_id: str) -> AgentJob | None:
+    def run(self, user: str, step_id: str, action: ActionId = ActionId.STEP_RUN) -> AgentJob | None:
         name = self.fake.ws.users[user].name
         before = {j.request_id for j in self.service.jobs(self.incident)}
         events = len(self.service.events(self.incident))
-        self.driver.click(user, CHANNEL, self._ts(step_id), ActionId.STEP_RUN, value=f"{self.incident}|{step_id}")
+        # Press the button as drawn now (a restore's value pins the backup its dialog names).
+        self.driver.click(user, CHANNEL, self._ts(step_id), action, block_id=f"a|{step_id}")
         _wait(lambda: len(self.service.events(self.incident)) > events, f"the Run click on {step_id}")
         new = [j for j in self.service.jobs(self.incident) if j.request_id not in before]
         if not new:
@@ -99,7 +101,10 @@ class Drill:
         _wait(lambda: self.service.job(rid).state == "finished", f"the agent job of {step_id}", timeout_s=60)
         job = self.service.job(rid)
         detail = (job.result or {}).get("summary") or (job.error or {}).get("message")
-        _say(f"{name} presses Run on {step_id}: {job.operation} -> {job.outcome}: {detail}")
+        _say(
+            f"{name} presses {action.value.removeprefix('step_').title()} on {step_id}: "
+            f"{job.operation} -> {job.outcome}: {detail}"
+        )
         return job
 
     def choose_option_from_offer(self, user: str, option: int) -> None:
@@ -133,10 +138,11 @@ def production_drill(d: Drill) -> None:
     _say(f"  bot answered bob: {d.driver.slash(BOB, CHANNEL, 'production').text}")
     d.done(ALICE, "immediate.alert-team")
     d.run(CAROL, "immediate.stop-app")  # carol is not an operator: refused and recorded
-    d.run(ALICE, "immediate.stop-app")
     d.run(BOB, "immediate.assess")
     d.choose_option(CAROL, 1)
-    d.run(ALICE, "opt1.run-rollback")
+    d.run(ALICE, "opt1.run-rollback")  # the app still runs: refused as unsafe, no fallback
+    d.run(ALICE, "immediate.stop-app")
+    d.run(ALICE, "opt1.run-rollback", ActionId.STEP_RETRY)
     d.run(ALICE, "opt1.verify")
     d.run(ALICE, "post.restart-app")
     d.run(BOB, "post.verify-app")
@@ -145,9 +151,11 @@ def production_drill(d: Drill) -> None:
 def staging_drill(d: Drill, host: SandboxHost) -> None:
     d.open(BOB, "staging major legacy doc links 404")
     d.run(BOB, "immediate.stop-app")
-    _say("(a crashed sqlite3 session left db_data/main.db-journal behind on staging)")
-    leave_journal(host.root, "zeroed")
-    d.run(BOB, "opt1.run-rollback")  # refused: journal present -> option 2 offered
+    d.run(BOB, "opt1.run-rollback")
+    _say("(someone runs a stray `DELETE FROM images WHERE id = 1` by hand on staging)")
+    with sqlite3.connect(host.root / "db_data" / "main.db") as conn:
+        conn.execute("DELETE FROM images WHERE id = 1")
+    d.run(BOB, "opt1.verify")  # fails on the counts -> option 2 offered
     d.choose_option_from_offer(ALICE, 2)
     d.run(ALICE, "opt2.restore")
     d.run(ALICE, "opt2.verify")

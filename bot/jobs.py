@@ -88,6 +88,10 @@ class JobRunner:
                 refusal=f"the chosen backup is now `{incident.chosen_backup}`, not `{confirmed_backup}` as the "
                 "button you pressed said; the message was redrawn, press Run again to confirm"
             )
+        if step.agent_op == "restore":
+            sha = self.backup_sha256(incident_id, args["backup"])
+            if sha:  # pin the exact bytes the person saw listed; the agent refuses anything else
+                args["expected_sha256"] = sha
         request_id = f"{incident_id}.{step_id}.{uuid.uuid4().hex[:12]}"
         job = self.service.begin_job(incident_id, step_id, step.agent_op, args, actor, request_id)
         if job is None:
@@ -230,6 +234,12 @@ class JobRunner:
             result=view.result,
         )
         return list((view.result or {}).get("backups", []))
+
+    def backup_sha256(self, incident_id: str, name: str) -> str | None:
+        for backup in self.latest_backups(incident_id) or []:
+            if backup.get("name") == name and backup.get("sha256"):
+                return str(backup["sha256"])
+        return None
 
     def latest_backups(self, incident_id: str) -> list[dict[str, Any]] | None:
         """The most recent backup list seen in this incident (a step's job or a fallback fetch)."""

@@ -221,15 +221,16 @@ def _step_blocks(
     if runnable and step.agent_args_from == "chosen_backup" and incident.chosen_backup:
         # Pin what the confirm dialog names: a Run click is refused if the choice changed since.
         ref = StepRef(incident_id=incident.id, step_id=step.id, arg=incident.chosen_backup).encode()
-    elements.extend(
-        _step_buttons(state.state, ref, _run_button(incident, step, state.state, ref) if runnable else None)
-    )
+    run = _run_button(incident, step, state.state, ref, ctx) if runnable else None
+    elements.extend(_step_buttons(state.state, ref, run))
     if elements:
         blocks.append(ActionsBlock(block_id=f"a|{step.id}", elements=elements))
     return blocks
 
 
-def _run_button(incident: Incident, step: RunbookStep, state: str, ref: str) -> ButtonElement | None:
+def _run_button(
+    incident: Incident, step: RunbookStep, state: str, ref: str, ctx: SectionContext
+) -> ButtonElement | None:
     """Run (pending) or Retry (failed); destructive operations ask first, naming the environment."""
     if state not in ("pending", "failed"):
         return None
@@ -239,8 +240,12 @@ def _run_button(incident: Incident, step: RunbookStep, state: str, ref: str) -> 
     if step.confirm:
         what = step.confirm
         if step.agent_args_from == "chosen_backup":
+            sha = next(
+                (str(b.get("sha256", ""))[:12] for b in ctx.backups or [] if b.get("name") == incident.chosen_backup),
+                "",
+            )
             what += (
-                f" Backup: {incident.chosen_backup}."
+                f" Backup: {incident.chosen_backup}" + (f" (sha256 {sha}…)." if sha else ".")
                 if incident.chosen_backup
                 else " No backup is chosen yet: the bot will refuse until one is."
             )

@@ -54,8 +54,20 @@ class Agent:
 
 
 def start_agent(root: Path, log: Path, *extra: str, timeout_s: float = 15) -> Agent:
-    cmd = [sys.executable, "-m", "ops.cli", "serve", "--deployment", str(root), "--port", "0",
-           "--api-url", closed_port_url(), *process_controller_flags(root), *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ops.cli",
+        "serve",
+        "--deployment",
+        str(root),
+        "--port",
+        "0",
+        "--api-url",
+        closed_port_url(),
+        *process_controller_flags(root),
+        *extra,
+    ]
     with log.open("ab") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=agent_env(), cwd=REPO)
     assert proc.stdout is not None
@@ -106,7 +118,11 @@ def test_serve_without_secret_exits_2(tmp_path: Path) -> None:
     del env["ROLLBACK_AGENT_SECRET"]
     proc = subprocess.run(
         [sys.executable, "-m", "ops.cli", "serve", "--deployment", str(info.root), "--port", "0"],
-        env=env, cwd=REPO, capture_output=True, text=True, timeout=30,
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
@@ -122,7 +138,11 @@ def test_second_agent_on_same_state_dir_refused(tmp_path: Path) -> None:
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "ops.cli", "serve", "--deployment", str(info.root), "--port", "0"],
-            env=agent_env(), cwd=REPO, capture_output=True, text=True, timeout=30,
+            env=agent_env(),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
     finally:
         agent.stop()

@@ -173,9 +173,9 @@ def test_option_1_fails_then_option_2_restores_preselected_backup_and_verifies(d
 
     restore = drill.run("opt2.restore")
     assert restore.outcome == "ok", restore
-    assert restore.args == {"backup": drill.host.info.pre_migration_backup} or restore.args["backup"] == (
-        drill.host.info.pre_migration_backup
-    )
+    assert restore.args["backup"] == drill.host.info.pre_migration_backup
+    assert len(restore.args["expected_sha256"]) == 64  # pinned to the hash the listing showed
+    assert restore.result["expected_sha256"] == restore.args["expected_sha256"]
     verify2 = drill.run("opt2.verify")
     assert verify2.outcome == "ok", verify2.result
     kinds = [e.kind for e in drill.service.events("RB-1")]
