@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from handlers.actions_ids import ActionId
-from handlers.clicks import resolve_click
+from handlers.clicks import resolve_click, tell_clicker
 from handlers.deps import HandlerDeps
 from handlers.payloads import BlockActions
 
@@ -26,11 +26,10 @@ def _check_operator(deps: HandlerDeps, payload: BlockActions, incident_id: str, 
     allowed, why = deps.operators.allowed(payload.user.id)
     if not allowed:
         deps.service.record(incident_id, "permission.refused", payload.user.id, step_id, attempted=what, reason=why)
-        deps.publisher.ephemeral(
-            payload.channel_id or "",
-            payload.user.id,
+        tell_clicker(
+            deps,
+            payload,
             f":no_entry: Only operators can {what} ({why}). Ask an operator, or mark the step Done by hand.",
-            thread_ts=payload.container.thread_ts,
         )
     return allowed
 
@@ -50,12 +49,7 @@ def _run_listener(deps: HandlerDeps, verb: str) -> Callable[..., None]:
             deps.service.record(
                 ref.incident_id, "agent.not_started", payload.user.id, ref.step_id, reason=outcome.refusal
             )
-            deps.publisher.ephemeral(
-                payload.channel_id or "",
-                payload.user.id,
-                f":information_source: Not started: {outcome.refusal}.",
-                thread_ts=payload.container.thread_ts,
-            )
+            tell_clicker(deps, payload, f":information_source: Not started: {outcome.refusal}.")
 
     listener.__name__ = f"step_{verb}"
     return listener

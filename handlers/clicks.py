@@ -14,17 +14,20 @@ log = logging.getLogger(__name__)
 
 def resolve_click(deps: HandlerDeps, payload: BlockActions, value: str | None = None) -> StepRef | None:
     """The clicked control's target if its incident is open; otherwise an ephemeral says why."""
-    channel = payload.channel_id or ""
     try:
         raw = value if value is not None else (payload.action.value or "")
         ref = StepRef.decode(raw)
         incident = deps.service.get(ref.incident_id)
     except (ValueError, UnknownIncident) as exc:
         log.warning("click on a control that no longer applies: %s", exc)
-        deps.publisher.ephemeral(channel, payload.user.id, f":warning: This control no longer applies ({exc}).")
+        tell_clicker(deps, payload, f":warning: This control no longer applies ({exc}).")
         return None
     if incident.state != "open":
-        text = f":lock: {incident.id} is {incident.state}; nothing changed."
-        deps.publisher.ephemeral(channel, payload.user.id, text)
+        tell_clicker(deps, payload, f":lock: {incident.id} is {incident.state}; nothing changed.")
         return None
     return ref
+
+
+def tell_clicker(deps: HandlerDeps, payload: BlockActions, text: str) -> None:
+    """An ephemeral answer to whoever clicked, in the thread they clicked in."""
+    deps.publisher.ephemeral(payload.channel_id or "", payload.user.id, text, thread_ts=payload.container.thread_ts)

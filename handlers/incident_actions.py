@@ -9,6 +9,7 @@ from slack_bolt import Ack, App
 
 from bot.incidents import UnknownIncident
 from handlers.actions_ids import ActionId
+from handlers.clicks import tell_clicker
 from handlers.deps import HandlerDeps
 from handlers.payloads import BlockActions
 
@@ -22,23 +23,21 @@ def _close_listener(deps: HandlerDeps, verb: str) -> Callable[..., None]:
     def listener(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         payload = BlockActions.parse(body)
-        user, channel = payload.user.id, payload.channel_id or ""
+        user = payload.user.id
         try:
             incident = deps.service.get(payload.action.value or "")
         except UnknownIncident as exc:
-            deps.publisher.ephemeral(channel, user, f":warning: This control no longer applies ({exc}).")
+            tell_clicker(deps, payload, f":warning: This control no longer applies ({exc}).")
             return
         # The opener may close their own incident (e.g. opened by mistake); otherwise operators only.
         if user != incident.opened_by and not deps.operators.allowed(user)[0]:
             deps.service.record(incident.id, "permission.refused", user, attempted=verb, reason="not an operator")
-            deps.publisher.ephemeral(
-                channel, user, f":no_entry: Only operators or the opener can {verb} {incident.id}."
-            )
+            tell_clicker(deps, payload, f":no_entry: Only operators or the opener can {verb} {incident.id}.")
             return
         running = [j for j in deps.service.jobs(incident.id) if j.state == "running"]
         if running:
-            deps.publisher.ephemeral(
-                channel, user, f":hourglass: `{running[0].operation}` is still running; {verb} when it has finished."
+            tell_clicker(
+                deps, payload, f":hourglass: `{running[0].operation}` is still running; {verb} when it has finished."
             )
             return
         minutes = (deps.service.clock() - incident.opened_at).total_seconds() / 60
@@ -50,7 +49,7 @@ def _close_listener(deps: HandlerDeps, verb: str) -> Callable[..., None]:
             text = f"cancelled after {minutes:.0f} min"
             changed = deps.service.cancel(incident.id, user, text)
         if not changed:
-            deps.publisher.ephemeral(channel, user, f"{incident.id} is already {deps.service.get(incident.id).state}.")
+            tell_clicker(deps, payload, f"{incident.id} is already {deps.service.get(incident.id).state}.")
             return
         deps.publisher.refresh_parent(incident.id)
         for section in deps.runbook.sections:

@@ -10,7 +10,7 @@ from slack_bolt import Ack, App
 
 from handlers.actions_ids import ActionId
 from handlers.agent_actions import record_backup_choice
-from handlers.clicks import resolve_click
+from handlers.clicks import resolve_click, tell_clicker
 from handlers.deps import HandlerDeps
 from handlers.payloads import BlockActions
 
@@ -35,17 +35,12 @@ def _step_listener(deps: HandlerDeps, transition: str) -> Callable[..., None]:
         try:
             result = deps.service.transition(ref.incident_id, ref.step_id, transition, payload.user.id)
         except KeyError as exc:
-            deps.publisher.ephemeral(payload.channel_id or "", payload.user.id, f":warning: Unknown step {exc}.")
+            tell_clicker(deps, payload, f":warning: Unknown step {exc}.")
             return
         if result.changed:
             deps.publisher.refresh_step(ref.incident_id, ref.step_id)
         else:
-            deps.publisher.ephemeral(
-                payload.channel_id or "",
-                payload.user.id,
-                f"Nothing changed: {result.reason}.",
-                thread_ts=payload.container.thread_ts,
-            )
+            tell_clicker(deps, payload, f"Nothing changed: {result.reason}.")
 
     listener.__name__ = f"step_{transition}"
     return listener
@@ -69,6 +64,6 @@ def _option_listener(deps: HandlerDeps) -> Callable[..., None]:
                     deps.publisher.refresh_section(ref.incident_id, section.id)
             deps.publisher.reply(incident, f"<@{payload.user.id}> chose option {option}.")
         else:
-            deps.publisher.ephemeral(payload.channel_id or "", payload.user.id, f"Option {option} was already chosen.")
+            tell_clicker(deps, payload, f"Option {option} was already chosen.")
 
     return choose_option
