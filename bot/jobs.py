@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from bot.agents import AgentDirectory
+from bot.agents import CALLER, AgentDirectory
 from bot.domain import AgentJob, StepStatus
 from bot.incidents import IncidentService, MissingChoice
 from ops.client import AgentAuthError, AgentError, AgentProtocolError, AgentTimeout, AgentUnreachable
@@ -189,7 +189,14 @@ class JobRunner:
         while True:
             window = max(1.0, min(self.poll_window_s, self.deadline_s - waited))
             try:
-                return client.run(job.operation, job.args, job.request_id, on_progress=on_progress, deadline_s=window)
+                return client.run(
+                    job.operation,
+                    job.args,
+                    job.request_id,
+                    on_progress=on_progress,
+                    deadline_s=window,
+                    caller=f"{CALLER}/{job.started_by}",  # who clicked, in the agent's audit log
+                )
             except AgentTimeout:
                 waited += window
                 if self._closing.is_set() or waited >= self.deadline_s:

@@ -99,12 +99,15 @@ class AgentClient:
         except (httpx.HTTPError, ValueError):
             return False
 
-    def submit(self, operation: str, args: dict[str, Any] | None, request_id: str) -> JobView:
+    def submit(
+        self, operation: str, args: dict[str, Any] | None, request_id: str, *, caller: str | None = None
+    ) -> JobView:
+        """``caller`` names who asked (e.g. ``rollback-bot/U123``) in the agent's audit log."""
         body = {"request_id": request_id, "operation": operation, "args": args or {}}
-        return self._job_view(self._request("POST", "/v1/jobs", body))
+        return self._job_view(self._request("POST", "/v1/jobs", body, caller))
 
-    def job(self, job_id: str) -> JobView:
-        return self._job_view(self._request("GET", f"/v1/jobs/{job_id}", None))
+    def job(self, job_id: str, *, caller: str | None = None) -> JobView:
+        return self._job_view(self._request("GET", f"/v1/jobs/{job_id}", None, caller))
 
     def run(
         self,
@@ -115,9 +118,10 @@ class AgentClient:
         on_progress: Callable[[str], None] | None = None,
         poll_s: float = 0.2,
         deadline_s: float = 600,
+        caller: str | None = None,
     ) -> JobView:
         """Submit and poll until the job finishes; each progress line is reported once."""
-        view = self.submit(operation, args, request_id)
+        view = self.submit(operation, args, request_id, caller=caller)
         seen = 0
         deadline = time.monotonic() + deadline_s
         while True:
@@ -134,17 +138,19 @@ class AgentClient:
                     job_id=view.job_id,
                 )
             time.sleep(poll_s)
-            view = self.job(view.job_id)
+            view = self.job(view.job_id, caller=caller)
 
     # --- transport ---------------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, payload: dict[str, Any] | None) -> dict[str, Any]:
+    def _request(
+        self, method: str, path: str, payload: dict[str, Any] | None, caller: str | None = None
+    ) -> dict[str, Any]:
         body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
         last: AgentError | None = None
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(min(self._backoff * 2 ** (attempt - 1), 2.0))
-            headers = signed_headers(self._secret, self.caller, method, path, body)
+            headers = signed_headers(self._secret, caller or self.caller, method, path, body)
             if payload is not None:
                 headers["Content-Type"] = "application/json"
             try:
@@ -153,9 +159,7 @@ class AgentClient:
                 last = AgentTimeout(f"agent at {self.base_url} did not answer in time ({type(exc).__name__})")
                 continue
             except (httpx.TransportError, OSError) as exc:
-                last = AgentUnreachable(
-                    f"cannot reach the agent at {self.base_url}: {exc or type(exc).__name__}"
-                )
+                last = AgentUnreachable(f"cannot reach the agent at {self.base_url}: {exc or type(exc).__name__}")
                 continue
             if resp.status_code >= 500:
                 last = AgentProtocolError(
@@ -164,9 +168,7 @@ class AgentClient:
                 )
                 continue
             if resp.status_code == 401:
-                raise AgentAuthError(
-                    f"agent rejected the request: {_error_text(resp)} (check the shared secret)"
-                )
+                raise AgentAuthError(f"agent rejected the request: {_error_text(resp)} (check the shared secret)")
             if resp.status_code >= 400:
                 raise AgentProtocolError(
                     f"agent refused {method} {path} ({resp.status_code}): {_error_text(resp)}",
@@ -175,9 +177,7 @@ class AgentClient:
             try:
                 data = resp.json()
             except ValueError:
-                raise AgentProtocolError(
-                    f"agent answered non-JSON ({resp.status_code})", resp.status_code
-                ) from None
+                raise AgentProtocolError(f"agent answered non-JSON ({resp.status_code})", resp.status_code) from None
             if not isinstance(data, dict):
                 raise AgentProtocolError("agent answered JSON that is not an object", resp.status_code)
             return data

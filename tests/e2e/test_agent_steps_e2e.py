@@ -228,6 +228,7 @@ def test_double_click_on_run_rollback_starts_one_job(drill: Drill) -> None:
     assert len(jobs) == 1
     started = [a for a in audit(drill.host) if a.get("event") == "started" and a.get("operation") == "rollback"]
     assert len(started) == 1
+    assert started[0]["caller"] == f"rollback-bot/{OPERATOR}"  # the agent's audit names who clicked
     eph = wait_for(lambda: drill.fake.ephemerals(CHANNEL, OTHER_OPERATOR), what="ephemeral to the second clicker")
     assert "already running" in eph[0].text or "undo it first" in eph[0].text
 
