@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field
 
@@ -58,7 +58,7 @@ class JobState(StrEnum):
 
 
 StepAction = Literal["done", "skip", "undo", "start", "succeed", "fail", "retry"]
-STEP_ACTIONS: tuple[str, ...] = ("done", "skip", "undo", "start", "succeed", "fail", "retry")
+STEP_ACTIONS: tuple[str, ...] = get_args(StepAction)
 
 # The host agent's operations (docs/CONTRACTS.md); a runbook may only name these.
 AgentOp = Literal[
@@ -75,20 +75,7 @@ AgentOp = Literal[
     "tail_logs",
     "dry_run",
 ]
-AGENT_OPS: tuple[str, ...] = (
-    "status",
-    "stop_app",
-    "start_app",
-    "rollback",
-    "verify",
-    "backups_list",
-    "backups_create",
-    "restore",
-    "restore_files",
-    "check_api",
-    "tail_logs",
-    "dry_run",
-)
+AGENT_OPS: tuple[str, ...] = get_args(AgentOp)
 # Operations that change the host: a runbook step using one must carry a ``confirm`` sentence.
 DESTRUCTIVE_OPS: frozenset[str] = frozenset({"stop_app", "start_app", "rollback", "restore"})
 
