@@ -253,8 +253,13 @@ class JobRunner:
         for event in reversed(self.service.events(incident_id)):
             if event.kind == "agent.backups_listed" and event.data.get("outcome") == "ok":
                 return list((event.data.get("result") or {}).get("backups", []))
-            if event.kind == "agent.finished":
+            # agent.finished carries operation and outcome: read the job row only for the one we want
+            # (this runs on every section render).
+            if (
+                event.kind == "agent.finished"
+                and event.data.get("operation") == "backups_list"
+                and event.data.get("outcome") == "ok"
+            ):
                 job = self.service.job(str(event.data.get("request_id")))
-                if job.operation == "backups_list" and job.outcome == "ok":
-                    return list((job.result or {}).get("backups", []))
+                return list((job.result or {}).get("backups", []))
         return None
