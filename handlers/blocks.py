@@ -7,7 +7,7 @@ tests. Built with slack_sdk's block models, which validate lengths as they are b
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -29,6 +29,8 @@ from bot.runbook import RunbookSection, RunbookStep
 from handlers.actions_ids import ActionId, StepRef
 from handlers.limits import MAX_HEADER, check_limits, clip
 from handlers.message import SlackMessage
+from handlers.result_blocks import backup_select
+from handlers.text import fmt_time, mention
 
 STATE_ICON = {
     "pending": ":white_square:",
@@ -45,14 +47,6 @@ class SectionContext(BaseModel):
 
     agent_url: str | None = None
     backups: list[dict[str, Any]] | None = None
-
-
-def fmt_time(at: datetime | None) -> str:
-    return at.strftime("%H:%M:%S UTC") if at else "?"
-
-
-def mention(user_id: str | None) -> str:
-    return f"<@{user_id}>" if user_id else "someone"
 
 
 def _message(text: str, blocks: list[Block]) -> SlackMessage:
@@ -204,8 +198,6 @@ def _step_blocks(
         return blocks
     elements: list[Any] = []
     if step.choice == "backup" and state.state == "pending":
-        from handlers.result_blocks import backup_select  # result_blocks builds on this module
-
         select = backup_select(
             backups=ctx.backups or [], chosen=incident.chosen_backup, action_id=ActionId.BACKUP_SELECT
         )
@@ -292,8 +284,6 @@ def fallback_offer(
     incident: Incident, section: RunbookSection, failed_operation: str, reason: str, backups: list[dict[str, Any]]
 ) -> SlackMessage:
     """After option N fails: offer option N+1, with the backup menu (newest pre-migration preselected)."""
-    from handlers.result_blocks import backup_select
-
     assert section.option is not None
     label = f" ({section.option_label})" if section.option_label else ""
     lines = [

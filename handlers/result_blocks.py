@@ -27,9 +27,9 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
-from handlers.blocks import mention
 from handlers.limits import MAX_OPTION_TEXT, MAX_OPTION_VALUE, MAX_OPTIONS, MAX_TEXT, check_limits, clip
 from handlers.message import SlackMessage
+from handlers.text import mention
 from ops.app_ops import AppControlResult, CheckApiResult, LogsResult
 from ops.backups import BackupCreateResult, BackupInfo, BackupListResult, RestoreResult
 from ops.control.base import AppState

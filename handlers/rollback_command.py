@@ -10,9 +10,9 @@ from slack_sdk.errors import SlackApiError
 
 from bot.command import UsageError, parse_rollback_args, usage
 from bot.incidents import IncidentAlreadyOpen
-from handlers.blocks import fmt_time, mention
 from handlers.deps import HandlerDeps
 from handlers.payloads import SlashCommand
+from handlers.text import fmt_time, mention
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from handlers.blocks import SlackMessage
 from handlers.limits import MAX_OPTION_TEXT, MAX_OPTION_VALUE, limit_violations
+from handlers.message import SlackMessage
 from handlers.result_blocks import (
     backup_select,
     job_result_message,
