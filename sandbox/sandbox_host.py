@@ -78,7 +78,7 @@ class SandboxHost:
         with self.agent_log.open("ab") as err:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env, cwd=REPO)
         self._agent = proc
-        self.url = _wait_for_url(proc, timeout_s, self.agent_log)
+        self.url = wait_for_agent_url(proc, timeout_s, self.agent_log)
         return self.url
 
     def start(self) -> SandboxHost:
@@ -103,7 +103,8 @@ class SandboxHost:
         self.stop()
 
 
-def _wait_for_url(proc: subprocess.Popen[str], timeout_s: float, log: Path) -> str:
+def wait_for_agent_url(proc: subprocess.Popen[str], timeout_s: float, log: Path) -> str:
+    """The URL a starting ``rollback-agent serve`` prints; its stdout stays drained for its whole life."""
     assert proc.stdout is not None
     lines: queue.Queue[str] = queue.Queue()
     stdout = proc.stdout

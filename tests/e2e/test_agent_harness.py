@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import queue
-import re
 import socket
 import subprocess
 import sys
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from sandbox.sandbox_host import wait_for_agent_url
 
 SECRET = "e2e-secret-0123456789abcdef"
 REPO = Path(__file__).resolve().parents[2]
@@ -70,30 +68,12 @@ def start_agent(root: Path, log: Path, *extra: str, timeout_s: float = 15) -> Ag
     ]
     with log.open("ab") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=agent_env(), cwd=REPO)
-    assert proc.stdout is not None
-    lines: queue.Queue[str] = queue.Queue()
-    stdout = proc.stdout
-
-    def pump() -> None:  # a thread, so the pipe never fills and the wait below can time out
-        for line in stdout:
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    deadline = time.monotonic() + timeout_s
-    seen = ""
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            line = lines.get(timeout=0.05)
-        except queue.Empty:
-            continue
-        seen += line
-        m = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
-        if m:
-            return Agent(proc, m.group(1), root / ".rollback-agent")
-    buf = seen
-    proc.kill()
-    proc.wait(5)
-    raise AssertionError(f"agent did not start: {buf!r} {log.read_text()[-2000:]}")
+    try:
+        url = wait_for_agent_url(proc, timeout_s, log)
+    except RuntimeError as exc:
+        proc.wait(5)
+        raise AssertionError(str(exc)) from None
+    return Agent(proc, url, root / ".rollback-agent")
 
 
 def test_agent_starts_prints_its_url_and_stops(tmp_path: Path) -> None:
