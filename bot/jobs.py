@@ -19,8 +19,9 @@ from pydantic import BaseModel
 
 from bot.agents import CALLER, AgentDirectory
 from bot.domain import AgentJob, StepStatus
-from bot.incidents import IncidentService, MissingChoice
+from bot.incidents import IncidentService, MissingChoice, backups_of_result
 from ops.client import AgentAuthError, AgentError, AgentProtocolError, AgentTimeout, AgentUnreachable
+from ops.models import BackupInfo
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class JobObserver(Protocol):
 
     def job_finished(self, job: AgentJob) -> None: ...
 
-    def offer_fallback(self, incident_id: str, option: int, after: AgentJob, backups: list[dict[str, Any]]) -> None: ...
+    def offer_fallback(self, incident_id: str, option: int, after: AgentJob, backups: list[BackupInfo]) -> None: ...
 
 
 class StartRefusal(StrEnum):
@@ -240,9 +241,9 @@ class JobRunner:
         )
         self.observer.offer_fallback(job.incident_id, next_option, job, self.backups(job.incident_id))
 
-    def backups(self, incident_id: str) -> list[dict[str, Any]]:
+    def backups(self, incident_id: str) -> list[BackupInfo]:
         """The newest backup list for the incident's host, fetched now (read-only) if none is known."""
-        known = self.latest_backups(incident_id)
+        known = self.service.latest_backups(incident_id)
         if known is not None:
             return known
         incident = self.service.get(incident_id)
@@ -263,26 +264,11 @@ class JobRunner:
             outcome=view.outcome,
             result=view.result,
         )
-        return list((view.result or {}).get("backups", []))
+        return backups_of_result(view.result)
 
     def backup_sha256(self, incident_id: str, name: str) -> str | None:
-        for backup in self.latest_backups(incident_id) or []:
-            if backup.get("name") == name and backup.get("sha256"):
-                return str(backup["sha256"])
-        return None
-
-    def latest_backups(self, incident_id: str) -> list[dict[str, Any]] | None:
-        """The most recent backup list seen in this incident (a step's job or a fallback fetch)."""
-        for event in reversed(self.service.events(incident_id)):
-            if event.kind == "agent.backups_listed" and event.data.get("outcome") == "ok":
-                return list((event.data.get("result") or {}).get("backups", []))
-            # agent.finished carries operation and outcome: read the job row only for the one we want
-            # (this runs on every section render).
-            if (
-                event.kind == "agent.finished"
-                and event.data.get("operation") == "backups_list"
-                and event.data.get("outcome") == "ok"
-            ):
-                job = self.service.job(str(event.data.get("request_id")))
-                return list((job.result or {}).get("backups", []))
+        """The SHA-256 the newest listing showed for ``name``: what a restore of it is pinned to."""
+        for backup in self.service.latest_backups(incident_id) or []:
+            if backup.name == name and backup.sha256:
+                return backup.sha256
         return None

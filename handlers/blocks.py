@@ -31,6 +31,7 @@ from handlers.message import SlackMessage
 from handlers.result_blocks import backup_select
 from handlers.steps import STEP_VIEWS, SectionContext, StepView, option_choice
 from handlers.text import fmt_time, mention
+from ops.models import BackupInfo
 
 
 def _message(text: str, blocks: list[Block]) -> SlackMessage:
@@ -142,7 +143,7 @@ def ephemeral_text(text: str) -> dict[str, Any]:
 
 
 def fallback_offer(
-    incident: Incident, section: RunbookSection, failed_operation: str, reason: str, backups: list[dict[str, Any]]
+    incident: Incident, section: RunbookSection, failed_operation: str, reason: str, backups: list[BackupInfo]
 ) -> SlackMessage:
     """After option N fails: offer option N+1, with the backup menu (newest pre-migration preselected)."""
     assert section.option is not None

@@ -579,24 +579,17 @@ def _headline(
     return f":grey_question: {op} on {env} ended with outcome {code(outcome, 40)}: {summary_t or err_t}"
 
 
-def selectable_backups(backups: list[dict[str, Any]]) -> list[BackupInfo]:
+def selectable_backups(backups: Sequence[BackupInfo]) -> list[BackupInfo]:
     """Valid backups whose name fits an option value, newest first (what ``backup_select`` offers)."""
-    out: list[BackupInfo] = []
-    for raw in backups:
-        try:
-            b = BackupInfo.model_validate(raw)
-        except ValidationError:
-            continue
-        if b.valid and len(b.name) <= MAX_OPTION_VALUE:
-            out.append(b)
+    out = [b for b in backups if b.valid and len(b.name) <= MAX_OPTION_VALUE]
     out.sort(key=lambda b: (b.time or datetime.min.replace(tzinfo=UTC), b.name), reverse=True)
     return out
 
 
-def unselectable_backups(backups: list[dict[str, Any]]) -> list[str]:
+def unselectable_backups(backups: Sequence[BackupInfo]) -> list[str]:
     """Valid backups a select can't offer (name longer than an option value), for the caller to mention."""
     ok = {b.name for b in selectable_backups(backups)}
-    return [str(b.get("name")) for b in backups if b.get("valid") and b.get("name") not in ok]
+    return [b.name for b in backups if b.valid and b.name not in ok]
 
 
 def _mid(text: str, limit: int) -> str:
@@ -622,7 +615,7 @@ def _option(b: BackupInfo) -> Option:
 
 
 def backup_select(
-    *, backups: list[dict[str, Any]], chosen: str | None, action_id: str, block_id_hint: str = ""
+    *, backups: Sequence[BackupInfo], chosen: str | None, action_id: str, block_id_hint: str = ""
 ) -> StaticSelectElement | None:
     """A picker of valid backups, newest first, preselecting the newest pre-migration one (the safe
     default for a restore) unless ``chosen`` names another offered backup. None when nothing is valid.

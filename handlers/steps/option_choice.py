@@ -58,11 +58,8 @@ def _choose(deps: HandlerDeps, click: StepClick) -> None:
     if backup is not None:  # the offer's menu, preselected or changed: choosing the option takes it
         apply_backup_choice(deps, click.incident.id, backup, click.user)
     if deps.service.choose_option(click.incident.id, option, click.user):
-        incident = deps.service.get(click.incident.id)
-        for section in deps.runbook.sections:
-            if section.option is not None:
-                deps.publisher.refresh_section(click.incident.id, section.id)
-        deps.publisher.reply(incident, f"<@{click.user}> chose option {option}.")
+        snap = deps.publisher.redraw(click.incident.id, sections=deps.publisher.option_sections())
+        deps.publisher.reply(snap.incident, f"<@{click.user}> chose option {option}.")
     else:
         tell_clicker(deps, click.payload, f"Option {option} was already chosen.")
 

@@ -16,7 +16,18 @@ from bot.runbook import load_runbook
 from bot.store import Store
 from handlers.steps.agent_op import refusal_text
 from ops.client import AgentAuthError, AgentTimeout, AgentUnreachable, JobView
+from ops.models import BackupInfo
 from tests.conftest import wait_for
+
+# One entry of a backups_list result, as the agent sends it.
+BACKUP = {
+    "name": "db_backup_20250730-203339.db",
+    "kind": "go-fast-cdn",
+    "size": 4096,
+    "sha256": "ab" * 32,
+    "valid": True,
+    "integrity": "ok",
+}
 
 
 class FakeClient:
@@ -34,7 +45,7 @@ class FakeClient:
             raise outcome
         if kw.get("on_progress"):
             kw["on_progress"]("halfway")
-        result = {"summary": f"{operation} {outcome}", "backups": [{"name": "db_backup_20250730-203339.db"}]}
+        result = {"summary": f"{operation} {outcome}", "backups": [BACKUP]}
         return JobView(
             job_id="j1", request_id=request_id, operation=operation, args=args, caller="bot", state="finished",
             outcome=outcome, result=result, created_at=datetime.now(UTC),
@@ -72,8 +83,8 @@ class Recorder:
         self.events.append(("finished", job.outcome))
         self.done.set()
 
-    def offer_fallback(self, incident_id: str, option: int, after: AgentJob, backups: list[dict[str, Any]]) -> None:
-        self.events.append(("offer", (option, [b["name"] for b in backups])))
+    def offer_fallback(self, incident_id: str, option: int, after: AgentJob, backups: list[BackupInfo]) -> None:
+        self.events.append(("offer", (option, [b.name for b in backups])))
 
 
 def make(tmp_path: Path, client: FakeClient | None) -> tuple[IncidentService, JobRunner, Recorder, str]:
