@@ -28,8 +28,10 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from bot.domain import (
+    DONE_OUTCOMES,
     STEP_ACTIONS,
     AgentJob,
+    AgentOutcome,
     Event,
     Incident,
     IncidentState,
@@ -86,8 +88,6 @@ RULES: dict[str, tuple[frozenset[StepStatus], StepStatus]] = {
     "fail": (frozenset({R}), F),
 }
 
-# finish_job: agent outcomes that complete the step; anything else fails it.
-DONE_OUTCOMES = {"ok": None, "noop": "nothing to do"}
 
 
 class DomainError(Exception):
@@ -594,15 +594,17 @@ class IncidentService:
     def finish_job(
         self,
         request_id: str,
-        outcome: str,
+        outcome: AgentOutcome | str,
         result: dict[str, Any] | None = None,
         error: dict[str, Any] | None = None,
     ) -> AgentJob:
         """Record an agent result and settle the step: ok -> done; noop -> done ("nothing to do");
         anything else (failed, refused, invalid, error, unreachable, ...) -> failed, reason as note.
 
-        Idempotent: finishing a finished job changes nothing and returns it as stored.
+        Idempotent: finishing a finished job changes nothing and returns it as stored. An outcome
+        that is not an ``AgentOutcome`` is a ValueError (nothing written).
         """
+        outcome = AgentOutcome(outcome)
         with self.store.transaction():
             job = self.job(request_id)
             if job.state == JobState.finished:
@@ -613,7 +615,7 @@ class IncidentService:
                 {"request_id": request_id},
                 {
                     "state": JobState.finished.value,
-                    "outcome": outcome,
+                    "outcome": outcome.value,
                     "result": result,
                     "error": error,
                     "finished_at": now,
@@ -639,7 +641,7 @@ class IncidentService:
                 {
                     "request_id": request_id,
                     "operation": job.operation,
-                    "outcome": outcome,
+                    "outcome": outcome.value,
                     "step_state": target.value if step_changed else None,
                     "note": note,
                     "summary": (result or {}).get("summary"),

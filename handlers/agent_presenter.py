@@ -19,7 +19,7 @@ from bot.incidents import IncidentService, IncidentSnapshot
 from handlers.blocks import fallback_offer
 from handlers.message import SlackMessage
 from handlers.publisher import ThreadPublisher
-from handlers.result_blocks import job_result_message, job_running_message
+from handlers.results import job_result_message, job_running_message
 from ops.models import BackupInfo
 
 log = logging.getLogger(__name__)

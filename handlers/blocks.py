@@ -28,7 +28,7 @@ from handlers.actions_ids import ActionId
 from handlers.elements import confirm_dialog
 from handlers.limits import MAX_HEADER, check_limits, clip
 from handlers.message import SlackMessage
-from handlers.result_blocks import backup_select
+from handlers.results import backup_select
 from handlers.steps import STEP_VIEWS, SectionContext, StepView, option_choice
 from handlers.text import fmt_time, mention
 from ops.models import BackupInfo

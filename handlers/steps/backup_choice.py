@@ -10,7 +10,7 @@ from handlers.actions_ids import ActionId
 from handlers.clicks import StepClick, on_click
 from handlers.deps import HandlerDeps
 from handlers.payloads import BlockActions
-from handlers.result_blocks import backup_select
+from handlers.results import backup_select
 from handlers.steps.base import Listener, StepKindView, StepView, step_blocks
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from handlers.limits import MAX_OPTION_TEXT, MAX_OPTION_VALUE, limit_violations
 from handlers.message import SlackMessage
-from handlers.result_blocks import (
+from handlers.results import (
     backup_select,
     job_result_message,
     job_running_message,
