@@ -7,7 +7,6 @@ tests. Built with slack_sdk's block models, which validate lengths as they are b
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -41,7 +40,6 @@ def _message(text: str, blocks: list[Block]) -> SlackMessage:
 
 def incident_parent(incident: Incident, *, done: int, total: int, agent_url: str | None) -> SlackMessage:
     """The channel message that anchors the incident thread."""
-    due = incident.opened_at + timedelta(minutes=incident.target_minutes)
     state = {
         "open": ":red_circle: open",
         "resolved": ":large_green_circle: resolved",
@@ -52,7 +50,7 @@ def incident_parent(incident: Incident, *, done: int, total: int, agent_url: str
         MarkdownTextObject(text=f"*Severity*\n{incident.severity} (target {target})"),
         MarkdownTextObject(text=f"*Environment*\n`{incident.environment}`"),
         MarkdownTextObject(text=f"*Opened by*\n{mention(incident.opened_by)} at {fmt_time(incident.opened_at)}"),
-        MarkdownTextObject(text=f"*Due by*\n{fmt_time(due)}"),
+        MarkdownTextObject(text=f"*Due by*\n{fmt_time(incident.due_at)}"),
         MarkdownTextObject(text=f"*State*\n{state}"),
         MarkdownTextObject(text=f"*Checklist*\n{done}/{total} steps done or skipped"),
     ]

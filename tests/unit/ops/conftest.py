@@ -20,3 +20,7 @@ def migrated(tmp_path: Path, request: pytest.FixtureRequest) -> FixtureInfo:
 @pytest.fixture
 def migrated_a(tmp_path: Path) -> FixtureInfo:
     return build_migrated_deployment(tmp_path / "gfc", schema="a7396e9")
+
+
+# The app-control fixtures (a plain sqlite3 deployment, the stand-in as a real process).
+from tests.unit.ops.app_helpers import deployment, process_host, reaper  # noqa: E402, F401
