@@ -26,8 +26,7 @@ from ops.baseline import baseline_from_db, write_baseline
 from ops.deployment import Deployment
 from ops.errors import OpInputError, OpRefused
 from ops.host import Host
-from ops.leftovers import describe as describe_leftovers
-from ops.leftovers import sweep, temp_name
+from ops.leftovers import temp_name
 from ops.quarantine import QuarantineRecord, assess, quarantine
 from ops.restore_gate import RowCheck, check_rows, check_shape, current_counts
 from ops.results import OpResult, utcnow
@@ -440,7 +439,6 @@ class RestoreResult(OpResult):
     db_state_before: str = "ok"  # ok / missing / zero-bytes / unreadable / not-sqlite / corrupt
     quarantine: QuarantineRecord | None = None  # where a broken main.db (and its journal) was moved
     row_check: RowCheck | None = None  # live images+docs of the backup vs the DB it replaced
-    leftovers_removed: list[str] = Field(default_factory=list)  # a crashed run's temp files, removed first
 
 
 def normalise_sha256(expected_sha256: str | None) -> str | None:
@@ -535,8 +533,6 @@ def restore_backup(
             clear_stale_journal(dep, "restore")  # raises journal_present with the recover_journal hint
     # --- nothing has been changed up to here -------------------------------------------------------
     warnings: list[str] = []
-    found = sweep(dep)
-    warnings += describe_leftovers(found)
     removed: str | None = None
     quarantined: QuarantineRecord | None = None
     pre: BackupCreateResult | None = None
@@ -616,5 +612,4 @@ def restore_backup(
         db_state_before=health.state,
         quarantine=quarantined,
         row_check=rows,
-        leftovers_removed=[f.path for f in found if f.removed],
     )

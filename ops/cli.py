@@ -14,14 +14,15 @@ import shlex
 import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from pydantic import ValidationError
 
 from ops.agent.audit import AuditLog
 from ops.agent.config import AgentSettings, ConfigError, build_host
-from ops.agent.jobs import JobError, run_call
-from ops.errors import OpError
+from ops.agent.jobs import JobError, is_busy, run_call
+from ops.errors import OpError, OpInputError
 from ops.registry import Registry, default_registry, summarise_validation
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
@@ -44,6 +45,7 @@ ROLLBACK_AGENT_HOST, ROLLBACK_AGENT_PORT, ROLLBACK_AGENT_SECRET (serve only).
 CONFIRM = {
     "rollback": "roll back the media migration (drops `media`; rows created after the migration are lost)",
     "restore": "overwrite main.db with backup {backup}",
+    "recover_journal": "let SQLite replay the hot journal into main.db (copies of both are kept first)",
     "stop_app": "stop go-fast-cdn",
     "start_app": "start go-fast-cdn",
 }
@@ -117,6 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--sha256", metavar="HEX", help="refuse unless the backup's SHA-256 is this (as shown by `backups list`)"
     )
+    p.add_argument(
+        "--accept-fewer-rows",
+        metavar="REASON",
+        help="restore even though the backup has far fewer live images/docs than main.db (reason is recorded)",
+    )
+    add(
+        "recover-journal",
+        "replay a hot main.db-journal left by a crash (app must be stopped; copies kept first)",
+        destr,
+    )
     add("restore-files", "copy missing images/docs files back from uploads/media")
     add("check-api", "probe go-fast-cdn's HTTP API")
     p = add("logs", "last lines of the app's log")
@@ -126,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("backup", nargs="?", metavar="BACKUP")
     p.add_argument("--soft-marker", action="store_true")
     p.add_argument("--sha256", metavar="HEX", help="restore: refuse unless the backup's SHA-256 is this")
+    p.add_argument("--accept-fewer-rows", metavar="REASON", help="restore: the override reason to rehearse")
     p = add("stop-app", "stop go-fast-cdn", destr)
     p.add_argument("--timeout", type=float, default=30.0)
     p = add("start-app", "start go-fast-cdn", destr)
@@ -141,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
 def operation_of(ns: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     """Map a parsed command line to (registry name, args)."""
     cmd = ns.command
-    marker = {"marker_mode": "soft"} if getattr(ns, "soft_marker", False) else {}
+    marker: dict[str, Any] = {"marker_mode": "soft"} if getattr(ns, "soft_marker", False) else {}
+    args: dict[str, Any]
     if cmd == "status":
         return "status", {}
     if cmd == "rollback":
@@ -151,7 +165,12 @@ def operation_of(ns: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     if cmd == "backups":
         return ("backups_list", {}) if ns.backups_command == "list" else ("backups_create", {"label": ns.label})
     if cmd == "restore":
-        return "restore", {"backup": ns.backup, **({"expected_sha256": ns.sha256} if ns.sha256 else {})}
+        args = {"backup": ns.backup, **({"expected_sha256": ns.sha256} if ns.sha256 else {})}
+        if ns.accept_fewer_rows is not None:
+            args["accept_fewer_rows"] = ns.accept_fewer_rows
+        return "restore", args
+    if cmd == "recover-journal":
+        return "recover_journal", {}
     if cmd == "restore-files":
         return "restore_files", {}
     if cmd == "check-api":
@@ -159,11 +178,13 @@ def operation_of(ns: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     if cmd == "logs":
         return "tail_logs", {"lines": ns.lines}
     if cmd == "dry-run":
-        args: dict[str, Any] = {"operation": ns.target, **marker}
+        args = {"operation": ns.target, **marker}
         if ns.backup:
             args["backup"] = ns.backup
         if ns.sha256:
             args["expected_sha256"] = ns.sha256
+        if ns.accept_fewer_rows is not None:
+            args["accept_fewer_rows"] = ns.accept_fewer_rows
         return "dry_run", args
     if cmd in ("stop-app", "start-app"):
         return cmd.replace("-", "_"), {"timeout_s": ns.timeout}
@@ -281,10 +302,24 @@ def confirm(operation: str, args: dict[str, Any], where: str, yes: bool, stdin: 
 
 def run_local(ns: argparse.Namespace, registry: Registry) -> int:
     operation, args = operation_of(ns)
-    call = registry.prepare(operation, args)  # OpInputError -> exit 2 before touching anything
     settings = settings_from(ns)
     host = build_host(settings)
     state_dir = settings.resolved_state_dir(host.deployment)
+    caller = f"cli:{getpass.getuser()}@{socket.gethostname()}"
+    try:
+        call = registry.prepare(operation, args)  # OpInputError -> exit 2 before touching anything
+    except OpInputError as exc:
+        _audit(
+            state_dir,
+            "local_rejected",
+            caller=caller,
+            operation=operation,
+            args=args,
+            reason=exc.code,
+            outcome="invalid",
+            error=exc.to_dict(),
+        )
+        raise
     if call.spec.destructive and not confirm(
         operation, call.args.model_dump(), str(host.deployment.root), getattr(ns, "yes", False), sys.stdin
     ):
@@ -295,21 +330,18 @@ def run_local(ns: argparse.Namespace, registry: Registry) -> int:
         print(f"  ... {line}", file=sys.stderr, flush=True)
 
     outcome, result, error, tb = run_call(call, host, progress, state_dir=state_dir)
-    caller = f"cli:{getpass.getuser()}@{socket.gethostname()}"
-    try:
-        AuditLog(state_dir / "audit.jsonl").write(
-            "local_run",
-            caller=caller,
-            operation=operation,
-            args=call.args.model_dump(mode="json"),
-            outcome=outcome,
-            summary=(result or {}).get("summary"),
-            result=result,
-            error=error.model_dump() if error else None,
-            traceback=tb,
-        )
-    except OSError as exc:
-        print(f"warning: could not write the audit log: {exc}", file=sys.stderr)
+    _audit(
+        state_dir,
+        "local_busy" if is_busy(outcome, error) else "local_run",
+        caller=caller,
+        operation=operation,
+        args=call.args.model_dump(mode="json"),
+        outcome=outcome,
+        summary=(result or {}).get("summary"),
+        result=result,
+        error=error.model_dump() if error else None,
+        traceback=tb,
+    )
     try:  # `rollback-agent status | head` must still exit with the operation's code
         if ns.json:
             payload = {
@@ -327,6 +359,13 @@ def run_local(ns: argparse.Namespace, registry: Registry) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return EXIT_BY_OUTCOME[outcome]
+
+
+def _audit(state_dir: Path, event: str, **fields: Any) -> None:
+    try:
+        AuditLog(state_dir / "audit.jsonl").write(event, **fields)
+    except OSError as exc:
+        print(f"warning: could not write the audit log: {exc}", file=sys.stderr)
 
 
 def run_serve(ns: argparse.Namespace, registry: Registry) -> int:

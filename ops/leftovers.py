@@ -28,9 +28,13 @@ TAG = "rollback-agent"
 DRY_RUN_PREFIX = f"{TAG}-dryrun-"
 LEGACY_STALE_AFTER_S = 3600.0
 # .<anything>rollback-agent-<pid>.<start>-<hex>.<part|tmp>[-journal|-wal|-shm] and the dry-run folders
-_TAGGED = re.compile(rf"^(?:\..*\.{TAG}|{TAG}-dryrun)-(\d+)\.(\d+)-[0-9a-f]+(?:\.(?:part|tmp))?(?:-journal|-wal|-shm)?$")
+_TAGGED = re.compile(
+    rf"^(?:\..*\.{TAG}|{TAG}-dryrun)-(\d+)\.(\d+)-[0-9a-f]+(?:\.(?:part|tmp))?(?:-journal|-wal|-shm)?$"
+)
 # names older agent versions used: .rollback-agent-<hex>.part, .main.db.rollback-agent-<hex>.tmp, baseline.json.tmp
-_LEGACY = re.compile(rf"(?:^\.{TAG}-[0-9a-f]{{32}}\.part|\.{TAG}-[0-9a-f]{{32}}\.tmp|^baseline\.json\.tmp)(?:-journal)?$")
+_LEGACY = re.compile(
+    rf"(?:^\.{TAG}-[0-9a-f]{{32}}\.part|\.{TAG}-[0-9a-f]{{32}}\.tmp|^baseline\.json\.tmp)(?:-journal)?$"
+)
 
 
 @lru_cache(maxsize=1)
@@ -108,7 +112,9 @@ def _classify(p: Path) -> Leftover | None:
     if m is not None:
         pid, start = int(m.group(1)), m.group(2)
         stale = not writer_alive(pid, start)
-        return Leftover(path=str(p), kind="folder" if p.is_dir() else "file", size=_size(p), writer_pid=pid, stale=stale)
+        return Leftover(
+            path=str(p), kind="folder" if p.is_dir() else "file", size=_size(p), writer_pid=pid, stale=stale
+        )
     if _LEGACY.search(p.name):
         try:
             age = time.time() - p.lstat().st_mtime

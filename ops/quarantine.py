@@ -191,7 +191,9 @@ def new_quarantine_folder(dep: Deployment, reason: str) -> Path:
     raise OSError("no free quarantine folder name")
 
 
-def quarantine(dep: Deployment, health: DbHealth, operation: str, *, keep_db_in_place: bool = False) -> QuarantineRecord:
+def quarantine(
+    dep: Deployment, health: DbHealth, operation: str, *, keep_db_in_place: bool = False
+) -> QuarantineRecord:
     """Move the journal/WAL/SHM and main.db into a new quarantine folder (renames, same file system).
 
     With ``keep_db_in_place`` main.db is hard-linked instead of moved (a copy where links are not

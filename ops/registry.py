@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -52,9 +52,14 @@ class BackupCreateArgs(Args):
     label: str = Field("manual", pattern=r"^[A-Za-z0-9_-]{1,40}$")
 
 
+OverrideReason = Annotated[str | None, Field(min_length=3, max_length=300)]
+
+
 class RestoreArgs(Args):
     backup: str = Field(pattern=BACKUP_NAME)
     expected_sha256: str | None = Field(None, pattern=SHA256_HEX)  # pin: refuse a backup with another hash
+    # restore a backup with far fewer live images/docs than the current DB anyway; the reason is recorded
+    accept_fewer_rows: OverrideReason = None
 
 
 class CheckApiArgs(Args):
@@ -70,6 +75,7 @@ class DryRunArgs(Args):
     backup: str | None = Field(None, pattern=BACKUP_NAME)
     marker_mode: Literal["hard", "soft"] = "hard"
     expected_sha256: str | None = Field(None, pattern=SHA256_HEX)  # restore only
+    accept_fewer_rows: OverrideReason = None  # restore only
 
 
 @dataclass(frozen=True)
@@ -183,8 +189,16 @@ def _backups_create(host: Host, args: BackupCreateArgs, progress: Progress) -> O
 
 def _restore(host: Host, args: RestoreArgs, progress: Progress) -> OpResult:
     return _fn("ops.backups", "restore_backup")(
-        host, args.backup, expected_sha256=args.expected_sha256, progress=progress
+        host,
+        args.backup,
+        expected_sha256=args.expected_sha256,
+        accept_fewer_rows=args.accept_fewer_rows,
+        progress=progress,
     )
+
+
+def _recover_journal(host: Host, args: NoArgs, progress: Progress) -> OpResult:
+    return _fn("ops.journal", "recover_journal")(host, progress=progress)
 
 
 def _restore_files(host: Host, args: NoArgs, progress: Progress) -> OpResult:
@@ -206,6 +220,7 @@ def _dry_run(host: Host, args: DryRunArgs, progress: Progress) -> OpResult:
         backup=args.backup,
         marker_mode=args.marker_mode,
         expected_sha256=args.expected_sha256,
+        accept_fewer_rows=args.accept_fewer_rows,
     )
 
 
@@ -227,6 +242,14 @@ def default_specs() -> list[OpSpec]:
             exclusive=True,
         ),
         OpSpec("restore", RestoreArgs, _restore, True, True, "restore main.db from a backup"),
+        OpSpec(
+            "recover_journal",
+            NoArgs,
+            _recover_journal,
+            True,
+            True,
+            "let SQLite replay a hot journal into main.db (copies kept first)",
+        ),
         OpSpec(
             "restore_files",
             NoArgs,

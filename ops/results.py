@@ -24,6 +24,8 @@ class OpResult(BaseModel):
     outcome: Outcome
     summary: str
     warnings: list[str] = Field(default_factory=list)
+    # temp files a crashed agent run left (writer process gone), removed before this operation ran
+    leftovers_removed: list[str] = Field(default_factory=list)
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime = Field(default_factory=utcnow)
 

@@ -119,7 +119,10 @@ def test_finished_audit_line_carries_the_error(fake_host: Host, gate: Gate) -> N
         "code": "app_running",
         "message": "go-fast-cdn is running: stop it first",
     }
-    assert finished["r2"]["result"] is None and finished["r2"]["error"]["code"] == "unknown_operation"  # type: ignore[index]
+    assert "r2" not in finished  # an invalid request never runs: one `rejected` line, no accepted/finished
+    (rejected,) = [e for e in events(fake_host) if e["request_id"] == "r2"]
+    assert rejected["event"] == "rejected" and rejected["reason"] == "unknown_operation"
+    assert rejected["outcome"] == "invalid" and rejected["error"]["code"] == "unknown_operation"  # type: ignore[index]
 
 
 def test_crash_traceback_in_audit(fake_host: Host, gate: Gate) -> None:
