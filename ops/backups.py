@@ -27,7 +27,7 @@ from ops.deployment import Deployment
 from ops.errors import OpInputError, OpRefused
 from ops.host import Host
 from ops.leftovers import temp_name
-from ops.quarantine import QuarantineRecord, assess, quarantine
+from ops.quarantine import QuarantineRecord, assess, broken_db_error, quarantine
 from ops.restore_gate import RowCheck, check_rows, check_shape, current_counts
 from ops.results import OpResult, utcnow
 from ops.schema import Counts, MarkerInfo, SchemaEra, inspect, open_ro
@@ -360,8 +360,9 @@ def create_backup(host: Host, *, label: str = "manual", progress: Progress = Non
     """Online backup of main.db into backups/ (safe while the app runs; never overwrites)."""
     started = utcnow()
     dep = host.deployment
-    if not dep.db_path.is_file():
-        raise OpInputError("no_database", f"{dep.db_path} does not exist")
+    health = assess(dep)
+    if health.broken:
+        raise broken_db_error(health, "back up main.db")
     dep.backups_dir.mkdir(parents=True, exist_ok=True)
     tmp = dep.backups_dir / temp_name("backup", ".part")
     say(progress, f"backing up {dep.db_path.name} (SQLite online backup)")

@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from ops.deployment import Deployment
+from ops.leftovers import temp_name
 from ops.results import utcnow
 from ops.schema import counts, open_ro
 
@@ -55,9 +56,12 @@ def write_baseline(dep: Deployment, baseline: Baseline) -> Path:
     """Atomic write (temp + replace) so verify never reads half a file."""
     p = baseline_path(dep)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_suffix(".json.tmp")
-    tmp.write_text(baseline.model_dump_json(indent=2))
-    os.replace(tmp, p)
+    tmp = p.with_name(temp_name(p.name))
+    try:
+        tmp.write_text(baseline.model_dump_json(indent=2))
+        os.replace(tmp, p)
+    finally:
+        tmp.unlink(missing_ok=True)
     return p
 
 

@@ -25,6 +25,7 @@ from ops.errors import OpInputError, OpRefused
 from ops.files import MissingFile, file_locations, missing_legacy_files
 from ops.gorm_time import gorm_now, parse_datetime, to_ns
 from ops.host import Host
+from ops.quarantine import assess, broken_db_error
 from ops.results import OpResult, utcnow
 from ops.schema import MARKER_NAME, Counts, MarkerInfo, SchemaEra, SchemaInfo, inspect, inspect_file, q
 from ops.status import clear_stale_journal, require_stopped, stale_journal_warning
@@ -262,8 +263,9 @@ def rollback(
         raise OpInputError("bad_marker_mode", f"marker_mode must be 'hard' or 'soft', not {marker_mode!r}")
     dep = host.deployment
     require_stopped(host, "roll back")
-    if not dep.db_path.is_file():
-        raise OpInputError("no_database", f"{dep.db_path} does not exist")
+    health = assess(dep)
+    if health.broken:  # missing/zero-byte/unreadable/corrupt: a failure whose way out is a restore
+        raise broken_db_error(health, "roll back")
     removed = clear_stale_journal(dep, "roll back")
     warnings: list[str] = []
     if removed:
