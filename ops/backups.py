@@ -27,8 +27,8 @@ from ops.deployment import Deployment
 from ops.errors import OpInputError, OpRefused
 from ops.host import Host
 from ops.leftovers import temp_name
-from ops.quarantine import QuarantineRecord, assess, broken_db_error, quarantine
-from ops.restore_gate import RowCheck, check_rows, check_shape, current_counts
+from ops.quarantine import SQLITE_MAGIC, QuarantineRecord, assess, broken_db_error, quarantine
+from ops.restore_gate import RowCheck, check_journal_mode, check_rows, check_shape, current_counts
 from ops.results import OpResult, utcnow
 from ops.schema import Counts, MarkerInfo, SchemaEra, inspect, open_ro
 from ops.status import clear_stale_journal, require_stopped, stale_journal_warning
@@ -464,6 +464,9 @@ def validate_backup(dep: Deployment, backup: str, *, expected_sha256: str | None
             "backup_checksum_mismatch",
             f"{backup}: sha256 {digest} is not the expected {expected}; nothing was changed",
         )
+    with open(path, "rb") as f:
+        if f.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC:
+            check_journal_mode(path, backup)  # before SQLite opens it (a WAL file would grow -wal/-shm)
     chk = check_db(path)
     if not chk.valid:
         raise OpInputError("backup_invalid", f"{backup} is not a valid SQLite DB: {chk.integrity}")

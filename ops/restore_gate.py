@@ -47,8 +47,9 @@ def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
     return {str(r[1]) for r in conn.execute(f"PRAGMA table_info({q(table)})")}
 
 
-def check_shape(path: Path, name: str, era: SchemaEra | None) -> None:
-    """OpInputError (nothing touched) unless ``path`` looks like a go-fast-cdn DB of its era."""
+def check_journal_mode(path: Path, name: str) -> None:
+    """OpInputError unless the header says rollback journal. Read from the header, before SQLite opens
+    the file: opening a WAL-mode file, even read-only, creates -wal/-shm files beside it."""
     mode = header_journal_mode(path)
     if mode != "rollback":
         raise OpInputError(
@@ -56,6 +57,11 @@ def check_shape(path: Path, name: str, era: SchemaEra | None) -> None:
             f"{name} is in {mode} journal mode; go-fast-cdn's DB uses SQLite's rollback journal (DELETE mode), "
             "so this file was not written by it; nothing was changed",
         )
+
+
+def check_shape(path: Path, name: str, era: SchemaEra | None) -> None:
+    """OpInputError (nothing touched) unless ``path`` has the tables and columns of a go-fast-cdn DB
+    of its era (call ``check_journal_mode`` first)."""
     if era is None or era not in ERA_TABLES:
         why = "a live migration marker without a media table" if era == "inconsistent" else "no images/docs tables"
         raise OpInputError("backup_not_gofastcdn", f"{name} is not a go-fast-cdn DB ({why}); nothing was changed")
