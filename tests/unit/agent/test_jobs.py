@@ -169,6 +169,15 @@ def test_exclusive_ops_do_not_overlap_but_reads_do(fake_host: Host, gate: Gate) 
     after, _ = submit(runner, "r4", "other_destructive")
     after_done = runner.wait(after.job_id, 5)
     assert after_done is not None and after_done.outcome == "ok"
+    # one execution = one `started` line; the busy refusal is its own line and never `started`
+    by_rid: dict[object, list[object]] = {}
+    for e in events(fake_host):
+        by_rid.setdefault(e.get("request_id"), []).append(e["event"])
+    assert by_rid["r1"] == ["accepted", "started", "finished"]
+    assert by_rid["r2"] == ["accepted", "busy"]
+    assert by_rid["r4"] == ["accepted", "started", "finished"]
+    (busy_line,) = [e for e in events(fake_host) if e["event"] == "busy"]
+    assert busy_line["outcome"] == "refused" and busy_line["error"]["code"] == "busy"  # type: ignore[index]
 
 
 def test_store_survives_reopen(tmp_path: Path) -> None:
