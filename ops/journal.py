@@ -5,7 +5,7 @@ only conditions are that nobody else has the DB open (the app is stopped) and th
 stays next to its DB. So: prove the app is stopped, copy main.db and its journal/WAL aside
 untouched (``db_data/quarantine/main.db-before-journal-recovery-<time>/``), open the live DB read-write
 so SQLite replays the journal, run ``PRAGMA integrity_check``, and report the files and the schema
-before and after. A zero-length or zeroed-header journal is not hot: it is just removed.
+before and after. A zero-length journal or one whose first byte is zero is not hot: it is just removed.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def recover_journal(host: Host, *, progress: Progress = None) -> RecoverJournalR
         dep.journal_path.unlink()
         return result(
             outcome="ok",
-            summary="removed a stale main.db-journal (empty or zeroed header: SQLite never replays those)",
+            summary="removed a stale main.db-journal (empty or first byte zero: SQLite never replays those)",
             after=_side(host),
             removed_stale_journal=True,
         )

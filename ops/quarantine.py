@@ -26,7 +26,6 @@ from ops.leftovers import temp_name
 from ops.schema import open_ro
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
-JOURNAL_HEADER = 28  # bytes of a rollback journal's header; all zero = never hot
 QUARANTINE_DIR = "quarantine"
 
 DbState = Literal["ok", "missing", "zero-bytes", "unreadable", "not-sqlite", "corrupt"]
@@ -48,14 +47,16 @@ class DbHealth(BaseModel):
 
 
 def journal_is_harmless(journal: Path) -> bool:
-    """Zero-length, or a zeroed header (SQLite never treats those as hot): safe to delete.
+    """Zero-length, or a first byte of zero: SQLite's own rule (pager.c, hasHotJournal) never treats
+    those as hot and ignores them. A writer killed before it synced its journal leaves one (magic
+    and record count still zero) and has not touched main.db yet, so deleting it loses nothing.
     Unreadable counts as not harmless."""
     try:
         with open(journal, "rb") as f:
-            data = f.read(JOURNAL_HEADER)
+            first = f.read(1)
     except OSError:
         return False
-    return len(data) == 0 or not any(data)
+    return first in (b"", b"\0")
 
 
 def sidecar_files(dep: Deployment) -> list[Path]:
@@ -65,7 +66,7 @@ def sidecar_files(dep: Deployment) -> list[Path]:
 
 def journal_state(dep: Deployment) -> JournalState:
     """``wal``: a -wal/-shm (go-fast-cdn never uses WAL); ``hot``: a journal SQLite would replay;
-    ``stale``: an empty or zeroed-header journal; ``none``."""
+    ``stale``: an empty journal or one whose first byte is zero; ``none``."""
     if os.path.lexists(dep.wal_path) or os.path.lexists(dep.shm_path):
         return "wal"
     if os.path.lexists(dep.journal_path):

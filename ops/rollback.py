@@ -67,7 +67,7 @@ class RollbackResult(OpResult):
     marker_after: MarkerInfo | None = None
     dropped: list[str] = Field(default_factory=list)  # indexes then the table
     sequence_row_removed: bool = False
-    removed_journal: str | None = None  # a stale (empty/zeroed-header) main.db-journal removed first
+    removed_journal: str | None = None  # a stale (empty or zero first byte) main.db-journal removed first
 
 
 @dataclass
@@ -256,7 +256,7 @@ def describe(out: CoreOutcome, marker_mode: MarkerMode) -> str:
 def rollback(
     host: Host, *, marker_mode: MarkerMode = "hard", progress: Callable[[str], None] | None = None
 ) -> RollbackResult:
-    """Refuse unless stopped and free of a hot journal/-wal (a stale empty or zeroed-header journal is
+    """Refuse unless stopped and free of a hot journal/-wal (a stale journal (empty, or first byte zero) is
     removed, exactly as restore does); then backup, baseline, report losses, drop, verify."""
     started = utcnow()
     if marker_mode not in ("hard", "soft"):

@@ -77,14 +77,14 @@ def journal_blockers(dep: Deployment) -> list[Path]:
 
 
 def stale_journal_warning(name: str) -> str:
-    return f"removed a stale {name} (empty or zeroed header, not a hot journal)"
+    return f"removed a stale {name} (empty or first byte zero: SQLite never replays it)"
 
 
 def clear_stale_journal(dep: Deployment, action: str) -> str | None:
     """The one journal guard of every writing operation (rollback, restore).
 
     Refuse (nothing touched) when a hot journal (journal magic), a -wal or a -shm lies next to the
-    DB: it may hold a crashed writer's data. A zero-length or zeroed-header ``main.db-journal`` is
+    DB: it may hold a crashed writer's data. A zero-length or zero-first-byte ``main.db-journal`` is
     not hot: remove it and return its name (the caller reports it as a warning)."""
     if journal_blockers(dep):
         names = ", ".join(p.name for p in journal_files(dep))
@@ -199,7 +199,7 @@ def status(host: Host) -> StatusResult:
     if jf:
         res.warnings.append(
             f"{', '.join(jf)} present next to the DB"
-            + (" (hot: run recover_journal)" if res.hot_journal else " (stale: empty or zeroed header)")
+            + (" (hot: run recover_journal)" if res.hot_journal else " (stale: empty or first byte zero)")
         )
     res.warnings += docker_layout_warnings(dep)
     app_txt = {True: "running", False: "stopped", None: "state unknown"}[st.running]
