@@ -253,3 +253,39 @@ def test_sigkill_during_restore(template: Path, tmp_path: Path) -> None:
 def test_sigkill_during_rollback(template: Path, tmp_path: Path) -> None:
     stats = _fault_trials(template, tmp_path, "rollback", "pre-rollback")
     print(f"rollback faults (seed {SEED}): {stats}")
+
+
+def test_sigkill_the_serving_agent_mid_restore_then_restart(template: Path, tmp_path: Path) -> None:
+    """The whole agent process (HTTP server, job thread) SIGKILLed right after accepting a restore:
+    on restart the job is closed as interrupted (never re-run), the DB is old or new, and the next
+    restore through the API leaves no temp file."""
+    from ops.client import AgentClient
+    from tests.e2e.test_agent_harness import SECRET, start_agent
+
+    rng = random.Random(f"{SEED}-serve")
+    scratch = tmp_path / "scratch"
+    backup = sorted(p.name for p in (template / "backups").glob("db_backup_*.db"))[0]
+    old = logical(template / "db_data" / "main.db", scratch)[1]
+    new = logical(template / "backups" / backup, scratch)[1]
+    for trial in range(2):
+        root = shutil.copytree(template, tmp_path / f"serve-{trial}")
+        agent = start_agent(root, tmp_path / f"agent-{trial}.log")
+        c = AgentClient(agent.url, SECRET, "e2e-bot", timeout_s=5, retries=1)
+        job = c.submit("restore", {"backup": backup}, f"kill-{trial}")
+        time.sleep(rng.uniform(0, 0.05))
+        agent.proc.kill()
+        agent.proc.wait(10)
+        integrity, dump = logical(root / "db_data" / "main.db", scratch)
+        assert integrity == "ok" and dump in (old, new), f"seed {SEED} serve trial {trial}"
+        again = start_agent(root, tmp_path / f"agent-{trial}b.log")
+        try:
+            c = AgentClient(again.url, SECRET, "e2e-bot", timeout_s=5, retries=1)
+            first = c.job(job.job_id)
+            assert first.state == "finished" and first.outcome in ("ok", "error", "refused"), first
+            if first.outcome == "error":
+                assert first.error is not None and first.error.code == "agent_restarted"
+            done = c.run("restore", {"backup": backup}, f"next-{trial}", poll_s=0.05, deadline_s=60)
+            assert done.outcome == "ok", done
+        finally:
+            again.stop()
+        assert leftover_names(root) == [] and logical(root / "db_data" / "main.db", scratch)[1] == new
