@@ -12,24 +12,14 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from pydantic import BaseModel, Field
-
 from ops.deployment import Deployment
 from ops.host import Host
 from ops.leftovers import temp_name
+from ops.models import MissingFile, RestoreFilesResult, utcnow
 from ops.quarantine import require_healthy
-from ops.results import OpResult, utcnow
 from ops.schema import open_ro, tables
 
 FOLDERS = {"images": "images", "docs": "docs"}
-
-
-class MissingFile(BaseModel):
-    table: str  # images | docs
-    id: int
-    file_name: str
-    expected_path: str  # relative to the deployment, e.g. uploads/images/cat.png
-    copy_in_media: bool  # uploads/media/<file_name> exists
 
 
 def safe_name(name: object) -> str | None:
@@ -126,13 +116,6 @@ def copy_file_into_place(src: Path, dst: Path) -> bool:
         return True
     finally:
         tmp.unlink(missing_ok=True)
-
-
-class RestoreFilesResult(OpResult):
-    operation: str = "restore_files"
-    copied: list[str] = Field(default_factory=list)  # relative destination paths
-    still_missing: list[MissingFile] = Field(default_factory=list)
-    checked_rows_missing: int = 0
 
 
 def restore_files(host: Host) -> RestoreFilesResult:

@@ -19,42 +19,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from ops.errors import OpInputError
 from ops.host import Host
 from ops.leftovers import temp_name
-from ops.quarantine import JournalState, journal_state, new_quarantine_folder, sidecar_files
-from ops.results import OpResult, utcnow
-from ops.schema import Counts, MarkerInfo, SchemaEra, inspect
+from ops.models import Counts, DbFiles, FileFacts, RecoverJournalResult, utcnow
+from ops.quarantine import journal_state, new_quarantine_folder, sidecar_files
+from ops.schema import inspect
 from ops.status import require_stopped
 
 Progress = Callable[[str], None] | None
-
-
-class FileFacts(BaseModel):
-    name: str
-    size: int
-    sha256: str
-
-
-class DbSide(BaseModel):
-    """The live files at one moment: main.db and whatever lies beside it."""
-
-    files: list[FileFacts] = Field(default_factory=list)
-    journal_state: JournalState
-
-
-class RecoverJournalResult(OpResult):
-    operation: str = "recover_journal"
-    before: DbSide
-    after: DbSide
-    copied_to: str | None = None  # the untouched copies of main.db + journal, made first
-    removed_stale_journal: bool = False
-    integrity_after: str | None = None
-    era_after: SchemaEra | None = None
-    marker_after: MarkerInfo | None = None
-    counts_after: Counts = Field(default_factory=Counts)
 
 
 def _sha256(path: Path) -> str:
@@ -65,10 +38,10 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _side(host: Host) -> DbSide:
+def _side(host: Host) -> DbFiles:
     dep = host.deployment
     files = [dep.db_path, *sidecar_files(dep)] if dep.db_path.is_file() else sidecar_files(dep)
-    return DbSide(
+    return DbFiles(
         files=[FileFacts(name=p.name, size=p.stat().st_size, sha256=_sha256(p)) for p in files if p.is_file()],
         journal_state=journal_state(dep),
     )

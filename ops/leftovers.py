@@ -18,11 +18,9 @@ import time
 import uuid
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel
 
 from ops.deployment import Deployment
+from ops.models import Leftover
 
 TAG = "rollback-agent"
 DRY_RUN_PREFIX = f"{TAG}-dryrun-"
@@ -84,18 +82,6 @@ def writer_alive(pid: int, start: str) -> bool:
             return True
         return True
     return start == "0" or now == start
-
-
-class Leftover(BaseModel):
-    """A temp file or folder the agent recognises as its own."""
-
-    path: str
-    kind: Literal["file", "folder"]
-    size: int
-    writer_pid: int | None = None  # None: an older agent version's name (no pid in it)
-    stale: bool  # the writer is gone (or, for old names, untouched for an hour)
-    removed: bool = False
-    error: str | None = None  # why a stale one could not be removed
 
 
 def _size(p: Path) -> int:

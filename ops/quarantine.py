@@ -16,34 +16,15 @@ import shutil
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, Field
 
 from ops.deployment import Deployment
 from ops.errors import OpError
 from ops.leftovers import temp_name
+from ops.models import DbHealth, DbState, JournalState, QuarantineRecord
 from ops.schema import open_ro
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 QUARANTINE_DIR = "quarantine"
-
-DbState = Literal["ok", "missing", "zero-bytes", "unreadable", "not-sqlite", "corrupt"]
-JournalState = Literal["none", "stale", "hot", "wal"]
-
-
-class DbHealth(BaseModel):
-    """What the live main.db is, judged without writing it (a hot journal is replayed on a scratch copy)."""
-
-    state: DbState
-    detail: str
-    size: int | None = None
-    journal: JournalState = "none"
-    journal_files: list[str] = Field(default_factory=list)  # -journal / -wal / -shm present
-
-    @property
-    def broken(self) -> bool:
-        return self.state != "ok"
 
 
 def journal_is_harmless(journal: Path) -> bool:
@@ -154,18 +135,6 @@ def require_healthy(dep: Deployment, action: str) -> DbHealth:
     if health.broken:
         raise broken_db_error(health, action)
     return health
-
-
-class QuarantineRecord(BaseModel):
-    """Where a broken main.db (and its journal/WAL) went; recorded in quarantine.json beside them."""
-
-    folder: str
-    reason: DbState | str
-    detail: str
-    files: list[str]  # names inside the folder, as they were next to the live DB
-    sizes: dict[str, int] = Field(default_factory=dict)
-    operation: str
-    moved_at: datetime
 
 
 def _fsync_dir(path: Path) -> None:

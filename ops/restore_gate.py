@@ -14,10 +14,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from ops.errors import OpInputError, OpRefused
-from ops.schema import Counts, SchemaEra, counts, open_ro, q, tables
+from ops.models import Counts, RowCheck, SchemaEra
+from ops.schema import counts, open_ro, q, tables
 
 BASE_TABLES = ("images", "docs", "configs", "users", "user_sessions", "password_resets")
 ERA_TABLES: dict[str, tuple[str, ...]] = {
@@ -82,16 +81,6 @@ def check_shape(path: Path, name: str, era: SchemaEra | None) -> None:
                     f"{name}: table {table} lacks column(s) {', '.join(lacking)}; not a go-fast-cdn DB; "
                     "nothing was changed",
                 )
-
-
-class RowCheck(BaseModel):
-    """Live images+docs of the backup against the DB it replaces."""
-
-    backup_live: int
-    current_live: int | None = None  # None: the current DB is missing or unreadable
-    far_fewer: bool = False
-    override_reason: str | None = None  # given by the operator to restore anyway
-    detail: str
 
 
 def live_total(c: Counts | None) -> int | None:

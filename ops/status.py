@@ -7,42 +7,16 @@ import re
 import sqlite3
 from pathlib import Path
 
-from pydantic import Field
-
 from ops.control.base import AppState
 from ops.deployment import Deployment
 from ops.errors import OpRefused
 from ops.host import Host
-from ops.leftovers import Leftover, describe, sweep
-from ops.quarantine import DbHealth, DbState, JournalState, assess, journal_is_harmless, sidecar_files
-from ops.results import OpResult, utcnow
-from ops.schema import Counts, IndexInfo, MarkerInfo, SchemaEra, inspect_file
+from ops.leftovers import describe, sweep
+from ops.models import DbHealth, StatusResult, utcnow
+from ops.quarantine import assess, journal_is_harmless, sidecar_files
+from ops.schema import inspect_file
 
 __all__ = ["journal_is_harmless"]  # re-exported: the journal rule lives in ops.quarantine
-
-
-class StatusResult(OpResult):
-    operation: str = "status"
-    app_running: bool | None
-    app_detail: str
-    db_path: str
-    db_exists: bool
-    db_size: int | None = None
-    journal_files: list[str] = Field(default_factory=list)
-    tables: list[str] = Field(default_factory=list)
-    indexes: list[IndexInfo] = Field(default_factory=list)
-    schema_era: SchemaEra | None = None
-    media_schema: str | None = None
-    migration_records_present: bool = False
-    marker: MarkerInfo | None = None
-    counts: Counts = Field(default_factory=Counts)
-    error: str | None = None
-    db_state: DbState | None = None  # ok / missing / zero-bytes / unreadable / not-sqlite / corrupt
-    db_detail: str | None = None
-    journal_state: JournalState = "none"  # none / stale / hot / wal
-    hot_journal: bool = False  # a hot journal or WAL: recover_journal replays it (app stopped)
-    leftovers: list[Leftover] = Field(default_factory=list)  # agent temp files found (stale ones removed)
-    next_step: str | None = None  # what an operator should run next, when something is wrong
 
 
 def journal_files(dep: Deployment) -> list[Path]:
@@ -210,7 +184,11 @@ def status(host: Host) -> StatusResult:
             if health.state == "missing"
             else f"cannot read database: main.db is {health.state} ({health.detail})"
         )
-        res.summary = f"app {app_txt}; main.db {health.state}: {health.detail}; restore a backup (option 2)"
+        res.summary = (
+            f"app {app_txt}; no database at {dep.db_path}"
+            if health.state == "missing"
+            else f"app {app_txt}; main.db {health.state}: {health.detail}"
+        ) + "; restore a backup (option 2)"
         res.finished_at = utcnow()
         return res
     try:

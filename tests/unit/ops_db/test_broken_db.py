@@ -152,7 +152,7 @@ def test_status_says_what_is_wrong(migrated_a: FixtureInfo, how: str) -> None:
     st = status(migrated_a.host())
     assert st.outcome == "failed" and st.db_state == how
     assert st.next_step is not None and "restore a backup" in st.next_step
-    assert how in st.summary
+    assert (how if how != "missing" else "no database at") in st.summary
 
 
 def test_dry_run_restore_over_a_broken_db_says_it_would_move_it_aside(migrated_a: FixtureInfo) -> None:
@@ -204,7 +204,7 @@ def test_cli_status_and_restore_with_main_db_missing(
         "sleep 600",
     ]
     assert main(["status", *flags]) == 1
-    assert "main.db missing" in capsys.readouterr().out
+    assert "no database at" in capsys.readouterr().out
     name = str(migrated_a.pre_migration_backup)
     assert main(["restore", name, "--yes", "--json", *flags]) == 0
     out = json.loads(capsys.readouterr().out)
