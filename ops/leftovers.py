@@ -19,6 +19,7 @@ import uuid
 from functools import lru_cache
 from pathlib import Path
 
+from ops.control.process import proc_stat
 from ops.deployment import Deployment
 from ops.models import Leftover
 
@@ -41,14 +42,12 @@ def _start_ticks(pid: int) -> str:
 
 
 def process_start(pid: int) -> str | None:
-    """Start time of ``pid`` in clock ticks since boot; None if there is no such process (or no /proc)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+    """Start time of a live ``pid`` in clock ticks since boot; None if it is gone, a zombie, or there
+    is no /proc."""
+    info = proc_stat(pid)
+    if info is None or info[0] in ("Z", "X"):
         return None
-    # the command name (field 2) may hold spaces and parentheses: fields after the last ')' are fixed
-    fields = stat.rsplit(")", 1)[-1].split()
-    return fields[19] if len(fields) > 19 else None
+    return str(info[1])
 
 
 def process_tag() -> str:

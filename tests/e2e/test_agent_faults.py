@@ -34,7 +34,19 @@ OPS_DIR = str(Path(__file__).resolve().parents[2] / "ops")
 SEED = int(os.environ.get("ROLLBACK_FAULT_SEED", str(int(time.time()) % 100000)))
 
 _ctx = mp.get_context("forkserver")
-_ctx.set_forkserver_preload(["ops.agent.jobs", "ops.registry", "ops.backups", "ops.rollback", "ops.journal"])
+# everything a child needs, imported once in the fork server (this module too: the child's target lives here)
+_ctx.set_forkserver_preload(
+    [
+        "pytest",
+        "ops.agent.jobs",
+        "ops.registry",
+        "ops.backups",
+        "ops.rollback",
+        "ops.journal",
+        "sandbox.gofastcdn_fixture",
+        __name__,
+    ]
+)
 
 
 def _child(root: str, operation: str, args: dict[str, Any], kill_at_line: int, out: Connection) -> None:
@@ -289,3 +301,36 @@ def test_sigkill_the_serving_agent_mid_restore_then_restart(template: Path, tmp_
         finally:
             again.stop()
         assert leftover_names(root) == [] and logical(root / "db_data" / "main.db", scratch)[1] == new
+
+
+def test_sigkill_during_restore_over_a_garbage_db(template: Path, tmp_path: Path) -> None:
+    """Killed while moving a garbage main.db aside and installing the backup: main.db is always the
+    garbage or the backup, and every quarantined copy of it is byte for byte the garbage."""
+    rng = random.Random(f"{SEED}-garbage")
+    scratch = tmp_path / "scratch"
+    garbage = b"\x00not a database, a disk error\n" * 300
+    backup = sorted(p.name for p in (template / "backups").glob("db_backup_*.db"))[0]
+    args = {"backup": backup}
+    broken = tmp_path / "broken-template"
+    shutil.copytree(template, broken)
+    (broken / "db_data" / "main.db").write_bytes(garbage)
+    new = logical(broken / "backups" / backup, scratch)[1]
+    ref = shutil.copytree(broken, tmp_path / "reference")
+    report = run_child(ref, "restore", args, kill_at_line=0)
+    assert report is not None and report[2] == "ok", report
+    lines = int(report[0])
+    killed = 0
+    for trial in range(TRIALS):
+        root = shutil.copytree(broken, tmp_path / f"garbage-{trial}")
+        point = rng.randint(1, lines)
+        why = f"seed {SEED} garbage trial {trial}: kill at line {point} of {lines}"
+        killed += run_child(root, "restore", args, kill_at_line=point) is None
+        db = root / "db_data" / "main.db"
+        assert db.read_bytes() == garbage or logical(db, scratch) == ("ok", new), why
+        for kept in (root / "db_data" / "quarantine").glob("*/main.db"):
+            assert kept.read_bytes() == garbage, f"{why}: {kept} is not the garbage byte for byte"
+        next_run(root, "restore", args)
+        assert leftover_names(root) == [] and logical(db, scratch) == ("ok", new), why
+        assert list((root / "db_data" / "quarantine").glob("*/main.db")), f"{why}: the garbage was not kept"
+        shutil.rmtree(root)
+    assert killed == TRIALS
