@@ -22,6 +22,7 @@ from ops.control.probe import wait_for_api
 from ops.errors import OpInputError
 from ops.host import Host
 from ops.results import Check, OpResult, Outcome, utcnow
+from ops.stopped import effective_state, server_state
 
 MAX_LOG_LINES = 5000
 _KINDS = (("images", "image", "images"), ("docs", "doc", "docs"))  # (table, listing, download dir)
@@ -54,9 +55,13 @@ def _describe(host: Host) -> str:
 
 
 def stop_app(host: Host, timeout_s: float = 30) -> AppControlResult:
-    """Stop go-fast-cdn and confirm it stopped (required before any DB rollback or restore)."""
+    """Stop go-fast-cdn and confirm it stopped (required before any DB rollback or restore).
+
+    Before and after are judged by the controller, the API probe and the open-file scan together,
+    so a server started by hand (no controller) that is gone counts as stopped, and one the
+    controller does not know about but that still answers or holds the DB does not."""
     ctl, started, t0 = host.controller, utcnow(), time.monotonic()
-    before = ctl.state()
+    before = effective_state(host)
     common: dict[str, Any] = {"operation": "stop_app", "action": "stop", "controller": ctl.kind}
     if before.running is False:
         return AppControlResult(
@@ -67,9 +72,10 @@ def stop_app(host: Host, timeout_s: float = 30) -> AppControlResult:
             after=before,
             started_at=started,
         )
-    after = ctl.stop(timeout_s)
+    stopped = ctl.stop(timeout_s)
+    after = effective_state(host, stopped) if stopped.running is False else stopped
     ok = after.running is False
-    summary = f"stopped ({_describe(host)}): {after.detail}" if ok else f"stop failed: {after.detail}"
+    summary = f"stopped ({_describe(host)}): {stopped.detail}" if ok else f"stop failed: {after.detail}"
     return AppControlResult(
         **common,
         outcome="ok" if ok else "failed",
@@ -83,9 +89,10 @@ def stop_app(host: Host, timeout_s: float = 30) -> AppControlResult:
 
 
 def start_app(host: Host, timeout_s: float = 30, *, wait_api: bool = True) -> AppControlResult:
-    """Start go-fast-cdn; ok only when it runs and (with ``wait_api``) its API answers "pong"."""
+    """Start go-fast-cdn; ok only when it runs and (with ``wait_api``) its API answers "pong".
+    An API that already answers means running, whatever the controller says."""
     ctl, started, t0 = host.controller, utcnow(), time.monotonic()
-    before = ctl.state()
+    before = server_state(host)
     common: dict[str, Any] = {"operation": "start_app", "action": "start", "controller": ctl.kind}
     if before.running is True:
         return AppControlResult(

@@ -30,6 +30,7 @@ from ops.host import Host
 from ops.results import OpResult, utcnow
 from ops.schema import Counts, MarkerInfo, SchemaEra, inspect, open_ro
 from ops.status import clear_stale_journal, require_stopped, stale_journal_warning
+from ops.stopped import StoppedProof
 
 Progress = Callable[[str], None] | None
 
@@ -420,6 +421,7 @@ class RestoreResult(OpResult):
     marker_after: MarkerInfo | None = None
     removed_journal: str | None = None
     baseline_path: str | None = None
+    stopped_proof: StoppedProof | None = None  # how the app was known to be stopped
 
 
 def normalise_sha256(expected_sha256: str | None) -> str | None:
@@ -486,7 +488,12 @@ def install_db_file(src: Path, dst: Path, *, expect_sha256: str | None = None) -
 
 
 def restore_backup(
-    host: Host, backup: str, *, expected_sha256: str | None = None, progress: Progress = None
+    host: Host,
+    backup: str,
+    *,
+    expected_sha256: str | None = None,
+    app_stopped_by: str | None = None,
+    progress: Progress = None,
 ) -> RestoreResult:
     """Replace main.db with a backup (app must be stopped; the current DB is backed up first).
 
@@ -494,7 +501,7 @@ def restore_backup(
     and nothing is touched (no pre-restore backup either)."""
     started = utcnow()
     dep = host.deployment
-    require_stopped(host, "restore")
+    proof = require_stopped(host, "restore", asserted_by=app_stopped_by)
     path, digest, chk = validate_backup(dep, backup, expected_sha256=expected_sha256)
     expected = normalise_sha256(expected_sha256)
     warnings: list[str] = []
@@ -557,4 +564,5 @@ def restore_backup(
         marker_after=after.marker,
         removed_journal=removed,
         baseline_path=base_path,
+        stopped_proof=proof,
     )

@@ -2,7 +2,9 @@
 
 ``outcome`` is what the bot turns into a step state: ``ok`` (done), ``failed`` (a check or an
 action failed; details in the result), ``noop`` (nothing to do: its own outcome, never shown as
-success). Refusals and bad input are exceptions (ops.errors), not results.
+success), ``inconclusive`` (a check could not be made, e.g. verify with no baseline: neither a pass
+nor a failure, so it never triggers a fallback). Refusals and bad input are exceptions
+(ops.errors), not results.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Outcome = Literal["ok", "failed", "noop"]
+Outcome = Literal["ok", "failed", "noop", "inconclusive"]
 
 
 def utcnow() -> datetime:
@@ -34,3 +36,4 @@ class Check(BaseModel):
     name: str
     passed: bool
     detail: str = ""
+    inconclusive: bool = False  # could not be made (passed is then False, but nothing failed either)

@@ -28,6 +28,7 @@ from ops.host import Host
 from ops.results import OpResult, utcnow
 from ops.schema import MARKER_NAME, Counts, MarkerInfo, SchemaEra, SchemaInfo, inspect, inspect_file, q
 from ops.status import clear_stale_journal, require_stopped, stale_journal_warning
+from ops.stopped import StoppedProof
 
 MarkerMode = Literal["hard", "soft"]
 Action = Literal["noop", "drop-empty-media", "rollback"]
@@ -67,6 +68,7 @@ class RollbackResult(OpResult):
     dropped: list[str] = Field(default_factory=list)  # indexes then the table
     sequence_row_removed: bool = False
     removed_journal: str | None = None  # a stale (empty/zeroed-header) main.db-journal removed first
+    stopped_proof: StoppedProof | None = None  # how the app was known to be stopped
 
 
 @dataclass
@@ -253,7 +255,11 @@ def describe(out: CoreOutcome, marker_mode: MarkerMode) -> str:
 
 
 def rollback(
-    host: Host, *, marker_mode: MarkerMode = "hard", progress: Callable[[str], None] | None = None
+    host: Host,
+    *,
+    marker_mode: MarkerMode = "hard",
+    app_stopped_by: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> RollbackResult:
     """Refuse unless stopped and free of a hot journal/-wal (a stale empty or zeroed-header journal is
     removed, exactly as restore does); then backup, baseline, report losses, drop, verify."""
@@ -261,7 +267,8 @@ def rollback(
     if marker_mode not in ("hard", "soft"):
         raise OpInputError("bad_marker_mode", f"marker_mode must be 'hard' or 'soft', not {marker_mode!r}")
     dep = host.deployment
-    require_stopped(host, "roll back")
+    proof = require_stopped(host, "roll back", asserted_by=app_stopped_by)
+    say(progress, f"app stopped ({proof.method}): {proof.detail}")
     if not dep.db_path.is_file():
         raise OpInputError("no_database", f"{dep.db_path} does not exist")
     removed = clear_stale_journal(dep, "roll back")
@@ -285,6 +292,7 @@ def rollback(
             marker_before=before.marker,
             marker_after=before.marker,
             removed_journal=removed,
+            stopped_proof=proof,
             warnings=warnings,
         )
         if before.marker.state == "soft-deleted":
@@ -328,6 +336,7 @@ def rollback(
         dropped=out.dropped,
         sequence_row_removed=out.sequence_row_removed,
         removed_journal=removed,
+        stopped_proof=proof,
         warnings=warnings,
     )
     if out.plan.missing_files:

@@ -14,6 +14,8 @@ from ops.deployment import Deployment
 from ops.errors import OpRefused
 from ops.host import Host
 from ops.results import OpResult, utcnow
+from ops.stopped import StoppedProof, effective_state, observe, prove_stopped
+from ops.openfiles import DbHolder
 from ops.schema import Counts, IndexInfo, MarkerInfo, SchemaEra, inspect_file
 
 
@@ -21,6 +23,7 @@ class StatusResult(OpResult):
     operation: str = "status"
     app_running: bool | None
     app_detail: str
+    db_holders: list[DbHolder] = Field(default_factory=list)  # processes with main.db/journal/WAL open
     db_path: str
     db_exists: bool
     db_size: int | None = None
@@ -42,23 +45,14 @@ def journal_files(dep: Deployment) -> list[Path]:
 
 
 def app_state(host: Host) -> AppState:
-    try:
-        return host.controller.state()
-    except Exception as exc:  # a broken controller means "unknown", never "stopped"
-        return AppState(running=None, detail=f"state check failed: {exc}")
+    """The controller, the API probe and the open-file scan together (ops.stopped)."""
+    return effective_state(host)
 
 
-def require_stopped(host: Host, action: str) -> AppState:
-    """Refuse unless the controller proves the app is stopped (``running`` None counts as running)."""
-    st = app_state(host)
-    if st.running is True:
-        raise OpRefused("app_running", f"refusing to {action}: go-fast-cdn is running ({st.detail}); stop it first")
-    if st.running is None:
-        raise OpRefused(
-            "app_state_unknown",
-            f"refusing to {action}: cannot prove go-fast-cdn is stopped ({st.detail}); stop it and retry",
-        )
-    return st
+def require_stopped(host: Host, action: str, *, asserted_by: str | None = None) -> StoppedProof:
+    """Refuse unless the app is proven stopped (or, where nothing can prove it, asserted); the proof
+    says how, for the operation's result."""
+    return prove_stopped(host, action, asserted_by=asserted_by)
 
 
 JOURNAL_HEADER = 28  # bytes of a rollback journal's header; all zero = never hot
@@ -162,7 +156,8 @@ def status(host: Host) -> StatusResult:
     """Report app state, files and schema era without writing anything (DB opened with mode=ro)."""
     started = utcnow()
     dep = host.deployment
-    st = app_state(host)
+    obs = observe(host)
+    st = obs.state()
     jf = [p.name for p in journal_files(dep)]
     res = StatusResult(
         outcome="ok",
@@ -170,6 +165,7 @@ def status(host: Host) -> StatusResult:
         started_at=started,
         app_running=st.running,
         app_detail=st.detail,
+        db_holders=obs.scan.holders,
         db_path=str(dep.db_path),
         db_exists=dep.db_path.is_file(),
         journal_files=jf,

@@ -99,7 +99,7 @@ def test_none_controller(deployment: Deployment, running: Host) -> None:
     assert res.outcome == "failed"
 
 
-def test_unknown_state_stop_is_attempted_and_judged_by_after(deployment: Deployment) -> None:
+def test_unknown_state_stop_is_attempted_and_judged_by_after(deployment: Deployment, no_proc: Path) -> None:
     class Flaky:
         kind = "fake"
 
