@@ -122,7 +122,9 @@ def scan_db_holders(dep: Deployment, *, root: Path | None = None, exclude_pids: 
     proc_dir = root or proc_root()
     pids = _pids(proc_dir)
     if not pids:
-        return OpenFileScan(available=False, detail=f"{proc_dir} lists no processes: no way to see who holds the DB here")
+        return OpenFileScan(
+            available=False, detail=f"{proc_dir} lists no processes: no way to see who holds the DB here"
+        )
     if not (proc_dir / "1").is_dir():
         return OpenFileScan(
             available=False,
@@ -176,7 +178,9 @@ def scan_db_holders(dep: Deployment, *, root: Path | None = None, exclude_pids: 
     elif suspicious:
         detail = "cannot read the open files of " + "; ".join(f"pid {s.pid} ({s.cmdline})" for s in suspicious)
     else:
-        detail = f"no process holds {dep.db_path.name} or its journal/WAL ({inspected} processes checked via {proc_dir})"
+        detail = (
+            f"no process holds {dep.db_path.name} or its journal/WAL ({inspected} processes checked via {proc_dir})"
+        )
         if uninspected:
             detail += f"; {uninspected} other users' processes unreadable, none naming the DB or the app"
     return OpenFileScan(

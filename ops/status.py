@@ -13,10 +13,10 @@ from ops.control.base import AppState
 from ops.deployment import Deployment
 from ops.errors import OpRefused
 from ops.host import Host
-from ops.results import OpResult, utcnow
-from ops.stopped import StoppedProof, effective_state, observe, prove_stopped
 from ops.openfiles import DbHolder
+from ops.results import OpResult, utcnow
 from ops.schema import Counts, IndexInfo, MarkerInfo, SchemaEra, inspect_file
+from ops.stopped import StoppedProof, effective_state, observe, prove_stopped
 
 
 class StatusResult(OpResult):

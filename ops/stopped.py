@@ -152,7 +152,9 @@ def prove_stopped(host: Host, action: str, *, asserted_by: str | None = None) ->
             f"refusing to {action}: {obs.why_running()}; stop it (or close that shell) and retry",
         )
     if obs.running is True:
-        raise OpRefused("app_running", f"refusing to {action}: go-fast-cdn is running: {obs.why_running()}; stop it first")
+        raise OpRefused(
+            "app_running", f"refusing to {action}: go-fast-cdn is running: {obs.why_running()}; stop it first"
+        )
     method: ProofMethod
     if obs.running is False and obs.controller.running is False:
         method = "controller"

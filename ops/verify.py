@@ -242,9 +242,8 @@ def verify(host: Host, *, baseline_backup: str | None = None) -> VerifyResult:
         )
     elif unsure:
         outcome = "inconclusive"
-        summary = (
-            f"verify INCONCLUSIVE: {len(checks) - len(unsure)} checks passed, but "
-            + "; ".join(f"{c.name}: {c.detail}" for c in checks if c.inconclusive)
+        summary = f"verify INCONCLUSIVE: {len(checks) - len(unsure)} checks passed, but " + "; ".join(
+            f"{c.name}: {c.detail}" for c in checks if c.inconclusive
         )
     else:
         outcome = "ok"
@@ -253,8 +252,8 @@ def verify(host: Host, *, baseline_backup: str | None = None) -> VerifyResult:
     warnings = _warnings(info, base, source, started)
     if source and source.startswith("newest-pre-migration:"):
         warnings.append(
-            f"no baseline recorded by the agent: compared with the newest pre-migration backup {base.backup if base else ''}"
-            " in backups/; pass --baseline BACKUP to compare with another"
+            "no baseline recorded by the agent: compared with the newest pre-migration backup "
+            f"{base.backup if base else ''} in backups/; pass --baseline BACKUP to compare with another"
         )
     return VerifyResult(
         outcome=outcome,
