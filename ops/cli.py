@@ -20,12 +20,13 @@ from pydantic import ValidationError
 
 from ops.agent.audit import AuditLog
 from ops.agent.config import AgentSettings, ConfigError, build_host
-from ops.agent.jobs import JobError, run_call
+from ops.agent.jobs import JobError, run_call, stopped_note
 from ops.errors import OpError
 from ops.registry import Registry, default_registry, summarise_validation
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
-EXIT_BY_OUTCOME = {"ok": 0, "noop": 0, "failed": 1, "error": 1, "invalid": 2, "refused": 3}
+EXIT_INCONCLUSIVE = 4
+EXIT_BY_OUTCOME = {"ok": 0, "noop": 0, "failed": 1, "error": 1, "invalid": 2, "refused": 3, "inconclusive": 4}
 
 EPILOG = """\
 exit codes:
@@ -33,17 +34,24 @@ exit codes:
   1  failed: the operation ran and a check or action failed, or it crashed (see the message)
   2  usage: bad arguments, bad input (e.g. unknown backup), bad configuration, or no confirmation
   3  refused as unsafe right now (e.g. the app is running); nothing was changed
+  4  inconclusive: nothing failed, but a check could not be made (verify without any baseline)
   (answering anything but "yes" at a confirmation prompt exits 1 with CANCELLED; nothing was changed)
 
-rollback and restore (and stop-app/start-app) ask for confirmation on a terminal; pass --yes in scripts.
+rollback, restore and replace-db (and stop-app/start-app) ask for confirmation on a terminal; pass --yes
+in scripts. They refuse unless go-fast-cdn is proven stopped: by the controller, or by nobody holding
+db_data/main.db (or its journal/WAL) open and the API not answering. Where open files cannot be read
+(no /proc), --app-stopped asserts it in your name (recorded in the audit log); it never overrides a
+process that holds the DB or an API that answers.
 Settings may come from the environment: ROLLBACK_AGENT_DEPLOYMENT, ROLLBACK_AGENT_STATE_DIR,
 ROLLBACK_AGENT_CONTROLLER (JSON, e.g. '{"kind":"systemd","unit":"go-fast-cdn"}'), ROLLBACK_AGENT_API_URL,
-ROLLBACK_AGENT_HOST, ROLLBACK_AGENT_PORT, ROLLBACK_AGENT_SECRET (serve only).
+ROLLBACK_AGENT_HOST, ROLLBACK_AGENT_PORT, ROLLBACK_AGENT_SECRET (serve only), ROLLBACK_AGENT_SOURCE_DIRS
+(JSON list of folders replace-db may copy from), ROLLBACK_AGENT_PROC_ROOT (where /proc is, default /proc).
 """
 
 CONFIRM = {
     "rollback": "roll back the media migration (drops `media`; rows created after the migration are lost)",
     "restore": "overwrite main.db with backup {backup}",
+    "replace_db": "overwrite main.db with {source}",
     "stop_app": "stop go-fast-cdn",
     "start_app": "start go-fast-cdn",
 }
@@ -73,6 +81,12 @@ def _common(destructive: bool = False) -> argparse.ArgumentParser:
     c.add_argument("--pidfile", help="process: pid file")
     c.add_argument("--app-cwd", help="process: working directory")
     c.add_argument("--app-log", help="process: log file")
+    g.add_argument(
+        "--source-dir",
+        action="append",
+        metavar="DIR",
+        help="a folder replace-db may copy a DB from, besides backups/ (repeatable)",
+    )
     if destructive:
         p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -126,6 +140,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("backup", nargs="?", metavar="BACKUP")
     p.add_argument("--soft-marker", action="store_true")
     p.add_argument("--sha256", metavar="HEX", help="restore: refuse unless the backup's SHA-256 is this")
+    p = add("replace-db", "option 3: replace main.db with a backup or a file in a --source-dir folder", destr)
+    p.add_argument("source", metavar="SOURCE", help="a backup name in backups/, or an absolute path")
+    p.add_argument("--sha256", metavar="HEX", help="refuse unless the file's SHA-256 is this")
+    for name in ("rollback", "restore", "replace-db"):
+        sub.choices[name].add_argument(
+            "--app-stopped",
+            action="store_true",
+            help="assert that go-fast-cdn is stopped where the agent cannot prove it (recorded in the audit log)",
+        )
     p = add("stop-app", "stop go-fast-cdn", destr)
     p.add_argument("--timeout", type=float, default=30.0)
     p = add("start-app", "start go-fast-cdn", destr)
@@ -144,14 +167,19 @@ def operation_of(ns: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     marker = {"marker_mode": "soft"} if getattr(ns, "soft_marker", False) else {}
     if cmd == "status":
         return "status", {}
-    if cmd == "rollback":
-        return "rollback", marker
     if cmd == "verify":
         return "verify", {"baseline_backup": ns.baseline} if ns.baseline else {}
     if cmd == "backups":
         return ("backups_list", {}) if ns.backups_command == "list" else ("backups_create", {"label": ns.label})
+    asserted = {"app_stopped_by": operator_name()} if getattr(ns, "app_stopped", False) else {}
+    if cmd == "rollback":
+        return "rollback", {**marker, **asserted}
     if cmd == "restore":
-        return "restore", {"backup": ns.backup, **({"expected_sha256": ns.sha256} if ns.sha256 else {})}
+        sha = {"expected_sha256": ns.sha256} if ns.sha256 else {}
+        return "restore", {"backup": ns.backup, **sha, **asserted}
+    if cmd == "replace-db":
+        sha = {"expected_sha256": ns.sha256} if ns.sha256 else {}
+        return "replace_db", {"source": ns.source, **sha, **asserted}
     if cmd == "restore-files":
         return "restore_files", {}
     if cmd == "check-api":
@@ -170,6 +198,11 @@ def operation_of(ns: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     raise UsageError(f"unknown command {cmd}")
 
 
+def operator_name() -> str:
+    """Who runs the CLI, for the audit log (the same form as a local run's caller)."""
+    return f"cli:{getpass.getuser()}@{socket.gethostname()}"
+
+
 def settings_from(ns: argparse.Namespace) -> AgentSettings:
     """Environment first, then flags on top."""
     overrides: dict[str, Any] = {}
@@ -180,6 +213,7 @@ def settings_from(ns: argparse.Namespace) -> AgentSettings:
         ("host", "host"),
         ("port", "port"),
         ("secret_env", "secret_env"),
+        ("source_dir", "source_dirs"),
     ]:
         value = getattr(ns, flag, None)
         if value is not None:
@@ -256,7 +290,9 @@ def human(operation: str, outcome: str, result: dict[str, Any] | None, error: Jo
         lines.append(f"{label} {operation} ({error.code}): {error.message}")
         return "\n".join(lines)
     assert result is not None
-    head = {"ok": "OK", "noop": "NOTHING TO DO", "failed": "FAILED"}.get(outcome, outcome.upper())
+    head = {"ok": "OK", "noop": "NOTHING TO DO", "failed": "FAILED", "inconclusive": "INCONCLUSIVE"}.get(
+        outcome, outcome.upper()
+    )
     lines.append(f"{head}: {operation}: {result.get('summary', '')}")
     details = {k: v for k, v in result.items() if k not in COMMON_FIELDS}
     _render(details, 1, lines)
@@ -295,9 +331,13 @@ def run_local(ns: argparse.Namespace, registry: Registry) -> int:
         print(f"  ... {line}", file=sys.stderr, flush=True)
 
     outcome, result, error, tb = run_call(call, host, progress, state_dir=state_dir)
-    caller = f"cli:{getpass.getuser()}@{socket.gethostname()}"
+    caller = operator_name()
     try:
-        AuditLog(state_dir / "audit.jsonl").write(
+        audit = AuditLog(state_dir / "audit.jsonl")
+        asserted = getattr(call.args, "app_stopped_by", None)
+        if asserted:
+            audit.write("app_stopped_asserted", by=asserted, caller=caller, operation=operation, **stopped_note(result))
+        audit.write(
             "local_run",
             caller=caller,
             operation=operation,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -40,8 +40,14 @@ class AppControlArgs(Args):
     timeout_s: float = Field(30.0, gt=0, le=600)
 
 
+# Who asserted, where nothing can prove it, that go-fast-cdn is stopped (CLI --app-stopped, Slack
+# confirm); recorded in the result and the audit log, never stronger than evidence of running.
+AssertedBy = Annotated[str | None, Field(min_length=1, max_length=200)]
+
+
 class RollbackArgs(Args):
     marker_mode: Literal["hard", "soft"] = "hard"
+    app_stopped_by: AssertedBy = None
 
 
 class VerifyArgs(Args):
@@ -55,6 +61,13 @@ class BackupCreateArgs(Args):
 class RestoreArgs(Args):
     backup: str = Field(pattern=BACKUP_NAME)
     expected_sha256: str | None = Field(None, pattern=SHA256_HEX)  # pin: refuse a backup with another hash
+    app_stopped_by: AssertedBy = None
+
+
+class ReplaceDbArgs(Args):
+    source: str = Field(min_length=1, max_length=1000)  # a backup name, or an absolute path in a source dir
+    expected_sha256: str | None = Field(None, pattern=SHA256_HEX)
+    app_stopped_by: AssertedBy = None
 
 
 class CheckApiArgs(Args):
@@ -166,7 +179,9 @@ def _start_app(host: Host, args: AppControlArgs, progress: Progress) -> OpResult
 
 
 def _rollback(host: Host, args: RollbackArgs, progress: Progress) -> OpResult:
-    return _fn("ops.rollback", "rollback")(host, marker_mode=args.marker_mode, progress=progress)
+    return _fn("ops.rollback", "rollback")(
+        host, marker_mode=args.marker_mode, app_stopped_by=args.app_stopped_by, progress=progress
+    )
 
 
 def _verify(host: Host, args: VerifyArgs, progress: Progress) -> OpResult:
@@ -183,7 +198,13 @@ def _backups_create(host: Host, args: BackupCreateArgs, progress: Progress) -> O
 
 def _restore(host: Host, args: RestoreArgs, progress: Progress) -> OpResult:
     return _fn("ops.backups", "restore_backup")(
-        host, args.backup, expected_sha256=args.expected_sha256, progress=progress
+        host, args.backup, expected_sha256=args.expected_sha256, app_stopped_by=args.app_stopped_by, progress=progress
+    )
+
+
+def _replace_db(host: Host, args: ReplaceDbArgs, progress: Progress) -> OpResult:
+    return _fn("ops.replace_db", "replace_db")(
+        host, args.source, expected_sha256=args.expected_sha256, app_stopped_by=args.app_stopped_by, progress=progress
     )
 
 
@@ -227,6 +248,14 @@ def default_specs() -> list[OpSpec]:
             exclusive=True,
         ),
         OpSpec("restore", RestoreArgs, _restore, True, True, "restore main.db from a backup"),
+        OpSpec(
+            "replace_db",
+            ReplaceDbArgs,
+            _replace_db,
+            True,
+            True,
+            "option 3: replace main.db with a backup or an allowed file (restore's safety)",
+        ),
         OpSpec(
             "restore_files",
             NoArgs,

@@ -15,7 +15,7 @@ overrides evidence: an answering API or a holder still refuses.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -139,7 +139,7 @@ def prove_stopped(host: Host, action: str, *, asserted_by: str | None = None) ->
     """Refuse (OpRefused, nothing touched) unless the app is proven stopped, or the operator
     asserted it where nothing can be proven. Evidence of running always wins over an assertion."""
     obs = observe(host)
-    common = {
+    common: dict[str, Any] = {
         "controller": obs.controller_kind,
         "controller_detail": obs.controller.detail,
         "api_detail": obs.api_detail,

@@ -18,7 +18,7 @@ from ops.baseline import Baseline, baseline_from_db, read_baseline
 from ops.errors import OpInputError
 from ops.files import MissingFile, missing_legacy_files
 from ops.host import Host
-from ops.results import Check, OpResult, utcnow
+from ops.results import Check, OpResult, Outcome, utcnow
 from ops.schema import KEPT_TABLES, MEDIA_INDEXES, MEDIA_TABLE, Counts, SchemaInfo, inspect, open_ro
 
 BASELINE_MAX_AGE = timedelta(hours=24)
@@ -235,6 +235,7 @@ def verify(host: Host, *, baseline_backup: str | None = None) -> VerifyResult:
         )
     failed = [c.name for c in checks if not c.passed and not c.inconclusive]
     unsure = [c.name for c in checks if c.inconclusive]
+    outcome: Outcome
     if failed:
         outcome = "failed"
         summary = f"verify FAILED {len(failed)}/{len(checks)}: " + "; ".join(

@@ -4,7 +4,9 @@ Every line has ``time`` and ``event``; the rest depends on the event:
 ``rejected`` (401: reason, method, path, caller, remote), ``accepted`` (a new job), ``duplicate`` (a
 known request id, nothing run), ``started`` / ``finished`` (one execution: outcome, summary, the full
 ``result`` (the operation result's model_dump, as stored on the job), error, traceback),
-``interrupted`` (found unfinished at startup), ``local_run`` (the CLI, no agent; also with ``result``).
+``interrupted`` (found unfinished at startup), ``local_run`` (the CLI, no agent; also with ``result``),
+``app_stopped_asserted`` (an operator asserted go-fast-cdn is stopped: by whom, and whether that assertion
+was the proof the operation ran on).
 Counting ``started`` lines per job therefore counts executions. Successful ``GET /v1/jobs/{id}`` polls
 are not audited (they change nothing; a bot polls several times a second); rejected ones are.
 """

@@ -29,7 +29,7 @@ from ops.registry import PreparedCall, Registry
 from ops.results import utcnow
 
 JobState = Literal["queued", "running", "finished"]
-JobOutcome = Literal["ok", "failed", "noop", "refused", "invalid", "error"]
+JobOutcome = Literal["ok", "failed", "noop", "inconclusive", "refused", "invalid", "error"]
 
 MAX_PROGRESS_LINES = 1000
 MAX_PROGRESS_CHARS = 500
@@ -284,6 +284,12 @@ def run_call(
         )
 
 
+def stopped_note(result: dict[str, Any] | None) -> dict[str, Any]:
+    """For the ``app_stopped_asserted`` audit line: whether the assertion was what let it run."""
+    proof = (result or {}).get("stopped_proof") or {}
+    return {"proof_method": proof.get("method"), "proof_detail": proof.get("detail")}
+
+
 class JobRunner:
     """Accepts submissions, runs them on threads, answers lookups."""
 
@@ -373,6 +379,9 @@ class JobRunner:
             self.audit.write("started", **common)
             outcome, result, error, tb = run_call(call, self.host, sink, state_dir=self.state_dir, job_id=job_id)
             sink.close()
+            asserted = getattr(call.args, "app_stopped_by", None)
+            if asserted:  # an operator's word that the app is stopped: its own line, whatever came of it
+                self.audit.write("app_stopped_asserted", **common, by=asserted, outcome=outcome, **stopped_note(result))
             self.store.finish(job_id, outcome, result, error)
             self.audit.write(
                 "finished",

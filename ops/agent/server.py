@@ -54,9 +54,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def create_app(
-    runner: JobRunner, verifier: Verifier, audit: AuditLog, *, max_body_bytes: int = 65536
-) -> Starlette:
+def create_app(runner: JobRunner, verifier: Verifier, audit: AuditLog, *, max_body_bytes: int = 65536) -> Starlette:
     def remote(request: Request) -> str | None:
         return request.client.host if request.client else None
 
@@ -186,9 +184,7 @@ def serve(
         real_port = sock.getsockname()[1]
         shown = f"[{bind_host}]" if family == socket.AF_INET6 else bind_host
         if not _is_loopback(bind_host):
-            print(
-                f"warning: listening on {bind_host}, not loopback; keep the port firewalled", file=sys.stderr
-            )
+            print(f"warning: listening on {bind_host}, not loopback; keep the port firewalled", file=sys.stderr)
         audit.write("agent_started", url=f"http://{shown}:{real_port}", state_dir=str(state_dir))
         out(f"rollback-agent listening on http://{shown}:{real_port}")
         sys.stdout.flush()
