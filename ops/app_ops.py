@@ -41,6 +41,19 @@ class CheckApiResult(OpResult):
     api_url: str
     checks: list[Check] = Field(default_factory=list)
     serves_media: bool | None = None  # /api/cdn/media/all answers: a migration-era binary runs
+    uploads_will_fail: bool | None = None  # a migration-era binary over a DB without media
+
+
+UPLOADS_FAIL = (
+    "a migration-era go-fast-cdn binary is running (GET /api/cdn/media/all answers): every upload, on the "
+    "image and doc routes too, writes the media table, which the rollback dropped, so uploads fail with "
+    '500 "no such table: media" until the binary is rolled back to a pre-migration build; the '
+    'checklist\'s "upload ... works" cannot pass'
+)
+UPLOADS_TO_MEDIA = (
+    "a migration-era go-fast-cdn binary is running (GET /api/cdn/media/all answers): uploads go to the "
+    "media table, which a pre-migration build never reads; roll the binary back to a pre-migration build"
+)
 
 
 class LogsResult(OpResult):
@@ -265,11 +278,11 @@ def check_api(host: Host, *, timeout_s: float = 5) -> CheckApiResult:
                 checks.append(_check_listing(client, base, table, kind, live))
                 checks.append(_check_download(client, host, table, folder, live))
             serves_media = _serves_media(client, base)
-            if serves_media:
-                warnings.append(
-                    "GET /api/cdn/media/all answers: a migration-era binary is running "
-                    "(it reads and writes media, not images/docs)"
-                )
+    binary = _binary_check(serves_media, reachable, host, base)
+    checks.insert(2, binary)
+    uploads_will_fail = None if serves_media is None else bool(serves_media and not _media_table(host))
+    if serves_media:
+        warnings.insert(0, UPLOADS_FAIL if uploads_will_fail else UPLOADS_TO_MEDIA)
     failed = [c for c in checks if not c.passed]
     summary = (
         f"API at {base}: all {len(checks)} checks passed"
@@ -284,6 +297,7 @@ def check_api(host: Host, *, timeout_s: float = 5) -> CheckApiResult:
         api_url=base,
         checks=checks,
         serves_media=serves_media,
+        uploads_will_fail=uploads_will_fail,
         warnings=warnings,
         started_at=started,
         finished_at=utcnow(),
@@ -311,15 +325,39 @@ def _ping(client: httpx.Client, base: str) -> tuple[Check, bool]:
 
 
 def _serves_media(client: httpx.Client, base: str) -> bool | None:
-    """Pre-migration: no media route (404, or the UI's index.html). Migration era: a JSON list."""
+    """Pre-migration: no media route (404, or the UI's index.html). Migration era: 200 with a JSON
+    list, or ``null`` when the media table is gone (the handler ignores GORM's error)."""
     try:
         resp = client.get(f"{base}/api/cdn/media/all")
     except httpx.HTTPError:
         return None
     try:
-        return resp.status_code == 200 and isinstance(resp.json(), list)
+        body = resp.json()
     except ValueError:
         return False
+    return resp.status_code == 200 and (body is None or isinstance(body, list))
+
+
+def _media_table(host: Host) -> bool:
+    try:
+        with sqlite3.connect(f"file:{host.deployment.db_path}?mode=ro", uri=True, timeout=5) as con:
+            return con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='media'").fetchone() is not None
+    except sqlite3.Error:
+        return False
+
+
+def _binary_check(serves_media: bool | None, reachable: bool, host: Host, base: str) -> Check:
+    """Which build serves: a DB rollback only helps together with a pre-migration binary."""
+    name = "pre_migration_binary"
+    if not reachable:
+        return Check(name=name, passed=False, detail=f"not run: API unreachable at {base}")
+    if serves_media is None:
+        return Check(name=name, passed=False, detail=f"GET {base}/api/cdn/media/all did not answer")
+    if serves_media:
+        return Check(name=name, passed=False, detail=UPLOADS_FAIL if not _media_table(host) else UPLOADS_TO_MEDIA)
+    return Check(
+        name=name, passed=True, detail="no media routes (GET /api/cdn/media/all is 404): a pre-migration build"
+    )
 
 
 # -- tail_logs ------------------------------------------------------------------------------

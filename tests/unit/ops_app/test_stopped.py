@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from ops.app_ops import start_app, stop_app
 from ops.control.config import ProcessConfig
 from ops.control.probe import ProbeController
 from ops.control.process import ProcessController
@@ -161,3 +164,20 @@ def test_scan_without_pid_1_is_not_conclusive(dep: FixtureInfo, tmp_path: Path) 
     _fake_proc(proc, 77, ["bash"], {})
     scan = scan_db_holders(dep.deployment, root=proc)
     assert not scan.available and "hidepid" in scan.detail
+
+
+def test_the_running_server_holds_the_db_and_stop_by_hand_is_seen(process_host: Callable[..., Any]) -> None:
+    """Like GORM's pool the server keeps main.db open; once it is stopped by hand, a host without a
+    controller sees it stopped (no more 'cannot prove ... stop it and retry' forever)."""
+    host, ctl = process_host()
+    assert start_app(host, timeout_s=10).outcome == "ok"
+    pid = ctl.state().pid
+    scan = scan_db_holders(host.deployment)
+    assert [h.pid for h in scan.holders] == [pid] and "sandbox.gofastcdn_standin" in scan.holders[0].cmdline
+    bare = Host(deployment=host.deployment, controller=ProbeController(host.api_url), api_url=host.api_url)
+    refused = stop_app(bare)
+    assert refused.outcome == "failed" and "no controller configured" in refused.summary
+    assert ctl.stop(10).running is False  # the operator stops it by hand
+    res = stop_app(bare)
+    assert res.outcome == "noop" and res.before.running is False
+    assert "no process holds main.db" in res.summary
