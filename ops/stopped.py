@@ -60,6 +60,8 @@ class AppObservation(BaseModel):
     def state(self) -> AppState:
         """The combined verdict as an AppState (what status and stop/start show)."""
         running = self.running
+        if running is True and not (self.api_answered or self.scan.holders):
+            return self.controller  # the controller alone says so: its own words
         if running is True:
             detail = self.why_running()
             if self.controller.running is False:
