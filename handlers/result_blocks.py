@@ -30,16 +30,30 @@ from slack_sdk.models.blocks import (
 from handlers.limits import MAX_OPTION_TEXT, MAX_OPTION_VALUE, MAX_OPTIONS, MAX_TEXT, check_limits, clip
 from handlers.message import SlackMessage
 from handlers.text import mention
-from ops.app_ops import AppControlResult, CheckApiResult, LogsResult
-from ops.backups import BackupCreateResult, BackupInfo, BackupListResult, RestoreResult
-from ops.control.base import AppState
-from ops.dry_run import DryRunResult
-from ops.files import MissingFile, RestoreFilesResult
-from ops.results import Check, OpResult
-from ops.rollback import LostRow, RollbackResult
-from ops.schema import Counts, MarkerInfo
-from ops.status import StatusResult
-from ops.verify import VerifyResult
+from ops.contract import OPERATIONS
+from ops.models import (
+    AppControlResult,
+    AppState,
+    BackupCreateResult,
+    BackupInfo,
+    BackupListResult,
+    Check,
+    CheckApiResult,
+    Counts,
+    DryRunResult,
+    LogsResult,
+    LostRow,
+    MarkerInfo,
+    MissingFile,
+    OpResult,
+    ReplaceDbResult,
+    RestoreFilesResult,
+    RestoreResult,
+    RollbackResult,
+    StatusResult,
+    StoppedProof,
+    VerifyResult,
+)
 
 PROGRESS_SHOWN = 8
 LOST_ROWS_SHOWN = 10
@@ -48,20 +62,6 @@ WARNINGS_SHOWN = 5
 NAMES_SHOWN = 10
 MAX_FIELD = 2000  # section fields: Slack's limit is lower than a section's text
 
-_MODELS: dict[str, type[OpResult]] = {
-    "status": StatusResult,
-    "rollback": RollbackResult,
-    "verify": VerifyResult,
-    "backups_list": BackupListResult,
-    "backups_create": BackupCreateResult,
-    "restore": RestoreResult,
-    "restore_files": RestoreFilesResult,
-    "check_api": CheckApiResult,
-    "tail_logs": LogsResult,
-    "stop_app": AppControlResult,
-    "start_app": AppControlResult,
-    "dry_run": DryRunResult,
-}
 
 
 # --- text primitives ---------------------------------------------------------------------------------
@@ -308,15 +308,57 @@ def _rollback_blocks(r: RollbackResult) -> list[Block]:
     if r.missing_files:
         head = f"*{len(r.missing_files)} live images/docs row(s) have no file* (`restore_files` copies them back):"
         blocks.append(_section(_missing_text(r.missing_files, head)))
+    blocks.extend(_proof_context(r.stopped_proof))
     return blocks
+
+
+def _baseline_text(source: str | None) -> str:
+    if not source:
+        return "none"
+    kind, _, name = source.partition(":")
+    if kind == "newest-pre-migration":
+        return f"the newest pre-migration backup {code(name, 150)}"
+    if kind == "backup":
+        return f"backup {code(name, 150)}"
+    return esc(source)
 
 
 def _verify_blocks(r: VerifyResult) -> list[Block]:
-    head = f"*Checks* (baseline: {esc(r.baseline_source or 'none')})"
+    head = f"*Checks* (baseline: {_baseline_text(r.baseline_source)})"
     blocks: list[Block] = [_section(_list_text(head, _check_lines(r.checks), shown=50))]
     if r.missing_files:
         blocks.append(_section(_missing_text(r.missing_files, f"*{len(r.missing_files)} missing file(s):*")))
+    if r.sqlite3:
+        lines: list[str] = []
+        for cmd in r.sqlite3:
+            lines.append(f"$ {cmd.command}")
+            lines.extend(cmd.output.splitlines() or [""])
+        blocks.append(_section(_code_block(lines, head="*What the checklist's `sqlite3` commands print*")))
     return blocks
+
+
+def _proof_context(proof: StoppedProof | None) -> list[Block]:
+    """How the agent knew the app was stopped, and whose word it was if nothing could prove it."""
+    if proof is None:
+        return []
+    how = {
+        "controller": "proven stopped by the controller",
+        "open-files": "proven stopped: nobody holds the DB open and the API is silent",
+        "asserted": f"NOT provable here: asserted stopped by {mention_or_text(proof.asserted_by)}",
+    }[proof.method]
+    extra = (
+        f" (also asserted by {mention_or_text(proof.asserted_by)})"
+        if proof.asserted_by and proof.method != "asserted"
+        else ""
+    )
+    return [_context(f":stop_sign: App {how}{extra} · {esc_clip(proof.open_files, 600)}")]
+
+
+def mention_or_text(who: str | None) -> str:
+    """A Slack user id becomes a mention; anything else (``cli:ops@host``) is shown as code."""
+    if who and who.isalnum() and who[:1] in "UW":
+        return mention(who)
+    return code(who or "?", 100)
 
 
 def _backups_list_blocks(r: BackupListResult) -> list[Block]:
@@ -360,6 +402,13 @@ def _backups_create_blocks(r: BackupCreateResult) -> list[Block]:
     return [_fields(pairs)]
 
 
+def _replace_db_blocks(r: ReplaceDbResult) -> list[Block]:
+    source = f"*Source:* {code(r.source_path, 300)}" + (
+        f" · copied into backups/ as {code(r.imported_as, 150)}" if r.imported_as else ""
+    )
+    return [_section(source), *_restore_blocks(r)]
+
+
 def _restore_blocks(r: RestoreResult) -> list[Block]:
     lines = [
         f"*Restored:* {code(r.backup, 150)} · sha256 {_sha(r.backup_sha256)} (backup integrity "
@@ -378,6 +427,7 @@ def _restore_blocks(r: RestoreResult) -> list[Block]:
     return [
         _section("\n".join(lines)),
         _section(_code_block(_counts_change_lines(r.counts_before, r.counts_after), head="*Row counts*")),
+        *_proof_context(r.stopped_proof),
     ]
 
 
@@ -395,7 +445,15 @@ def _check_api_blocks(r: CheckApiResult) -> list[Block]:
     blocks: list[Block] = [
         _section(_list_text(f"*Checks against {code(r.api_url, 200)}*", _check_lines(r.checks), shown=50))
     ]
-    if r.serves_media:
+    if r.uploads_will_fail:
+        blocks.append(
+            _section(
+                ":rotating_light: *Uploads will fail*: a migration-era go-fast-cdn binary is serving; every upload "
+                'writes the dropped `media` table (500 "no such table: media") until the binary is rolled back '
+                "to a pre-migration build"
+            )
+        )
+    elif r.serves_media:
         blocks.append(_context(":warning: `/api/cdn/media/all` answers: a migration-era binary is serving"))
     return blocks
 
@@ -443,24 +501,29 @@ def _dry_run_blocks(r: DryRunResult) -> list[Block]:
     ]
 
 
-_RENDER: list[tuple[type[OpResult], Callable[[Any], list[Block]]]] = [
-    (StatusResult, _status_blocks),
-    (RollbackResult, _rollback_blocks),
-    (VerifyResult, _verify_blocks),
-    (BackupListResult, _backups_list_blocks),
-    (BackupCreateResult, _backups_create_blocks),
-    (RestoreResult, _restore_blocks),
-    (RestoreFilesResult, _restore_files_blocks),
-    (CheckApiResult, _check_api_blocks),
-    (LogsResult, _logs_blocks),
-    (AppControlResult, _app_control_blocks),
-    (DryRunResult, _dry_run_blocks),
-]
+# The details block of each operation's result, keyed by ops/contract.py names (one per operation;
+# tests/unit/ops/test_contract.py fails when an operation has none).
+PRESENTERS: dict[str, Callable[[Any], list[Block]]] = {
+    "status": _status_blocks,
+    "stop_app": _app_control_blocks,
+    "start_app": _app_control_blocks,
+    "rollback": _rollback_blocks,
+    "verify": _verify_blocks,
+    "backups_list": _backups_list_blocks,
+    "backups_create": _backups_create_blocks,
+    "restore": _restore_blocks,
+    "replace_db": _replace_db_blocks,
+    "restore_files": _restore_files_blocks,
+    "check_api": _check_api_blocks,
+    "tail_logs": _logs_blocks,
+    "dry_run": _dry_run_blocks,
+}
 
 
 def _parse(operation: str, result: dict[str, Any]) -> OpResult | None:
     """The typed result, or the common base when this bot doesn't know the agent's shape (version skew)."""
-    model = _MODELS.get(operation) or _MODELS.get(str(result.get("operation", "")))
+    op = OPERATIONS.get(operation) or OPERATIONS.get(str(result.get("operation", "")))
+    model = op.result if op is not None else None
     for candidate in (model, OpResult):
         if candidate is None:
             continue
@@ -472,10 +535,12 @@ def _parse(operation: str, result: dict[str, Any]) -> OpResult | None:
 
 
 def _details(res: OpResult) -> list[Block]:
-    for model, render in _RENDER:
-        if isinstance(res, model):
-            return render(res)
-    return []
+    """The operation's own facts, when the result parsed as that operation's model."""
+    op = OPERATIONS.get(res.operation)
+    render = PRESENTERS.get(res.operation)
+    if op is None or render is None or not isinstance(res, op.result):
+        return []
+    return render(res)
 
 
 def _failed_checks(res: OpResult | None) -> list[str]:
@@ -558,6 +623,8 @@ def _headline(
         return f":x: {op} failed on {env}: {summary_t or err_t or 'no details'}"
     if outcome == "noop":
         return f":information_source: {op} on {env}: nothing to do: {summary_t}"
+    if outcome == "inconclusive":
+        return f":grey_question: {op} on {env} inconclusive: {summary_t}"
     if outcome == "refused":
         return f":no_entry: {op} on {env} refused as unsafe: {err_t or summary_t}{code_t}"
     if outcome == "invalid":

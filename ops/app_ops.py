@@ -10,38 +10,20 @@ import hashlib
 import sqlite3
 import time
 from collections import Counter
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import Field
 
-from ops.control.base import AppState
 from ops.control.config import ControllerError
 from ops.control.probe import wait_for_api
 from ops.errors import OpInputError
 from ops.host import Host
-from ops.results import Check, OpResult, Outcome, utcnow
+from ops.models import AppControlResult, Check, CheckApiResult, LogsResult, Outcome, utcnow
 from ops.stopped import effective_state, server_state
 
 MAX_LOG_LINES = 5000
 _KINDS = (("images", "image", "images"), ("docs", "doc", "docs"))  # (table, listing, download dir)
-
-
-class AppControlResult(OpResult):
-    action: Literal["stop", "start"]
-    controller: str
-    before: AppState
-    after: AppState
-    elapsed_s: float = 0.0
-    api_answered: bool | None = None  # start only: did GET /api/ answer "pong" afterwards
-
-
-class CheckApiResult(OpResult):
-    api_url: str
-    checks: list[Check] = Field(default_factory=list)
-    serves_media: bool | None = None  # /api/cdn/media/all answers: a migration-era binary runs
-    uploads_will_fail: bool | None = None  # a migration-era binary over a DB without media
 
 
 UPLOADS_FAIL = (
@@ -54,13 +36,6 @@ UPLOADS_TO_MEDIA = (
     "a migration-era go-fast-cdn binary is running (GET /api/cdn/media/all answers): uploads go to the "
     "media table, which a pre-migration build never reads; roll the binary back to a pre-migration build"
 )
-
-
-class LogsResult(OpResult):
-    controller: str
-    source: str
-    requested: int
-    lines: list[str] = Field(default_factory=list)
 
 
 def _describe(host: Host) -> str:

@@ -20,22 +20,11 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from ops.deployment import Deployment
+from ops.models import DbHolder
 
 PROC_ENV = "ROLLBACK_AGENT_PROC_ROOT"  # e.g. /host/proc for an agent in a container sharing the host's pids
 MAX_CMDLINE = 300
 APP_EXECUTABLES = ("main", "go-fast-cdn", "gofastcdn")  # what a go-fast-cdn server is called on disk
-
-
-class DbHolder(BaseModel):
-    """A process that has the DB (or its journal/WAL) open."""
-
-    pid: int
-    cmdline: str
-    files: list[str]  # file names it holds: main.db, main.db-journal, main.db-wal, main.db-shm
-    uid: int | None = None
-
-    def describe(self) -> str:
-        return f"pid {self.pid} ({self.cmdline or '?'}) holds {', '.join(self.files)}"
 
 
 class UninspectedProcess(BaseModel):

@@ -15,16 +15,11 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from ops.backups import RestoreResult, check_db, install_db_file, normalise_sha256, restore_backup, sha256_file
+from ops.backups import check_db, install_db_file, normalise_sha256, restore_backup, sha256_file
 from ops.errors import OpInputError
 from ops.host import Host
+from ops.models import ReplaceDbResult
 from ops.status import require_stopped
-
-
-class ReplaceDbResult(RestoreResult):
-    operation: str = "replace_db"
-    source_path: str  # what the operator named
-    imported_as: str | None = None  # the name of its copy in backups/ (None: it was already there)
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -15,17 +15,15 @@ overrides evidence: an answering API or a holder still refuses.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel
 
-from ops.control.base import AppState
 from ops.control.probe import ping
 from ops.errors import OpRefused
 from ops.host import Host
+from ops.models import AppState, ProofMethod, StoppedProof
 from ops.openfiles import OpenFileScan, scan_db_holders
-
-ProofMethod = Literal["controller", "open-files", "asserted"]
 
 
 class AppObservation(BaseModel):
@@ -85,19 +83,6 @@ class AppObservation(BaseModel):
             f"cannot prove go-fast-cdn is stopped: {self.controller_kind} controller: {self.controller.detail}; "
             f"API silent ({self.api_detail}); open files: {self.scan.detail}"
         )
-
-
-class StoppedProof(BaseModel):
-    """How a destructive operation knew the app was stopped (kept in its result and the audit log)."""
-
-    method: ProofMethod
-    detail: str
-    controller: str
-    controller_detail: str
-    api_detail: str
-    open_files: str
-    processes_checked: int = 0
-    asserted_by: str | None = None
 
 
 def controller_state(host: Host) -> AppState:

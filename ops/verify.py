@@ -11,42 +11,19 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel, Field
-
 from ops.backups import check_db, list_backups, resolve_backup
 from ops.baseline import Baseline, baseline_from_db, read_baseline
 from ops.errors import OpInputError
 from ops.files import MissingFile, missing_legacy_files
 from ops.host import Host
-from ops.results import Check, OpResult, Outcome, utcnow
-from ops.schema import KEPT_TABLES, MEDIA_INDEXES, MEDIA_TABLE, Counts, SchemaInfo, inspect, open_ro
+from ops.models import Check, Outcome, SqliteCommand, VerifyResult, utcnow
+from ops.schema import KEPT_TABLES, MEDIA_INDEXES, MEDIA_TABLE, SchemaInfo, inspect, open_ro
 
 BASELINE_MAX_AGE = timedelta(hours=24)
 SOFT_DELETED_MARKER_WARNING = (
     "the media_unification_2024 marker is soft-deleted: a re-migration will fail on UNIQUE "
     "migration_records.name until this row is hard-deleted"
 )
-
-
-class SqliteCommand(BaseModel):
-    """One of the checklist's ``sqlite3`` lines and what it prints on this DB."""
-
-    command: str
-    output: str
-
-
-class VerifyResult(OpResult):
-    operation: str = "verify"
-    checks: list[Check] = Field(default_factory=list)
-    failed_checks: list[str] = Field(default_factory=list)
-    inconclusive_checks: list[str] = Field(default_factory=list)
-    baseline: Baseline | None = None
-    # "baseline.json", "backup:<name>" (asked for) or "newest-pre-migration:<name>" (found in backups/)
-    baseline_source: str | None = None
-    counts: Counts = Field(default_factory=Counts)
-    missing_files: list[MissingFile] = Field(default_factory=list)
-    # option 3's "Verify database state": the checklist's three sqlite3 commands and their output
-    sqlite3: list[SqliteCommand] = Field(default_factory=list)
 
 
 def newest_pre_migration_baseline(host: Host) -> tuple[Baseline | None, str | None]:

@@ -307,7 +307,7 @@ NOT_FOUND = b"404 page not found\n"
 MAX_UPLOAD = 64 << 20
 
 
-class Handler(BaseHTTPRequestHandler):
+class StandinRequestHandler(BaseHTTPRequestHandler):
     server_version = "gofastcdn-standin"
     protocol_version = "HTTP/1.1"
     app: StandinApp  # set on the subclass made by make_server
@@ -401,7 +401,7 @@ def make_server(
     """Bind and start the app (``app.open()``: the tip's connect, the held DB); ``server_close`` closes it."""
     addr = check_loopback(host)
     app = StandinApp(root, binary)
-    handler = type("BoundHandler", (Handler,), {"app": app})
+    handler = type("BoundHandler", (StandinRequestHandler,), {"app": app})
 
     class Server(ThreadingHTTPServer):
         daemon_threads = True
