@@ -460,6 +460,7 @@ def restore_backup(
     *,
     expected_sha256: str | None = None,
     accept_fewer_rows: str | None = None,
+    app_stopped_by: str | None = None,
     progress: Progress = None,
 ) -> RestoreResult:
     """Replace main.db with a backup (app must be stopped).
@@ -473,7 +474,7 @@ def restore_backup(
     (recover_journal replays it)."""
     started = utcnow()
     dep = host.deployment
-    require_stopped(host, "restore")
+    proof = require_stopped(host, "restore", asserted_by=app_stopped_by)
     path, digest, chk = validate_backup(dep, backup, expected_sha256=expected_sha256)
     expected = normalise_sha256(expected_sha256)
     health = assess(dep)
@@ -563,4 +564,5 @@ def restore_backup(
         db_state_before=health.state,
         quarantine=quarantined,
         row_check=rows,
+        stopped_proof=proof,
     )
