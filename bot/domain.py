@@ -59,6 +59,7 @@ class AgentOutcome(StrEnum):
     ok = "ok"
     failed = "failed"  # it ran; a check or an action failed
     noop = "noop"  # nothing to do
+    inconclusive = "inconclusive"  # a check could not be made (e.g. no baseline anywhere): not a success
     refused = "refused"  # unsafe right now (app running, hot journal, busy); nothing changed
     invalid = "invalid"  # rejected input; nothing changed
     error = "error"  # the operation or the bot crashed
@@ -74,7 +75,6 @@ DONE_OUTCOMES: dict[AgentOutcome, str | None] = {AgentOutcome.ok: None, AgentOut
 
 StepAction = Literal["done", "skip", "undo", "start", "succeed", "fail", "retry"]
 STEP_ACTIONS: tuple[str, ...] = get_args(StepAction)
-
 
 
 class Incident(BaseModel):

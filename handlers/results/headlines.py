@@ -33,6 +33,7 @@ HEADLINES: dict[AgentOutcome, Callable[[HeadlineFacts], str]] = {
     AgentOutcome.ok: lambda f: f":white_check_mark: {f.op} succeeded on {f.env}: {f.summary}",
     AgentOutcome.failed: _failed,
     AgentOutcome.noop: lambda f: f":information_source: {f.op} on {f.env}: nothing to do: {f.summary}",
+    AgentOutcome.inconclusive: lambda f: f":grey_question: {f.op} on {f.env} inconclusive: {f.summary}",
     AgentOutcome.refused: lambda f: (
         f":no_entry: {f.op} on {f.env} refused as unsafe: {f.error or f.summary}{f.code}"
     ),

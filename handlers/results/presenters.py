@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import Block
 
 from handlers.limits import clip
 from handlers.results import formatting as fmt
+from handlers.text import mention
 from ops.models import (
     AppControlResult,
     AppState,
@@ -28,10 +29,13 @@ from ops.models import (
     LostRow,
     MarkerInfo,
     MissingFile,
+    RecoverJournalResult,
+    ReplaceDbResult,
     RestoreFilesResult,
     RestoreResult,
     RollbackResult,
     StatusResult,
+    StoppedProof,
     VerifyResult,
 )
 
@@ -112,7 +116,10 @@ def _status_blocks(r: StatusResult) -> list[Block]:
     ]
     if r.error:
         pairs.append(("Error", fmt.esc_clip(r.error, 500)))
-    return [fmt.fields(pairs), fmt.section(fmt.code_block(_counts_lines(r.counts), head="*Row counts*"))]
+    blocks: list[Block] = [fmt.fields(pairs), fmt.section(fmt.code_block(_counts_lines(r.counts), head="*Row counts*"))]
+    if r.next_step:
+        blocks.append(fmt.context(f":point_right: {fmt.esc_clip(r.next_step, 500)}"))
+    return blocks
 
 
 def _rollback_blocks(r: RollbackResult) -> list[Block]:
@@ -136,15 +143,57 @@ def _rollback_blocks(r: RollbackResult) -> list[Block]:
     if r.missing_files:
         head = f"*{len(r.missing_files)} live images/docs row(s) have no file* (`restore_files` copies them back):"
         blocks.append(fmt.section(_missing_text(r.missing_files, head)))
+    blocks.extend(_proof_context(r.stopped_proof))
     return blocks
+
+
+def _baseline_text(source: str | None) -> str:
+    if not source:
+        return "none"
+    kind, _, name = source.partition(":")
+    if kind == "newest-pre-migration":
+        return f"the newest pre-migration backup {fmt.code(name, 150)}"
+    if kind == "backup":
+        return f"backup {fmt.code(name, 150)}"
+    return fmt.esc(source)
 
 
 def _verify_blocks(r: VerifyResult) -> list[Block]:
-    head = f"*Checks* (baseline: {fmt.esc(r.baseline_source or 'none')})"
+    head = f"*Checks* (baseline: {_baseline_text(r.baseline_source)})"
     blocks: list[Block] = [fmt.section(fmt.list_text(head, _check_lines(r.checks), shown=50))]
     if r.missing_files:
         blocks.append(fmt.section(_missing_text(r.missing_files, f"*{len(r.missing_files)} missing file(s):*")))
+    if r.sqlite3:
+        lines: list[str] = []
+        for cmd in r.sqlite3:
+            lines.append(f"$ {cmd.command}")
+            lines.extend(cmd.output.splitlines() or [""])
+        blocks.append(fmt.section(fmt.code_block(lines, head="*What the checklist's `sqlite3` commands print*")))
     return blocks
+
+
+def _proof_context(proof: StoppedProof | None) -> list[Block]:
+    """How the agent knew the app was stopped, and whose word it was if nothing could prove it."""
+    if proof is None:
+        return []
+    how = {
+        "controller": "proven stopped by the controller",
+        "open-files": "proven stopped: nobody holds the DB open and the API is silent",
+        "asserted": f"NOT provable here: asserted stopped by {mention_or_text(proof.asserted_by)}",
+    }[proof.method]
+    extra = (
+        f" (also asserted by {mention_or_text(proof.asserted_by)})"
+        if proof.asserted_by and proof.method != "asserted"
+        else ""
+    )
+    return [fmt.context(f":stop_sign: App {how}{extra} · {fmt.esc_clip(proof.open_files, 600)}")]
+
+
+def mention_or_text(who: str | None) -> str:
+    """A Slack user id becomes a mention; anything else (``cli:ops@host``) is shown as code."""
+    if who and who.isalnum() and who[:1] in "UW":
+        return mention(who)
+    return fmt.code(who or "?", 100)
 
 
 def _backups_list_blocks(r: BackupListResult) -> list[Block]:
@@ -188,6 +237,13 @@ def _backups_create_blocks(r: BackupCreateResult) -> list[Block]:
     return [fmt.fields(pairs)]
 
 
+def _replace_db_blocks(r: ReplaceDbResult) -> list[Block]:
+    source = f"*Source:* {fmt.code(r.source_path, 300)}" + (
+        f" · copied into backups/ as {fmt.code(r.imported_as, 150)}" if r.imported_as else ""
+    )
+    return [fmt.section(source), *_restore_blocks(r)]
+
+
 def _restore_blocks(r: RestoreResult) -> list[Block]:
     lines = [
         f"*Restored:* {fmt.code(r.backup, 150)} · sha256 {fmt.sha(r.backup_sha256)} (backup integrity "
@@ -203,10 +259,33 @@ def _restore_blocks(r: RestoreResult) -> list[Block]:
     ]
     if r.removed_journal:
         lines.append(f"*Removed stale journal:* {fmt.code(r.removed_journal)}")
+    if r.quarantine is not None:
+        lines.append(
+            f"*Broken main.db ({fmt.esc(r.db_state_before)}) kept in:* {fmt.code(r.quarantine.folder, 300)} "
+            f"({fmt.names(r.quarantine.files)})"
+        )
+    if r.row_check is not None and r.row_check.override_reason:
+        lines.append(f"*Fewer-rows override:* {fmt.esc_clip(r.row_check.override_reason, 300)}")
     return [
         fmt.section("\n".join(lines)),
         fmt.section(fmt.code_block(_counts_change_lines(r.counts_before, r.counts_after), head="*Row counts*")),
+        *_proof_context(r.stopped_proof),
     ]
+
+
+def _recover_journal_blocks(r: RecoverJournalResult) -> list[Block]:
+    def files(side: Any) -> str:
+        return ", ".join(f"{f.name} {fmt.size(f.size)}" for f in side.files) or "none"
+
+    lines = [
+        f"*Before:* {fmt.esc(files(r.before))} (journal {r.before.journal_state})",
+        f"*After:* {fmt.esc(files(r.after))} (journal {r.after.journal_state})",
+    ]
+    if r.integrity_after:
+        lines.append(f"*Integrity after:* {fmt.esc_clip(r.integrity_after, 300)} · era {r.era_after or '?'}")
+    if r.copied_to:
+        lines.append(f"*Copies taken first:* {fmt.code(r.copied_to, 300)}")
+    return [fmt.section("\n".join(lines))]
 
 
 def _restore_files_blocks(r: RestoreFilesResult) -> list[Block]:
@@ -225,7 +304,15 @@ def _check_api_blocks(r: CheckApiResult) -> list[Block]:
     blocks: list[Block] = [
         fmt.section(fmt.list_text(f"*Checks against {fmt.code(r.api_url, 200)}*", _check_lines(r.checks), shown=50))
     ]
-    if r.serves_media:
+    if r.uploads_will_fail:
+        blocks.append(
+            fmt.section(
+                ":rotating_light: *Uploads will fail*: a migration-era go-fast-cdn binary is serving; every upload "
+                'writes the dropped `media` table (500 "no such table: media") until the binary is rolled back '
+                "to a pre-migration build"
+            )
+        )
+    elif r.serves_media:
         blocks.append(fmt.context(":warning: `/api/cdn/media/all` answers: a migration-era binary is serving"))
     return blocks
 
@@ -284,10 +371,12 @@ PRESENTERS: dict[str, Callable[[Any], list[Block]]] = {
     "backups_list": _backups_list_blocks,
     "backups_create": _backups_create_blocks,
     "restore": _restore_blocks,
+    "replace_db": _replace_db_blocks,
     "restore_files": _restore_files_blocks,
     "check_api": _check_api_blocks,
     "tail_logs": _logs_blocks,
     "dry_run": _dry_run_blocks,
+    "recover_journal": _recover_journal_blocks,
 }
 
 
