@@ -508,6 +508,21 @@ class IncidentService:
             self.get(incident_id)
             return self._append(incident_id, kind, actor, step_id, data)
 
+    def record_thread_message(self, incident_id: str, author: str | None, ts: str, text: str) -> bool:
+        """Keep what someone wrote in the incident's thread, once per message ``ts`` (Slack redelivers
+        events it thinks were not acked); False if it was already kept."""
+        with self.store.transaction():
+            self.get(incident_id)
+            seen = self.store.query(
+                "SELECT 1 FROM events WHERE incident_id = ? AND kind = 'thread.message' "
+                "AND json_extract(data, '$.ts') = ? LIMIT 1",
+                (incident_id, ts),
+            )
+            if seen:
+                return False
+            self._append(incident_id, "thread.message", author, None, {"ts": ts, "text": text})
+            return True
+
     def events(self, incident_id: str) -> list[Event]:
         rows = self.store.rows("events", "incident_id = ?", [incident_id], order_by="id")
         return [Event.model_validate(r) for r in rows]
