@@ -28,7 +28,6 @@ from handlers import incident_actions, rollback_command, steps, thread_events
 from handlers.agent_presenter import SlackJobPresenter
 from handlers.deps import HandlerDeps
 from handlers.publisher import ThreadPublisher
-from handlers.steps import SectionContext
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +76,7 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
 
     agents = AgentDirectory(settings.rollback_agents)
 
-    def context_for(incident_id: str) -> SectionContext:
-        environment = service.get(incident_id).environment
-        return SectionContext(agent_url=agents.url_for(environment), backups=runner.latest_backups(incident_id))
-
-    publisher = ThreadPublisher(slack, service, runbook, context_for)
+    publisher = ThreadPublisher(slack, service, runbook, agents.url_for)
     runner = JobRunner(service, agents, SlackJobPresenter(publisher, service))
     deps = HandlerDeps(
         environments=settings.environments,
