@@ -105,34 +105,91 @@ def _after_marker(created: str | None, marker: MarkerInfo) -> bool | None:
         return None
 
 
+# Stands in for NULL in the anti-join keys so a NULL name/checksum matches NULL (as tuple equality
+# did). It is text, so it never equals a blob checksum (SQLite compares storage classes first).
+_NULL_KEY = "\x00rollback-agent:null"
+_KEYS_TABLE = "temp.rollback_agent_legacy_keys"
+
+
+def _legacy_keys(conn: sqlite3.Connection) -> None:
+    """A temp table of every live images/docs row's (file_name, type, checksum), indexed.
+
+    The legacy tables have no index on file_name, and a correlated ``EXISTS`` on them picks the
+    ``deleted_at`` index and goes quadratic (1M x 1M). Copying the keys into a temp table and then
+    ``CREATE INDEX`` (one external sort, bounded by SQLite's page cache, spilling to a temp file)
+    makes each media row one index probe. Nothing is written to the DB file itself."""
+    conn.execute(f"DROP TABLE IF EXISTS {_KEYS_TABLE}")
+    conn.execute(f"CREATE TABLE {_KEYS_TABLE}(file_name, type, checksum)")
+    conn.execute(
+        f"INSERT INTO {_KEYS_TABLE} "
+        "SELECT coalesce(file_name, :nul), 'image', coalesce(checksum, :nul) FROM images WHERE deleted_at IS NULL "
+        "UNION ALL "
+        "SELECT coalesce(file_name, :nul), 'document', coalesce(checksum, :nul) FROM docs WHERE deleted_at IS NULL",
+        {"nul": _NULL_KEY},
+    )
+    conn.execute(f"CREATE INDEX {_KEYS_TABLE}_key ON rollback_agent_legacy_keys(file_name, type, checksum)")
+
+
+# Media rows whose fate changes with the drop: live ones no live legacy row matches (lost), and
+# soft-deleted ones a live legacy row matches (their delete is undone). Only those rows come back.
+LOST_ROWS_SQL = f"""
+SELECT m.id, m.file_name, m.type, m.checksum, m.created_at, m.deleted_at
+FROM media AS m
+WHERE (m.deleted_at IS NULL) <> EXISTS (
+    SELECT 1 FROM {_KEYS_TABLE} AS k
+    WHERE k.file_name = coalesce(m.file_name, :nul) AND k.type = m.type AND k.checksum = coalesce(m.checksum, :nul)
+)
+ORDER BY m.id
+"""
+
+
+def _renamed_from(conn: sqlite3.Connection, keys: set[tuple[str, bytes | str]]) -> dict[tuple[str, object], str]:
+    """(type, checksum) -> the first live legacy name with that checksum, for the given keys only."""
+    if not keys:
+        return {}
+    out: dict[tuple[str, object], str] = {}
+    conn.execute("DROP TABLE IF EXISTS temp.rollback_agent_wanted")
+    conn.execute("CREATE TABLE temp.rollback_agent_wanted(type, checksum, PRIMARY KEY (type, checksum)) WITHOUT ROWID")
+    conn.executemany("INSERT OR IGNORE INTO temp.rollback_agent_wanted VALUES (?, ?)", list(keys))
+    for mtype, checksum, name in conn.execute(
+        f"SELECT k.type, k.checksum, k.file_name FROM {_KEYS_TABLE} AS k "
+        "JOIN temp.rollback_agent_wanted AS w ON w.type = k.type AND w.checksum = k.checksum ORDER BY k.rowid"
+    ):
+        out.setdefault((mtype, checksum), name)
+    conn.execute("DROP TABLE temp.rollback_agent_wanted")
+    return out
+
+
 def lost_rows(conn: sqlite3.Connection, dep: Deployment, info: SchemaInfo) -> tuple[list[LostRow], list[LostRow]]:
     """(lost, deletes_undone): live media rows not matched by a live image/doc on (file_name, type,
-    checksum), and soft-deleted media rows that were (their legacy row will be live again)."""
+    checksum), and soft-deleted media rows that were (their legacy row will be live again).
+
+    One SQL anti-join returns only those rows, so time and memory grow with the rows lost, not
+    with the size of the media table (see :func:`_legacy_keys` for why it isn't a plain EXISTS)."""
     if not info.media_present:
         return [], []
-    legacy: set[tuple[str, str, bytes | None]] = set()
-    by_sum: dict[tuple[str, bytes | None], str] = {}
-    for table, mtype in (("images", "image"), ("docs", "document")):
-        for name, checksum in conn.execute(f"SELECT file_name, checksum FROM {table} WHERE deleted_at IS NULL"):
-            legacy.add((name, mtype, checksum))
-            by_sum.setdefault((mtype, checksum), name)
+    _legacy_keys(conn)
+    try:
+        changed = conn.execute(LOST_ROWS_SQL, {"nul": _NULL_KEY}).fetchall()
+        wanted = {
+            (str(mtype), _NULL_KEY if checksum is None else checksum)
+            for _, _, mtype, checksum, _, deleted in changed
+            if deleted is None and mtype in _TYPE_TABLE
+        }
+        by_sum = _renamed_from(conn, wanted)
+    finally:
+        conn.execute(f"DROP TABLE IF EXISTS {_KEYS_TABLE}")
     lost: list[LostRow] = []
     undone: list[LostRow] = []
-    for rid, name, mtype, checksum, created, deleted in conn.execute(
-        "SELECT id, file_name, type, checksum, created_at, deleted_at FROM media ORDER BY id"
-    ).fetchall():
-        matched = (name, mtype, checksum) in legacy
-        if deleted is None and matched:
-            continue  # a migrated copy: the images/docs row still carries it
-        if deleted is not None and not matched:
-            continue  # uploaded and deleted after the migration: nothing to lose
+    for rid, name, mtype, checksum, created, deleted in changed:
         after = _after_marker(created, info.marker)
+        renamed = by_sum.get((mtype, _NULL_KEY if checksum is None else checksum))
         if deleted is not None:
             reason = f"deleted after the migration; the {_TYPE_TABLE.get(mtype, mtype)} row is live again"
         elif mtype not in _TYPE_TABLE:
             reason = f"type {mtype}: only the media table can hold it"
-        elif (mtype, checksum) in by_sum and by_sum[(mtype, checksum)] != name:
-            reason = f"renamed from {by_sum[(mtype, checksum)]} after the migration"
+        elif renamed is not None and renamed != (_NULL_KEY if name is None else name):
+            reason = f"renamed from {None if renamed == _NULL_KEY else renamed} after the migration"
         elif after:
             reason = "uploaded after the migration"
         else:
