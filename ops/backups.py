@@ -319,6 +319,51 @@ def _agent_name(label: str, when: datetime, n: int) -> str:
     return f"{AGENT_PREFIX}{when.strftime('%Y%m%d-%H%M%S-%f')}{suffix}_{clean}.db"
 
 
+COPY_CHUNK = 4 << 20
+
+
+def copy_hashing(src: Path, dst: Path) -> str:
+    """Copy ``src`` to a new file ``dst`` (never an existing one) and fsync it; the SHA-256 is taken
+    from the same buffers, so the bytes are read once."""
+    h = hashlib.sha256()
+    buf = bytearray(COPY_CHUNK)
+    view = memoryview(buf)
+    with open(src, "rb", buffering=0) as fin, open(dst, "xb", buffering=0) as fout:
+        while n := fin.readinto(buf):
+            h.update(view[:n])
+            done = 0
+            while done < n:
+                done += fout.write(view[done:n])
+        os.fsync(fout.fileno())
+    return h.hexdigest()
+
+
+def snapshot_copy(db: Path, dst: Path) -> str:
+    """A consistent copy of ``db`` at ``dst``, hashed in the copy pass; returns its SHA-256.
+
+    In rollback-journal mode (go-fast-cdn's) a read transaction holds SQLite's SHARED lock, so no
+    writer can commit while the bytes are copied: the copy is a snapshot, like the online backup
+    API's single step, without a second read to hash it. (Closing our own descriptor drops this
+    process's POSIX locks on the file, which is why the transaction ends right after.) A WAL DB
+    keeps committed pages outside the main file, so it goes through the backup API and is hashed
+    after. A hot journal makes the read fail (sqlite3.Error), as it did with the backup API."""
+    with open_ro(db) as conn:
+        if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+            dst_conn = sqlite3.connect(dst)
+            try:
+                conn.backup(dst_conn)
+            finally:
+                dst_conn.close()
+            _fsync_file(dst)
+            return sha256_file(dst)
+        conn.execute("BEGIN")
+        try:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # takes the SHARED lock
+            return copy_hashing(db, dst)
+        finally:
+            conn.execute("COMMIT")
+
+
 def _publish(tmp: Path, bdir: Path, label: str) -> Path:
     """Give ``tmp`` its final name without ever replacing an existing file (os.link fails if taken)."""
     when = _now()
@@ -349,22 +394,15 @@ def create_backup(host: Host, *, label: str = "manual", progress: Progress = Non
         raise OpInputError("no_database", f"{dep.db_path} does not exist")
     dep.backups_dir.mkdir(parents=True, exist_ok=True)
     tmp = dep.backups_dir / f".rollback-agent-{uuid.uuid4().hex}.part"
-    say(progress, f"backing up {dep.db_path.name} (SQLite online backup)")
+    say(progress, f"backing up {dep.db_path.name} (consistent copy under a SQLite read lock)")
     try:
         try:
-            with open_ro(dep.db_path) as src:
-                dst = sqlite3.connect(tmp)
-                try:
-                    src.backup(dst)
-                finally:
-                    dst.close()
+            digest = snapshot_copy(dep.db_path, tmp)
         except sqlite3.Error as exc:
             raise OpRefused("db_unreadable", f"cannot back up {dep.db_path}: {exc}") from exc
-        _fsync_file(tmp)
         chk = check_db(tmp)
         if not chk.valid:
             raise OpRefused("backup_check_failed", f"backup failed integrity_check: {chk.integrity}")
-        digest = sha256_file(tmp)
         final = _publish(tmp, dep.backups_dir, label)
     finally:
         tmp.unlink(missing_ok=True)
