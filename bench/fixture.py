@@ -159,7 +159,8 @@ def build(root: Path, size: Size) -> Manifest:
                 (now, now, mtype),
             )
         conn.execute(
-            "INSERT INTO migration_records(name, completed, created_at, updated_at, deleted_at) VALUES (?, 1, ?, ?, NULL)",
+            "INSERT INTO migration_records(name, completed, created_at, updated_at, deleted_at) "
+            "VALUES (?, 1, ?, ?, NULL)",
             (MARKER, now, now),
         )
         conn.execute("COMMIT")
@@ -220,7 +221,8 @@ def get(size_name: str, *, log: bool = True) -> BenchDeployment:
         (building / "manifest.json").write_text(manifest.model_dump_json(indent=2))
         os.replace(building, entry)
         if log:
-            print(f"bench: built in {manifest.build_seconds:.0f} s, DB {manifest.db_bytes / 1e6:.0f} MB, cached in {entry}")
+            mb = manifest.db_bytes / 1e6
+            print(f"bench: built in {manifest.build_seconds:.0f} s, DB {mb:.0f} MB, cached in {entry}")
     manifest = Manifest.model_validate(json.loads(manifest_path.read_text()))
     bd = BenchDeployment(
         root=entry, deployment=Deployment(root=entry / "dep"), migrated_db=entry / "migrated.db", manifest=manifest

@@ -155,7 +155,7 @@ def table(rows: Sequence[Row]) -> str:
     for n, c in enumerate(cells):
         left = c[0].ljust(widths[0])
         mid = [c[i].rjust(widths[i]) for i in (1, 2, 3)] + [c[4].ljust(widths[4]), c[5].ljust(widths[5])]
-        lines.append(("| " + " | ".join([left, *mid, c[6]]) + " |"))
+        lines.append("| " + " | ".join([left, *mid, c[6]]) + " |")
         if n == 0:
             lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|---|")
     return "\n".join(lines)

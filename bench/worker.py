@@ -20,8 +20,8 @@ from pathlib import Path
 from bench.fixture import Manifest
 from ops.backups import create_backup, restore_backup
 from ops.host import Host
-from ops.rollback import run_rollback_on
 from ops.rollback import rollback as rollback_op
+from ops.rollback import run_rollback_on
 from ops.verify import verify
 from sandbox.gofastcdn_fixture import make_host
 
@@ -31,7 +31,8 @@ def _rollback(host: Host, m: Manifest) -> str | None:
     if res.outcome != "ok" or res.action != "rollback":
         return f"rollback: {res.summary}"
     if (len(res.lost_rows), len(res.deletes_undone)) != (m.lost_rows, m.deletes_undone):
-        return f"rollback reported {len(res.lost_rows)} lost / {len(res.deletes_undone)} undone, expected {m.lost_rows} / {m.deletes_undone}"
+        got = f"{len(res.lost_rows)} lost / {len(res.deletes_undone)} undone"
+        return f"rollback reported {got}, expected {m.lost_rows} / {m.deletes_undone}"
     return None
 
 

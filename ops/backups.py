@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ops.baseline import baseline_from_db, write_baseline
+from ops.baseline import baseline_from_counts, write_baseline
 from ops.deployment import Deployment
 from ops.errors import OpInputError, OpRefused
 from ops.host import Host
@@ -311,6 +311,7 @@ class BackupCreateResult(OpResult):
     sidecar: str
     source_counts: Counts
     source_marker: MarkerInfo | None = None
+    source_era: SchemaEra | None = None
 
 
 def _agent_name(label: str, when: datetime, n: int) -> str:
@@ -437,6 +438,7 @@ def create_backup(host: Host, *, label: str = "manual", progress: Progress = Non
         sidecar=sidecar.name,
         source_counts=counts,
         source_marker=chk.marker,
+        source_era=chk.era,
     )
 
 
@@ -470,19 +472,16 @@ def normalise_sha256(expected_sha256: str | None) -> str | None:
     return value
 
 
-def validate_backup(dep: Deployment, backup: str, *, expected_sha256: str | None = None) -> tuple[Path, str, DbCheck]:
-    """(path, sha256, check) of a restorable backup, else OpInputError (nothing touched).
-
-    ``expected_sha256`` pins the backup: a different SHA-256 is ``backup_checksum_mismatch``."""
-    expected = normalise_sha256(expected_sha256)
-    path = resolve_backup(dep, backup)
-    digest = sha256_file(path)
+def _require_restorable(
+    backup: str, path: Path, digest: str, expected: str | None, check: Callable[[], DbCheck]
+) -> DbCheck:
+    """The restore checks, in order: pinned hash, integrity, go-fast-cdn tables, sidecar hash."""
     if expected is not None and digest != expected:
         raise OpInputError(
             "backup_checksum_mismatch",
             f"{backup}: sha256 {digest} is not the expected {expected}; nothing was changed",
         )
-    chk = check_db(path)
+    chk = check()
     if not chk.valid:
         raise OpInputError("backup_invalid", f"{backup} is not a valid SQLite DB: {chk.integrity}")
     if chk.era in (None, "unknown"):
@@ -493,14 +492,30 @@ def validate_backup(dep: Deployment, backup: str, *, expected_sha256: str | None
             "backup_checksum_mismatch",
             f"{backup}: sha256 {digest[:12]} differs from its sidecar {str(sc['sha256'])[:12]}",
         )
+    return chk
+
+
+def validate_backup(dep: Deployment, backup: str, *, expected_sha256: str | None = None) -> tuple[Path, str, DbCheck]:
+    """(path, sha256, check) of a restorable backup, else OpInputError (nothing touched).
+
+    ``expected_sha256`` pins the backup: a different SHA-256 is ``backup_checksum_mismatch``."""
+    expected = normalise_sha256(expected_sha256)
+    path = resolve_backup(dep, backup)
+    digest = sha256_file(path)
+    chk = _require_restorable(backup, path, digest, expected, lambda: check_db(path))
     return path, digest, chk
+
+
+def staging_path(dst: Path) -> Path:
+    """A temp file next to ``dst`` (same folder, so os.replace is atomic)."""
+    return dst.with_name(f".{dst.name}.rollback-agent-{uuid.uuid4().hex}.tmp")
 
 
 def install_db_file(src: Path, dst: Path, *, expect_sha256: str | None = None) -> str:
     """Copy ``src`` over ``dst`` atomically: temp file in dst's folder, fsync, os.replace, fsync folder.
     Returns the sha256 of what was written. With ``expect_sha256``, bytes that hash differently (the
     file changed since it was checked) are never installed: OpInputError, ``dst`` untouched."""
-    tmp = dst.with_name(f".{dst.name}.rollback-agent-{uuid.uuid4().hex}.tmp")
+    tmp = staging_path(dst)
     h = hashlib.sha256()
     try:
         with open(src, "rb") as fin, open(tmp, "xb") as fout:
@@ -529,42 +544,57 @@ def restore_backup(
     """Replace main.db with a backup (app must be stopped; the current DB is backed up first).
 
     ``expected_sha256`` pins the backup: if its SHA-256 differs, OpInputError ``backup_checksum_mismatch``
-    and nothing is touched (no pre-restore backup either)."""
+    and nothing is touched (no pre-restore backup either).
+
+    The backup is first copied next to main.db with its SHA-256 taken in the same pass, and that
+    copy is what gets checked (pin, integrity, tables, sidecar) and then renamed over main.db: the
+    bytes checked are the bytes installed, each read once, and any failure leaves main.db as it was."""
     started = utcnow()
     dep = host.deployment
     require_stopped(host, "restore")
-    path, digest, chk = validate_backup(dep, backup, expected_sha256=expected_sha256)
     expected = normalise_sha256(expected_sha256)
-    warnings: list[str] = []
-    removed = clear_stale_journal(dep, "restore")
-    if removed:
-        warnings.append(stale_journal_warning(removed))
-        say(progress, f"removed stale {removed}")
-    if expected is not None:
-        say(progress, f"{backup} sha256 {digest[:12]}… matches the pinned value")
-    if not chk.pre_migration:
-        what = (
-            "a rolled-back DB (migration_records present), not a pre-migration backup"
-            if chk.restorable_without_media
-            else "not a pre-migration backup"
-        )
-        warnings.append(f"{backup} is {what} (marker {chk.marker_state}, era {chk.era})")
-    before = check_db(dep.db_path, quick=True) if dep.db_path.is_file() else None
-    pre: BackupCreateResult | None = None
-    if dep.db_path.is_file():
-        say(progress, "backing up the current DB before restoring")
-        pre = create_backup(host, label="pre-restore", progress=progress)
-    say(progress, f"restoring {backup} (atomic replace)")
+    path = resolve_backup(dep, backup)
     dep.db_dir.mkdir(parents=True, exist_ok=True)
-    written = install_db_file(path, dep.db_path, expect_sha256=digest)
-    after = check_db(dep.db_path)
-    restored_sha = sha256_file(dep.db_path)
-    ok = after.valid and written == digest and restored_sha == digest
+    staged = staging_path(dep.db_path)
+    warnings: list[str] = []
+    try:
+        say(progress, f"copying {backup} next to {dep.db_path.name} (sha256 in the same pass)")
+        digest = copy_hashing(path, staged)
+        chk = _require_restorable(backup, path, digest, expected, lambda: check_db(staged))
+        removed = clear_stale_journal(dep, "restore")
+        if removed:
+            warnings.append(stale_journal_warning(removed))
+            say(progress, f"removed stale {removed}")
+        if expected is not None:
+            say(progress, f"{backup} sha256 {digest[:12]}… matches the pinned value")
+        if not chk.pre_migration:
+            what = (
+                "a rolled-back DB (migration_records present), not a pre-migration backup"
+                if chk.restorable_without_media
+                else "not a pre-migration backup"
+            )
+            warnings.append(f"{backup} is {what} (marker {chk.marker_state}, era {chk.era})")
+        pre: BackupCreateResult | None = None
+        if dep.db_path.is_file():
+            say(progress, "backing up the current DB before restoring")
+            pre = create_backup(host, label="pre-restore", progress=progress)
+        say(progress, f"restoring {backup} (atomic replace)")
+        staged_stat = os.stat(staged)
+        os.replace(staged, dep.db_path)
+    finally:
+        staged.unlink(missing_ok=True)
+    _fsync_dir(dep.db_dir)
+    # main.db is now the very inode that was written, hashed and checked above (nothing re-read)
+    now = os.stat(dep.db_path)
+    same = (now.st_ino, now.st_dev, now.st_size) == (staged_stat.st_ino, staged_stat.st_dev, staged_stat.st_size)
+    restored_sha = digest if same else sha256_file(dep.db_path)
+    after = chk if same else check_db(dep.db_path)
+    ok = after.valid and restored_sha == digest
     base_path: str | None = None
-    if ok:
-        base = baseline_from_db(dep.db_path, source="restore", backup=backup)
-        base_path = str(write_baseline(dep, base))
     c = after.counts or Counts()
+    if ok:
+        base = baseline_from_counts(c, source="restore", backup=backup, what=backup)
+        base_path = str(write_baseline(dep, base))
     summary = (
         f"restored {backup} (sha256 {digest[:12]} matches{' the pinned value' if expected else ''}, "
         f"integrity {after.integrity}); images "
@@ -588,9 +618,9 @@ def restore_backup(
         pre_restore_sha256=pre.sha256 if pre else None,
         restored_sha256=restored_sha,
         integrity_after=after.integrity,
-        counts_before=(before.counts if before and before.counts else Counts()),
+        counts_before=pre.source_counts if pre else Counts(),
         counts_after=c,
-        era_before=before.era if before else None,
+        era_before=pre.source_era if pre else None,
         era_after=after.era,
         marker_after=after.marker,
         removed_journal=removed,

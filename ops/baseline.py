@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from ops.deployment import Deployment
 from ops.results import utcnow
-from ops.schema import counts, open_ro
+from ops.schema import Counts, counts, open_ro
 
 BASELINE_FILE = "baseline.json"
 
@@ -39,8 +39,13 @@ def baseline_from_db(path: Path, *, source: str, backup: str | None = None) -> B
     """Counts of a DB file (opened read-only); a file without images/docs gives a ValueError."""
     with open_ro(path) as conn:
         c = counts(conn)
+    return baseline_from_counts(c, source=source, backup=backup, what=path.name)
+
+
+def baseline_from_counts(c: Counts, *, source: str, backup: str | None = None, what: str = "the DB") -> Baseline:
+    """The baseline of counts already taken (e.g. by the integrity check of the same bytes)."""
     if c.images_live is None or c.images_raw is None or c.docs_live is None or c.docs_raw is None:
-        raise ValueError(f"{path.name} has no images/docs tables")
+        raise ValueError(f"{what} has no images/docs tables")
     return Baseline(
         images_live=c.images_live,
         images_raw=c.images_raw,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.rollback import LOST_ROWS_SQL, _after_marker, _legacy_keys, _NULL_KEY, lost_rows
+from ops.rollback import _NULL_KEY, LOST_ROWS_SQL, _after_marker, _legacy_keys, lost_rows
 from ops.schema import inspect, open_ro
 from sandbox.gofastcdn_fixture import (
     FixtureInfo,
