@@ -1,22 +1,22 @@
-"""What the listeners need, built once by bot.app.create_app."""
+"""What the listeners need, built once by the composition root (app/factory.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bot.incidents import IncidentService
-from bot.jobs import JobRunner
-from bot.permissions import OperatorPolicy
-from bot.runbook import Runbook
-from bot.settings import Settings
-from handlers.publisher import ThreadPublisher
+if TYPE_CHECKING:  # types only: listener modules import this, and the publisher imports the builders
+    from bot.incidents import IncidentService
+    from bot.jobs import JobRunner
+    from bot.runbook import Runbook
+    from handlers.publisher import ThreadPublisher
 
 
 @dataclass(frozen=True)
 class HandlerDeps:
-    settings: Settings
+    environments: list[str]
+    default_environment: str
     service: IncidentService
     runbook: Runbook
     publisher: ThreadPublisher
     runner: JobRunner
-    operators: OperatorPolicy

@@ -15,19 +15,29 @@ import json
 import os
 import re
 import sqlite3
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from ops.baseline import baseline_from_counts, write_baseline
 from ops.deployment import Deployment
 from ops.errors import OpInputError, OpRefused
 from ops.host import Host
-from ops.results import OpResult, utcnow
+from ops.leftovers import temp_name
+from ops.models import (
+    BackupCreateResult,
+    BackupInfo,
+    BackupListResult,
+    QuarantineRecord,
+    RestoreResult,
+    RowCheck,
+    utcnow,
+)
+from ops.quarantine import SQLITE_MAGIC, assess, broken_db_error, quarantine
+from ops.restore_gate import check_journal_mode, check_rows, check_shape, current_counts
 from ops.schema import Counts, MarkerInfo, SchemaEra, inspect, open_ro
 from ops.status import clear_stale_journal, require_stopped, stale_journal_warning
 
@@ -161,43 +171,25 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
+def _write_atomic(path: Path, text: str) -> None:
+    """Temp file (a recognisable name) + fsync + rename: a crash leaves the old file or the new one."""
+    tmp = path.with_name(temp_name(path.name))
+    try:
+        with open(tmp, "x") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):  # some filesystems refuse directory fsync
         _fsync_file(path)
 
 
 # --- list ------------------------------------------------------------------------------------------
-class BackupInfo(BaseModel):
-    name: str
-    kind: Literal["agent", "go-fast-cdn", "other"]
-    label: str | None = None
-    time: datetime | None = None
-    size: int
-    sha256: str
-    valid: bool
-    integrity: str
-    era: SchemaEra | None = None
-    marker_state: str | None = None
-    migration_records_present: bool | None = None
-    # taken before the migration: no migration_records table, no (non-empty) media, not named later than
-    # the current marker's created_at, and not one of the agent's own pre-rollback/pre-restore copies
-    pre_migration: bool = False
-    newest_pre_migration: bool = False  # the newest pre_migration one: the default for a restore
-    # no live marker and no non-empty media (pre-migration OR rolled back): restoring it drops media,
-    # but a rolled-back DB is not the pre-migration state (see pre_migration_note)
-    restorable_without_media: bool = False
-    pre_migration_note: str | None = None  # why a restorable_without_media backup is not pre_migration
-    sidecar_sha256: str | None = None
-    images_live: int | None = None
-    docs_live: int | None = None
-
-
-class BackupListResult(OpResult):
-    operation: str = "backups_list"
-    backups_dir: str
-    backups: list[BackupInfo] = Field(default_factory=list)
-    newest_pre_migration: str | None = None
-    current_marker_created_at: datetime | None = None  # the live DB's marker (live or soft-deleted), if any
 
 
 def _pre_migration_verdict(
@@ -301,17 +293,6 @@ def list_backups(host: Host) -> BackupListResult:
 
 
 # --- create ----------------------------------------------------------------------------------------
-class BackupCreateResult(OpResult):
-    operation: str = "backups_create"
-    name: str
-    path: str
-    sha256: str
-    size: int
-    integrity: str
-    sidecar: str
-    source_counts: Counts
-    source_marker: MarkerInfo | None = None
-    source_era: SchemaEra | None = None
 
 
 def _agent_name(label: str, when: datetime, n: int) -> str:
@@ -391,10 +372,11 @@ def create_backup(host: Host, *, label: str = "manual", progress: Progress = Non
     """Online backup of main.db into backups/ (safe while the app runs; never overwrites)."""
     started = utcnow()
     dep = host.deployment
-    if not dep.db_path.is_file():
-        raise OpInputError("no_database", f"{dep.db_path} does not exist")
+    health = assess(dep)
+    if health.broken:
+        raise broken_db_error(health, "back up main.db")
     dep.backups_dir.mkdir(parents=True, exist_ok=True)
-    tmp = dep.backups_dir / f".rollback-agent-{uuid.uuid4().hex}.part"
+    tmp = dep.backups_dir / temp_name("backup", ".part")
     say(progress, f"backing up {dep.db_path.name} (consistent copy under a SQLite read lock)")
     try:
         try:
@@ -410,7 +392,8 @@ def create_backup(host: Host, *, label: str = "manual", progress: Progress = Non
     _fsync_dir(dep.backups_dir)
     counts = chk.counts or Counts()
     sidecar = _sidecar(final)
-    sidecar.write_text(
+    _write_atomic(
+        sidecar,
         json.dumps(
             {
                 "name": final.name,
@@ -423,7 +406,7 @@ def create_backup(host: Host, *, label: str = "manual", progress: Progress = Non
                 "source_marker": chk.marker_state,
             },
             indent=2,
-        )
+        ),
     )
     say(progress, f"backup {final.name} sha256 {digest[:12]}… integrity {chk.integrity}")
     return BackupCreateResult(
@@ -443,23 +426,6 @@ def create_backup(host: Host, *, label: str = "manual", progress: Progress = Non
 
 
 # --- restore ---------------------------------------------------------------------------------------
-class RestoreResult(OpResult):
-    operation: str = "restore"
-    backup: str
-    backup_sha256: str
-    expected_sha256: str | None = None  # the pinned hash the backup was checked against (lowercase)
-    backup_integrity: str
-    pre_restore_backup: str | None = None
-    pre_restore_sha256: str | None = None
-    restored_sha256: str
-    integrity_after: str
-    counts_before: Counts
-    counts_after: Counts
-    era_before: SchemaEra | None = None
-    era_after: SchemaEra | None = None
-    marker_after: MarkerInfo | None = None
-    removed_journal: str | None = None
-    baseline_path: str | None = None
 
 
 def normalise_sha256(expected_sha256: str | None) -> str | None:
@@ -472,29 +438,6 @@ def normalise_sha256(expected_sha256: str | None) -> str | None:
     return value
 
 
-def _require_restorable(
-    backup: str, path: Path, digest: str, expected: str | None, check: Callable[[], DbCheck]
-) -> DbCheck:
-    """The restore checks, in order: pinned hash, integrity, go-fast-cdn tables, sidecar hash."""
-    if expected is not None and digest != expected:
-        raise OpInputError(
-            "backup_checksum_mismatch",
-            f"{backup}: sha256 {digest} is not the expected {expected}; nothing was changed",
-        )
-    chk = check()
-    if not chk.valid:
-        raise OpInputError("backup_invalid", f"{backup} is not a valid SQLite DB: {chk.integrity}")
-    if chk.era in (None, "unknown"):
-        raise OpInputError("backup_not_gofastcdn", f"{backup} has no images/docs tables: not a go-fast-cdn DB")
-    sc = _read_sidecar(path)
-    if sc and "sha256" in sc and sc["sha256"] != digest:
-        raise OpInputError(
-            "backup_checksum_mismatch",
-            f"{backup}: sha256 {digest[:12]} differs from its sidecar {str(sc['sha256'])[:12]}",
-        )
-    return chk
-
-
 def validate_backup(dep: Deployment, backup: str, *, expected_sha256: str | None = None) -> tuple[Path, str, DbCheck]:
     """(path, sha256, check) of a restorable backup, else OpInputError (nothing touched).
 
@@ -502,20 +445,32 @@ def validate_backup(dep: Deployment, backup: str, *, expected_sha256: str | None
     expected = normalise_sha256(expected_sha256)
     path = resolve_backup(dep, backup)
     digest = sha256_file(path)
-    chk = _require_restorable(backup, path, digest, expected, lambda: check_db(path))
+    if expected is not None and digest != expected:
+        raise OpInputError(
+            "backup_checksum_mismatch",
+            f"{backup}: sha256 {digest} is not the expected {expected}; nothing was changed",
+        )
+    with open(path, "rb") as f:
+        if f.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC:
+            check_journal_mode(path, backup)  # before SQLite opens it (a WAL file would grow -wal/-shm)
+    chk = check_db(path)
+    if not chk.valid:
+        raise OpInputError("backup_invalid", f"{backup} is not a valid SQLite DB: {chk.integrity}")
+    check_shape(path, backup, chk.era)
+    sc = _read_sidecar(path)
+    if sc and "sha256" in sc and sc["sha256"] != digest:
+        raise OpInputError(
+            "backup_checksum_mismatch",
+            f"{backup}: sha256 {digest[:12]} differs from its sidecar {str(sc['sha256'])[:12]}",
+        )
     return path, digest, chk
-
-
-def staging_path(dst: Path) -> Path:
-    """A temp file next to ``dst`` (same folder, so os.replace is atomic)."""
-    return dst.with_name(f".{dst.name}.rollback-agent-{uuid.uuid4().hex}.tmp")
 
 
 def install_db_file(src: Path, dst: Path, *, expect_sha256: str | None = None) -> str:
     """Copy ``src`` over ``dst`` atomically: temp file in dst's folder, fsync, os.replace, fsync folder.
     Returns the sha256 of what was written. With ``expect_sha256``, bytes that hash differently (the
     file changed since it was checked) are never installed: OpInputError, ``dst`` untouched."""
-    tmp = staging_path(dst)
+    tmp = dst.with_name(temp_name(dst.name, ".tmp"))
     h = hashlib.sha256()
     try:
         with open(src, "rb") as fin, open(tmp, "xb") as fout:
@@ -539,70 +494,89 @@ def install_db_file(src: Path, dst: Path, *, expect_sha256: str | None = None) -
 
 
 def restore_backup(
-    host: Host, backup: str, *, expected_sha256: str | None = None, progress: Progress = None
+    host: Host,
+    backup: str,
+    *,
+    expected_sha256: str | None = None,
+    accept_fewer_rows: str | None = None,
+    progress: Progress = None,
 ) -> RestoreResult:
-    """Replace main.db with a backup (app must be stopped; the current DB is backed up first).
+    """Replace main.db with a backup (app must be stopped).
 
-    ``expected_sha256`` pins the backup: if its SHA-256 differs, OpInputError ``backup_checksum_mismatch``
-    and nothing is touched (no pre-restore backup either).
-
-    The backup is first copied next to main.db with its SHA-256 taken in the same pass, and that
-    copy is what gets checked (pin, integrity, tables, sidecar) and then renamed over main.db: the
-    bytes checked are the bytes installed, each read once, and any failure leaves main.db as it was."""
+    Every check runs before anything changes: the backup (pin, integrity, go-fast-cdn tables of its
+    era, rollback-journal mode), the live DB's health, and the live row comparison (far fewer live
+    images/docs needs ``accept_fewer_rows``, a reason that is recorded). A healthy DB is backed up
+    first (``pre-restore``); a broken one (missing, zero bytes, unreadable, not SQLite, corrupt) can't
+    be, so it is moved with its journal/WAL into ``db_data/quarantine/`` instead and the restore goes
+    on: option 2 is the way out of a broken DB. A hot journal beside a healthy DB is refused
+    (recover_journal replays it)."""
     started = utcnow()
     dep = host.deployment
     require_stopped(host, "restore")
+    path, digest, chk = validate_backup(dep, backup, expected_sha256=expected_sha256)
     expected = normalise_sha256(expected_sha256)
-    path = resolve_backup(dep, backup)
-    dep.db_dir.mkdir(parents=True, exist_ok=True)
-    staged = staging_path(dep.db_path)
+    health = assess(dep)
+    rows: RowCheck | None = None
+    if not health.broken:
+        rows = check_rows(backup, chk.counts, current_counts(dep.db_path), accept_fewer_rows)
+        if health.journal in ("hot", "wal"):
+            clear_stale_journal(dep, "restore")  # raises journal_present with the recover_journal hint
+    # --- nothing has been changed up to here -------------------------------------------------------
     warnings: list[str] = []
-    try:
-        say(progress, f"copying {backup} next to {dep.db_path.name} (sha256 in the same pass)")
-        digest = copy_hashing(path, staged)
-        chk = _require_restorable(backup, path, digest, expected, lambda: check_db(staged))
+    removed: str | None = None
+    quarantined: QuarantineRecord | None = None
+    pre: BackupCreateResult | None = None
+    if health.broken:
+        say(progress, f"main.db is {health.state} ({health.detail}): moving it aside, keeping it")
+        dep.db_dir.mkdir(parents=True, exist_ok=True)
+        if health.state != "missing" or health.journal_files:
+            quarantined = quarantine(dep, health, "restore", keep_db_in_place=True)
+            warnings.append(
+                f"main.db was {health.state} ({health.detail}); kept as {', '.join(quarantined.files)} in "
+                f"{quarantined.folder} (never deleted); no pre-restore backup possible"
+            )
+        else:
+            warnings.append("main.db was missing: nothing to back up or keep")
+    else:
         removed = clear_stale_journal(dep, "restore")
         if removed:
             warnings.append(stale_journal_warning(removed))
             say(progress, f"removed stale {removed}")
-        if expected is not None:
-            say(progress, f"{backup} sha256 {digest[:12]}… matches the pinned value")
-        if not chk.pre_migration:
-            what = (
-                "a rolled-back DB (migration_records present), not a pre-migration backup"
-                if chk.restorable_without_media
-                else "not a pre-migration backup"
-            )
-            warnings.append(f"{backup} is {what} (marker {chk.marker_state}, era {chk.era})")
-        pre: BackupCreateResult | None = None
-        if dep.db_path.is_file():
-            say(progress, "backing up the current DB before restoring")
-            pre = create_backup(host, label="pre-restore", progress=progress)
-        say(progress, f"restoring {backup} (atomic replace)")
-        staged_stat = os.stat(staged)
-        os.replace(staged, dep.db_path)
-    finally:
-        staged.unlink(missing_ok=True)
-    _fsync_dir(dep.db_dir)
-    # main.db is now the very inode that was written, hashed and checked above (nothing re-read)
-    now = os.stat(dep.db_path)
-    same = (now.st_ino, now.st_dev, now.st_size) == (staged_stat.st_ino, staged_stat.st_dev, staged_stat.st_size)
-    restored_sha = digest if same else sha256_file(dep.db_path)
-    after = chk if same else check_db(dep.db_path)
-    ok = after.valid and restored_sha == digest
+    if expected is not None:
+        say(progress, f"{backup} sha256 {digest[:12]}… matches the pinned value")
+    if rows is not None and rows.far_fewer:
+        warnings.append(f"far fewer live rows than the replaced DB ({rows.detail})")
+    if not chk.pre_migration:
+        what = (
+            "a rolled-back DB (migration_records present), not a pre-migration backup"
+            if chk.restorable_without_media
+            else "not a pre-migration backup"
+        )
+        warnings.append(f"{backup} is {what} (marker {chk.marker_state}, era {chk.era})")
+    if not health.broken:
+        say(progress, "backing up the current DB before restoring")
+        pre = create_backup(host, label="pre-restore", progress=progress)
+    say(progress, f"restoring {backup} (atomic replace)")
+    written = install_db_file(path, dep.db_path, expect_sha256=digest)
+    # main.db now holds exactly the bytes validated above (hashed as they were written, equal to
+    # the checked SHA-256), so that integrity check and those counts are its own: no second read
+    after = chk
+    restored_sha = written
+    ok = after.valid and written == digest
     base_path: str | None = None
-    c = after.counts or Counts()
     if ok:
-        base = baseline_from_counts(c, source="restore", backup=backup, what=backup)
+        base = baseline_from_counts(after.counts or Counts(), source="restore", backup=backup, what=backup)
         base_path = str(write_baseline(dep, base))
+    c = after.counts or Counts()
+    kept = f"; broken main.db kept in {quarantined.folder}" if quarantined else ""
     summary = (
         f"restored {backup} (sha256 {digest[:12]} matches{' the pinned value' if expected else ''}, "
         f"integrity {after.integrity}); images "
         f"{c.images_live}/{c.images_raw}, docs {c.docs_live}/{c.docs_raw} live/raw; "
-        f"marker {after.marker_state}"
+        f"marker {after.marker_state}{kept}"
         if ok
         else f"restore of {backup} FAILED its check: integrity {after.integrity}, sha256 {restored_sha[:12]} "
-        f"vs {digest[:12]}; pre-restore backup {pre.name if pre else 'none'}"
+        f"vs {digest[:12]}; pre-restore backup {pre.name if pre else 'none'}{kept}"
     )
     say(progress, summary)
     return RestoreResult(
@@ -618,11 +592,14 @@ def restore_backup(
         pre_restore_sha256=pre.sha256 if pre else None,
         restored_sha256=restored_sha,
         integrity_after=after.integrity,
-        counts_before=pre.source_counts if pre else Counts(),
+        counts_before=pre.source_counts if pre else Counts(),  # the pre-restore copy's own check
         counts_after=c,
         era_before=pre.source_era if pre else None,
         era_after=after.era,
         marker_after=after.marker,
         removed_journal=removed,
         baseline_path=base_path,
+        db_state_before=health.state,
+        quarantine=quarantined,
+        row_check=rows,
     )

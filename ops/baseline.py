@@ -9,26 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime
 from pathlib import Path
 
-from pydantic import BaseModel, Field
-
 from ops.deployment import Deployment
-from ops.results import utcnow
-from ops.schema import Counts, counts, open_ro
+from ops.leftovers import temp_name
+from ops.models import Baseline, Counts
+from ops.schema import counts, open_ro
 
 BASELINE_FILE = "baseline.json"
-
-
-class Baseline(BaseModel):
-    images_live: int
-    images_raw: int
-    docs_live: int
-    docs_raw: int
-    source: str  # "rollback" | "restore" | "backup:<name>"
-    backup: str | None = None  # the backup taken/restored alongside
-    recorded_at: datetime = Field(default_factory=utcnow)
 
 
 def baseline_path(dep: Deployment) -> Path:
@@ -60,9 +48,12 @@ def write_baseline(dep: Deployment, baseline: Baseline) -> Path:
     """Atomic write (temp + replace) so verify never reads half a file."""
     p = baseline_path(dep)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_suffix(".json.tmp")
-    tmp.write_text(baseline.model_dump_json(indent=2))
-    os.replace(tmp, p)
+    tmp = p.with_name(temp_name(p.name))
+    try:
+        tmp.write_text(baseline.model_dump_json(indent=2))
+        os.replace(tmp, p)
+    finally:
+        tmp.unlink(missing_ok=True)
     return p
 
 
