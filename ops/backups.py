@@ -31,6 +31,7 @@ from ops.models import (
     BackupCreateResult,
     BackupInfo,
     BackupListResult,
+    DbHealth,
     QuarantineRecord,
     RestoreResult,
     RowCheck,
@@ -368,11 +369,16 @@ def _publish(tmp: Path, bdir: Path, label: str) -> Path:
     raise OSError("could not find a free backup name")
 
 
-def create_backup(host: Host, *, label: str = "manual", progress: Progress = None) -> BackupCreateResult:
-    """Online backup of main.db into backups/ (safe while the app runs; never overwrites)."""
+def create_backup(
+    host: Host, *, label: str = "manual", progress: Progress = None, health: DbHealth | None = None
+) -> BackupCreateResult:
+    """Online backup of main.db into backups/ (safe while the app runs; never overwrites).
+
+    ``health`` is the assessment the calling operation made of this DB moments ago with the app
+    stopped (rollback, restore): it isn't read again. The copy's own integrity_check still runs."""
     started = utcnow()
     dep = host.deployment
-    health = assess(dep)
+    health = health or assess(dep)
     if health.broken:
         raise broken_db_error(health, "back up main.db")
     dep.backups_dir.mkdir(parents=True, exist_ok=True)
@@ -555,7 +561,7 @@ def restore_backup(
         warnings.append(f"{backup} is {what} (marker {chk.marker_state}, era {chk.era})")
     if not health.broken:
         say(progress, "backing up the current DB before restoring")
-        pre = create_backup(host, label="pre-restore", progress=progress)
+        pre = create_backup(host, label="pre-restore", progress=progress, health=health)
     say(progress, f"restoring {backup} (atomic replace)")
     written = install_db_file(path, dep.db_path, expect_sha256=digest)
     # main.db now holds exactly the bytes validated above (hashed as they were written, equal to

@@ -322,7 +322,7 @@ def rollback(
                 "'UNIQUE constraint failed: migration_records.name' until that row is hard-deleted"
             )
         return res
-    bk = create_backup(host, label="pre-rollback", progress=progress)
+    bk = create_backup(host, label="pre-rollback", progress=progress, health=health)
     # the backup's own check counted these very bytes: no second pass over them
     base = baseline_from_counts(bk.source_counts, source="rollback", backup=bk.name, what=bk.name)
     base_path = write_baseline(dep, base)
