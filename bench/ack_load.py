@@ -135,7 +135,9 @@ def serve(variant: str, workdir: Path, total: int, listener_workers: int | None)
         server = ThreadedServer(_bare_asgi(_bare_app(fake))).start()
     else:
         server = bot_srv
-    (workdir / "requests.json").write_text(json.dumps({"url": server.url + SLACK_PATH, "requests": reqs}))
+    part = workdir / "requests.json.part"
+    part.write_text(json.dumps({"url": server.url + SLACK_PATH, "requests": reqs}))
+    os.replace(part, workdir / "requests.json")  # the parent never reads half a file
     stop = False
 
     def _term(*_: object) -> None:
