@@ -1,6 +1,7 @@
 // Block Kit to DOM, from the blocks the bot really posted. Interactions go through ctx callbacks:
 //   ctx.onAction(block, element, {value, option})  a click or a choice (confirm dialogs already shown)
 //   ctx.inView                                    rendering a modal: inputs are collected, not sent
+(() => {
 "use strict";
 
 function el(tag, props, ...children) {
@@ -199,8 +200,21 @@ function blockEl(block, ctx) {
   }
 }
 
+// The words a person would use for a group of buttons: the first line of the text just above it.
+function groupName(prev) {
+  const raw = prev && prev.type === "section" && prev.text ? prev.text.text : prev && prev.type === "header" ? prev.text.text : "";
+  return String(raw || "").split("\n")[0]
+    .replace(/<[^|>]*\|([^>]*)>/g, "$1").replace(/<[^>]*>/g, "").replace(/:[a-z0-9_+\-']+:/g, "")
+    .replace(/[*_~`\u2003]/g, "").trim().slice(0, 120);
+}
+
 function renderBlocks(blocks, ctx) {
-  return el("div", { class: "blocks" }, (blocks || []).map((b) => blockEl(b, ctx)));
+  const list = blocks || [];
+  return el("div", { class: "blocks" }, list.map((b, i) => {
+    const node = blockEl(b, ctx);
+    if (b.type === "actions" && groupName(list[i - 1])) node.setAttribute("aria-label", groupName(list[i - 1]));
+    return node;
+  }));
 }
 
 // What a modal's inputs hold now, as block_id -> action_id -> value (a list for multi-choice).
@@ -224,3 +238,4 @@ function collectInputs(root) {
 }
 
 window.BlockKit = { el, renderBlocks, confirmDialog, collectInputs };
+})();

@@ -1,4 +1,5 @@
 // Slack mrkdwn to HTML: mentions, links, date tokens, *bold* _italic_ ~strike~ `code` ```pre```, > quotes, :emoji:.
+(() => {
 "use strict";
 
 const EMOJI = {
@@ -149,3 +150,4 @@ function textObject(obj, ctx) {
 }
 
 window.Mrkdwn = { mrkdwn, plainText, textObject, escapeHtml, emojify, formatDateToken, EMOJI };
+})();

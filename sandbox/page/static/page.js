@@ -1,5 +1,6 @@
 // The sandbox page: a Slack-like client over the fake workspace. State arrives by Server-Sent Events;
 // every action is POSTed to the page's server, which sends the bot what Slack would send.
+(() => {
 "use strict";
 
 const { el, renderBlocks, confirmDialog, collectInputs } = window.BlockKit;
@@ -326,3 +327,4 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   connect();
 });
+})();
