@@ -40,13 +40,22 @@ def step(thread: Any, title: str) -> Any:
     return thread.get_by_role("group", name=re.compile("^" + re.escape(title))).first
 
 
-def run_step(page: Any, thread: Any, title: str, button: str = "Run", confirm: str | None = None) -> None:
+def run_step(
+    page: Any, thread: Any, title: str, *, button: str = "Run", confirm: str | None = None, succeeds: bool = True
+) -> None:
+    """Press Run/Retry (and the confirm dialog's button), then wait for the step to show the result."""
     step(thread, title).get_by_role("button", name=button, exact=True).click()
     if confirm:
         dialog = page.get_by_role("alertdialog")
         expect(dialog).to_be_visible()
         dialog.get_by_role("button", name=confirm).click()
         expect(dialog).to_be_hidden()
+    group = step(thread, title)
+    if succeeds:  # done: only Undo is left (a failed step shows Retry, Done, Skip and Undo)
+        expect(group.get_by_role("button", name=re.compile("^(Run|Retry)$"))).to_have_count(0)
+        expect(group.get_by_role("button", name="Undo", exact=True)).to_be_visible()
+    else:
+        expect(group.get_by_role("button", name="Retry", exact=True)).to_be_visible()
 
 
 def test_rehearse_rollback_with_faults_by_hand(sandbox: LiveSandbox, browser_page: tuple[Any, ConsoleWatch]) -> None:
@@ -72,7 +81,8 @@ def test_rehearse_rollback_with_faults_by_hand(sandbox: LiveSandbox, browser_pag
     # A person who is not an operator presses Run: the bot refuses, to them only.
     act_as(page, "Carol Oncall (@carol) — not an operator")
     channel.get_by_role("button", name=re.compile(r"\d+ replies")).click()
-    run_step(page, thread, "Stop the application", confirm="Run stop_app")
+    step(thread, "Stop the application").get_by_role("button", name="Run", exact=True).click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Run stop_app").click()
     refusal = thread.locator("article", has_text="Only operators can")
     expect(refusal).to_contain_text("Only visible to you")
     expect(host).to_contain_text("app running")
@@ -94,8 +104,8 @@ def test_rehearse_rollback_with_faults_by_hand(sandbox: LiveSandbox, browser_pag
     expect(host.get_by_role("button", name="Hot journal")).to_have_attribute("aria-pressed", "true")
     expect(host.get_by_role("definition").filter(has_text="main.db-journal")).to_be_visible()
     thread.get_by_role("button", name="Choose option 1").click()
-    run_step(page, thread, "Run rollback script", confirm="Run rollback")
-    expect(step(thread, "Run rollback script").get_by_role("button", name="Retry")).to_be_visible()
+    run_step(page, thread, "Run rollback script", confirm="Run rollback", succeeds=False)
+    expect(thread).to_contain_text("journal")
     expect(host.get_by_text("migrated", exact=True)).to_be_visible()
 
     # The teammate's journal is dealt with; Retry runs the rollback for real.
@@ -109,7 +119,7 @@ def test_rehearse_rollback_with_faults_by_hand(sandbox: LiveSandbox, browser_pag
     host.get_by_role("button", name="Stray DELETE").click()
     page.get_by_role("alertdialog").get_by_role("button", name="Stray DELETE").click()
     expect(host).to_contain_text(f"images {images_before - 1}")
-    run_step(page, thread, "Verify rollback success")
+    run_step(page, thread, "Verify rollback success", succeeds=False)
     offer = thread.locator("article", has_text="Option 1 failed")
     expect(offer).to_be_visible()
     expect(offer.get_by_role("combobox")).to_have_value(re.compile(r"db_backup_.*\.db"))  # preselected backup
@@ -122,7 +132,6 @@ def test_rehearse_rollback_with_faults_by_hand(sandbox: LiveSandbox, browser_pag
     run_step(page, thread, "Restart the application", confirm="Run start_app")
     expect(host).to_contain_text("app running")
     run_step(page, thread, "Verify application functionality")
-    expect(step(thread, "Verify application functionality")).to_be_hidden()  # done: only Undo remains
 
     # 📌 on the parent, added by a person.
     parent = thread.locator("article").first
