@@ -83,7 +83,7 @@ class LiveSandbox:
             rollback_store_path=self.workdir / "rollback-bot.db",
             rollback_agents={e: AgentTarget(url=h.url, secret=SecretStr(h.secret)) for e, h in self.hosts.items()},
             rollback_operators=list(OPERATORS),
-            rollback_default_environment=self.environments[0],
+            rollback_default_environment=(self.environments or ENVIRONMENTS)[0],
         )
         self.bot = create_app(settings)
         self.server = ThreadedServer(create_asgi(self.bot)).start()

@@ -66,7 +66,7 @@ function buttonEl(block, element, ctx) {
 }
 
 function optionEls(element, selected) {
-  const opt = (o) => el("option", { value: o.value, selected: selected && o.value === selected, text: textOf(o.text) });
+  const opt = (o) => el("option", { value: o.value, selected: Boolean(selected) && o.value === selected, text: textOf(o.text) });
   if (element.option_groups) {
     return element.option_groups.map((g) => el("optgroup", { label: textOf(g.label) }, (g.options || []).map(opt)));
   }
@@ -77,7 +77,8 @@ function selectEl(block, element, ctx, kind) {
   const placeholder = kind === "overflow" ? "⋯" : textOf(element.placeholder) || "Select an item";
   const initial = element.initial_option ? element.initial_option.value : "";
   const select = el("select", {
-    class: `select ${kind}`, "aria-label": kind === "overflow" ? "More actions" : placeholder,
+    // In a modal the input block's <label> names it; in a message the placeholder does, as people read it.
+    class: `select ${kind}`, "aria-label": ctx.inView ? null : kind === "overflow" ? "More actions" : placeholder,
     dataset: { actionId: element.action_id || "", type: element.type }, disabled: ctx.frozen,
   }, el("option", { value: "", disabled: true, selected: !initial, text: placeholder }), optionEls(element, initial));
   if (!ctx.inView) {
