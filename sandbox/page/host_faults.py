@@ -92,19 +92,19 @@ class HostFaults:
             return note
 
     def _corrupt(self) -> str:
-        """Overwrite the root page of `images` with garbage: the file opens, reading it fails."""
+        """Overwrite the root pages of `images` and its indexes: the file opens, reading images fails."""
         db = self.dep.db_path
         with _read_only(db) as conn:
             page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
-            row = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'images'").fetchone()
+            roots = [int(r[0]) for r in conn.execute("SELECT rootpage FROM sqlite_master WHERE tbl_name = 'images'")]
         conn.close()
-        if row is None:
+        if not roots:
             raise HostFaultError("main.db has no images table to corrupt")
-        offset = (int(row[0]) - 1) * page_size
         with open(db, "r+b") as f:
-            f.seek(offset)
-            f.write(b"\xde\xad\xbe\xef" * 64)
-        return f"overwrote 256 bytes of page {row[0]} (images) in {db.name}"
+            for page in roots:
+                f.seek((page - 1) * page_size)
+                f.write(b"\xde\xad\xbe\xef" * 64)
+        return f"overwrote the start of pages {', '.join(map(str, roots))} (images and its indexes) in {db.name}"
 
     def _stray_delete(self) -> str:
         db = self.dep.db_path
