@@ -20,7 +20,7 @@ install: $(STAMP)
 $(CHROMIUM):
 	apt-get update && apt-get install -y chromium
 
-test: install $(CHROMIUM)
+test: install lint $(CHROMIUM)
 	$(PY) -m pytest -q
 
 demo: install

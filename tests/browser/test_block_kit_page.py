@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 from slack_sdk import WebClient
 
-from bot.sandbox_demo import LiveSandbox
+from app.sandbox_demo import LiveSandbox
 from sandbox.fake_slack.seed import OPS_CHANNEL
 from tests.browser.conftest import ARTIFACTS, ConsoleWatch
 

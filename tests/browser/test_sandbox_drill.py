@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from bot.sandbox_demo import LiveSandbox
+from app.sandbox_demo import LiveSandbox
 from tests.browser.conftest import ARTIFACTS, ConsoleWatch
 
 pytestmark = pytest.mark.timeout(180)

@@ -3,7 +3,7 @@
 Everything runs on 127.0.0.1: the fake Slack serves the page, the bot is served over real HTTP as in
 production, and every click on the page reaches it as the signed request Slack would send. Each
 sandbox host is a migrated deployment with the stand-in app and a real ``rollback-agent``. The
-scripted, exiting drill is ``rollback-bot demo --drill`` (bot/demo.py).
+scripted, exiting drill is ``rollback-bot demo --drill`` (app/demo.py).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from types import FrameType
 
 from pydantic import SecretStr
 
-from bot.app import RollbackBot, create_app
-from bot.server import SLACK_PATH, create_asgi
-from bot.serving import ThreadedServer
-from bot.settings import AgentTarget, Settings
+from app.factory import RollbackBot, create_app
+from app.server import SLACK_PATH, create_asgi
+from app.serving import ThreadedServer
+from app.settings import AgentTarget, Settings
 from sandbox.fake_slack import FakeSlack, seed_demo_workspace
 from sandbox.fake_slack.seed import OPS_CHANNEL
 from sandbox.page.backend import PageBackend

@@ -17,12 +17,12 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from app.settings import Settings
 from bot.agents import AgentDirectory
 from bot.incidents import IncidentService
 from bot.jobs import JobRunner
 from bot.permissions import OperatorPolicy
 from bot.runbook import load_runbook
-from bot.settings import Settings
 from bot.store import Store
 from handlers import agent_actions, incident_actions, rollback_command, step_actions, thread_events
 from handlers.agent_presenter import SlackJobPresenter
@@ -70,7 +70,7 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         token_verification_enabled=True,
     )
 
-    agents = AgentDirectory(settings)
+    agents = AgentDirectory(settings.rollback_agents)
 
     def context_for(incident_id: str) -> SectionContext:
         environment = service.get(incident_id).environment
@@ -84,7 +84,9 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
 
     operators = OperatorPolicy(settings.rollback_operators, settings.rollback_operator_group, group_members)
     deps = HandlerDeps(
-        settings=settings, service=service, runbook=runbook, publisher=publisher, runner=runner, operators=operators
+        environments=settings.environments,
+        default_environment=settings.rollback_default_environment,
+        service=service, runbook=runbook, publisher=publisher, runner=runner, operators=operators
     )
     rollback_command.register(app, deps)
     step_actions.register(app, deps)
