@@ -62,7 +62,8 @@ def host_panel(environment: str, host: SandboxHost, faults: HostFaults) -> HostP
     state = make_controller(host.controller_config, host.api_url).state()
     app = {True: "running", False: "stopped"}.get(state.running, "unknown")  # type: ignore[arg-type]
     db = faults.dep.db_path
-    era, counts, error, digest = "missing", {}, None, ""
+    counts: dict[str, int] = {}
+    era, error, digest = "missing", None, ""
     if db.exists():
         data = db.read_bytes()
         digest = hashlib.sha256(data).hexdigest()

@@ -1,11 +1,11 @@
 """HTTP routes of the sandbox page, mounted on the fake Slack's server.
 
-    GET  /                      -> the page
-    GET  /page/static/<file>    -> the page's JS/CSS (files in this package; nothing from the network)
-    GET  /page/api/state?user=U -> what U sees now (JSON)
-    GET  /page/events?user=U    -> the same, pushed as Server-Sent Events whenever it changes
-    GET  /page/files/<id>       -> an uploaded file, as a download
-    POST /page/api/<action>     -> say | act | submit | close_view | react | dismiss | host_fault | slack_fault
+GET  /                      -> the page
+GET  /page/static/<file>    -> the page's JS/CSS (files in this package; nothing from the network)
+GET  /page/api/state?user=U -> what U sees now (JSON)
+GET  /page/events?user=U    -> the same, pushed as Server-Sent Events whenever it changes
+GET  /page/files/<id>       -> an uploaded file, as a download
+POST /page/api/<action>     -> say | act | submit | close_view | react | dismiss | host_fault | slack_fault
 """
 
 from __future__ import annotations
@@ -169,7 +169,9 @@ class PageRoutes:
             return self._json(handler, 404, {"ok": False, "error": "not found"})
         data = path.read_bytes()
         handler.send_response(200)
-        handler.send_header("Content-Type", CONTENT_TYPES.get(path.suffix, "application/octet-stream") + "; charset=utf-8")
+        handler.send_header(
+            "Content-Type", CONTENT_TYPES.get(path.suffix, "application/octet-stream") + "; charset=utf-8"
+        )
         handler.send_header("Content-Length", str(len(data)))
         handler.send_header("Cache-Control", "no-store")
         handler.end_headers()

@@ -53,7 +53,10 @@ def test_view_submission_types_each_input_and_reaches_the_view_listener(fake: Fa
         values={"cause": {"text": "x"}, "kind": {"pick": "outage"}, "who": {"boxes": ["db", "app"]}},
     )  # fmt: skip
     resp = app.dispatch(req.bolt_request())
-    assert resp.status == 200 and json.loads(resp.body) == {"response_action": "errors", "errors": {"cause": "too short"}}
+    assert resp.status == 200 and json.loads(resp.body) == {
+        "response_action": "errors",
+        "errors": {"cause": "too short"},
+    }
     values = seen[0]["view"]["state"]["values"]
     assert values["cause"]["text"] == {"type": "plain_text_input", "value": "x"}
     assert values["kind"]["pick"]["selected_option"]["value"] == "outage"
@@ -67,7 +70,9 @@ def test_view_submission_left_empty_is_sent_empty_and_unknown_options_are_refuse
     state = empty.payload["view"]["state"]["values"]
     assert state["cause"]["text"]["value"] is None and state["kind"]["pick"]["selected_option"] is None
     with pytest.raises(ElementNotFound):
-        build_view_submission(fake, signing_secret=SECRET, user_id=ALICE, view_id=view_id, values={"kind": {"pick": "x"}})
+        build_view_submission(
+            fake, signing_secret=SECRET, user_id=ALICE, view_id=view_id, values={"kind": {"pick": "x"}}
+        )
     with pytest.raises(ElementNotFound):
         build_view_submission(fake, signing_secret=SECRET, user_id=ALICE, view_id="V404", values={})
 
