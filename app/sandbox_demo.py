@@ -125,6 +125,7 @@ def run_sandbox(port: int = 8787, keep: bool = False) -> int:
         for env, host in box.hosts.items():
             print(f"  {env}: go-fast-cdn stand-in {host.api_url}, rollback-agent {host.url}", flush=True)
         print(f"  bot: {box.start_bot()}", flush=True)
+        print(f"  files: {workdir} (removed on exit)", flush=True)
         print(f"ready: open {url} (Ctrl-C stops everything)", flush=True)
         while not done.wait(0.5):
             pass
