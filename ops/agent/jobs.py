@@ -20,6 +20,7 @@ from typing import Any
 
 from ops.agent import locks
 from ops.agent.audit import AuditLog
+from ops.drill import drill_result, drill_root, prepare_drill
 from ops.errors import OpError, OpInputError
 from ops.host import Host
 from ops.models import JobError, JobOutcome, JobView, ProgressLine, utcnow
@@ -48,7 +49,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT,
     created_at TEXT NOT NULL,
     started_at TEXT,
-    finished_at TEXT
+    finished_at TEXT,
+    drill TEXT
 );
 CREATE TABLE IF NOT EXISTS progress (
     job_id TEXT NOT NULL REFERENCES jobs(job_id),
@@ -76,6 +78,9 @@ class JobStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(jobs)")}
+            if "drill" not in columns:  # a job store from before drills
+                self._db.execute("ALTER TABLE jobs ADD COLUMN drill TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -90,6 +95,7 @@ class JobStore:
         caller: str,
         remote: str | None,
         finished: tuple[JobOutcome, JobError] | None = None,
+        drill: str | None = None,
     ) -> tuple[JobView, bool]:
         """Create the job, or return the existing one for ``request_id`` (created=False)."""
         now = utcnow().isoformat()
@@ -99,7 +105,7 @@ class JobStore:
             try:
                 self._db.execute(
                     "INSERT INTO jobs (job_id, request_id, operation, args, caller, remote, state, outcome,"
-                    " error, created_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    " error, created_at, finished_at, drill) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         job_id,
                         request_id,
@@ -112,6 +118,7 @@ class JobStore:
                         error.model_dump_json() if error else None,
                         now,
                         now if finished else None,
+                        drill,
                     ),
                 )
                 created = True
@@ -119,7 +126,10 @@ class JobStore:
                 created = False
             row = self._db.execute("SELECT * FROM jobs WHERE request_id = ?", (request_id,)).fetchone()
             view = self._view(row)
-        if not created and (view.operation != operation or canonical_args(view.args) != canonical_args(args)):
+        same_drill = row["drill"] == drill
+        if not created and (
+            view.operation != operation or canonical_args(view.args) != canonical_args(args) or not same_drill
+        ):
             raise RequestIdConflict(
                 f"request_id {request_id!r} was already used for {view.operation} {canonical_args(view.args)}"
                 f" (job {view.job_id}); use a new request_id for a different request"
@@ -270,13 +280,25 @@ class JobExecutor:
             )
 
     def submit(
-        self, *, request_id: str, operation: str, args: object, caller: str, remote: str | None
+        self,
+        *,
+        request_id: str,
+        operation: str,
+        args: object,
+        caller: str,
+        remote: str | None,
+        drill: str | None = None,
     ) -> tuple[JobView, bool]:
-        """Return (job, created). Invalid requests become finished ``invalid`` jobs (nothing run)."""
+        """Return (job, created). Invalid requests become finished ``invalid`` jobs (nothing run).
+
+        With ``drill`` the job runs on that drill's scratch copy of the deployment (ops/drill.py).
+        """
         call: PreparedCall | None = None
         finished: tuple[JobOutcome, JobError] | None = None
         try:
             call = self.registry.prepare(operation, args)
+            if drill is not None:
+                drill_root(self.state_dir, drill)  # validates the id before anything is stored
         except OpInputError as exc:
             finished = ("invalid", JobError(**exc.to_dict()))
         view, created = self.store.insert(
@@ -286,6 +308,7 @@ class JobExecutor:
             caller=caller,
             remote=remote,
             finished=finished,
+            drill=drill,
         )
         common = {
             "job_id": view.job_id,
@@ -294,6 +317,7 @@ class JobExecutor:
             "args": args,
             "caller": caller,
             "remote": remote,
+            **({"drill": drill} if drill else {}),
         }
         if not created:
             self.audit.write("duplicate", **common, state=view.state, outcome=view.outcome)
@@ -303,7 +327,9 @@ class JobExecutor:
             self.audit.write("finished", **common, outcome=finished[0], result=None, error=finished[1].model_dump())
             return view, True
         assert call is not None
-        thread = threading.Thread(target=self._execute, args=(view.job_id, call, common), name=f"job-{view.job_id[:8]}")
+        thread = threading.Thread(
+            target=self._execute, args=(view.job_id, call, common, drill), name=f"job-{view.job_id[:8]}"
+        )
         with self._threads_lock:
             self._threads[view.job_id] = thread
         thread.start()
@@ -311,6 +337,21 @@ class JobExecutor:
 
     def get(self, job_id: str) -> JobView | None:
         return self.store.get(job_id)
+
+    def _run_drill(
+        self, call: PreparedCall, sink: Any, drill: str, job_id: str
+    ) -> tuple[JobOutcome, dict[str, Any] | None, JobError | None, str | None]:
+        """The same call on the drill's scratch copy (made on first use, under the deployment lock)."""
+        try:
+            with locks.exclusive(self.state_dir, "drill_prepare", job_id):
+                host = prepare_drill(self.host, self.state_dir, drill)
+        except OpError as exc:
+            outcome: JobOutcome = exc.kind if exc.kind in ("refused", "invalid") else "failed"  # type: ignore[assignment]
+            return outcome, None, JobError(**exc.to_dict()), None
+        stand_in = drill_result(call.spec.name, host)
+        if stand_in is not None:
+            return stand_in.outcome, stand_in.model_dump(mode="json"), None, None
+        return run_call(call, host, sink, state_dir=drill_root(self.state_dir, drill), job_id=job_id)
 
     def wait(self, job_id: str, timeout: float | None = None) -> JobView | None:
         """Block until the job's thread ends (tests, graceful shutdown)."""
@@ -328,12 +369,15 @@ class JobExecutor:
         for job_id in self.running():
             self.wait(job_id, timeout)
 
-    def _execute(self, job_id: str, call: PreparedCall, common: dict[str, Any]) -> None:
+    def _execute(self, job_id: str, call: PreparedCall, common: dict[str, Any], drill: str | None = None) -> None:
         sink = _ProgressSink(self.store, job_id)
         try:
             self.store.mark_running(job_id)
             self.audit.write("started", **common)
-            outcome, result, error, tb = run_call(call, self.host, sink, state_dir=self.state_dir, job_id=job_id)
+            if drill is None:
+                outcome, result, error, tb = run_call(call, self.host, sink, state_dir=self.state_dir, job_id=job_id)
+            else:
+                outcome, result, error, tb = self._run_drill(call, sink, drill, job_id)
             sink.close()
             self.store.finish(job_id, outcome, result, error)
             self.audit.write(

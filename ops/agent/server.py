@@ -28,6 +28,7 @@ from starlette.routing import Route
 from ops.agent.audit import AuditLog
 from ops.agent.auth import CALLER_HEADER, AuthError, ReplayCacheFull, Verifier
 from ops.agent.jobs import JobExecutor, JobStore, RequestIdConflict
+from ops.drill import DRILL_ID
 from ops.registry import Registry
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$")
@@ -54,9 +55,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def create_app(
-    runner: JobExecutor, verifier: Verifier, audit: AuditLog, *, max_body_bytes: int = 65536
-) -> Starlette:
+def create_app(runner: JobExecutor, verifier: Verifier, audit: AuditLog, *, max_body_bytes: int = 65536) -> Starlette:
     def remote(request: Request) -> str | None:
         return request.client.host if request.client else None
 
@@ -101,13 +100,16 @@ def create_app(
             payload.get("operation"),
             payload.get("args", {}),
         )
-        unknown = set(payload) - {"request_id", "operation", "args"}
+        drill = payload.get("drill")
+        unknown = set(payload) - {"request_id", "operation", "args", "drill"}
         if unknown:
             return _error(400, f"unknown fields: {', '.join(sorted(unknown))}")
         if not isinstance(request_id, str) or not REQUEST_ID.match(request_id):
             return _error(400, "request_id must be 1-128 characters of [A-Za-z0-9._:@/-]")
         if not isinstance(operation, str) or not OPERATION.match(operation):
             return _error(400, "operation must be a lowercase name like 'status'")
+        if drill is not None and (not isinstance(drill, str) or not DRILL_ID.match(drill)):
+            return _error(400, f"drill must match {DRILL_ID.pattern}")
         try:
             view, created = await run_in_threadpool(
                 lambda: runner.submit(
@@ -116,6 +118,7 @@ def create_app(
                     args=args,
                     caller=caller,
                     remote=remote(request),
+                    drill=drill,
                 )
             )
         except RequestIdConflict as exc:
@@ -186,9 +189,7 @@ def serve(
         real_port = sock.getsockname()[1]
         shown = f"[{bind_host}]" if family == socket.AF_INET6 else bind_host
         if not _is_loopback(bind_host):
-            print(
-                f"warning: listening on {bind_host}, not loopback; keep the port firewalled", file=sys.stderr
-            )
+            print(f"warning: listening on {bind_host}, not loopback; keep the port firewalled", file=sys.stderr)
         audit.write("agent_started", url=f"http://{shown}:{real_port}", state_dir=str(state_dir))
         out(f"rollback-agent listening on http://{shown}:{real_port}")
         sys.stdout.flush()
