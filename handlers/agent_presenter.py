@@ -93,7 +93,7 @@ class SlackJobPresenter:
         if current.display_ref is None or current.state == "finished":
             return
         incident = self.service.get(job.incident_id)
-        msg = self._running(job, incident.environment, lines)
+        msg = self.publisher.marked(incident, self._running(job, incident.environment, lines))
         self._update(incident.channel, current.display_ref, msg.text, msg.blocks)
 
     def job_finished(self, job: AgentJob) -> None:
@@ -116,6 +116,7 @@ class SlackJobPresenter:
             started_by=job.started_by,
             duration_s=duration,
         )
+        msg = self.publisher.marked(incident, msg)
         if job.display_ref:
             self._update(incident.channel, job.display_ref, msg.text, msg.blocks)
         else:

@@ -17,6 +17,7 @@ from slack_sdk import WebClient
 from bot.incidents import Incident, IncidentService
 from bot.runbook import Runbook
 from handlers.blocks import SectionContext, incident_parent, section_message
+from handlers.drill_marker import mark_drill, mark_text
 from handlers.message import SlackMessage
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,13 @@ class ThreadPublisher:
 
     def _parent(self, incident: Incident) -> SlackMessage:
         done, total = self._progress(incident.id)
-        return incident_parent(incident, done=done, total=total, agent_url=self.context_for(incident.id).agent_url)
+        msg = incident_parent(incident, done=done, total=total, agent_url=self.context_for(incident.id).agent_url)
+        return self.marked(incident, msg)
+
+    @staticmethod
+    def marked(incident: Incident, msg: SlackMessage) -> SlackMessage:
+        """Every message of a drill says DRILL; a real incident's messages are left as built."""
+        return mark_drill(msg) if incident.drill else msg
 
     def open_thread(self, incident: Incident) -> str:
         """Post the parent message and one reply per runbook section; returns the thread ts."""
@@ -59,7 +66,7 @@ class ThreadPublisher:
         steps = self.service.steps(incident.id)
         ctx = self.context_for(incident.id)
         for section in self.runbook.sections:
-            msg = section_message(incident, section, steps, ctx)
+            msg = self.marked(incident, section_message(incident, section, steps, ctx))
             r = self.client.chat_postMessage(
                 channel=incident.channel, thread_ts=thread_ts, text=msg.text, blocks=msg.blocks
             )
@@ -78,6 +85,7 @@ class ThreadPublisher:
                 return
             section = self.runbook.section(section_id)
             msg = section_message(incident, section, self.service.steps(incident_id), self.context_for(incident_id))
+            msg = self.marked(incident, msg)
             self.client.chat_update(channel=incident.channel, ts=ts, text=msg.text, blocks=msg.blocks)
 
     def refresh_parent(self, incident_id: str) -> None:
@@ -95,6 +103,7 @@ class ThreadPublisher:
     def post_in_thread(self, incident: Incident, msg: SlackMessage) -> str | None:
         if incident.thread_ts is None:
             return None
+        msg = self.marked(incident, msg)
         r = self.client.chat_postMessage(
             channel=incident.channel, thread_ts=incident.thread_ts, text=msg.text, blocks=msg.blocks
         )
@@ -103,8 +112,12 @@ class ThreadPublisher:
     def reply(self, incident: Incident, text: str) -> str | None:
         if incident.thread_ts is None:
             return None
+        text = mark_text(text) if incident.drill else text
         r = self.client.chat_postMessage(channel=incident.channel, thread_ts=incident.thread_ts, text=text)
         return str(r["ts"])
 
     def ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
+        incident = self.service.by_thread(channel, thread_ts) if thread_ts else None
+        if incident is not None and incident.drill:
+            text = mark_text(text)
         self.client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
