@@ -5,7 +5,8 @@ deployment into ``<state_dir>/drills/<id>/go-fast-cdn``: every file except the a
 and ``main.db`` through SQLite's online backup from a read-only connection, so the live file is
 only read. The copy's app is a :class:`DrillController`: stop and start change a state file next to
 the copy and never signal the live process. ``check_api`` would ask the live app about the live DB,
-so in a drill it reports what it would call instead of calling it.
+so in a drill it reports what it would call instead of calling it; the copy's API address points
+nowhere (``NO_API``), and ``start_app`` marks the copy's app running without waiting for an API.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from pathlib import Path
 from ops.deployment import Deployment
 from ops.errors import OpInputError, OpRefused
 from ops.host import Host
-from ops.models import AppState, CheckApiResult, OpResult
+from ops.models import AppControlResult, AppState, CheckApiResult, OpResult
 from ops.status import journal_blockers
 
 DRILL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# The simulated app has no API: port 0 never answers, so the "is its API up?" witness sees it down
+# exactly when the drill's controller says stopped, and the live app's API is never asked.
+NO_API = "http://127.0.0.1:0"
 _SKIP = {".rollback-agent"}
 
 
@@ -102,17 +106,33 @@ def prepare_drill(live: Host, state_dir: Path, drill_id: str) -> Host:
         _copy_db(live_dep.db_path, root / db_rel)
         controller._set(live.controller.state().running is not False)
         (base / "ready").write_text(drill_id)
-    return Host(deployment=Deployment(root=root), controller=controller, api_url=live.api_url)
+    return Host(deployment=Deployment(root=root), controller=controller, api_url=NO_API)
 
 
-def drill_result(operation: str, host: Host) -> OpResult | None:
-    """What a drill reports instead of running an operation that would reach the live app."""
+def drill_result(operation: str, live: Host, drill: Host) -> OpResult | None:
+    """What a drill reports instead of running an operation that would reach the live app.
+
+    ``start_app`` would wait for the simulated app's API, which does not exist: the copy's app is
+    marked running instead. ``check_api`` would compare the live API with the copy's DB.
+    """
+    if operation == "start_app":
+        before = drill.controller.state()
+        after = drill.controller.start(0)
+        return AppControlResult(
+            operation="start_app",
+            action="start",
+            controller=drill.controller.kind,
+            outcome="noop" if before.running else "ok",
+            summary=after.detail,
+            before=before,
+            after=after,
+        )
     if operation == "check_api":
         return CheckApiResult(
             operation="check_api",
             outcome="noop",
-            summary=f"DRILL: not calling the live app at {host.api_url}; in a real incident this checks its API",
-            api_url=host.api_url,
+            summary=f"DRILL: not calling the live app at {live.api_url}; in a real incident this checks its API",
+            api_url=live.api_url,
         )
     return None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ops.control import make_controller
@@ -15,6 +16,14 @@ from sandbox.gofastcdn_fixture import build_migrated_deployment, builtin_rollbac
 from sandbox.page.host_faults import HostFaultError, HostFaults
 from sandbox.page.host_view import host_panel
 from sandbox.sandbox_host import SandboxHost
+from tests.conftest import wait_for
+
+
+def serves(host: SandboxHost) -> bool:
+    try:
+        return httpx.get(host.api_url + "/api/cdn/image/all", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def live_images(root: Path) -> int:
@@ -80,11 +89,13 @@ def test_app_refusing_to_stop_ignores_sigterm_until_killed(tmp_path: Path) -> No
     faults = HostFaults(host.root)
     controller = make_controller(host.controller_config, host.api_url)
     try:
+        wait_for(lambda: serves(host), what="the stand-in serving (its SIGTERM handler is set by then)")
         faults.apply("refuse_stop")
         after = controller.stop(1.0)
         assert after.running is False and "ignored SIGTERM" in after.detail and "SIGKILL" in after.detail
         faults.apply("refuse_stop", on=False)
         host.start_app()
+        wait_for(lambda: serves(host), what="the stand-in serving again")
         assert "with SIGTERM" in controller.stop(10).detail
     finally:
         faults.close()
