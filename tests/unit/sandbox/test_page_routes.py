@@ -8,9 +8,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from sandbox.fake_slack import FakeSlack
-from sandbox.page.backend import PageBackend
+from sandbox.page.backend import RATELIMIT_STORM_CALLS, PageBackend
 from sandbox.page.routes import STATIC, PageRoutes
 from tests.unit.sandbox.helpers import ALICE, OPS, SECRET
 
@@ -65,3 +67,16 @@ def test_state_streams_as_server_sent_events(page: tuple[FakeSlack, PageBackend]
     assert state["me"] == ALICE and state["bot_ready"] is False
     assert {u["id"]: u["role"] for u in state["users"]}[ALICE] == "operator"
     assert [c["id"] for c in state["channels"] if not c["is_im"]] == [OPS]
+
+
+def test_slack_faults_are_the_fakes_failure_injection(page: tuple[FakeSlack, PageBackend]) -> None:
+    fake, backend = page
+    client = WebClient(token=fake.bot_token, base_url=fake.base_url)
+    backend.slack_fault("ratelimit", True)
+    with pytest.raises(SlackApiError) as err:
+        client.auth_test()
+    assert err.value.response.status_code == 429 and err.value.response.headers["Retry-After"] == "1"
+    storm = next(f for f in backend.snapshot(ALICE)["slack_faults"] if f["kind"] == "ratelimit")
+    assert storm["on"] and storm["left"] == RATELIMIT_STORM_CALLS - 1
+    backend.slack_fault("ratelimit", False)
+    assert client.auth_test()["ok"] and not fake.injections()
