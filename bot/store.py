@@ -24,6 +24,7 @@ import sqlite_utils
 
 JSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "events": ("data",),
+    "timers": ("payload",),
     "agent_jobs": ("args", "result", "error"),
 }
 
@@ -84,15 +85,51 @@ _SCHEMA: dict[str, dict[str, Any]] = {
     "pages": {
         "columns": {
             "id": int,
+            "page_key": str,
             "incident_id": str,
             "user_id": str,
             "role": str,
+            "round": int,
             "paged_at": str,
             "via": str,
+            "state": str,
+            "dm_channel": str,
+            "dm_ts": str,
+            "error": str,
             "acked_by": str,
             "acked_at": str,
         },
         "pk": "id",
+    },
+    # One row per incident and role once somebody acknowledged it: the insert is the guard, so of
+    # two concurrent clicks exactly one wins.
+    "role_acks": {
+        "columns": {
+            "incident_id": str,
+            "role": str,
+            "acked_by": str,
+            "acked_at": str,
+            "via": str,
+            "seconds_to_ack": float,
+        },
+        "pk": ("incident_id", "role"),
+        "not_null": {"acked_by", "acked_at"},
+    },
+    # Persistent timers (bot/timers.py): APScheduler jobs are re-armed from here at start.
+    "timers": {
+        "columns": {
+            "key": str,
+            "kind": str,
+            "incident_id": str,
+            "due_at": str,
+            "due_epoch": float,
+            "payload": str,
+            "state": str,
+            "created_at": str,
+            "fired_at": str,
+        },
+        "pk": "key",
+        "not_null": {"kind", "due_epoch", "state"},
     },
     "agent_jobs": {
         "columns": {
@@ -123,7 +160,22 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS agent_jobs_state ON agent_jobs(state)",
     "CREATE INDEX IF NOT EXISTS agent_jobs_incident ON agent_jobs(incident_id)",
     "CREATE INDEX IF NOT EXISTS pages_incident ON pages(incident_id)",
+    # A page is one row with a unique key, inserted before the DM is sent: never paged twice.
+    "CREATE UNIQUE INDEX IF NOT EXISTS pages_key ON pages(page_key)",
+    "CREATE INDEX IF NOT EXISTS timers_pending ON timers(state, due_epoch)",
+    "CREATE INDEX IF NOT EXISTS timers_incident ON timers(incident_id, state)",
 )
+# Columns added to tables that older stores already have (the table was created before them).
+_ADDED_COLUMNS: dict[str, dict[str, Any]] = {
+    "pages": {
+        "page_key": str,
+        "round": int,
+        "state": str,
+        "dm_channel": str,
+        "dm_ts": str,
+        "error": str,
+    },
+}
 
 
 def _encode(table: str, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -169,6 +221,11 @@ class Store:
                     not_null=spec.get("not_null"),
                     if_not_exists=True,
                 )
+            for name, columns in _ADDED_COLUMNS.items():
+                have = self.db.table(name).columns_dict
+                for column, kind in columns.items():
+                    if column not in have:
+                        self.db.table(name).add_column(column, kind)
             for sql in _INDEXES:
                 self.db.execute(sql)
 
