@@ -58,10 +58,11 @@ def people_of(contacts: Contacts, role_id: str, group_members: GroupMembers) -> 
     return list(dict.fromkeys(people))
 
 
-def chain(contacts: Contacts, role_id: str) -> list[tuple[str, str | None]]:
+def chain(contacts: Contacts, role_id: str) -> list[tuple[Literal["user", "role"], str]]:
     """Escalation entries in order: ("user", id) for each backup, then ("role", id) per escalation role."""
     role = contacts.roles[role_id]
-    return [("user", u) for u in role.backups] + [("role", r) for r in role.escalation]
+    users: list[tuple[Literal["user", "role"], str]] = [("user", u) for u in role.backups]
+    return users + [("role", r) for r in role.escalation]
 
 
 def round_plan(
@@ -72,7 +73,6 @@ def round_plan(
         entries = chain(contacts, role_id)
         if round_no <= len(entries):
             kind, ref = entries[round_no - 1]
-            assert ref is not None
             if kind == "user":
                 people.append((ref, None))
             else:

@@ -332,7 +332,7 @@ class PagingService:
             return AckOutcome(changed=False, reason=f"{incident.id} is already {incident.state}")
         now = self.clock()
         first = self.store.query(
-            "SELECT MIN(paged_at) AS first FROM pages WHERE incident_id = ? AND role = ?", [incident_id, role]
+            "SELECT MIN(paged_at) AS first FROM pages WHERE incident_id = ? AND role = ?", (incident_id, role)
         )[0]["first"]
         seconds = (now - datetime.fromisoformat(first)).total_seconds() if first else None
         with self.store.transaction() as db:
