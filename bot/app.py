@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
@@ -18,16 +19,20 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.agents import AgentDirectory
+from bot.contacts import load_contacts
 from bot.incidents import IncidentService
 from bot.jobs import JobRunner
+from bot.paging import PagingService
 from bot.permissions import OperatorPolicy
 from bot.runbook import load_runbook
 from bot.settings import Settings
 from bot.store import Store
-from handlers import agent_actions, incident_actions, rollback_command, step_actions, thread_events
+from bot.timers import TimerService
+from handlers import agent_actions, incident_actions, page_actions, rollback_command, step_actions, thread_events
 from handlers.agent_presenter import SlackJobPresenter
 from handlers.blocks import SectionContext
 from handlers.deps import HandlerDeps
+from handlers.paging_sender import SlackPageSender
 from handlers.publisher import ThreadPublisher
 
 log = logging.getLogger(__name__)
@@ -38,8 +43,10 @@ class RollbackBot:
     app: App
     deps: HandlerDeps
     store: Store
+    timers: TimerService
 
     def close(self) -> None:
+        self.timers.close()
         self.deps.runner.close()
         self.store.close()
 
@@ -59,6 +66,7 @@ def build_client(settings: Settings) -> WebClient:
 
 
 def create_app(settings: Settings, client: WebClient | None = None) -> RollbackBot:
+    contacts = load_contacts(settings.rollback_contacts_path)  # ContactsError before anything starts
     store = Store(settings.rollback_store_path)
     runbook = load_runbook(settings.rollback_runbook_path)
     service = IncidentService(store, runbook)
@@ -76,21 +84,36 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         environment = service.get(incident_id).environment
         return SectionContext(agent_url=agents.url_for(environment), backups=runner.latest_backups(incident_id))
 
-    publisher = ThreadPublisher(client, service, runbook, context_for)
+    publisher = ThreadPublisher(client, service, runbook, context_for, lambda incident_id: paging.view(incident_id))
     runner = JobRunner(service, agents, SlackJobPresenter(publisher, service))
 
     def group_members(group_id: str) -> list[str]:
         return list(client.usergroups_users_list(usergroup=group_id)["users"])
 
+    timers = TimerService(store, scheduler=BackgroundScheduler(timezone="UTC"))
+    sender = SlackPageSender(
+        client, publisher, contacts.ack_timeout_minutes if contacts else lambda _severity: 0.0, service.clock
+    )
+    paging = PagingService(store, service, contacts, timers, sender, group_members)
+
     operators = OperatorPolicy(settings.rollback_operators, settings.rollback_operator_group, group_members)
     deps = HandlerDeps(
-        settings=settings, service=service, runbook=runbook, publisher=publisher, runner=runner, operators=operators
+        settings=settings,
+        service=service,
+        runbook=runbook,
+        publisher=publisher,
+        runner=runner,
+        operators=operators,
+        paging=paging,
     )
     rollback_command.register(app, deps)
     step_actions.register(app, deps)
     agent_actions.register(app, deps)
     incident_actions.register(app, deps)
     thread_events.register(app, deps)
+    page_actions.register(app, deps)
     if recovered := runner.recover():
         log.info("re-attached to %d agent job(s) left running by the previous process", recovered)
-    return RollbackBot(app=app, deps=deps, store=store)
+    if armed := timers.start():
+        log.info("re-armed %d pending timer(s) from the store", armed)
+    return RollbackBot(app=app, deps=deps, store=store, timers=timers)

@@ -7,7 +7,7 @@ tests. Built with slack_sdk's block models, which validate lengths as they are b
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -25,12 +25,14 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.incidents import Incident, StepState
+from bot.paging import PagingView
 from bot.runbook import RunbookSection, RunbookStep
 from handlers.actions_ids import ActionId, StepRef
 from handlers.limits import MAX_HEADER, check_limits, clip
 from handlers.message import SlackMessage
+from handlers.paging_blocks import paging_status_blocks
 from handlers.result_blocks import backup_select
-from handlers.text import fmt_time, mention
+from handlers.text import fmt_due, fmt_time, mention
 
 STATE_ICON = {
     "pending": ":white_square:",
@@ -54,8 +56,16 @@ def _message(text: str, blocks: list[Block]) -> SlackMessage:
     return SlackMessage(text=clip(text, 3000), blocks=check_limits(dicts))
 
 
-def incident_parent(incident: Incident, *, done: int, total: int, agent_url: str | None) -> SlackMessage:
-    """The channel message that anchors the incident thread."""
+def incident_parent(
+    incident: Incident,
+    *,
+    done: int,
+    total: int,
+    agent_url: str | None,
+    now: datetime | None = None,
+    paging: PagingView | None = None,
+) -> SlackMessage:
+    """The channel message that anchors the incident thread (``paging``: who was paged, by role)."""
     due = incident.opened_at + timedelta(minutes=incident.target_minutes)
     state = {
         "open": ":red_circle: open",
@@ -67,7 +77,7 @@ def incident_parent(incident: Incident, *, done: int, total: int, agent_url: str
         MarkdownTextObject(text=f"*Severity*\n{incident.severity} (target {target})"),
         MarkdownTextObject(text=f"*Environment*\n`{incident.environment}`"),
         MarkdownTextObject(text=f"*Opened by*\n{mention(incident.opened_by)} at {fmt_time(incident.opened_at)}"),
-        MarkdownTextObject(text=f"*Due by*\n{fmt_time(due)}"),
+        MarkdownTextObject(text=f"*Due by*\n{fmt_due(due, now) if now and incident.is_open else fmt_time(due)}"),
         MarkdownTextObject(text=f"*State*\n{state}"),
         MarkdownTextObject(text=f"*Checklist*\n{done}/{total} steps done or skipped"),
     ]
@@ -76,6 +86,8 @@ def incident_parent(incident: Incident, *, done: int, total: int, agent_url: str
     if incident.summary:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(f"*Summary:* {incident.summary}"))))
     blocks.append(SectionBlock(fields=fields))
+    if paging is not None:
+        blocks.extend(paging_status_blocks(incident, paging))
     host = f"host agent {agent_url}" if agent_url else "no host agent configured (manual steps only)"
     blocks.append(
         ContextBlock(

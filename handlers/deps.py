@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.incidents import IncidentService
 from bot.jobs import JobRunner
+from bot.paging import PagingService
 from bot.permissions import OperatorPolicy
 from bot.runbook import Runbook
 from bot.settings import Settings
@@ -20,3 +21,4 @@ class HandlerDeps:
     publisher: ThreadPublisher
     runner: JobRunner
     operators: OperatorPolicy
+    paging: PagingService

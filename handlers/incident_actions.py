@@ -51,6 +51,7 @@ def _close_listener(deps: HandlerDeps, verb: str) -> Callable[..., None]:
         if not changed:
             tell_clicker(deps, payload, f"{incident.id} is already {deps.service.get(incident.id).state}.")
             return
+        deps.paging.stop(incident.id)
         deps.publisher.refresh_parent(incident.id)
         for section in deps.runbook.sections:
             deps.publisher.refresh_section(incident.id, section.id)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from slack_sdk import WebClient
 
 from bot.incidents import Incident, IncidentService
+from bot.paging import PagingView
 from bot.runbook import Runbook
 from handlers.blocks import SectionContext, incident_parent, section_message
 from handlers.message import SlackMessage
@@ -29,8 +30,10 @@ class ThreadPublisher:
         service: IncidentService,
         runbook: Runbook,
         context_for: Callable[[str], SectionContext],
+        paging_for: Callable[[str], PagingView | None] = lambda _incident_id: None,
     ) -> None:
         self.client = client
+        self.paging_for = paging_for
         self.service = service
         self.runbook = runbook
         self.context_for = context_for
@@ -47,7 +50,14 @@ class ThreadPublisher:
 
     def _parent(self, incident: Incident) -> SlackMessage:
         done, total = self._progress(incident.id)
-        return incident_parent(incident, done=done, total=total, agent_url=self.context_for(incident.id).agent_url)
+        return incident_parent(
+            incident,
+            done=done,
+            total=total,
+            agent_url=self.context_for(incident.id).agent_url,
+            now=self.service.clock(),
+            paging=self.paging_for(incident.id),
+        )
 
     def open_thread(self, incident: Incident) -> str:
         """Post the parent message and one reply per runbook section; returns the thread ts."""
