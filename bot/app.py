@@ -24,6 +24,7 @@ from bot.incidents import IncidentService
 from bot.jobs import JobRunner
 from bot.paging import PagingService
 from bot.permissions import OperatorPolicy
+from bot.reminders import ReminderService
 from bot.runbook import load_runbook
 from bot.settings import Settings
 from bot.store import Store
@@ -34,6 +35,7 @@ from handlers.blocks import SectionContext
 from handlers.deps import HandlerDeps
 from handlers.paging_sender import SlackPageSender
 from handlers.publisher import ThreadPublisher
+from handlers.reminders import SlackReminderSender
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,7 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         client, publisher, contacts.ack_timeout_minutes if contacts else lambda _severity: 0.0, service.clock
     )
     paging = PagingService(store, service, contacts, timers, sender, group_members)
+    reminders = ReminderService(service, timers, SlackReminderSender(publisher, service.clock))
 
     operators = OperatorPolicy(settings.rollback_operators, settings.rollback_operator_group, group_members)
     deps = HandlerDeps(
@@ -105,6 +108,7 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         runner=runner,
         operators=operators,
         paging=paging,
+        reminders=reminders,
     )
     rollback_command.register(app, deps)
     step_actions.register(app, deps)

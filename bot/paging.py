@@ -6,7 +6,7 @@ The policy is bot/escalation.py (pure); this service applies it to the store and
   ``deferred_page`` timer at their next start of hours. The runbook step that says "alert the team"
   completes itself, noting who was paged.
 - Each paged role gets an ``escalate`` timer at the ack timeout. Unacknowledged, it pages the next
-  round and arms the next timer; after the last round one ``channel_alert`` timer fires.
+  round and arms the next timer; after the last round one ``channel_alert`` per role fires.
 - An acknowledgement is one ``role_acks`` row (insert-or-ignore: of two clicks one wins) and cancels
   the role's timers; resolving or cancelling the incident cancels them all (``stop``).
 - A page is one ``pages`` row with a unique key, inserted before the DM is sent: a crash between
@@ -260,7 +260,11 @@ class PagingService:
         now = self.clock()
         if after_timeout(self.contacts, round_no) == "alert":
             self.timers.schedule(
-                CHANNEL_ALERT, f"{CHANNEL_ALERT}|{incident.id}", now, incident_id=incident.id, payload={"role": role}
+                CHANNEL_ALERT,
+                f"{CHANNEL_ALERT}|{incident.id}|{role}",
+                now,
+                incident_id=incident.id,
+                payload={"role": role},
             )
             return
         plan = round_plan(self.contacts, role, round_no + 1, now, self.group_members)
@@ -305,9 +309,10 @@ class PagingService:
         incident = self.incidents.get(str(timer.incident_id))
         if self.contacts is None or not incident.is_open:
             return
-        waiting = [s.role for s in self.role_states(incident.id) if s.state == "paged"]
-        if not waiting:
+        role = str(timer.payload["role"])
+        if self.ack(incident.id, role) is not None:
             return
+        waiting = [role]
         note = PagingNote(
             kind="alert",
             incident_id=incident.id,

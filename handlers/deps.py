@@ -8,6 +8,7 @@ from bot.incidents import IncidentService
 from bot.jobs import JobRunner
 from bot.paging import PagingService
 from bot.permissions import OperatorPolicy
+from bot.reminders import ReminderService
 from bot.runbook import Runbook
 from bot.settings import Settings
 from handlers.publisher import ThreadPublisher
@@ -22,3 +23,4 @@ class HandlerDeps:
     runner: JobRunner
     operators: OperatorPolicy
     paging: PagingService
+    reminders: ReminderService

@@ -52,6 +52,7 @@ def _close_listener(deps: HandlerDeps, verb: str) -> Callable[..., None]:
             tell_clicker(deps, payload, f"{incident.id} is already {deps.service.get(incident.id).state}.")
             return
         deps.paging.stop(incident.id)
+        deps.reminders.stop(incident.id)
         deps.publisher.refresh_parent(incident.id)
         for section in deps.runbook.sections:
             deps.publisher.refresh_section(incident.id, section.id)
