@@ -107,4 +107,6 @@ def fake_host(tmp_path: Path) -> Host:
 
 def make_runner(host: Host, gate: Gate) -> JobRunner:
     state = host.deployment.state_dir
-    return JobRunner(JobStore(state / "agent.db"), make_registry(gate), host, AuditLog(state / "audit.jsonl"), state)
+    return JobRunner(
+        JobStore(state / "agent.db"), make_registry(gate), host, AuditLog(state / "audit.jsonl"), state
+    )

@@ -67,18 +67,10 @@ def test_every_checklist_item_is_a_step(path: Path, runbook: Runbook) -> None:
 
 def test_sections_and_option_labels(runbook: Runbook) -> None:
     assert [s.id for s in runbook.sections] == [
-        "immediate",
-        "opt1",
-        "opt2",
-        "opt3",
-        "post",
-        "comms",
-        "followup",
+        "immediate", "opt1", "opt2", "opt3", "post", "comms", "followup",
     ]
     assert [(s.option, s.option_label) for s in runbook.options()] == [
-        (1, "preferred"),
-        (2, "if option 1 fails"),
-        (3, "if both fail"),
+        (1, "preferred"), (2, "if option 1 fails"), (3, "if both fail"),
     ]
     assert runbook.section("opt1").title == "Option 1: Built-in Rollback (Preferred)"
     assert runbook.option(2).title == "Option 2: Backup Restoration"
@@ -127,12 +119,8 @@ def test_agent_ops_mapping(runbook: Runbook) -> None:
 def test_destructive_ops_carry_a_confirm_sentence(runbook: Runbook) -> None:
     destructive = [s for _, s, _ in runbook.iter_steps() if s.agent_op in DESTRUCTIVE_OPS]
     assert {s.id for s in destructive} == {
-        "immediate.stop-app",
-        "opt1.run-rollback",
-        "opt2.restore",
-        "opt3.stop-app",
-        "opt3.replace-db",
-        "post.restart-app",
+        "immediate.stop-app", "opt1.run-rollback", "opt2.restore",
+        "opt3.stop-app", "opt3.replace-db", "post.restart-app",
     }
     for s in destructive:
         assert s.confirm and len(s.confirm.split()) >= 8, s.id
@@ -172,19 +160,16 @@ GOOD_STEP = "{id: a.one, title: One}"
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
-        (
-            "sections: [{id: a, title: A, steps: [{id: a.one, title: One, agent_op: format_disk}]}]",
-            "sections.0.steps.0.agent_op",
-        ),
+        ("sections: [{id: a, title: A, steps: [{id: a.one, title: One, agent_op: format_disk}]}]",
+         "sections.0.steps.0.agent_op"),
         (f"sections: [{{id: a, title: A, steps: [{GOOD_STEP}, {GOOD_STEP}]}}]", "duplicate step id 'a.one'"),
-        (
-            "sections: [{id: a, title: A, steps: [{id: a.one, title: One, agent_op: rollback}]}]",
-            "needs a 'confirm' sentence",
-        ),
+        ("sections: [{id: a, title: A, steps: [{id: a.one, title: One, agent_op: rollback}]}]",
+         "needs a 'confirm' sentence"),
         ("sections: [{id: a, title: A, steps: [{id: 'Bad Id', title: One}]}]", "sections.0.steps.0.id"),
         ("sections: [{id: a, title: A, steps: [{id: a.one, titel: One}]}]", "titel"),
         ("sections: [{id: a, title: A, steps: [{id: " + "x" * 61 + ", title: One}]}]", "longer than 60"),
-        ("sections: [{id: a, title: A, steps: [{id: a.one, title: One, agent_args: {x: 1}}]}]", "without agent_op"),
+        ("sections: [{id: a, title: A, steps: [{id: a.one, title: One, agent_args: {x: 1}}]}]",
+         "without agent_op"),
         ("- just a list", "expected a mapping"),
         ("sections: [unclosed", "not valid YAML"),
     ],
