@@ -29,7 +29,15 @@ from bot.runbook import load_runbook
 from bot.settings import Settings
 from bot.store import Store
 from bot.timers import TimerService
-from handlers import agent_actions, incident_actions, page_actions, rollback_command, step_actions, thread_events
+from handlers import (
+    agent_actions,
+    incident_actions,
+    notice_actions,
+    page_actions,
+    rollback_command,
+    step_actions,
+    thread_events,
+)
 from handlers.agent_presenter import SlackJobPresenter
 from handlers.blocks import SectionContext
 from handlers.deps import HandlerDeps
@@ -116,6 +124,7 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
     incident_actions.register(app, deps)
     thread_events.register(app, deps)
     page_actions.register(app, deps)
+    notice_actions.register(app, deps)
     if recovered := runner.recover():
         log.info("re-attached to %d agent job(s) left running by the previous process", recovered)
     if armed := timers.start():

@@ -154,6 +154,22 @@ def section_message(
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=clip(header, MAX_HEADER)))]
     if section.option is not None:
         blocks.extend(_option_blocks(incident, section))
+    if incident.state == "open" and any(
+        s.completed_by == "stakeholder_notice" for s, _ in _walk_steps(section.steps, 0)
+    ):
+        blocks.append(
+            ActionsBlock(
+                block_id="notice",
+                elements=[
+                    ButtonElement(
+                        text="Send stakeholder notice",
+                        action_id=ActionId.NOTICE_OPEN,
+                        value=incident.id,
+                        style="primary",
+                    )
+                ],
+            )
+        )
     for step, depth in _walk_steps(section.steps, 0):
         blocks.extend(_step_blocks(incident, step, steps[step.id], depth, ctx or SectionContext()))
     blocks.append(DividerBlock())

@@ -106,6 +106,22 @@ def build_block_action(
     return SignedRequest(body=body, headers=sign(body, signing_secret, timestamp=timestamp), payload=payload)
 
 
+def build_view_submission(
+    fake: FakeSlack,
+    *,
+    signing_secret: str,
+    user_id: str,
+    view_id: str,
+    edits: dict[str, Any] | None = None,
+    api_app_id: str = DEFAULT_APP_ID,
+    timestamp: int | None = None,
+) -> SignedRequest:
+    """A signed `view_submission` of a modal the bot opened in the fake (what pressing Submit sends)."""
+    payload = fake.view_submission_payload(user_id=user_id, view_id=view_id, edits=edits, api_app_id=api_app_id)
+    body = "payload=" + quote(json.dumps(payload))
+    return SignedRequest(body=body, headers=sign(body, signing_secret, timestamp=timestamp), payload=payload)
+
+
 class SlackUserDriver:
     """Acts as Slack towards a running bot at `bot_url` (e.g. "http://127.0.0.1:PORT/slack/events")."""
 
