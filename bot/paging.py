@@ -170,6 +170,8 @@ class PagingService:
         )
         self.sender.note(incident, note)
         self._complete_alert_step(incident, note)
+        if not self.incidents.get(incident.id).is_open:  # closed while we were paging: leave no timers
+            self.stop(incident.id)
         return note
 
     def _complete_alert_step(self, incident: Incident, note: PagingNote) -> None:
