@@ -22,6 +22,7 @@ from bot.agents import AgentDirectory
 from bot.contacts import load_contacts
 from bot.incidents import IncidentService
 from bot.jobs import JobRunner
+from bot.pagerduty import PagerDutyEvents
 from bot.paging import PagingService
 from bot.permissions import OperatorPolicy
 from bot.reminders import ReminderService
@@ -54,9 +55,12 @@ class RollbackBot:
     deps: HandlerDeps
     store: Store
     timers: TimerService
+    phone: PagerDutyEvents | None = None
 
     def close(self) -> None:
         self.timers.close()
+        if self.phone is not None:
+            self.phone.close()
         self.deps.runner.close()
         self.store.close()
 
@@ -104,7 +108,9 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
     sender = SlackPageSender(
         client, publisher, contacts.ack_timeout_minutes if contacts else lambda _severity: 0.0, service.clock
     )
-    paging = PagingService(store, service, contacts, timers, sender, group_members)
+    # Phones ring only for contacts that name a PagerDuty routing key.
+    phone = PagerDutyEvents(settings.rollback_pagerduty_events_url) if contacts and contacts.uses_pagerduty else None
+    paging = PagingService(store, service, contacts, timers, sender, group_members, phone=phone)
     reminders = ReminderService(service, timers, SlackReminderSender(publisher, service.clock))
 
     operators = OperatorPolicy(settings.rollback_operators, settings.rollback_operator_group, group_members)
@@ -129,4 +135,4 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         log.info("re-attached to %d agent job(s) left running by the previous process", recovered)
     if armed := timers.start():
         log.info("re-armed %d pending timer(s) from the store", armed)
-    return RollbackBot(app=app, deps=deps, store=store, timers=timers)
+    return RollbackBot(app=app, deps=deps, store=store, timers=timers, phone=phone)

@@ -205,6 +205,12 @@ class Contacts(BaseModel):
             return person.pagerduty_routing_key
         return self.roles[role_id].pagerduty_routing_key if role_id in self.roles else None
 
+    @property
+    def uses_pagerduty(self) -> bool:
+        return any(r.pagerduty_routing_key for r in self.roles.values()) or any(
+            p.pagerduty_routing_key for p in self.people.values()
+        )
+
     def summary(self) -> str:
         """One line for check-config."""
         roles = ", ".join(f"{r} ({describe_availability(self.roles[r].availability)})" for r in self.roles)

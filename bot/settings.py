@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     rollback_store_path: Path = Path("rollback-bot.db")
     rollback_runbook_path: Path | None = None
     rollback_contacts_path: Path | None = None
+    rollback_pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
     rollback_default_environment: str = "production"
     rollback_agents: dict[str, AgentTarget] = Field(default_factory=dict)
     rollback_operators: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -60,6 +61,13 @@ class Settings(BaseSettings):
             return None
         if v is not None and not v.get_secret_value().startswith("xapp-"):
             raise ValueError("must be an app-level token starting with xapp-")
+        return v
+
+    @field_validator("rollback_pagerduty_events_url")
+    @classmethod
+    def _events_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
         return v
 
     @field_validator("slack_api_base_url")
