@@ -6,8 +6,11 @@ UTC for clients (and notifications) that cannot render tokens.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
+
+_SLACK_ID = re.compile(r"^[UWB][A-Z0-9]+$")
 
 
 def fmt_time(at: datetime | None) -> str:
@@ -42,4 +45,7 @@ def fmt_local(at: datetime, tz: str | None) -> str:
 
 
 def mention(user_id: str | None) -> str:
-    return f"<@{user_id}>" if user_id else "someone"
+    """``<@U123>`` for a Slack user; the bot's own actor name (``rollback-bot``) stays plain text."""
+    if not user_id:
+        return "someone"
+    return f"<@{user_id}>" if _SLACK_ID.match(user_id) else user_id
