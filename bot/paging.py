@@ -25,11 +25,12 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, Field
 
 from bot.contacts import Contacts
-from bot.domain import Incident, Page, RoleAck, utcnow
+from bot.domain import Incident, Page, RoleAck
 from bot.escalation import GroupMembers, PageTarget, ack_deadline, after_timeout, round_plan
 from bot.incidents import IncidentService
 from bot.store import Store
 from bot.timers import Timer, TimerService
+from ops.models import utcnow
 
 log = logging.getLogger(__name__)
 

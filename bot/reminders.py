@@ -13,9 +13,10 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from bot.domain import Incident, StepState, StepStatus, utcnow
+from bot.domain import Incident, StepState, StepStatus
 from bot.incidents import IncidentService
 from bot.timers import Timer, TimerService
+from ops.models import utcnow
 
 TARGET_REMINDER = "target_reminder"
 

@@ -31,8 +31,8 @@ from apscheduler.schedulers.base import STATE_STOPPED, BaseScheduler
 from apscheduler.triggers.date import DateTrigger
 from pydantic import BaseModel, Field
 
-from bot.domain import utcnow
 from bot.store import Store
+from ops.models import utcnow
 
 log = logging.getLogger(__name__)
 

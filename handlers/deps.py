@@ -1,4 +1,4 @@
-"""What the listeners need, built once by bot.app.create_app."""
+"""What the listeners need, built once by the composition root (app/factory.py)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from bot.paging import PagingService
 from bot.permissions import OperatorPolicy
 from bot.reminders import ReminderService
 from bot.runbook import Runbook
-from bot.settings import Settings
 from handlers.publisher import ThreadPublisher
 
 
 @dataclass(frozen=True)
 class HandlerDeps:
-    settings: Settings
+    environments: list[str]
+    default_environment: str
     service: IncidentService
     runbook: Runbook
     publisher: ThreadPublisher

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import RollbackBot, create_app
+from app.factory import RollbackBot, create_app
+from app.settings import Settings
 from bot.domain import AgentJob
 from bot.notice import UNKNOWN_IMPACT, impact_line
-from bot.settings import Settings
 from handlers.actions_ids import ActionId
 from sandbox.fake_slack import FakeSlack
 from sandbox.slack_user import build_view_submission

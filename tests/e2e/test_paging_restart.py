@@ -55,7 +55,7 @@ def _start(fake: FakeSlack, tmp_path: Path, port: int) -> subprocess.Popen[bytes
         HOST="127.0.0.1",
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=open(tmp_path / f"bot-{port}.log", "wb"),  # noqa: SIM115 - closed with the process

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import cli
+from app import cli
 from bot.availability import BusinessHours
 from bot.contacts import ContactsError, example_contacts_text, load_contacts, parse_contacts
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.domain import utcnow
 from bot.store import Store
 from bot.timers import Timer, TimerService, UnknownTimerKind
+from ops.models import utcnow
 from tests.unit.bot.conftest import FakeClock
 
 

@@ -18,6 +18,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from app.settings import Settings
 from bot.agents import AgentDirectory
 from bot.contacts import load_contacts
 from bot.incidents import IncidentService
@@ -27,7 +28,6 @@ from bot.paging import PagingService
 from bot.permissions import OperatorPolicy
 from bot.reminders import ReminderService
 from bot.runbook import load_runbook
-from bot.settings import Settings
 from bot.store import Store
 from bot.timers import TimerService
 from handlers import (
@@ -92,7 +92,7 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         token_verification_enabled=True,
     )
 
-    agents = AgentDirectory(settings)
+    agents = AgentDirectory(settings.rollback_agents)
 
     def context_for(incident_id: str) -> SectionContext:
         environment = service.get(incident_id).environment
@@ -115,7 +115,8 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
 
     operators = OperatorPolicy(settings.rollback_operators, settings.rollback_operator_group, group_members)
     deps = HandlerDeps(
-        settings=settings,
+        environments=settings.environments,
+        default_environment=settings.rollback_default_environment,
         service=service,
         runbook=runbook,
         publisher=publisher,

@@ -9,14 +9,14 @@ import argparse
 import logging
 import sys
 
+from app.settings import BotConfigError, Settings, load_settings
 from bot.contacts import Contacts, ContactsError, load_contacts
-from bot.settings import ConfigError, Settings, load_settings
 
 
 def _settings_or_exit() -> Settings:
     try:
         return load_settings()
-    except ConfigError as exc:
+    except BotConfigError as exc:
         print(f"rollback-bot: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 
@@ -33,7 +33,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings_or_exit()
     _contacts_or_exit(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from bot.app import create_app
+    from app.factory import create_app
 
     try:
         bot = create_app(settings)
@@ -47,8 +47,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         logging.getLogger(__name__).info("starting in Socket Mode")
         SocketModeHandler(bot.app, settings.slack_app_token.get_secret_value()).start()
         return 0
-    from bot.server import create_asgi
-    from bot.serving import serve_forever
+    from app.server import create_asgi
+    from app.serving import serve_forever
 
     serve_forever(create_asgi(bot), settings.host, args.port if args.port is not None else settings.port)
     return 0
@@ -67,7 +67,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
+    from app.demo import run_demo
 
     return run_demo(out_dir=args.out)
 
