@@ -169,7 +169,7 @@ class PagingService:
             deferred=[t.model_dump(mode="json") for t in note.deferred],
             failed=[t.model_dump(mode="json") for t in note.failed],
         )
-        self.sender.note(incident, note)
+        self._safely(self.sender.note, incident, note)
         self._complete_alert_step(incident, note)
         if not self.incidents.get(incident.id).is_open:  # closed while we were paging: leave no timers
             self.stop(incident.id)
@@ -186,7 +186,7 @@ class PagingService:
         for step_id in self.incidents.runbook.steps_completed_by("pages_sent"):
             result = self.incidents.transition(incident.id, step_id, "done", SYSTEM_ACTOR, note=f"paged {who}")
             if result.changed:
-                self.sender.refresh(incident.id, step_id)
+                self._safely(self.sender.refresh, incident.id, step_id)
 
     # -- sending ------------------------------------------------------------------------------------
 
@@ -227,6 +227,15 @@ class PagingService:
             self.incidents.record(incident.id, "page.failed", SYSTEM_ACTOR, role=target.role, user=target.user)
         self._phone_trigger(incident, target)
         return self._page(key)
+
+    @staticmethod
+    def _safely(call: Callable[..., None], *args: object) -> None:
+        """Thread notes and re-renders are told, not required: a Slack error there never stops paging
+        (the store holds the truth and the next render shows it)."""
+        try:
+            call(*args)
+        except Exception as exc:
+            log.warning("paging: %s failed: %s", getattr(call, "__name__", call), exc)
 
     def _phone_trigger(self, incident: Incident, target: PageTarget) -> None:
         assert self.contacts is not None
@@ -290,8 +299,8 @@ class PagingService:
             round=plan.round,
             paged=[t.user for t in note.paged],
         )
-        self.sender.note(incident, note)
-        self.sender.refresh(incident.id, None)
+        self._safely(self.sender.note, incident, note)
+        self._safely(self.sender.refresh, incident.id, None)
 
     def _on_deferred_page(self, timer: Timer) -> None:
         incident = self.incidents.get(str(timer.incident_id))
@@ -304,9 +313,9 @@ class PagingService:
         self._send_all(incident, [target], note)
         self._arm_escalation(incident, role, 0, now)
         note.next_page_at = self._next_page_at(incident.id, role)
-        self.sender.note(incident, note)
+        self._safely(self.sender.note, incident, note)
         self._complete_alert_step(incident, note)
-        self.sender.refresh(incident.id, None)
+        self._safely(self.sender.refresh, incident.id, None)
 
     def _on_channel_alert(self, timer: Timer) -> None:
         incident = self.incidents.get(str(timer.incident_id))
@@ -371,7 +380,7 @@ class PagingService:
                 except Exception as exc:
                     log.warning("could not update page DM %s: %s", page.page_key, exc)
         self._phone_resolve(incident_id, role)
-        self.sender.refresh(incident_id, None)
+        self._safely(self.sender.refresh, incident_id, None)
         return AckOutcome(changed=True, ack=ack)
 
     @staticmethod

@@ -228,3 +228,15 @@ def test_no_contacts_or_no_roles_for_the_severity_pages_nobody(
     rig = Rig(store, svc, clock, parse_contacts(CONTACTS).model_copy(update={"severities": {}}))
     inc2 = rig.open("minor")
     assert rig.paging.view(inc2).nobody_reason == "the contacts file pages no role for minor"
+
+
+def test_a_slack_error_on_the_thread_note_never_stops_paging(rig: Rig) -> None:
+    def down(incident: Incident, note: PagingNote) -> None:
+        raise RuntimeError("ratelimited")
+
+    rig.sender.note = down  # type: ignore[method-assign]
+    inc = rig.open()
+    assert rig.sender.dms == [("U0DEV", "dev", 0)]
+    assert rig.svc.step_state(inc, "immediate.alert-team").state == "done"
+    rig.advance(minutes=5)
+    assert ("U0BACKUP", "dev", 1) in rig.sender.dms  # escalation armed and fired regardless
