@@ -60,6 +60,7 @@ class PagingNote(BaseModel):
     role_names: dict[str, str] = Field(default_factory=dict)
     next_page_at: datetime | None = None
     channel_alert: str = ""
+    problems: list[str] = Field(default_factory=list)
 
 
 class RoleStatus(BaseModel):
@@ -126,7 +127,7 @@ class PagingService:
         self.contacts = contacts
         self.timers = timers
         self.sender = sender
-        self.group_members = group_members
+        self._group_members = group_members
         self.phone = phone
         self.clock = clock
         timers.register(ESCALATE, self._on_escalate)
@@ -147,7 +148,7 @@ class PagingService:
         now = self.clock()
         note = PagingNote(kind="paged", incident_id=incident.id, roles=roles, role_names=self._names(roles))
         for role in roles:
-            plan = round_plan(contacts, role, 0, now, self.group_members)
+            plan = round_plan(contacts, role, 0, now, self._members_into(note))
             self._send_all(incident, plan.now, note)
             for target in plan.deferred:
                 self.timers.schedule(
@@ -228,6 +229,19 @@ class PagingService:
         self._phone_trigger(incident, target)
         return self._page(key)
 
+    def _members_into(self, note: PagingNote) -> GroupMembers:
+        """Group resolution that never aborts paging: a group Slack won't list is said in the note."""
+
+        def members(group_id: str) -> list[str]:
+            try:
+                return list(self._group_members(group_id))
+            except Exception as exc:
+                log.warning("user group %s could not be resolved: %s", group_id, exc)
+                note.problems.append(f"user group {group_id} could not be resolved ({exc})")
+                return []
+
+        return members
+
     @staticmethod
     def _safely(call: Callable[..., None], *args: object) -> None:
         """Thread notes and re-renders are told, not required: a Slack error there never stops paging
@@ -279,15 +293,11 @@ class PagingService:
                 payload={"role": role},
             )
             return
-        plan = round_plan(self.contacts, role, round_no + 1, now, self.group_members)
         note = PagingNote(
-            kind="escalated",
-            incident_id=incident.id,
-            round=plan.round,
-            roles=[role],
-            role_names=self._names([role]),
-            skipped=plan.skipped,
+            kind="escalated", incident_id=incident.id, round=round_no + 1, roles=[role], role_names=self._names([role])
         )
+        plan = round_plan(self.contacts, role, round_no + 1, now, self._members_into(note))
+        note.skipped = plan.skipped
         self._send_all(incident, plan.now, note)
         self._arm_escalation(incident, role, plan.round, now)
         note.next_page_at = self._next_page_at(incident.id, role)

@@ -133,6 +133,7 @@ def paging_note(incident: Incident, note: PagingNote, ack_timeout_minutes: float
         lines.append(
             f"• {mention(target.user)} is outside business hours (next at {fmt_time(target.at)}); not paged now"
         )
+    lines.extend(f"• :warning: {clip(problem, 300)}" for problem in note.problems)
     if note.kind == "paged" and not (note.paged or note.failed) and not note.deferred:
         lines.append("• nobody in these roles could be found")
     if note.next_page_at is not None:

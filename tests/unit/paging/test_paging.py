@@ -15,6 +15,7 @@ from bot.incidents import IncidentService
 from bot.paging import PageDelivery, PagingNote, PagingService
 from bot.store import Store
 from bot.timers import TimerService
+from handlers.paging_blocks import paging_note
 from tests.unit.bot.conftest import FakeClock
 
 CONTACTS = """
@@ -240,3 +241,36 @@ def test_a_slack_error_on_the_thread_note_never_stops_paging(rig: Rig) -> None:
     assert rig.svc.step_state(inc, "immediate.alert-team").state == "done"
     rig.advance(minutes=5)
     assert ("U0BACKUP", "dev", 1) in rig.sender.dms  # escalation armed and fired regardless
+
+
+def test_a_user_group_slack_will_not_list_is_said_and_the_rest_are_paged(
+    store: Store, svc: IncidentService, clock: FakeClock
+) -> None:
+    def no_scope(group: str) -> list[str]:
+        raise RuntimeError("missing_scope")
+
+    rig = Rig(store, svc, clock, parse_contacts(CONTACTS))
+    rig.paging._group_members = no_scope
+    inc = svc.open("production", "major", "x", "C1", "U1")  # major pages ops: a user group only
+    note = rig.paging.page_on_open(inc.id)
+    assert note is not None and note.paged == [] and "S0OPS could not be resolved (missing_scope)" in note.problems[0]
+    assert "S0OPS could not be resolved" in str(paging_note(svc.get(inc.id), note, 15).blocks)
+
+
+def test_paging_on_a_dst_change_night_defers_to_the_local_start_of_hours(
+    store: Store, svc: IncidentService, clock: FakeClock
+) -> None:
+    every_day = CONTACTS.replace(
+        'availability: {start: "09:00", end: "17:00", tz: Europe/Berlin}',
+        'availability: {days: [mon, tue, wed, thu, fri, sat, sun], start: "09:00", end: "17:00", tz: Europe/Berlin}',
+    )
+    clock.now = datetime(2025, 3, 30, 0, 30, tzinfo=UTC)  # 01:30 CET, before Berlin springs forward at 02:00
+    rig = Rig(store, svc, clock, parse_contacts(every_day))
+    inc = rig.open()
+    deferred = {t.user: t.at for t in rig.sender.notes[0].deferred}
+    assert deferred["U0PM"] == datetime(2025, 3, 30, 7, 0, tzinfo=UTC)  # 09:00 CEST, not 08:00 UTC
+    rig.advance(hours=6, minutes=29)
+    assert ("U0PM", "pm", 0) not in rig.sender.dms
+    rig.advance(minutes=1)
+    assert ("U0PM", "pm", 0) in rig.sender.dms
+    assert {s.role: s.state for s in rig.paging.role_states(inc)}["pm"] == "paged"
