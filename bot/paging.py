@@ -98,6 +98,8 @@ class PageSender(Protocol):
 
     def acknowledged(self, incident: Incident, page: Page, ack: RoleAck, role_name: str) -> None: ...
 
+    def closed(self, incident: Incident, page: Page) -> None: ...
+
     def refresh(self, incident_id: str, step_id: str | None) -> None: ...
 
 
@@ -281,7 +283,7 @@ class PagingService:
     def _on_escalate(self, timer: Timer) -> None:
         incident = self.incidents.get(str(timer.incident_id))
         role, round_no = str(timer.payload["role"]), int(timer.payload["round"])
-        if self.contacts is None or not incident.is_open or self.ack(incident.id, role) is not None:
+        if self.contacts is None or not self._still_needed(incident, role):
             return
         now = self.clock()
         if after_timeout(self.contacts, round_no) == "alert":
@@ -312,10 +314,20 @@ class PagingService:
         self._safely(self.sender.note, incident, note)
         self._safely(self.sender.refresh, incident.id, None)
 
+    def _still_needed(self, incident: Incident, role: str) -> bool:
+        """A timer only acts for an open incident, an unacknowledged role, and a role the contacts
+        file still has (it may have changed across a restart)."""
+        if self.contacts is None or not incident.is_open or self.ack(incident.id, role) is not None:
+            return False
+        if role not in self.contacts.roles:
+            log.warning("%s: role %r is no longer in the contacts file; its timer does nothing", incident.id, role)
+            return False
+        return True
+
     def _on_deferred_page(self, timer: Timer) -> None:
         incident = self.incidents.get(str(timer.incident_id))
         role, user = str(timer.payload["role"]), str(timer.payload["user"])
-        if self.contacts is None or not incident.is_open or self.ack(incident.id, role) is not None:
+        if self.contacts is None or not self._still_needed(incident, role):
             return
         now = self.clock()
         target = PageTarget(role=role, user=user, round=0, at=now, tz=timer.payload.get("tz"))
@@ -329,10 +341,8 @@ class PagingService:
 
     def _on_channel_alert(self, timer: Timer) -> None:
         incident = self.incidents.get(str(timer.incident_id))
-        if self.contacts is None or not incident.is_open:
-            return
         role = str(timer.payload["role"])
-        if self.ack(incident.id, role) is not None:
+        if self.contacts is None or not self._still_needed(incident, role):
             return
         waiting = [role]
         note = PagingNote(
@@ -410,9 +420,13 @@ class PagingService:
     def stop(self, incident_id: str) -> int:
         """The incident is closed: cancel its paging timers and resolve phone pages still open."""
         cancelled = self.timers.cancel_incident(incident_id, PAGING_TIMER_KINDS)
+        incident = self.incidents.get(incident_id)
         for role in {p.role for p in self.pages(incident_id)}:
             if self.ack(incident_id, role) is None:
                 self._phone_resolve(incident_id, role)
+                for page in self.pages(incident_id, role):
+                    if page.dm_channel and page.dm_ts:  # the DM stops asking for an acknowledgement
+                        self._safely(self.sender.closed, incident, page)
         return cancelled
 
     # -- reading ------------------------------------------------------------------------------------

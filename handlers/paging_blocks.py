@@ -95,6 +95,20 @@ def page_dm_acknowledged(
     return _message(f"{incident.id}: {role_name} acknowledged by {who} at {fmt_time(ack.acked_at)}", blocks)
 
 
+def page_dm_closed(incident: Incident, now: datetime, permalink: str | None) -> SlackMessage:
+    """What an unacknowledged page DM becomes when the incident is resolved or cancelled."""
+    title = clip(f":white_circle: {incident.id} is {incident.state}: no acknowledgement needed", MAX_HEADER)
+    line = f"{incident.id} was {incident.state} by {mention(incident.closed_by)} at {fmt_time(incident.closed_at)}."
+    if permalink:
+        line += f" <{permalink}|Open the incident thread>."
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=title)),
+        _page_fields(incident, now),
+        SectionBlock(text=MarkdownTextObject(text=line)),
+    ]
+    return _message(f"{incident.id} is {incident.state}: no acknowledgement needed", blocks)
+
+
 def _people(targets: list[PageTarget]) -> str:
     return ", ".join(mention(t.user) for t in targets)
 

@@ -121,6 +121,9 @@ def test_resolve_cancels_every_paging_timer(fake_slack: FakeSlack, paging_bot: R
     click(fake_slack, paging_bot, parent_ts, ActionId.INCIDENT_RESOLVE, "RB-1", user="U0ALICE")
     wait_for(lambda: paging_bot.deps.service.get("RB-1").state == "resolved", what="resolved")
     wait_for(lambda: paging_bot.timers.pending("RB-1") == [], what="timers cancelled")
+    dm = _dm_channels(fake_slack)[0]
+    wait_for(lambda: "no acknowledgement needed" in fake_slack.messages(dm)[0].text, what="the page DM says it is over")
+    assert not [b for b in fake_slack.messages(dm)[0].blocks if b["type"] == "actions"]
     assert paging_bot.timers.scheduler is not None and paging_bot.timers.scheduler.get_jobs() == []
 
 

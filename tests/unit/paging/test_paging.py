@@ -41,6 +41,7 @@ class RecordingSender:
         self.alerts: list[PagingNote] = []
         self.acked: list[tuple[str, str]] = []
         self.refreshed: list[tuple[str, str | None]] = []
+        self.closed_dms: list[str] = []
         self.fail_for: set[str] = set()
 
     def deliver(self, incident: Incident, page: Page, role_name: str, ack_by: datetime) -> PageDelivery:
@@ -57,6 +58,9 @@ class RecordingSender:
 
     def acknowledged(self, incident: Incident, page: Page, ack: RoleAck, role_name: str) -> None:
         self.acked.append((page.user_id, ack.acked_by))
+
+    def closed(self, incident: Incident, page: Page) -> None:
+        self.closed_dms.append(page.user_id)
 
     def refresh(self, incident_id: str, step_id: str | None) -> None:
         self.refreshed.append((incident_id, step_id))
@@ -174,6 +178,7 @@ def test_resolving_stops_all_timers(rig: Rig) -> None:
     assert {t.kind for t in rig.timers.pending(inc)} == {"escalate", "deferred_page"}
     rig.svc.resolve(inc, "U0OPENER", "fixed")
     assert rig.paging.stop(inc) == 3
+    assert rig.sender.closed_dms == ["U0DEV"]  # the unacknowledged DM stops asking
     assert rig.timers.pending(inc) == []
     rig.advance(days=2)
     assert rig.sender.dms == [("U0DEV", "dev", 0)] and rig.sender.alerts == []
@@ -274,3 +279,18 @@ def test_paging_on_a_dst_change_night_defers_to_the_local_start_of_hours(
     rig.advance(minutes=1)
     assert ("U0PM", "pm", 0) in rig.sender.dms
     assert {s.role: s.state for s in rig.paging.role_states(inc)}["pm"] == "paged"
+
+
+def test_a_timer_for_a_role_removed_from_the_contacts_file_does_nothing(
+    store: Store, svc: IncidentService, clock: FakeClock
+) -> None:
+    rig = Rig(store, svc, clock, parse_contacts(CONTACTS))
+    inc = rig.open()
+    # restart with a contacts file that no longer has "dev": its pending escalation must not crash or page
+    smaller = parse_contacts(CONTACTS).model_copy(deep=True)
+    smaller.roles.pop("dev")
+    smaller.severities.clear()
+    rig.paging.contacts = smaller
+    rig.advance(minutes=5)
+    assert rig.sender.dms == [("U0DEV", "dev", 0)]
+    assert rig.timers.get(f"escalate|{inc}|dev|0") is not None
