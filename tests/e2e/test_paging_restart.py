@@ -24,7 +24,7 @@ from sandbox.sandbox_host import free_port
 from sandbox.slack_user import SlackUserDriver
 from tests.conftest import SIGNING_SECRET, wait_for
 
-ACK_TIMEOUT_S = 3.0
+ACK_TIMEOUT_S = 5.0
 
 
 def _contacts() -> str:
@@ -98,8 +98,9 @@ def test_sigkill_with_a_pending_escalation_fires_it_once_after_restart(fake_slac
     try:
         with SlackUserDriver(fake_slack, f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET) as driver:
             assert driver.slash("U0ALICE", "C0OPS", "critical media 500s").status_code == 200
-        wait_for(lambda: _rows(db, "SELECT 1 FROM timers WHERE kind = 'escalate'"), what="escalation armed")
-        _kill(proc)  # well before the 3 s ack timeout: the escalation is pending
+        # paging.opened is recorded once every page, deferred page and escalation of the opening is in
+        wait_for(lambda: _rows(db, "SELECT 1 FROM events WHERE kind = 'paging.opened'"), what="paging done")
+        _kill(proc)  # well before the 5 s ack timeout: the escalation is pending
         (due,) = _rows(db, "SELECT due_epoch FROM timers WHERE key = 'escalate|RB-1|development_lead|0'")[0]
         assert _rows(db, "SELECT state FROM timers WHERE key = 'escalate|RB-1|development_lead|0'") == [("pending",)]
         assert len(_dms(fake_slack)) == 1  # round 0: Alice; Carol is deferred
