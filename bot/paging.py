@@ -211,10 +211,6 @@ class PagingService:
                 "VALUES (?, ?, ?, ?, ?, ?, 'slack', 'sending')",
                 [key, incident.id, target.user, target.role, target.round, now.isoformat()],
             ).rowcount
-            if inserted:
-                self.incidents.record(
-                    incident.id, "page.sent", SYSTEM_ACTOR, role=target.role, user=target.user, round=target.round
-                )
         if not inserted:
             return None
         page = self._page(key)
@@ -224,10 +220,21 @@ class PagingService:
             self.store.cond_update(
                 "pages", {"page_key": key}, {"state": "sent", "dm_channel": delivery.channel, "dm_ts": delivery.ts}
             )
+            self.incidents.record(
+                incident.id, "page.sent", SYSTEM_ACTOR, role=target.role, user=target.user, round=target.round
+            )
         except Exception as exc:
             log.warning("page %s could not be delivered: %s", key, exc)
             self.store.cond_update("pages", {"page_key": key}, {"state": "failed", "error": str(exc)[:500]})
-            self.incidents.record(incident.id, "page.failed", SYSTEM_ACTOR, role=target.role, user=target.user)
+            self.incidents.record(
+                incident.id,
+                "page.failed",
+                SYSTEM_ACTOR,
+                role=target.role,
+                user=target.user,
+                round=target.round,
+                error=str(exc)[:500],
+            )
         self._phone_trigger(incident, target)
         return self._page(key)
 

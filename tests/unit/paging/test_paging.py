@@ -219,6 +219,8 @@ def test_a_page_is_never_sent_twice_and_a_failed_dm_is_recorded(rig: Rig) -> Non
     page = rig.paging.pages(inc, "dev")[0]
     assert page.state == "failed" and "cannot_dm_bot" in (page.error or "")
     assert [t.user for t in rig.sender.notes[0].failed] == ["U0DEV"]
+    kinds = [e.kind for e in rig.svc.events(inc)]
+    assert "page.failed" in kinds and "page.sent" not in kinds  # the timeline says what happened
     assert rig.svc.step_state(inc, "immediate.alert-team").state == "pending"  # nobody was reached
     rig.sender.fail_for.clear()
     assert rig.paging.page_on_open(inc) is not None and rig.sender.dms == []  # the same key is never re-sent
