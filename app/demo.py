@@ -96,7 +96,7 @@ class Drill:
     def send_notice(self, user: str, audiences: list[str]) -> None:
         ts = self.service.section_messages(self.incident)["comms"]
         views = len(self.fake.views())
-        self.driver.click(user, CHANNEL, ts, ActionId.NOTICE_OPEN, value=self.incident)
+        self.driver.click(user, CHANNEL, ts, ActionId.NOTICE_OPEN, value=f"{self.incident}|comms.notify")
         _wait(lambda: len(self.fake.views()) > views, "the notice modal")
         view = self.fake.views()[-1]
         before = len(self.service.events(self.incident))
@@ -199,8 +199,10 @@ def staging_drill(d: Drill, host: SandboxHost) -> None:
     d.run(BOB, "immediate.stop-app")
     d.run(BOB, "opt1.run-rollback")
     _say("(someone runs a stray `DELETE FROM images WHERE id = 1` by hand on staging)")
-    with sqlite3.connect(host.root / "db_data" / "main.db") as conn:
+    conn = sqlite3.connect(host.root / "db_data" / "main.db")
+    with conn:  # closed right after: an open handle would (rightly) make the agent refuse to work
         conn.execute("DELETE FROM images WHERE id = 1")
+    conn.close()
     d.run(BOB, "opt1.verify")  # fails on the counts -> option 2 offered
     d.choose_option_from_offer(ALICE, 2)
     d.run(ALICE, "opt2.restore")

@@ -186,10 +186,10 @@ class PagingService:
             for r in note.roles
             if any(t.role == r for t in note.paged)
         )
-        for step_id in self.incidents.runbook.steps_completed_by("pages_sent"):
-            result = self.incidents.transition(incident.id, step_id, "done", SYSTEM_ACTOR, note=f"paged {who}")
+        for step in self.incidents.runbook.page_contacts_steps():
+            result = self.incidents.transition(incident.id, step.id, "done", SYSTEM_ACTOR, note=f"paged {who}")
             if result.changed:
-                self._safely(self.sender.refresh, incident.id, step_id)
+                self._safely(self.sender.refresh, incident.id, step.id)
 
     # -- sending ------------------------------------------------------------------------------------
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bot.incidents import IncidentService
-from bot.jobs import JobRunner
-from bot.paging import PagingService
-from bot.permissions import OperatorPolicy
-from bot.reminders import ReminderService
-from bot.runbook import Runbook
-from handlers.publisher import ThreadPublisher
+if TYPE_CHECKING:  # types only: listener modules import this, and the publisher imports the builders
+    from bot.incidents import IncidentService
+    from bot.jobs import JobRunner
+    from bot.paging import PagingService
+    from bot.reminders import ReminderService
+    from bot.runbook import Runbook
+    from handlers.publisher import ThreadPublisher
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,5 @@ class HandlerDeps:
     runbook: Runbook
     publisher: ThreadPublisher
     runner: JobRunner
-    operators: OperatorPolicy
     paging: PagingService
     reminders: ReminderService

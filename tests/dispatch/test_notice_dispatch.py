@@ -52,7 +52,7 @@ def test_notice_modal_is_prefilled_and_the_edited_text_reaches_its_channels(
 ) -> None:
     parent_ts = open_incident(fake_slack, notice_bot)
     comms_ts = notice_bot.deps.service.section_messages("RB-1")["comms"]
-    click(fake_slack, notice_bot, comms_ts, ActionId.NOTICE_OPEN, "RB-1", user="U0BOB")
+    click(fake_slack, notice_bot, comms_ts, ActionId.NOTICE_OPEN, "RB-1|comms.notify", user="U0BOB")
     view = wait_for(lambda: fake_slack.views(), what="modal opened")[0]
     draft = view.view["blocks"][1]["element"]["initial_value"]
     assert draft.startswith("URGENT: Media Migration Rollback Initiated")
