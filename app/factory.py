@@ -7,6 +7,7 @@ client pointed at the sandbox is the only difference between a drill and product
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from slack_bolt import App
@@ -72,6 +73,9 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         signing_secret=settings.signing_secret,
         # Resolve the bot identity at start-up: a wrong token fails here, not on the first click.
         token_verification_enabled=True,
+        listener_executor=ThreadPoolExecutor(
+            max_workers=settings.rollback_listener_workers, thread_name_prefix="bolt-listener"
+        ),
     )
 
     agents = AgentDirectory(settings.rollback_agents)

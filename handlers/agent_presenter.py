@@ -98,7 +98,7 @@ class SlackJobPresenter:
         if current.display_ref is None or current.state == "finished":
             return
         incident = self.service.get(job.incident_id)
-        msg = self._running(job, incident.environment, lines)
+        msg = self.publisher.marked(incident, self._running(job, incident.environment, lines))
         self._update(incident.channel, current.display_ref, msg.text, msg.blocks)
 
     def job_finished(self, job: AgentJob) -> None:
@@ -122,6 +122,7 @@ class SlackJobPresenter:
                 started_by=finished.started_by,
                 duration_s=took,
             )
+            msg = self.publisher.marked(incident, msg)
             if finished.display_ref:
                 self._update(incident.channel, finished.display_ref, msg.text, msg.blocks)
             else:

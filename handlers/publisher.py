@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 from bot.incidents import Incident, IncidentService, IncidentSnapshot
 from bot.runbook import Runbook
 from handlers.blocks import incident_parent, section_message
+from handlers.drill_marker import mark_drill, mark_text
 from handlers.message import SlackMessage
 from handlers.steps import SectionContext
 
@@ -57,9 +58,15 @@ class ThreadPublisher:
         return SectionContext(agent_url=self.agent_url_for(snap.incident.environment), backups=snap.backups)
 
     def _parent(self, snap: IncidentSnapshot) -> SlackMessage:
-        return incident_parent(
+        msg = incident_parent(
             snap.incident, done=snap.done, total=snap.total, agent_url=self.agent_url_for(snap.incident.environment)
         )
+        return self.marked(snap.incident, msg)
+
+    @staticmethod
+    def marked(incident: Incident, msg: SlackMessage) -> SlackMessage:
+        """Every message of a drill says DRILL; a real incident's messages are left as built."""
+        return mark_drill(msg) if incident.drill else msg
 
     def open_thread(self, incident: Incident) -> str:
         """Post the parent message and one reply per runbook section; returns the thread ts."""
@@ -70,7 +77,7 @@ class ThreadPublisher:
         snap = self.service.snapshot(incident.id)
         ctx = self.context(snap)
         for section in self.runbook.sections:
-            msg = section_message(snap.incident, section, snap.steps, ctx)
+            msg = self.marked(snap.incident, section_message(snap.incident, section, snap.steps, ctx))
             r = self.client.chat_postMessage(
                 channel=incident.channel, thread_ts=thread_ts, text=msg.text, blocks=msg.blocks
             )
@@ -101,7 +108,8 @@ class ThreadPublisher:
                 if ts is None:
                     log.warning("no message for section %s of %s", section_id, incident_id)
                     continue
-                msg = section_message(incident, self.runbook.section(section_id), snap.steps, ctx)
+                section = self.runbook.section(section_id)
+                msg = self.marked(incident, section_message(incident, section, snap.steps, ctx))
                 self.client.chat_update(channel=incident.channel, ts=ts, text=msg.text, blocks=msg.blocks)
             if parent and incident.thread_ts is not None:
                 msg = self._parent(snap)
@@ -126,6 +134,7 @@ class ThreadPublisher:
     def post_in_thread(self, incident: Incident, msg: SlackMessage) -> str | None:
         if incident.thread_ts is None:
             return None
+        msg = self.marked(incident, msg)
         r = self.client.chat_postMessage(
             channel=incident.channel, thread_ts=incident.thread_ts, text=msg.text, blocks=msg.blocks
         )
@@ -134,8 +143,12 @@ class ThreadPublisher:
     def reply(self, incident: Incident, text: str) -> str | None:
         if incident.thread_ts is None:
             return None
+        text = mark_text(text) if incident.drill else text
         r = self.client.chat_postMessage(channel=incident.channel, thread_ts=incident.thread_ts, text=text)
         return str(r["ts"])
 
     def ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
+        incident = self.service.by_thread(channel, thread_ts) if thread_ts else None
+        if incident is not None and incident.drill:
+            text = mark_text(text)
         self.client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
