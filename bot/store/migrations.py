@@ -147,8 +147,16 @@ def _v1_initial(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
-# --- 2: paging (pages get a unique key, round, DM and state; role acks) and persistent timers ---
-_V2_PAGE_COLUMNS: dict[str, Any] = {
+def _v2_drills(db: sqlite_utils.Database) -> None:
+    # A drill rehearses on a scratch copy; existing incidents were all real.
+    db["incidents"].add_column("drill", int, not_null_default=0)  # type: ignore[union-attr]
+    # One open real incident and one open drill per environment: a drill never blocks the real thing.
+    db.execute("DROP INDEX IF EXISTS incidents_one_open_per_env")
+    db.execute("CREATE UNIQUE INDEX incidents_one_open_per_env ON incidents(environment, drill) WHERE state = 'open'")
+
+
+# --- 3: paging (pages get a unique key, round, DM and state; role acks) and persistent timers ---
+_V3_PAGE_COLUMNS: dict[str, Any] = {
     "page_key": str,
     "round": int,
     "state": str,
@@ -158,9 +166,9 @@ _V2_PAGE_COLUMNS: dict[str, Any] = {
 }
 
 
-def _v2_paging_and_timers(db: sqlite_utils.Database) -> None:
+def _v3_paging_and_timers(db: sqlite_utils.Database) -> None:
     pages = db.table("pages")
-    for column, kind in _V2_PAGE_COLUMNS.items():
+    for column, kind in _V3_PAGE_COLUMNS.items():
         if column not in pages.columns_dict:
             pages.add_column(column, kind)
     # Rows from before keys existed keep their data and get a key of their own.
@@ -207,7 +215,8 @@ def _v2_paging_and_timers(db: sqlite_utils.Database) -> None:
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "incidents, steps, section messages, events, agent jobs, pages, counters", _v1_initial),
-    Migration(2, "paging: page keys, rounds and DMs, role acks; persistent timers", _v2_paging_and_timers),
+    Migration(2, "incidents.drill: rehearsals on a scratch copy, kept apart from real incidents", _v2_drills),
+    Migration(3, "paging: page keys, rounds and DMs, role acks; persistent timers", _v3_paging_and_timers),
 )
 LATEST = MIGRATIONS[-1].version
 
