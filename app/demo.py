@@ -81,6 +81,9 @@ class Drill:
         self.incident = incident.id
         sections = len(self.bot.deps.runbook.sections)
         _wait(lambda: len(self.service.section_messages(self.incident)) == sections, "the thread")
+        contacts = self.bot.deps.paging.contacts
+        if contacts is not None and contacts.roles_for(incident.severity):  # the pages go out after the thread
+            _wait(lambda: any(e.kind == "paging.opened" for e in self.service.events(self.incident)), "the pages")
 
     def acknowledge_page(self, user: str) -> None:
         """Press Acknowledge in the first page DM sent to ``user``."""
