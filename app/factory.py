@@ -74,7 +74,11 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
 
     def context_for(incident_id: str) -> SectionContext:
         environment = service.get(incident_id).environment
-        return SectionContext(agent_url=agents.url_for(environment), backups=runner.latest_backups(incident_id))
+        return SectionContext(
+            agent_url=agents.url_for(environment),
+            backups=runner.latest_backups(incident_id),
+            deployment=agents.deployment_for(environment),
+        )
 
     publisher = ThreadPublisher(client, service, runbook, context_for)
     runner = JobRunner(service, agents, SlackJobPresenter(publisher, service))
@@ -86,7 +90,11 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
     deps = HandlerDeps(
         environments=settings.environments,
         default_environment=settings.rollback_default_environment,
-        service=service, runbook=runbook, publisher=publisher, runner=runner, operators=operators
+        service=service,
+        runbook=runbook,
+        publisher=publisher,
+        runner=runner,
+        operators=operators,
     )
     rollback_command.register(app, deps)
     step_actions.register(app, deps)

@@ -20,6 +20,7 @@ from bot.agents import CALLER, AgentDirectory
 from bot.domain import AgentJob, StepStatus
 from bot.incidents import IncidentService, MissingChoice
 from ops.client import AgentAuthError, AgentError, AgentProtocolError, AgentTimeout, AgentUnreachable
+from ops.contract import OPERATIONS
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,19 @@ class JobRunner:
         self._closing = threading.Event()
 
     # -- starting ---------------------------------------------------------------------------------
-    def start(self, incident_id: str, step_id: str, actor: str, *, confirmed_backup: str | None = None) -> StartOutcome:
+    def start(
+        self,
+        incident_id: str,
+        step_id: str,
+        actor: str,
+        *,
+        confirmed_backup: str | None = None,
+        app_stopped_by: str | None = None,
+    ) -> StartOutcome:
         """Start a step's operation. ``confirmed_backup`` is the backup named in the dialog the
-        person confirmed; a restore runs only if it is still the incident's chosen backup."""
+        person confirmed; a restore runs only if it is still the incident's chosen backup.
+        ``app_stopped_by``: that person asserted go-fast-cdn is stopped where the agent cannot prove
+        it; passed to the agent (its audit log) and recorded in the incident's timeline."""
         step = self.service.runbook.step(step_id)
         if step.agent_op is None:
             return StartOutcome(refusal=f"step {step.title!r} has no agent operation")
@@ -88,12 +99,25 @@ class JobRunner:
                 refusal=f"the chosen backup is now `{incident.chosen_backup}`, not `{confirmed_backup}` as the "
                 "button you pressed said; the message was redrawn, press Run again to confirm"
             )
-        if step.agent_op == "restore":
-            sha = self.backup_sha256(incident_id, args["backup"])
+        if app_stopped_by is not None:
+            if "app_stopped_by" not in OPERATIONS[step.agent_op].args.model_fields:
+                return StartOutcome(refusal=f"`{step.agent_op}` does not need the app to be proven stopped")
+            args["app_stopped_by"] = app_stopped_by
+        if step.agent_op in ("restore", "replace_db"):
+            sha = self.backup_sha256(incident_id, args["backup"] if "backup" in args else args["source"])
             if sha:  # pin the exact bytes the person saw listed; the agent refuses anything else
                 args["expected_sha256"] = sha
         request_id = f"{incident_id}.{step_id}.{uuid.uuid4().hex[:12]}"
         job = self.service.begin_job(incident_id, step_id, step.agent_op, args, actor, request_id)
+        if job is not None and app_stopped_by is not None:
+            self.service.record(
+                incident_id,
+                "app_stopped.asserted",
+                app_stopped_by,
+                step_id,
+                request_id=request_id,
+                operation=step.agent_op,
+            )
         if job is None:
             current = self.service.step_state(incident_id, step_id)
             if current.state == StepStatus.running:

@@ -17,7 +17,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ops.contract import DESTRUCTIVE, OPERATIONS
+from bot.broken_commands import broken_command_warning
+from ops.contract import DESTRUCTIVE, OPERATIONS, RESULT_CHECKS
 
 DEFAULT_RUNBOOK_RESOURCE = "runbooks/default.yaml"
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -36,13 +37,57 @@ def _check_id(value: str) -> str:
     return value
 
 
+class RunbookCommand(BaseModel):
+    """A shell command the checklist prints, as written, and what it really does when that differs.
+
+    ``warning`` is one line for a tired engineer about to copy it (see bot/broken_commands.py: a
+    known-broken go-fast-cdn command is refused at load without one)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run: str = Field(min_length=1)
+    where: str = ""  # e.g. "Linux/macOS", "Windows", "Terminal"
+    warning: str | None = None
+
+
+class CheckRef(BaseModel):
+    """``operation:check``, e.g. ``verify:media_absent``: a named check of an agent result."""
+
+    model_config = ConfigDict(frozen=True)
+
+    operation: str
+    check: str
+
+    def __str__(self) -> str:
+        return f"{self.operation}:{self.check}"
+
+
+def _parse_check_ref(value: object) -> object:
+    if isinstance(value, str):
+        op, sep, name = value.partition(":")
+        if not sep:
+            raise ValueError(f"{value!r}: write a result check as operation:check, e.g. verify:media_absent")
+        if name not in RESULT_CHECKS.get(op, ()):
+            known = ", ".join(f"{o}:{c}" for o, cs in RESULT_CHECKS.items() for c in cs)
+            raise ValueError(f"unknown result check {value!r}; known: {known}")
+        return {"operation": op, "check": name}
+    return value
+
+
 class RunbookStep(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
     title: str = Field(min_length=1)
     detail: str = ""
-    commands: list[str] = Field(default_factory=list)
+    commands: list[RunbookCommand] = Field(default_factory=list)
+    # What really does the step by hand: the agent's CLI or exact sqlite3 lines. ``{deployment}`` is
+    # the go-fast-cdn folder of the incident's environment (or a placeholder when unknown).
+    by_hand: list[str] = Field(default_factory=list)
+    # Result checks of an agent job in the same section that tick this step when all pass; any of
+    # them (or of ``failed_by``) failing marks it failed with the check's detail.
+    satisfied_by: list[CheckRef] = Field(default_factory=list)
+    failed_by: list[CheckRef] = Field(default_factory=list)
     children: list[RunbookStep] = Field(default_factory=list)
     agent_op: str | None = None
     agent_args: dict[str, Any] = Field(default_factory=dict)
@@ -58,6 +103,17 @@ class RunbookStep(BaseModel):
     def _valid_id(cls, v: str) -> str:
         return _check_id(v)
 
+    @field_validator("commands", mode="before")
+    @classmethod
+    def _plain_commands(cls, v: object) -> object:
+        """A bare string is a command with nothing to add."""
+        return [{"run": c} if isinstance(c, str) else c for c in v] if isinstance(v, list) else v
+
+    @field_validator("satisfied_by", "failed_by", mode="before")
+    @classmethod
+    def _check_refs(cls, v: object) -> object:
+        return [_parse_check_ref(c) for c in v] if isinstance(v, list) else v
+
     @field_validator("agent_op")
     @classmethod
     def _known_op(cls, v: str | None) -> str | None:
@@ -71,7 +127,17 @@ class RunbookStep(BaseModel):
             raise ValueError(f"step {self.id!r}: agent_op {self.agent_op!r} needs a 'confirm' sentence")
         if (self.agent_args or self.agent_args_from) and self.agent_op is None:
             raise ValueError(f"step {self.id!r}: agent_args/agent_args_from given without agent_op")
+        for cmd in self.commands:
+            known = broken_command_warning(cmd.run)
+            if known is not None and not (cmd.warning or "").strip():
+                raise ValueError(
+                    f"step {self.id!r}: {cmd.run!r} is a known-broken go-fast-cdn command ({known}); "
+                    "give it a 'warning' saying what it really does"
+                )
         return self
+
+    def result_checks(self) -> list[CheckRef]:
+        return [*self.satisfied_by, *self.failed_by]
 
 
 class RunbookSection(BaseModel):

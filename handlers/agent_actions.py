@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 def register(app: App, deps: HandlerDeps) -> None:
     app.action(ActionId.STEP_RUN.value)(_run_listener(deps, "run"))
     app.action(ActionId.STEP_RETRY.value)(_run_listener(deps, "retry"))
+    app.action(ActionId.STEP_RETRY_ASSERT_STOPPED.value)(_run_listener(deps, "retry", assert_stopped=True))
     app.action(ActionId.BACKUP_SELECT.value)(_backup_listener(deps))
 
 
@@ -34,7 +35,7 @@ def _check_operator(deps: HandlerDeps, payload: BlockActions, incident_id: str, 
     return allowed
 
 
-def _run_listener(deps: HandlerDeps, verb: str) -> Callable[..., None]:
+def _run_listener(deps: HandlerDeps, verb: str, *, assert_stopped: bool = False) -> Callable[..., None]:
     def listener(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         payload = BlockActions.parse(body)
@@ -44,14 +45,20 @@ def _run_listener(deps: HandlerDeps, verb: str) -> Callable[..., None]:
         step = deps.runbook.step(ref.step_id)
         if not _check_operator(deps, payload, ref.incident_id, f"{verb} `{step.agent_op}`", ref.step_id):
             return
-        outcome = deps.runner.start(ref.incident_id, ref.step_id, payload.user.id, confirmed_backup=ref.arg)
+        outcome = deps.runner.start(
+            ref.incident_id,
+            ref.step_id,
+            payload.user.id,
+            confirmed_backup=ref.arg,
+            app_stopped_by=payload.user.id if assert_stopped else None,
+        )
         if outcome.refusal:
             deps.service.record(
                 ref.incident_id, "agent.not_started", payload.user.id, ref.step_id, reason=outcome.refusal
             )
             tell_clicker(deps, payload, f":information_source: Not started: {outcome.refusal}.")
 
-    listener.__name__ = f"step_{verb}"
+    listener.__name__ = f"step_{verb}" + ("_assert_stopped" if assert_stopped else "")
     return listener
 
 

@@ -24,7 +24,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.incidents import Incident, StepState
+from bot.incidents import AGENT_ACTOR, INCONCLUSIVE_NOTE, UNPROVABLE_NOTE, Incident, StepState
 from bot.runbook import RunbookSection, RunbookStep
 from handlers.actions_ids import ActionId, StepRef
 from handlers.limits import MAX_HEADER, check_limits, clip
@@ -42,11 +42,54 @@ STATE_ICON = {
 STATE_VERB = {"done": "Done", "skipped": "Skipped", "failed": "Failed", "running": "Running"}
 
 
+DEPLOYMENT_PLACEHOLDER = "/path/to/go-fast-cdn"  # shown in by-hand commands when the folder is not configured
+
+
 class SectionContext(BaseModel):
-    """What a section render needs besides the store: is an agent there, which backups it has."""
+    """What a section render needs besides the store: is an agent there, which backups it has,
+    and the go-fast-cdn folder on that host (for the by-hand commands)."""
 
     agent_url: str | None = None
     backups: list[dict[str, Any]] | None = None
+    deployment: str | None = None
+
+
+def _fill(command: str, incident: Incident, ctx: SectionContext) -> str:
+    """A by-hand command with this incident's deployment folder and chosen backup filled in."""
+    sha = next(
+        (
+            str(b.get("sha256", ""))
+            for b in ctx.backups or []
+            if b.get("name") == incident.chosen_backup and b.get("sha256")
+        ),
+        "<sha256 from backups list>",
+    )
+    return (
+        command.replace("{deployment}", ctx.deployment or DEPLOYMENT_PLACEHOLDER)
+        .replace("{backup_sha256}", sha)
+        .replace("{backup}", incident.chosen_backup or "<backup name>")
+    )
+
+
+def _command_lines(step: RunbookStep, incident: Incident, ctx: SectionContext, indent: str) -> list[str]:
+    """The checklist's commands with the warning of each one that lies, then what really does it."""
+    lines: list[str] = []
+    for cmd in step.commands:
+        where = f" _({cmd.where})_" if cmd.where else ""
+        lines.append(f"{indent}`{cmd.run}`{where}")
+        if cmd.warning:
+            warning = cmd.warning.replace("{deployment}", ctx.deployment or DEPLOYMENT_PLACEHOLDER)
+            lines.append(f"{indent}\u2003:warning: {warning}")
+    if step.by_hand:
+        lines.append(f"{indent}_By hand, what really does it:_")
+        lines.extend(f"{indent}\u2003`{_fill(c, incident, ctx)}`" for c in step.by_hand)
+    return lines
+
+
+def _who(state: StepState) -> str:
+    if state.actor == AGENT_ACTOR:
+        return f"the agent (job `{state.job_id or '?'}`)"
+    return mention(state.actor)
 
 
 def _message(text: str, blocks: list[Block]) -> SlackMessage:
@@ -183,12 +226,14 @@ def _step_blocks(
     incident: Incident, step: RunbookStep, state: StepState, depth: int, ctx: SectionContext
 ) -> list[Block]:
     indent = "\u2003" * depth
-    lines = [f"{indent}{STATE_ICON.get(state.state, '')} *{step.title}*" + (f": {step.detail}" if step.detail else "")]
-    if step.commands and state.state == "pending":
-        lines.append(indent + " ".join(f"`{c}`" for c in step.commands))
+    inconclusive = state.state == "failed" and (state.note or "").startswith(INCONCLUSIVE_NOTE)
+    icon = ":grey_question:" if inconclusive else STATE_ICON.get(state.state, "")
+    lines = [f"{indent}{icon} *{step.title}*" + (f": {step.detail}" if step.detail else "")]
+    if state.state in ("pending", "failed"):
+        lines.extend(_command_lines(step, incident, ctx, indent))
     if state.state != "pending":
-        verb = STATE_VERB.get(state.state, state.state)
-        who = f"{indent}_{verb} by {mention(state.actor)} at {fmt_time(state.at)}_"
+        verb = "Inconclusive" if inconclusive else STATE_VERB.get(state.state, state.state)
+        who = f"{indent}_{verb} by {_who(state)} at {fmt_time(state.at)}_"
         if state.note:
             who += f" · {state.note}"
         lines.append(who)
@@ -197,6 +242,25 @@ def _step_blocks(
     if incident.state != "open":
         return blocks
     elements: list[Any] = []
+    if inconclusive and step.agent_op == "verify":  # no baseline anywhere: let a person pick one
+        select = backup_select(
+            backups=ctx.backups or [], chosen=incident.chosen_backup, action_id=ActionId.BACKUP_SELECT
+        )
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(
+                        text=f"{indent}_No baseline to compare the counts with: pick the pre-migration backup "
+                        "to compare with, then Retry (no fallback is offered for an inconclusive verify)._"
+                        if select is not None
+                        else f"{indent}_No baseline to compare with: run *List available backups* (Option 2) "
+                        "to pick one, then Retry._"
+                    )
+                ]
+            )
+        )
+        if select is not None:
+            elements.append(select)
     if step.choice == "backup" and state.state == "pending":
         select = backup_select(
             backups=ctx.backups or [], chosen=incident.chosen_backup, action_id=ActionId.BACKUP_SELECT
@@ -215,6 +279,8 @@ def _step_blocks(
         ref = StepRef(incident_id=incident.id, step_id=step.id, arg=incident.chosen_backup).encode()
     run = _run_button(incident, step, state.state, ref, ctx) if runnable else None
     elements.extend(_step_buttons(state.state, ref, run))
+    if runnable and state.state == "failed" and (state.note or "").startswith(UNPROVABLE_NOTE):
+        elements.insert(1, _assert_stopped_button(incident, step, ref))
     if elements:
         blocks.append(ActionsBlock(block_id=f"a|{step.id}", elements=elements))
     return blocks
@@ -248,6 +314,24 @@ def _run_button(
         )
     return ButtonElement(
         text=label, action_id=action, value=ref, style="danger" if step.confirm else "primary", confirm=confirm
+    )
+
+
+def _assert_stopped_button(incident: Incident, step: RunbookStep, ref: str) -> ButtonElement:
+    """Where the agent cannot prove go-fast-cdn is stopped (no controller, no /proc), a person may
+    say so; their name goes with the job into the agent's audit log and the thread."""
+    return ButtonElement(
+        text="Retry: I confirm it is stopped",
+        action_id=ActionId.STEP_RETRY_ASSERT_STOPPED,
+        value=ref,
+        style="danger",
+        confirm=confirm_dialog(
+            f"Is go-fast-cdn stopped on {incident.environment}?",
+            f"The agent cannot prove it here. You assert that go-fast-cdn and anything else using its "
+            f"database are stopped; your name is recorded with the {step.agent_op} in the agent's audit "
+            "log and in this thread. A process holding the DB or an answering API still refuses.",
+            confirm="It is stopped: retry",
+        ),
     )
 
 

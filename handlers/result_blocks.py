@@ -63,7 +63,6 @@ NAMES_SHOWN = 10
 MAX_FIELD = 2000  # section fields: Slack's limit is lower than a section's text
 
 
-
 # --- text primitives ---------------------------------------------------------------------------------
 def esc(value: object) -> str:
     """Slack's three control characters, so agent text can't become a mention, link or channel ping."""

@@ -159,6 +159,28 @@ if len(OPERATIONS) != len(_ENTRIES):  # pragma: no cover - a typo in the table a
 
 DESTRUCTIVE: frozenset[str] = frozenset(name for name, op in OPERATIONS.items() if op.destructive)
 
+# The named checks an operation's result carries (``result.checks[].name``), so a runbook step can
+# declare which of them satisfy it (``satisfied_by: [verify:media_absent]``) and be validated at load.
+RESULT_CHECKS: dict[str, tuple[str, ...]] = {
+    "verify": (
+        "media_absent",
+        "media_indexes_absent",
+        "kept_tables_present",
+        "no_live_marker",
+        "counts_match_baseline",
+        "legacy_files_present",
+    ),
+    "check_api": (
+        "db_read",
+        "ping",
+        "pre_migration_binary",
+        "image_listing",
+        "images_download",
+        "doc_listing",
+        "docs_download",
+    ),
+}
+
 
 def operation(name: str) -> OperationContract:
     """The contract entry for ``name``; KeyError names the known operations."""
