@@ -15,15 +15,16 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 from pydantic import ValidationError
 
 from ops.agent.audit import AuditLog
 from ops.agent.config import AgentSettings, ConfigError, build_host
-from ops.agent.jobs import JobError, run_call, stopped_note
+from ops.agent.jobs import JobError, is_busy, run_call, stopped_note
 from ops.contract import OPERATIONS
-from ops.errors import OpError
+from ops.errors import OpError, OpInputError
 from ops.registry import Registry, default_registry, summarise_validation
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
@@ -54,6 +55,7 @@ CONFIRM = {
     "rollback": "roll back the media migration (drops `media`; rows created after the migration are lost)",
     "restore": "overwrite main.db with backup {backup}",
     "replace_db": "overwrite main.db with {source}",
+    "recover_journal": "let SQLite replay the hot journal into main.db (copies of both are kept first)",
     "stop_app": "stop go-fast-cdn",
     "start_app": "start go-fast-cdn",
 }
@@ -120,7 +122,25 @@ def _restore_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--sha256", metavar="HEX", help="refuse unless the backup's SHA-256 is this (as shown by `backups list`)"
     )
+    _accept_fewer_rows(p)
     _app_stopped(p)
+
+
+def _accept_fewer_rows(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--accept-fewer-rows",
+        metavar="REASON",
+        help="restore even though the backup has far fewer live images/docs than main.db (the reason is recorded)",
+    )
+
+
+def _restore_call(ns: argparse.Namespace) -> dict[str, Any]:
+    args: dict[str, Any] = {"backup": ns.backup}
+    if ns.sha256:
+        args["expected_sha256"] = ns.sha256
+    if ns.accept_fewer_rows is not None:
+        args["accept_fewer_rows"] = ns.accept_fewer_rows
+    return {**args, **_asserted(ns)}
 
 
 def _app_stopped(p: argparse.ArgumentParser) -> None:
@@ -136,10 +156,6 @@ def _asserted(ns: argparse.Namespace) -> dict[str, Any]:
     return {"app_stopped_by": operator_name()} if getattr(ns, "app_stopped", False) else {}
 
 
-def _sha(ns: argparse.Namespace) -> dict[str, Any]:
-    return {"expected_sha256": ns.sha256} if ns.sha256 else {}
-
-
 def _rollback_args(p: argparse.ArgumentParser) -> None:
     _soft_marker(p)
     _app_stopped(p)
@@ -148,7 +164,17 @@ def _rollback_args(p: argparse.ArgumentParser) -> None:
 def _replace_db_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", metavar="SOURCE", help="a backup name in backups/, or an absolute path in a --source-dir")
     p.add_argument("--sha256", metavar="HEX", help="refuse unless the file's SHA-256 is this")
+    _accept_fewer_rows(p)
     _app_stopped(p)
+
+
+def _replace_db_call(ns: argparse.Namespace) -> dict[str, Any]:
+    args: dict[str, Any] = {"source": ns.source}
+    if ns.sha256:
+        args["expected_sha256"] = ns.sha256
+    if ns.accept_fewer_rows is not None:
+        args["accept_fewer_rows"] = ns.accept_fewer_rows
+    return {**args, **_asserted(ns)}
 
 
 def _dry_run_args(p: argparse.ArgumentParser) -> None:
@@ -156,6 +182,7 @@ def _dry_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("backup", nargs="?", metavar="BACKUP")
     p.add_argument("--soft-marker", action="store_true")
     p.add_argument("--sha256", metavar="HEX", help="restore: refuse unless the backup's SHA-256 is this")
+    _accept_fewer_rows(p)
 
 
 def _dry_run_call(ns: argparse.Namespace) -> dict[str, Any]:
@@ -164,6 +191,8 @@ def _dry_run_call(ns: argparse.Namespace) -> dict[str, Any]:
         args["backup"] = ns.backup
     if ns.sha256:
         args["expected_sha256"] = ns.sha256
+    if ns.accept_fewer_rows is not None:
+        args["accept_fewer_rows"] = ns.accept_fewer_rows
     return args
 
 
@@ -215,13 +244,16 @@ COMMANDS: dict[str, CliCommand] = {
         ("restore",),
         "restore main.db from a backup (app must be stopped)",
         _restore_args,
-        lambda ns: {"backup": ns.backup, **_sha(ns), **_asserted(ns)},
+        _restore_call,
     ),
     "replace_db": CliCommand(
         ("replace-db",),
         "option 3: replace main.db with a backup, or a file from a --source-dir folder (restore's safety)",
         _replace_db_args,
-        lambda ns: {"source": ns.source, **_sha(ns), **_asserted(ns)},
+        _replace_db_call,
+    ),
+    "recover_journal": CliCommand(
+        ("recover-journal",), "replay a hot main.db-journal left by a crash (app must be stopped; copies kept)"
     ),
     "restore_files": CliCommand(("restore-files",), "copy missing images/docs files back from uploads/media"),
     "check_api": CliCommand(("check-api",), "probe go-fast-cdn's HTTP API"),
@@ -410,10 +442,24 @@ def confirm(operation: str, args: dict[str, Any], where: str, yes: bool, stdin: 
 
 def run_local(ns: argparse.Namespace, registry: Registry) -> int:
     operation, args = operation_of(ns)
-    call = registry.prepare(operation, args)  # OpInputError -> exit 2 before touching anything
     settings = settings_from(ns)
     host = build_host(settings)
     state_dir = settings.resolved_state_dir(host.deployment)
+    caller = operator_name()
+    try:
+        call = registry.prepare(operation, args)  # OpInputError -> exit 2 before touching anything
+    except OpInputError as exc:
+        _audit(
+            state_dir,
+            "local_rejected",
+            caller=caller,
+            operation=operation,
+            args=args,
+            reason=exc.code,
+            outcome="invalid",
+            error=exc.to_dict(),
+        )
+        raise
     if call.spec.destructive and not confirm(
         operation, call.args.model_dump(), str(host.deployment.root), getattr(ns, "yes", False), sys.stdin
     ):
@@ -424,25 +470,23 @@ def run_local(ns: argparse.Namespace, registry: Registry) -> int:
         print(f"  ... {line}", file=sys.stderr, flush=True)
 
     outcome, result, error, tb = run_call(call, host, progress, state_dir=state_dir)
-    caller = operator_name()
-    try:
-        audit = AuditLog(state_dir / "audit.jsonl")
-        asserted = getattr(call.args, "app_stopped_by", None)
-        if asserted:
-            audit.write("app_stopped_asserted", by=asserted, caller=caller, operation=operation, **stopped_note(result))
-        audit.write(
-            "local_run",
-            caller=caller,
-            operation=operation,
-            args=call.args.model_dump(mode="json"),
-            outcome=outcome,
-            summary=(result or {}).get("summary"),
-            result=result,
-            error=error.model_dump() if error else None,
-            traceback=tb,
+    asserted = getattr(call.args, "app_stopped_by", None)
+    if asserted:
+        _audit(
+            state_dir, "app_stopped_asserted", by=asserted, caller=caller, operation=operation, **stopped_note(result)
         )
-    except OSError as exc:
-        print(f"warning: could not write the audit log: {exc}", file=sys.stderr)
+    _audit(
+        state_dir,
+        "local_busy" if is_busy(outcome, error) else "local_run",
+        caller=caller,
+        operation=operation,
+        args=call.args.model_dump(mode="json"),
+        outcome=outcome,
+        summary=(result or {}).get("summary"),
+        result=result,
+        error=error.model_dump() if error else None,
+        traceback=tb,
+    )
     try:  # `rollback-agent status | head` must still exit with the operation's code
         if ns.json:
             payload = {
@@ -460,6 +504,13 @@ def run_local(ns: argparse.Namespace, registry: Registry) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return EXIT_BY_OUTCOME[outcome]
+
+
+def _audit(state_dir: Path, event: str, **fields: Any) -> None:
+    try:
+        AuditLog(state_dir / "audit.jsonl").write(event, **fields)
+    except OSError as exc:
+        print(f"warning: could not write the audit log: {exc}", file=sys.stderr)
 
 
 def run_serve(ns: argparse.Namespace, registry: Registry) -> int:

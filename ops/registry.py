@@ -157,14 +157,28 @@ def _backups_create(host: Host, args: BackupCreateArgs, progress: Progress) -> O
 
 def _restore(host: Host, args: RestoreArgs, progress: Progress) -> OpResult:
     return _fn("ops.backups", "restore_backup")(
-        host, args.backup, expected_sha256=args.expected_sha256, app_stopped_by=args.app_stopped_by, progress=progress
+        host,
+        args.backup,
+        expected_sha256=args.expected_sha256,
+        accept_fewer_rows=args.accept_fewer_rows,
+        app_stopped_by=args.app_stopped_by,
+        progress=progress,
     )
 
 
 def _replace_db(host: Host, args: ReplaceDbArgs, progress: Progress) -> OpResult:
     return _fn("ops.replace_db", "replace_db")(
-        host, args.source, expected_sha256=args.expected_sha256, app_stopped_by=args.app_stopped_by, progress=progress
+        host,
+        args.source,
+        expected_sha256=args.expected_sha256,
+        accept_fewer_rows=args.accept_fewer_rows,
+        app_stopped_by=args.app_stopped_by,
+        progress=progress,
     )
+
+
+def _recover_journal(host: Host, args: NoArgs, progress: Progress) -> OpResult:
+    return _fn("ops.journal", "recover_journal")(host, progress=progress)
 
 
 def _restore_files(host: Host, args: NoArgs, progress: Progress) -> OpResult:
@@ -186,6 +200,7 @@ def _dry_run(host: Host, args: DryRunArgs, progress: Progress) -> OpResult:
         backup=args.backup,
         marker_mode=args.marker_mode,
         expected_sha256=args.expected_sha256,
+        accept_fewer_rows=args.accept_fewer_rows,
     )
 
 
@@ -204,6 +219,7 @@ IMPLEMENTATIONS: dict[str, OpFunc] = {
     "check_api": _check_api,
     "tail_logs": _tail_logs,
     "dry_run": _dry_run,
+    "recover_journal": _recover_journal,
 }
 
 

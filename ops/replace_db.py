@@ -80,6 +80,7 @@ def replace_db(
     source: str,
     *,
     expected_sha256: str | None = None,
+    accept_fewer_rows: str | None = None,
     app_stopped_by: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ReplaceDbResult:
@@ -105,7 +106,14 @@ def replace_db(
             progress(f"copying {source} into backups/ (sha256 {digest[:12]}…)")
         name = imported = _import(host, path, digest)
         expected = digest  # pin the copy to the bytes just checked
-    res = restore_backup(host, name, expected_sha256=expected, app_stopped_by=app_stopped_by, progress=progress)
+    res = restore_backup(
+        host,
+        name,
+        expected_sha256=expected,
+        accept_fewer_rows=accept_fewer_rows,
+        app_stopped_by=app_stopped_by,
+        progress=progress,
+    )
     data = res.model_dump()
     data.update(operation="replace_db", source_path=source, imported_as=imported)
     out = ReplaceDbResult.model_validate(data)

@@ -23,6 +23,7 @@ from ops.gorm_time import gorm_now, parse_datetime, to_ns
 from ops.host import Host
 from ops.models import LostRow, MarkerMode, RollbackResult, utcnow
 from ops.models import RollbackAction as Action
+from ops.quarantine import assess, broken_db_error
 from ops.schema import MARKER_NAME, MarkerInfo, SchemaInfo, inspect, inspect_file, q
 from ops.status import clear_stale_journal, require_stopped, stale_journal_warning
 
@@ -219,7 +220,7 @@ def rollback(
     app_stopped_by: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> RollbackResult:
-    """Refuse unless stopped and free of a hot journal/-wal (a stale empty or zeroed-header journal is
+    """Refuse unless stopped and free of a hot journal/-wal (a stale journal (empty, or first byte zero) is
     removed, exactly as restore does); then backup, baseline, report losses, drop, verify."""
     started = utcnow()
     if marker_mode not in ("hard", "soft"):
@@ -227,8 +228,9 @@ def rollback(
     dep = host.deployment
     proof = require_stopped(host, "roll back", asserted_by=app_stopped_by)
     say(progress, f"app stopped ({proof.method}): {proof.detail}")
-    if not dep.db_path.is_file():
-        raise OpInputError("no_database", f"{dep.db_path} does not exist")
+    health = assess(dep)
+    if health.broken:  # missing/zero-byte/unreadable/corrupt: a failure whose way out is a restore
+        raise broken_db_error(health, "roll back")
     removed = clear_stale_journal(dep, "roll back")
     warnings: list[str] = []
     if removed:

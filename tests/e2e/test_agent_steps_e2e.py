@@ -298,9 +298,11 @@ def test_verify_without_any_baseline_is_inconclusive_and_offers_no_fallback(dril
     assert st.state == "failed" and st.note and st.note.startswith("inconclusive")
     assert ":grey_question: `verify` on `production` inconclusive" in drill.result_message(verify)
     section = wait_for(
-        lambda: (t := str(drill.fake.message(CHANNEL, drill.section_ts("opt1.verify")).blocks))
-        and "No baseline to compare with" in t
-        and t,
+        lambda: (
+            (t := str(drill.fake.message(CHANNEL, drill.section_ts("opt1.verify")).blocks))
+            and "No baseline to compare with" in t
+            and t
+        ),
         what="baseline prompt",
     )
     assert ActionId.STEP_RETRY in section

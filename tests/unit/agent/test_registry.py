@@ -21,6 +21,7 @@ EXPECTED = {
     "check_api",
     "tail_logs",
     "dry_run",
+    "recover_journal",
 }
 
 
@@ -83,13 +84,15 @@ def test_good_args_are_parsed_with_defaults() -> None:
 
 def test_restore_args_schema() -> None:
     reg = default_registry()
-    plain = reg.prepare("restore", {"backup": "b.db"}).args.model_dump()
-    assert plain == {"backup": "b.db", "expected_sha256": None, "app_stopped_by": None}
+    none = {"expected_sha256": None, "accept_fewer_rows": None, "app_stopped_by": None}
+    assert reg.prepare("restore", {"backup": "b.db"}).args.model_dump() == {"backup": "b.db", **none}
     pinned = reg.prepare("restore", {"backup": "b.db", "expected_sha256": "AB" * 32}).args.model_dump()
-    assert pinned["expected_sha256"] == "AB" * 32
+    assert pinned == {**none, "backup": "b.db", "expected_sha256": "AB" * 32}
     schema = reg.get("restore").args_model.model_json_schema()
-    assert set(schema["properties"]) == {"backup", "expected_sha256", "app_stopped_by"}
+    assert set(schema["properties"]) == {"backup", "expected_sha256", "accept_fewer_rows", "app_stopped_by"}
     assert schema["required"] == ["backup"]
+    with pytest.raises(OpInputError, match="accept_fewer_rows"):
+        reg.prepare("restore", {"backup": "b.db", "accept_fewer_rows": ""})  # an override needs a reason
     with pytest.raises(OpInputError, match="app_stopped_by"):
         reg.prepare("rollback", {"app_stopped_by": ""})  # an assertion names somebody
     dry = reg.prepare("dry_run", {"operation": "restore", "backup": "b.db", "expected_sha256": "0" * 64})
@@ -114,6 +117,9 @@ def test_restore_adapter_passes_the_pin(monkeypatch: pytest.MonkeyPatch) -> None
     args = {"operation": "restore", "backup": "b.db", "expected_sha256": "cd" * 32}
     default_registry().prepare("dry_run", args).run(host, print)
     assert seen["expected_sha256"] == "cd" * 32
+    seen.clear()
+    default_registry().prepare("restore", {"backup": "b.db", "accept_fewer_rows": "empty on purpose"}).run(host, print)
+    assert seen["accept_fewer_rows"] == "empty on purpose"
 
 
 def test_adapters_match_the_real_operation_signatures(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -140,9 +146,9 @@ def test_adapters_match_the_real_operation_signatures(monkeypatch: pytest.Monkey
     monkeypatch.setattr(registry_module, "_fn", checked)
     pin = {"expected_sha256": "ab" * 32}
     samples = {
-        "restore": {"backup": "b.db", **pin},
-        "dry_run": {"operation": "restore", "backup": "b.db", **pin},
-        "replace_db": {"source": "/srv/old/pre.db", "app_stopped_by": "U1", **pin},
+        "restore": {"backup": "b.db", **pin, "accept_fewer_rows": "why", "app_stopped_by": "U1"},
+        "dry_run": {"operation": "restore", "backup": "b.db", **pin, "accept_fewer_rows": "why"},
+        "replace_db": {"source": "/srv/old/pre.db", "app_stopped_by": "U1", "accept_fewer_rows": "why", **pin},
         "rollback": {"app_stopped_by": "cli:ops@host"},
     }
     reg = default_registry()
