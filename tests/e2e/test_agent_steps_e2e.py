@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,9 +74,9 @@ class Drill:
         )
 
 
-@pytest.fixture
-def drill(tmp_path: Path, fake_slack: FakeSlack) -> Iterator[Drill]:
-    host = SandboxHost(tmp_path / "host", secret="e2e-agent-secret").start()
+@contextmanager
+def make_drill(tmp_path: Path, fake_slack: FakeSlack, binary: str = "pre-migration") -> Iterator[Drill]:
+    host = SandboxHost(tmp_path / "host", secret="e2e-agent-secret", binary=binary).start()
     settings = Settings(
         slack_bot_token=fake_slack.bot_token,
         slack_signing_secret=SIGNING_SECRET,
@@ -97,6 +97,12 @@ def drill(tmp_path: Path, fake_slack: FakeSlack) -> Iterator[Drill]:
     finally:
         bot.close()
         host.stop()
+
+
+@pytest.fixture
+def drill(tmp_path: Path, fake_slack: FakeSlack) -> Iterator[Drill]:
+    with make_drill(tmp_path, fake_slack) as d:
+        yield d
 
 
 def audit(host: SandboxHost) -> list[dict]:
@@ -310,3 +316,27 @@ def test_verify_without_any_baseline_is_inconclusive_and_offers_no_fallback(dril
     assert drill.service.step_state("RB-1", "opt1.check-results.data-present").state == "pending"
     assert drill.service.step_state("RB-1", "opt1.check-results.media-gone").state == "done"
     assert "fallback.offered" not in [e.kind for e in drill.service.events("RB-1")]
+
+
+def test_a_migration_era_binary_after_the_rollback_fails_the_upload_steps(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    """The team restarted the migration-era build: retrieval works, uploads cannot, and the
+    Post-Rollback steps say so."""
+    with make_drill(tmp_path, fake_slack, binary="migration-era") as drill:
+        drill.run("immediate.stop-app")
+        assert drill.run("opt1.run-rollback").outcome == "ok"
+        assert drill.run("post.restart-app").outcome == "ok"
+        api = drill.run("post.verify-app")
+        assert api.outcome == "failed" and api.result["uploads_will_fail"] is True
+        assert "Uploads will fail" in drill.result_message(api)
+        for sid in ("post.verify-app.images", "post.verify-app.docs", "post.verify-app.api"):
+            st = drill.service.step_state("RB-1", sid)
+            assert st.state == "failed" and "no such table: media" in (st.note or ""), sid
+        post = wait_for(
+            lambda: (t := str(drill.fake.message(CHANNEL, drill.section_ts("post.verify-app")).blocks))
+            and "until the binary is rolled back to a pre-migration build" in t
+            and t,
+            what="post-rollback steps",
+        )
+        assert "Failed by the agent" in post
