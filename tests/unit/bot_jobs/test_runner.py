@@ -278,7 +278,7 @@ def test_an_app_stopped_assertion_goes_to_the_agent_and_the_timeline(tmp_path: P
     assert len(asserted) == 1 and asserted[0].actor == "U1" and asserted[0].data["operation"] == "rollback"
     # an operation that has nothing to prove refuses the assertion (nothing runs)
     refused = runner.start(inc, "immediate.assess", "U1", app_stopped_by="U1")
-    assert refused.job is None and refused.refusal and "does not need" in refused.refusal
+    assert refused.job is None and refused.refusal == StartRefusal.no_stop_needed
     assert len(client.calls) == 1
     runner.close()
 

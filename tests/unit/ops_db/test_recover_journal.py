@@ -81,7 +81,7 @@ def test_nothing_to_recover_is_noop(migrated_a: FixtureInfo) -> None:
     assert res.outcome == "noop" and sha(migrated_a.deployment.db_path) == digest
 
 
-def test_refused_while_app_may_run(migrated_a: FixtureInfo) -> None:
+def test_refused_while_app_may_run(migrated_a: FixtureInfo, no_proc: Path) -> None:
     dep = migrated_a.deployment
     die_mid_transaction(dep.db_path)
     digest = sha(dep.journal_path)
