@@ -54,8 +54,8 @@ ROLLBACK_AGENT_HOST, ROLLBACK_AGENT_PORT, ROLLBACK_AGENT_SECRET (serve only), RO
 CONFIRM = {
     "rollback": "roll back the media migration (drops `media`; rows created after the migration are lost)",
     "restore": "overwrite main.db with backup {backup}",
-    "replace_db": "overwrite main.db with {source}",
     "recover_journal": "let SQLite replay the hot journal into main.db (copies of both are kept first)",
+    "replace_db": "overwrite main.db with {source}",
     "stop_app": "stop go-fast-cdn",
     "start_app": "start go-fast-cdn",
 }
@@ -134,13 +134,12 @@ def _accept_fewer_rows(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _accepted(ns: argparse.Namespace) -> dict[str, Any]:
+    return {"accept_fewer_rows": ns.accept_fewer_rows} if ns.accept_fewer_rows is not None else {}
+
+
 def _restore_call(ns: argparse.Namespace) -> dict[str, Any]:
-    args: dict[str, Any] = {"backup": ns.backup}
-    if ns.sha256:
-        args["expected_sha256"] = ns.sha256
-    if ns.accept_fewer_rows is not None:
-        args["accept_fewer_rows"] = ns.accept_fewer_rows
-    return {**args, **_asserted(ns)}
+    return {"backup": ns.backup, **_sha(ns), **_accepted(ns), **_asserted(ns)}
 
 
 def _app_stopped(p: argparse.ArgumentParser) -> None:
@@ -156,6 +155,10 @@ def _asserted(ns: argparse.Namespace) -> dict[str, Any]:
     return {"app_stopped_by": operator_name()} if getattr(ns, "app_stopped", False) else {}
 
 
+def _sha(ns: argparse.Namespace) -> dict[str, Any]:
+    return {"expected_sha256": ns.sha256} if ns.sha256 else {}
+
+
 def _rollback_args(p: argparse.ArgumentParser) -> None:
     _soft_marker(p)
     _app_stopped(p)
@@ -166,15 +169,6 @@ def _replace_db_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sha256", metavar="HEX", help="refuse unless the file's SHA-256 is this")
     _accept_fewer_rows(p)
     _app_stopped(p)
-
-
-def _replace_db_call(ns: argparse.Namespace) -> dict[str, Any]:
-    args: dict[str, Any] = {"source": ns.source}
-    if ns.sha256:
-        args["expected_sha256"] = ns.sha256
-    if ns.accept_fewer_rows is not None:
-        args["accept_fewer_rows"] = ns.accept_fewer_rows
-    return {**args, **_asserted(ns)}
 
 
 def _dry_run_args(p: argparse.ArgumentParser) -> None:
@@ -189,11 +183,7 @@ def _dry_run_call(ns: argparse.Namespace) -> dict[str, Any]:
     args: dict[str, Any] = {"operation": ns.target, **_marker(ns)}
     if ns.backup:
         args["backup"] = ns.backup
-    if ns.sha256:
-        args["expected_sha256"] = ns.sha256
-    if ns.accept_fewer_rows is not None:
-        args["accept_fewer_rows"] = ns.accept_fewer_rows
-    return args
+    return {**args, **_sha(ns), **_accepted(ns)}
 
 
 def _label(p: argparse.ArgumentParser) -> None:
@@ -250,7 +240,7 @@ COMMANDS: dict[str, CliCommand] = {
         ("replace-db",),
         "option 3: replace main.db with a backup, or a file from a --source-dir folder (restore's safety)",
         _replace_db_args,
-        _replace_db_call,
+        lambda ns: {"source": ns.source, **_sha(ns), **_accepted(ns), **_asserted(ns)},
     ),
     "recover_journal": CliCommand(
         ("recover-journal",), "replay a hot main.db-journal left by a crash (app must be stopped; copies kept)"
@@ -472,9 +462,8 @@ def run_local(ns: argparse.Namespace, registry: Registry) -> int:
     outcome, result, error, tb = run_call(call, host, progress, state_dir=state_dir)
     asserted = getattr(call.args, "app_stopped_by", None)
     if asserted:
-        _audit(
-            state_dir, "app_stopped_asserted", by=asserted, caller=caller, operation=operation, **stopped_note(result)
-        )
+        note = stopped_note(result)
+        _audit(state_dir, "app_stopped_asserted", by=asserted, caller=caller, operation=operation, **note)
     _audit(
         state_dir,
         "local_busy" if is_busy(outcome, error) else "local_run",

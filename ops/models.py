@@ -352,18 +352,10 @@ class RestoreResult(OpResult):
     marker_after: MarkerInfo | None = None
     removed_journal: str | None = None
     baseline_path: str | None = None
-    stopped_proof: StoppedProof | None = None  # how the app was known to be stopped
     db_state_before: DbState = "ok"
     quarantine: QuarantineRecord | None = None  # where a broken main.db (and its journal) was moved
     row_check: RowCheck | None = None  # live images+docs of the backup vs the DB it replaced
-
-
-class ReplaceDbResult(RestoreResult):
-    """Option 3's "Replace database file": a restore whose source may come from an allowed folder."""
-
-    operation: str = "replace_db"
-    source_path: str  # what the operator named
-    imported_as: str | None = None  # the name of its copy in backups/ (None: it was already there)
+    stopped_proof: StoppedProof | None = None  # how the app was known to be stopped
 
 
 class FileFacts(BaseModel):
@@ -389,6 +381,14 @@ class RecoverJournalResult(OpResult):
     era_after: SchemaEra | None = None
     marker_after: MarkerInfo | None = None
     counts_after: Counts = Field(default_factory=Counts)
+
+
+class ReplaceDbResult(RestoreResult):
+    """Option 3's "Replace database file": a restore whose source may come from an allowed folder."""
+
+    operation: str = "replace_db"
+    source_path: str  # what the operator named
+    imported_as: str | None = None  # the name of its copy in backups/ (None: it was already there)
 
 
 class AppControlResult(OpResult):

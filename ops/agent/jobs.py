@@ -271,15 +271,15 @@ def run_call(
         )
 
 
+def is_busy(outcome: JobOutcome, error: JobError | None) -> bool:
+    """The lock was held by another operation: refused before anything ran."""
+    return outcome == "refused" and error is not None and error.code == "busy"
+
+
 def stopped_note(result: dict[str, Any] | None) -> dict[str, Any]:
     """For the ``app_stopped_asserted`` audit line: whether the assertion was what let it run."""
     proof = (result or {}).get("stopped_proof") or {}
     return {"proof_method": proof.get("method"), "proof_detail": proof.get("detail")}
-
-
-def is_busy(outcome: JobOutcome, error: JobError | None) -> bool:
-    """The lock was held by another operation: refused before anything ran."""
-    return outcome == "refused" and error is not None and error.code == "busy"
 
 
 class JobExecutor:

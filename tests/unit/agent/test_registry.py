@@ -87,7 +87,7 @@ def test_restore_args_schema() -> None:
     none = {"expected_sha256": None, "accept_fewer_rows": None, "app_stopped_by": None}
     assert reg.prepare("restore", {"backup": "b.db"}).args.model_dump() == {"backup": "b.db", **none}
     pinned = reg.prepare("restore", {"backup": "b.db", "expected_sha256": "AB" * 32}).args.model_dump()
-    assert pinned == {**none, "backup": "b.db", "expected_sha256": "AB" * 32}
+    assert pinned == {"backup": "b.db", **none, "expected_sha256": "AB" * 32}
     schema = reg.get("restore").args_model.model_json_schema()
     assert set(schema["properties"]) == {"backup", "expected_sha256", "accept_fewer_rows", "app_stopped_by"}
     assert schema["required"] == ["backup"]

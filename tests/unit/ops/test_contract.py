@@ -36,7 +36,7 @@ def test_registry_flags_come_from_the_contract() -> None:
         )
         assert issubclass(op.args, Args) and issubclass(op.result, OpResult)
         assert not op.destructive or op.exclusive
-    assert {"stop_app", "start_app", "rollback", "restore", "replace_db", "recover_journal"} == DESTRUCTIVE
+    assert {"stop_app", "start_app", "rollback", "restore", "recover_journal", "replace_db"} == DESTRUCTIVE
 
 
 def test_cli_asks_for_confirmation_exactly_for_destructive_operations() -> None:
