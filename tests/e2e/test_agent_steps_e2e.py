@@ -334,9 +334,11 @@ def test_a_migration_era_binary_after_the_rollback_fails_the_upload_steps(
             st = drill.service.step_state("RB-1", sid)
             assert st.state == "failed" and "no such table: media" in (st.note or ""), sid
         post = wait_for(
-            lambda: (t := str(drill.fake.message(CHANNEL, drill.section_ts("post.verify-app")).blocks))
-            and "until the binary is rolled back to a pre-migration build" in t
-            and t,
+            lambda: (
+                (t := str(drill.fake.message(CHANNEL, drill.section_ts("post.verify-app")).blocks))
+                and "until the binary is rolled back to a pre-migration build" in t
+                and t
+            ),
             what="post-rollback steps",
         )
         assert "Failed by the agent" in post
