@@ -205,6 +205,8 @@ class JobRunner:
         if self._closing.is_set() and outcome in ("unreachable", "timeout", "protocol", "error") and result is None:
             raise RuntimeError("closing")  # the call was cut by our own shutdown, not by the agent
         finished = self.service.finish_job(request_id, outcome, result, error)
+        if finished.outcome == "inconclusive":
+            self.backups(finished.incident_id)  # so the step's baseline menu has the host's backups to offer
         self.observer.job_finished(finished)
         self._maybe_offer_fallback(finished)
         return finished

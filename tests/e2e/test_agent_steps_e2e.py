@@ -306,7 +306,7 @@ def test_verify_without_any_baseline_is_inconclusive_and_offers_no_fallback(dril
     section = wait_for(
         lambda: (
             (t := str(drill.fake.message(CHANNEL, drill.section_ts("opt1.verify")).blocks))
-            and "No baseline to compare with" in t
+            and "No baseline to compare the counts with" in t
             and t
         ),
         what="baseline prompt",
@@ -316,6 +316,23 @@ def test_verify_without_any_baseline_is_inconclusive_and_offers_no_fallback(dril
     assert drill.service.step_state("RB-1", "opt1.check-results.data-present").state == "pending"
     assert drill.service.step_state("RB-1", "opt1.check-results.media-gone").state == "done"
     assert "fallback.offered" not in [e.kind for e in drill.service.events("RB-1")]
+    # the host's backups are in the step's menu: pick the rollback's own safety copy as the baseline
+    # (images/docs are what they were before the drop), then Retry compares with it
+    msg = drill.fake.message(CHANNEL, drill.section_ts("opt1.verify"))
+    select = next(
+        e
+        for b in msg.blocks
+        if b.get("block_id") == "a|opt1.verify"
+        for e in b.get("elements", [])
+        if e.get("type") == "static_select"
+    )
+    safety = next(o["value"] for o in select["options"] if "pre-rollback" in o["value"])
+    resp = drill.driver.select(OPERATOR, CHANNEL, msg.ts, ActionId.BACKUP_SELECT, safety, block_id="a|opt1.verify")
+    assert resp.status_code == 200
+    wait_for(lambda: drill.service.get("RB-1").chosen_backup == safety, what="baseline chosen")
+    retried = drill.run("opt1.verify", action=ActionId.STEP_RETRY)
+    assert retried.outcome == "ok" and retried.result["baseline_source"] == f"backup:{safety}"
+    assert drill.service.step_state("RB-1", "opt1.check-results.data-present").state == "done"
 
 
 def test_a_migration_era_binary_after_the_rollback_fails_the_upload_steps(
