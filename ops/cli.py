@@ -243,7 +243,10 @@ COMMANDS: dict[str, CliCommand] = {
         lambda ns: {"source": ns.source, **_sha(ns), **_accepted(ns), **_asserted(ns)},
     ),
     "recover_journal": CliCommand(
-        ("recover-journal",), "replay a hot main.db-journal left by a crash (app must be stopped; copies kept)"
+        ("recover-journal",),
+        "replay a hot main.db-journal left by a crash (app must be stopped; copies kept)",
+        _app_stopped,
+        _asserted,
     ),
     "restore_files": CliCommand(("restore-files",), "copy missing images/docs files back from uploads/media"),
     "check_api": CliCommand(("check-api",), "probe go-fast-cdn's HTTP API"),

@@ -94,6 +94,10 @@ class ReplaceDbArgs(Args):
     app_stopped_by: AssertedBy = None
 
 
+class RecoverJournalArgs(Args):
+    app_stopped_by: AssertedBy = None
+
+
 class CheckApiArgs(Args):
     timeout_s: float = Field(5.0, gt=0, le=60)
 
@@ -161,7 +165,7 @@ _ENTRIES = (
     OperationContract("dry_run", DryRunArgs, DryRunResult, False, True, "rehearse rollback/restore on a copy"),
     OperationContract(
         "recover_journal",
-        NoArgs,
+        RecoverJournalArgs,
         RecoverJournalResult,
         True,
         True,
