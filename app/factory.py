@@ -7,6 +7,7 @@ client pointed at the sandbox is the only difference between a drill and product
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from slack_bolt import App
@@ -28,7 +29,6 @@ from handlers import incident_actions, rollback_command, steps, thread_events
 from handlers.agent_presenter import SlackJobPresenter
 from handlers.deps import HandlerDeps
 from handlers.publisher import ThreadPublisher
-from handlers.steps import SectionContext
 
 log = logging.getLogger(__name__)
 
@@ -73,19 +73,14 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         signing_secret=settings.signing_secret,
         # Resolve the bot identity at start-up: a wrong token fails here, not on the first click.
         token_verification_enabled=True,
+        listener_executor=ThreadPoolExecutor(
+            max_workers=settings.rollback_listener_workers, thread_name_prefix="bolt-listener"
+        ),
     )
 
     agents = AgentDirectory(settings.rollback_agents)
 
-    def context_for(incident_id: str) -> SectionContext:
-        environment = service.get(incident_id).environment
-        return SectionContext(
-            agent_url=agents.url_for(environment),
-            backups=runner.latest_backups(incident_id),
-            deployment=agents.deployment_for(environment),
-        )
-
-    publisher = ThreadPublisher(slack, service, runbook, context_for)
+    publisher = ThreadPublisher(slack, service, runbook, agents.url_for, agents.deployment_for)
     runner = JobRunner(service, agents, SlackJobPresenter(publisher, service))
     deps = HandlerDeps(
         environments=settings.environments,

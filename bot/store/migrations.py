@@ -147,8 +147,17 @@ def _v1_initial(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
+def _v2_drills(db: sqlite_utils.Database) -> None:
+    # A drill rehearses on a scratch copy; existing incidents were all real.
+    db["incidents"].add_column("drill", int, not_null_default=0)  # type: ignore[union-attr]
+    # One open real incident and one open drill per environment: a drill never blocks the real thing.
+    db.execute("DROP INDEX IF EXISTS incidents_one_open_per_env")
+    db.execute("CREATE UNIQUE INDEX incidents_one_open_per_env ON incidents(environment, drill) WHERE state = 'open'")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "incidents, steps, section messages, events, agent jobs, pages, counters", _v1_initial),
+    Migration(2, "incidents.drill: rehearsals on a scratch copy, kept apart from real incidents", _v2_drills),
 )
 LATEST = MIGRATIONS[-1].version
 

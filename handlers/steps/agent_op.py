@@ -15,7 +15,7 @@ from handlers.actions_ids import ActionId, StepRef
 from handlers.clicks import StepClick, on_click, require_operator, tell_clicker
 from handlers.deps import HandlerDeps
 from handlers.elements import confirm_dialog
-from handlers.result_blocks import backup_select
+from handlers.results import backup_select
 from handlers.steps.base import Listener, StepKindView, StepView, is_inconclusive, step_blocks
 
 
@@ -78,14 +78,7 @@ def _run_button(view: StepView, step: AgentOpStep, ref: str) -> ButtonElement | 
     if step.confirm:
         what = step.confirm
         if step.uses_chosen_backup:
-            sha = next(
-                (
-                    str(b.get("sha256", ""))[:12]
-                    for b in view.ctx.backups or []
-                    if b.get("name") == incident.chosen_backup
-                ),
-                "",
-            )
+            sha = next((b.sha256[:12] for b in view.ctx.backups or [] if b.name == incident.chosen_backup), "")
             what += (
                 f" Backup: {incident.chosen_backup}" + (f" (sha256 {sha}…)." if sha else ".")
                 if incident.chosen_backup

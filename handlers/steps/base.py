@@ -16,6 +16,7 @@ from handlers.actions_ids import ActionId, StepRef
 from handlers.deps import HandlerDeps
 from handlers.limits import clip
 from handlers.text import fmt_time, mention
+from ops.models import BackupInfo
 
 STATE_ICON = {
     "pending": ":white_square:",
@@ -35,7 +36,7 @@ class SectionContext(BaseModel):
     backups it has, and the go-fast-cdn folder on that host (for the by-hand commands)."""
 
     agent_url: str | None = None
-    backups: list[dict[str, Any]] | None = None
+    backups: list[BackupInfo] | None = None
     deployment: str | None = None
 
 
@@ -89,11 +90,7 @@ def fill_command(command: str, view: StepView) -> str:
     """A by-hand command with this incident's deployment folder and chosen backup filled in."""
     incident, ctx = view.incident, view.ctx
     sha = next(
-        (
-            str(b.get("sha256", ""))
-            for b in ctx.backups or []
-            if b.get("name") == incident.chosen_backup and b.get("sha256")
-        ),
+        (b.sha256 for b in ctx.backups or [] if b.name == incident.chosen_backup and b.sha256),
         "<sha256 from backups list>",
     )
     return (
