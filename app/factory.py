@@ -94,7 +94,14 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
 
     agents = AgentDirectory(settings.rollback_agents)
 
-    publisher = ThreadPublisher(slack, service, runbook, agents.url_for, lambda incident_id: paging.view(incident_id))
+    publisher = ThreadPublisher(
+        slack,
+        service,
+        runbook,
+        agents.url_for,
+        paging_for=lambda incident_id: paging.view(incident_id),
+        deployment_for=agents.deployment_for,
+    )
     runner = JobRunner(service, agents, SlackJobPresenter(publisher, service))
 
     timers = TimerService(store, scheduler=BackgroundScheduler(timezone="UTC"))

@@ -37,12 +37,14 @@ class ThreadPublisher:
         runbook: Runbook,
         agent_url_for: Callable[[str], str | None],
         paging_for: Callable[[str], PagingView | None] = lambda _incident_id: None,
+        deployment_for: Callable[[str], str | None] = lambda environment: None,
     ) -> None:
         self.client = client
         self.paging_for = paging_for
         self.service = service
         self.runbook = runbook
         self.agent_url_for = agent_url_for
+        self.deployment_for = deployment_for  # the go-fast-cdn folder, for the by-hand commands
         self._locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
 
@@ -58,7 +60,10 @@ class ThreadPublisher:
             yield
 
     def context(self, snap: IncidentSnapshot) -> SectionContext:
-        return SectionContext(agent_url=self.agent_url_for(snap.incident.environment), backups=snap.backups)
+        env = snap.incident.environment
+        return SectionContext(
+            agent_url=self.agent_url_for(env), backups=snap.backups, deployment=self.deployment_for(env)
+        )
 
     def _parent(self, snap: IncidentSnapshot) -> SlackMessage:
         msg = incident_parent(
