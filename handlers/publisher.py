@@ -17,6 +17,7 @@ from contextlib import ExitStack, contextmanager
 from slack_sdk import WebClient
 
 from bot.incidents import Incident, IncidentService, IncidentSnapshot
+from bot.paging import PagingView
 from bot.runbook import Runbook
 from handlers.blocks import incident_parent, section_message
 from handlers.drill_marker import mark_drill, mark_text
@@ -35,8 +36,10 @@ class ThreadPublisher:
         service: IncidentService,
         runbook: Runbook,
         agent_url_for: Callable[[str], str | None],
+        paging_for: Callable[[str], PagingView | None] = lambda _incident_id: None,
     ) -> None:
         self.client = client
+        self.paging_for = paging_for
         self.service = service
         self.runbook = runbook
         self.agent_url_for = agent_url_for
@@ -59,7 +62,12 @@ class ThreadPublisher:
 
     def _parent(self, snap: IncidentSnapshot) -> SlackMessage:
         msg = incident_parent(
-            snap.incident, done=snap.done, total=snap.total, agent_url=self.agent_url_for(snap.incident.environment)
+            snap.incident,
+            done=snap.done,
+            total=snap.total,
+            agent_url=self.agent_url_for(snap.incident.environment),
+            now=self.service.clock(),
+            paging=self.paging_for(snap.incident.id),
         )
         return self.marked(snap.incident, msg)
 
