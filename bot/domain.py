@@ -33,6 +33,17 @@ SEVERITY_TARGET_MINUTES: dict[Severity, int] = {
 }
 
 
+# Who the stakeholder notice goes to (the checklist's Communication steps), each mapped to a channel
+# in the contacts file.
+Audience = Literal["development_team", "qa", "customer_support", "end_users"]
+AUDIENCE_LABELS: dict[str, str] = {
+    "development_team": "Development team",
+    "qa": "Quality assurance team",
+    "customer_support": "Customer support team",
+    "end_users": "End users",
+}
+
+
 class IncidentState(StrEnum):
     open = "open"
     resolved = "resolved"
@@ -50,6 +61,27 @@ class StepStatus(StrEnum):
 class JobState(StrEnum):
     running = "running"
     finished = "finished"
+
+
+class AgentOutcome(StrEnum):
+    """How an agent job ended, as the bot records it: every outcome the agent returns
+    (``ops.models.JobOutcome``), plus the ones the bot decides when the call itself failed."""
+
+    ok = "ok"
+    failed = "failed"  # it ran; a check or an action failed
+    noop = "noop"  # nothing to do
+    inconclusive = "inconclusive"  # a check could not be made (e.g. no baseline anywhere): not a success
+    refused = "refused"  # unsafe right now (app running, hot journal, busy); nothing changed
+    invalid = "invalid"  # rejected input; nothing changed
+    error = "error"  # the operation or the bot crashed
+    unreachable = "unreachable"  # bot side: no answer from the agent
+    timeout = "timeout"  # bot side: no result within the deadline
+    unauthorized = "unauthorized"  # bot side: the agent rejected the signature (401)
+    protocol = "protocol"  # bot side: an answer the bot could not read
+
+
+# Outcomes that complete the step (with the note shown next to it); anything else fails it.
+DONE_OUTCOMES: dict[AgentOutcome, str | None] = {AgentOutcome.ok: None, AgentOutcome.noop: "nothing to do"}
 
 
 StepAction = Literal["done", "skip", "undo", "start", "succeed", "fail", "retry"]
@@ -72,6 +104,7 @@ class Incident(BaseModel):
     chosen_option: int | None = None
     chosen_backup: str | None = None
     resolution: str | None = None
+    drill: bool = False  # a rehearsal: the agent works on a scratch copy; kept out of incident stats
 
     @property
     def is_open(self) -> bool:
@@ -125,7 +158,7 @@ class AgentJob(BaseModel):
     operation: str
     args: dict[str, Any] = Field(default_factory=dict)
     state: JobState = JobState.running
-    outcome: str | None = None
+    outcome: AgentOutcome | None = None
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     started_by: str
@@ -135,13 +168,28 @@ class AgentJob(BaseModel):
 
 
 class Page(BaseModel):
-    """One ping of a person; escalation timers re-arm from unacked rows after a restart."""
+    """One page of one person for a role in a round; ``page_key`` is unique, so nobody is paged twice."""
 
     id: int
+    page_key: str
     incident_id: str
     user_id: str
-    role: str | None = None
+    role: str
+    round: int = 0
     paged_at: datetime
-    via: str | None = None
+    via: str = "slack"
+    state: str = "sending"  # sending -> sent | failed (the DM could not be posted)
+    dm_channel: str | None = None
+    dm_ts: str | None = None
+    error: str | None = None
     acked_by: str | None = None
     acked_at: datetime | None = None
+
+
+class RoleAck(BaseModel):
+    incident_id: str
+    role: str
+    acked_by: str
+    acked_at: datetime
+    via: str | None = None
+    seconds_to_ack: float | None = None

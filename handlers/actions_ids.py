@@ -17,6 +17,25 @@ class ActionId(StrEnum):
     BACKUP_SELECT = "backup_select"
     INCIDENT_RESOLVE = "incident_resolve"
     INCIDENT_CANCEL = "incident_cancel"
+    PAGE_ACK = "page_ack"
+    NOTICE_OPEN = "notice_open"
+
+
+class RoleRef(BaseModel):
+    """An Acknowledge button's value (in a page DM or in the thread): ``<incident>|<role>``."""
+
+    incident_id: str = Field(min_length=1, max_length=64, pattern=r"^[^|]+$")
+    role: str = Field(min_length=1, max_length=100, pattern=r"^[^|]+$")
+
+    def encode(self) -> str:
+        return f"{self.incident_id}|{self.role}"
+
+    @classmethod
+    def decode(cls, value: str) -> RoleRef:
+        incident_id, sep, role = value.partition("|")
+        if not sep:
+            raise ValueError(f"malformed button value {value!r}")
+        return cls(incident_id=incident_id, role=role)
 
 
 class StepRef(BaseModel):
@@ -37,3 +56,22 @@ class StepRef(BaseModel):
         if len(parts) < 2:
             raise ValueError(f"malformed button value {value!r}")
         return cls(incident_id=parts[0], step_id=parts[1], arg=parts[2] if len(parts) == 3 else None)
+
+
+class OptionRef(BaseModel):
+    """A "Choose option N" button's value: which incident, which option. Encoded
+    ``<incident>|option:<N>`` (the form buttons already posted in Slack carry)."""
+
+    incident_id: str = Field(min_length=1, max_length=64, pattern=r"^[^|]+$")
+    option: int = Field(ge=1, le=99)
+
+    def encode(self) -> str:
+        return f"{self.incident_id}|option:{self.option}"
+
+    @classmethod
+    def decode(cls, value: str) -> OptionRef:
+        incident_id, _, rest = value.partition("|")
+        number = rest.removeprefix("option:")
+        if not rest.startswith("option:") or not number.isdigit():
+            raise ValueError(f"malformed option value {value!r}")
+        return cls(incident_id=incident_id, option=int(number))

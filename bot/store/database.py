@@ -27,6 +27,7 @@ from bot.store.migrations import migrate
 
 JSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "events": ("data",),
+    "timers": ("payload",),
     "agent_jobs": ("args", "result", "error"),
 }
 
@@ -89,6 +90,21 @@ class Store:
                 raise
             else:
                 conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite_utils.Database]:
+        """Hold the lock and one read transaction: every query inside sees the same state of the file."""
+        with self._lock:
+            conn = self.db.conn
+            if conn.in_transaction:  # inside a write: already consistent
+                yield self.db
+                return
+            conn.execute("BEGIN")
+            try:
+                yield self.db
+            finally:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
 
     # -- generic row access -----------------------------------------------------------------------
 
