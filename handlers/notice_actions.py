@@ -112,6 +112,9 @@ def register(app: App, deps: HandlerDeps) -> None:
         except UnknownIncident:
             log.warning("stakeholder notice for an unknown incident %r", view.get("private_metadata"))
             return
+        if incident.drill:  # the button refuses already; a forged submission posts nothing either
+            log.warning("stakeholder notice for drill %s refused", incident.id)
+            return
         send_notice(deps, incident, user, text, chosen)
 
 
