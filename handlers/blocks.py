@@ -51,7 +51,7 @@ def incident_parent(
     paging: PagingView | None = None,
 ) -> SlackMessage:
     """The channel message that anchors the incident thread (``paging``: who was paged, by role)."""
-    due = incident.due_at
+    due = fmt_due(incident.due_at, now) if now and incident.is_open else fmt_time(incident.due_at)
     state = {
         "open": ":red_circle: open",
         "resolved": ":large_green_circle: resolved",
@@ -62,7 +62,7 @@ def incident_parent(
         MarkdownTextObject(text=f"*Severity*\n{incident.severity} (target {target})"),
         MarkdownTextObject(text=f"*Environment*\n`{incident.environment}`"),
         MarkdownTextObject(text=f"*Opened by*\n{mention(incident.opened_by)} at {fmt_time(incident.opened_at)}"),
-        MarkdownTextObject(text=f"*Due by*\n{fmt_due(due, now) if now and incident.is_open else fmt_time(due)}"),
+        MarkdownTextObject(text=f"*Due by*\n{due}"),
         MarkdownTextObject(text=f"*State*\n{state}"),
         MarkdownTextObject(text=f"*Checklist*\n{done}/{total} steps done or skipped"),
     ]
