@@ -24,11 +24,13 @@ from bot.jobs import JobRunner
 from bot.permissions import OperatorPolicy
 from bot.runbook import load_runbook
 from bot.store import Store
+from bot.thread_plan import ThreadPlan
 from handlers import agent_actions, incident_actions, rollback_command, step_actions, thread_events
 from handlers.agent_presenter import SlackJobPresenter
 from handlers.blocks import SectionContext
 from handlers.deps import HandlerDeps
 from handlers.publisher import ThreadPublisher
+from handlers.reconciler import ThreadReconciler
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +41,12 @@ class RollbackBot:
     deps: HandlerDeps
     store: Store
 
+    reconciler: ThreadReconciler
+
     def close(self) -> None:
+        self.reconciler.close()
         self.deps.runner.close()
+        self.deps.publisher.close()
         self.store.close()
 
 
@@ -55,6 +61,20 @@ def build_client(settings: Settings) -> WebClient:
             RateLimitErrorRetryHandler(max_retry_count=4),
             ServerErrorRetryHandler(max_retry_count=2),
         ],
+    )
+
+
+def build_post_client(client: WebClient) -> WebClient:
+    """The client for chat.postMessage: it retries only a 429 (Slack said "not posted, wait").
+
+    A post retried after a dropped connection or a 5xx could be a second copy; the publisher looks
+    such an in-doubt post up in the thread instead.
+    """
+    return WebClient(
+        token=client.token,
+        base_url=client.base_url,
+        timeout=client.timeout,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=4)],
     )
 
 
@@ -76,7 +96,10 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         environment = service.get(incident_id).environment
         return SectionContext(agent_url=agents.url_for(environment), backups=runner.latest_backups(incident_id))
 
-    publisher = ThreadPublisher(client, service, runbook, context_for)
+    plan = ThreadPlan(store, runbook)
+    publisher = ThreadPublisher(
+        client, service, plan, runbook, context_for, post_client=build_post_client(client)
+    )
     runner = JobRunner(service, agents, SlackJobPresenter(publisher, service))
 
     def group_members(group_id: str) -> list[str]:
@@ -93,6 +116,7 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
     agent_actions.register(app, deps)
     incident_actions.register(app, deps)
     thread_events.register(app, deps)
+    reconciler = ThreadReconciler(publisher, service).start()  # first: repair what a crash left behind
     if recovered := runner.recover():
         log.info("re-attached to %d agent job(s) left running by the previous process", recovered)
-    return RollbackBot(app=app, deps=deps, store=store)
+    return RollbackBot(app=app, deps=deps, store=store, reconciler=reconciler)

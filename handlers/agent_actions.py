@@ -78,7 +78,5 @@ def record_backup_choice(deps: HandlerDeps, incident_id: str, backup: str, actor
     for _, step, _ in deps.runbook.iter_steps():
         if step.choice == "backup":
             deps.service.transition(incident_id, step.id, "done", actor, note=f"chose {backup}")
-    for section in deps.runbook.sections:
-        if section.option is not None:
-            deps.publisher.refresh_section(incident_id, section.id)
+    deps.publisher.refresh_options(incident_id)
     deps.publisher.refresh_parent(incident_id)

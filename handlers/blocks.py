@@ -30,7 +30,7 @@ from handlers.actions_ids import ActionId, StepRef
 from handlers.limits import MAX_HEADER, check_limits, clip
 from handlers.message import SlackMessage
 from handlers.result_blocks import backup_select
-from handlers.text import fmt_time, mention
+from handlers.text import esc, esc_clip, fmt_time, mention
 
 STATE_ICON = {
     "pending": ":white_square:",
@@ -74,7 +74,7 @@ def incident_parent(incident: Incident, *, done: int, total: int, agent_url: str
     title = clip(f":rotating_light: {incident.id}: emergency media-migration rollback", MAX_HEADER)
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=title))]
     if incident.summary:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(f"*Summary:* {incident.summary}"))))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Summary:* {esc_clip(incident.summary, 2900)}")))
     blocks.append(SectionBlock(fields=fields))
     host = f"host agent {agent_url}" if agent_url else "no host agent configured (manual steps only)"
     blocks.append(
@@ -190,7 +190,7 @@ def _step_blocks(
         verb = STATE_VERB.get(state.state, state.state)
         who = f"{indent}_{verb} by {mention(state.actor)} at {fmt_time(state.at)}_"
         if state.note:
-            who += f" · {state.note}"
+            who += f" · {esc(state.note)}"
         lines.append(who)
     ref = StepRef(incident_id=incident.id, step_id=step.id).encode()
     blocks: list[Block] = [SectionBlock(block_id=f"s|{step.id}", text=MarkdownTextObject(text=clip("\n".join(lines))))]
@@ -237,7 +237,7 @@ def _run_button(
                 "",
             )
             what += (
-                f" Backup: {incident.chosen_backup}" + (f" (sha256 {sha}…)." if sha else ".")
+                f" Backup: {esc(incident.chosen_backup)}" + (f" (sha256 {sha}…)." if sha else ".")
                 if incident.chosen_backup
                 else " No backup is chosen yet: the bot will refuse until one is."
             )
@@ -287,7 +287,7 @@ def fallback_offer(
     assert section.option is not None
     label = f" ({section.option_label})" if section.option_label else ""
     lines = [
-        f":arrows_counterclockwise: *Option {section.option - 1} failed* at `{failed_operation}`: {clip(reason, 500)}",
+        f":arrows_counterclockwise: *Option {section.option - 1} failed* at `{failed_operation}`: {esc_clip(reason, 500)}",
         f"Next: *{section.title}*{label}.",
     ]
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text="\n".join(lines)))]

@@ -9,7 +9,7 @@ from slack_bolt import Ack, App
 
 from bot.incidents import UnknownIncident
 from handlers.actions_ids import ActionId
-from handlers.clicks import tell_clicker
+from handlers.clicks import click_from_incident, tell_clicker
 from handlers.deps import HandlerDeps
 from handlers.payloads import BlockActions
 
@@ -28,6 +28,8 @@ def _close_listener(deps: HandlerDeps, verb: str) -> Callable[..., None]:
             incident = deps.service.get(payload.action.value or "")
         except UnknownIncident as exc:
             tell_clicker(deps, payload, f":warning: This control no longer applies ({exc}).")
+            return
+        if not click_from_incident(deps, payload, incident.id):
             return
         # The opener may close their own incident (e.g. opened by mistake); otherwise operators only.
         if user != incident.opened_by and not deps.operators.allowed(user)[0]:
@@ -51,9 +53,7 @@ def _close_listener(deps: HandlerDeps, verb: str) -> Callable[..., None]:
         if not changed:
             tell_clicker(deps, payload, f"{incident.id} is already {deps.service.get(incident.id).state}.")
             return
-        deps.publisher.refresh_parent(incident.id)
-        for section in deps.runbook.sections:
-            deps.publisher.refresh_section(incident.id, section.id)
+        deps.publisher.refresh_all(incident.id)
         deps.publisher.reply(deps.service.get(incident.id), f"<@{user}> {text}. {incident.id} is closed.")
 
     listener.__name__ = f"incident_{verb}"

@@ -29,7 +29,7 @@ from slack_sdk.models.blocks import (
 
 from handlers.limits import MAX_OPTION_TEXT, MAX_OPTION_VALUE, MAX_OPTIONS, MAX_TEXT, check_limits, clip
 from handlers.message import SlackMessage
-from handlers.text import mention
+from handlers.text import code, esc, esc_clip, mention
 from ops.contract import OPERATIONS
 from ops.models import (
     AppControlResult,
@@ -63,31 +63,6 @@ MAX_FIELD = 2000  # section fields: Slack's limit is lower than a section's text
 
 
 # --- text primitives ---------------------------------------------------------------------------------
-def esc(value: object) -> str:
-    """Slack's three control characters, so agent text can't become a mention, link or channel ping."""
-    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def esc_clip(value: object, limit: int) -> str:
-    """Escaped and then clipped to ``limit``, never cutting an ``&amp;``-style entity in half."""
-    out = esc(value)
-    if len(out) <= limit:
-        return out
-    cut = out[: limit - 1]
-    amp = cut.rfind("&")
-    if amp != -1 and ";" not in cut[amp:]:
-        cut = cut[:amp]
-    return cut + "…"
-
-
-def code(value: object, limit: int = 120) -> str:
-    """An agent value as inline code: escaped, clipped, backticks neutralised."""
-    text = str(value)
-    if not text:
-        return "_(empty)_"
-    return "`" + esc_clip(text, limit).replace("`", "'") + "`"
-
-
 def _code_line(line: str, limit: int = 400) -> str:
     """One line for a ``` block: escaped, and unable to close the fence early."""
     return esc_clip(line, limit).replace("```", "'''")

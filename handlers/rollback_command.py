@@ -1,4 +1,4 @@
-"""``/rollback``: validate, open the incident, ack within 3 s, then post the thread."""
+"""``/rollback``: validate, open the incident, ack, then ask the publisher to post the thread."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 from slack_bolt import Ack, App
-from slack_sdk.errors import SlackApiError
 
 from bot.incidents import IncidentAlreadyOpen
 from handlers.command_grammar import CommandUsageError, parse_rollback_args, usage
@@ -40,19 +39,6 @@ def register(app: App, deps: HandlerDeps) -> None:
             )
             return
         ack(text=f":rotating_light: Opening {incident.id} for `{incident.environment}` ({incident.severity}).")
-        try:
-            deps.publisher.open_thread(incident)
-        except Exception as exc:  # Slack refused, or anything else: never leave a half-posted open incident
-            error = exc.response.get("error", str(exc)) if isinstance(exc, SlackApiError) else str(exc)
-            log.error("could not post the thread of %s: %s", incident.id, error)
-            deps.service.cancel(incident.id, "rollback-bot", f"could not post to Slack: {error}")
-            try:
-                deps.publisher.refresh_parent(incident.id)  # a parent that made it says "cancelled"
-                deps.publisher.ephemeral(
-                    cmd.channel_id,
-                    cmd.user_id,
-                    f":x: {incident.id} could not be posted in this channel (Slack said `{error}`), so it was "
-                    "cancelled. Invite the bot to the channel (`/invite @rollback-bot`) and run `/rollback` again.",
-                )
-            except Exception:
-                log.exception("could not tell %s that %s was cancelled", cmd.user_id, incident.id)
+        # Posting happens off this thread; if Slack refuses the parent, the publisher cancels the
+        # incident and tells the opener why (handlers/publisher.py).
+        deps.publisher.open_thread(incident)

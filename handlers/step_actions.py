@@ -59,9 +59,7 @@ def _option_listener(deps: HandlerDeps) -> Callable[..., None]:
             record_backup_choice(deps, ref.incident_id, backup, payload.user.id)
         if deps.service.choose_option(ref.incident_id, option, payload.user.id):
             incident = deps.service.get(ref.incident_id)
-            for section in deps.runbook.sections:
-                if section.option is not None:
-                    deps.publisher.refresh_section(ref.incident_id, section.id)
+            deps.publisher.refresh_options(ref.incident_id)
             deps.publisher.reply(incident, f"<@{payload.user.id}> chose option {option}.")
         else:
             tell_clicker(deps, payload, f"Option {option} was already chosen.")
