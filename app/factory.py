@@ -25,12 +25,12 @@ from bot.permissions import OperatorPolicy
 from bot.runbook import load_runbook
 from bot.store import Store
 from bot.thread_plan import ThreadPlan
-from handlers import agent_actions, incident_actions, rollback_command, step_actions, thread_events
+from handlers import incident_actions, rollback_command, steps, thread_events
 from handlers.agent_presenter import SlackJobPresenter
-from handlers.blocks import SectionContext
 from handlers.deps import HandlerDeps
 from handlers.publisher import ThreadPublisher
 from handlers.reconciler import ThreadReconciler
+from handlers.steps import SectionContext
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +81,15 @@ def build_post_client(client: WebClient) -> WebClient:
 def create_app(settings: Settings, client: WebClient | None = None) -> RollbackBot:
     store = Store(settings.rollback_store_path)
     runbook = load_runbook(settings.rollback_runbook_path)
-    service = IncidentService(store, runbook)
-    client = client or build_client(settings)
+    slack = client or build_client(settings)
+
+    def group_members(group_id: str) -> list[str]:
+        return list(slack.usergroups_users_list(usergroup=group_id)["users"])
+
+    operators = OperatorPolicy(settings.rollback_operators, settings.rollback_operator_group, group_members)
+    service = IncidentService(store, runbook, operators=operators)
     app = App(
-        client=client,
+        client=slack,
         signing_secret=settings.signing_secret,
         # Resolve the bot identity at start-up: a wrong token fails here, not on the first click.
         token_verification_enabled=True,
@@ -97,23 +102,20 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         return SectionContext(agent_url=agents.url_for(environment), backups=runner.latest_backups(incident_id))
 
     plan = ThreadPlan(store, runbook)
-    publisher = ThreadPublisher(
-        client, service, plan, runbook, context_for, post_client=build_post_client(client)
-    )
+    publisher = ThreadPublisher(slack, service, plan, runbook, context_for, post_client=build_post_client(slack))
     runner = JobRunner(service, agents, SlackJobPresenter(publisher, service))
-
-    def group_members(group_id: str) -> list[str]:
-        return list(client.usergroups_users_list(usergroup=group_id)["users"])
-
-    operators = OperatorPolicy(settings.rollback_operators, settings.rollback_operator_group, group_members)
     deps = HandlerDeps(
         environments=settings.environments,
         default_environment=settings.rollback_default_environment,
-        service=service, runbook=runbook, publisher=publisher, runner=runner, operators=operators
+        service=service,
+        runbook=runbook,
+        publisher=publisher,
+        runner=runner,
     )
+    # Every listener, by what it answers: the slash command, each step kind's controls, the
+    # parent's Resolve / Cancel, and thread messages.
     rollback_command.register(app, deps)
-    step_actions.register(app, deps)
-    agent_actions.register(app, deps)
+    steps.register(app, deps)
     incident_actions.register(app, deps)
     thread_events.register(app, deps)
     reconciler = ThreadReconciler(publisher, service).start()  # first: repair what a crash left behind

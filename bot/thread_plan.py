@@ -147,7 +147,9 @@ class ThreadPlan:
 
     def not_posted(self, incident_id: str, key: str) -> None:
         """Slack answered that the post did not happen (an error reply, 429): no lookup needed."""
-        self.store.cond_update("messages", {"incident_id": incident_id, "key": key}, {"attempted_at": None}, {"ts": None})
+        self.store.cond_update(
+            "messages", {"incident_id": incident_id, "key": key}, {"attempted_at": None}, {"ts": None}
+        )
 
     def posted(self, incident_id: str, key: str, ts: str, shown_hash: str | None = None) -> bool:
         """Record the ts (first write wins). The parent's ts is also the incident's thread."""

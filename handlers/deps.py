@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bot.incidents import IncidentService
-from bot.jobs import JobRunner
-from bot.permissions import OperatorPolicy
-from bot.runbook import Runbook
-from handlers.publisher import ThreadPublisher
+if TYPE_CHECKING:  # types only: listener modules import this, and the publisher imports the builders
+    from bot.incidents import IncidentService
+    from bot.jobs import JobRunner
+    from bot.runbook import Runbook
+    from handlers.publisher import ThreadPublisher
 
 
 @dataclass(frozen=True)
@@ -19,4 +20,3 @@ class HandlerDeps:
     runbook: Runbook
     publisher: ThreadPublisher
     runner: JobRunner
-    operators: OperatorPolicy

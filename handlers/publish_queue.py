@@ -24,9 +24,7 @@ class PublishQueue:
         self._pending: OrderedDict[Hashable, Callable[[], None]] = OrderedDict()
         self._inflight: set[Hashable] = set()
         self._closed = False
-        self._threads = [
-            threading.Thread(target=self._work, name=f"{name}-{n}", daemon=True) for n in range(workers)
-        ]
+        self._threads = [threading.Thread(target=self._work, name=f"{name}-{n}", daemon=True) for n in range(workers)]
         for thread in self._threads:
             thread.start()
 

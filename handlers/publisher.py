@@ -27,9 +27,10 @@ from slack_sdk.errors import SlackApiError
 from bot.incidents import Incident, IncidentService
 from bot.runbook import Runbook
 from bot.thread_plan import PARENT_KEY, MessageKind, ThreadMessage, ThreadPlan, job_key, offer_key, section_key
-from handlers.blocks import SectionContext, fallback_offer, incident_parent, section_message
+from handlers.blocks import fallback_offer, incident_parent, section_message
 from handlers.message import SlackMessage
 from handlers.publish_queue import PublishQueue
+from handlers.steps import SectionContext
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +213,9 @@ class ThreadPublisher:
             status = exc.response.status_code
             error = str(exc.response.get("error", exc))
             if status >= 500:
-                log.warning("posting %s of %s: Slack %s (%s); in doubt until looked up", row.key, incident.id, status, error)
+                log.warning(
+                    "posting %s of %s: Slack %s (%s); in doubt until looked up", row.key, incident.id, status, error
+                )
                 return False
             self.plan.not_posted(incident.id, row.key)  # Slack said no: nothing was posted
             log.error("Slack refused %s of %s: %s", row.key, incident.id, error)

@@ -46,6 +46,7 @@ from ops.models import (
     MarkerInfo,
     MissingFile,
     OpResult,
+    RecoverJournalResult,
     RestoreFilesResult,
     RestoreResult,
     RollbackResult,
@@ -59,7 +60,6 @@ BACKUP_ROWS_SHOWN = 15
 WARNINGS_SHOWN = 5
 NAMES_SHOWN = 10
 MAX_FIELD = 2000  # section fields: Slack's limit is lower than a section's text
-
 
 
 # --- text primitives ---------------------------------------------------------------------------------
@@ -257,7 +257,10 @@ def _status_blocks(r: StatusResult) -> list[Block]:
     ]
     if r.error:
         pairs.append(("Error", esc_clip(r.error, 500)))
-    return [_fields(pairs), _section(_code_block(_counts_lines(r.counts), head="*Row counts*"))]
+    blocks: list[Block] = [_fields(pairs), _section(_code_block(_counts_lines(r.counts), head="*Row counts*"))]
+    if r.next_step:
+        blocks.append(_context(f":point_right: {esc_clip(r.next_step, 500)}"))
+    return blocks
 
 
 def _rollback_blocks(r: RollbackResult) -> list[Block]:
@@ -348,10 +351,32 @@ def _restore_blocks(r: RestoreResult) -> list[Block]:
     ]
     if r.removed_journal:
         lines.append(f"*Removed stale journal:* {code(r.removed_journal)}")
+    if r.quarantine is not None:
+        lines.append(
+            f"*Broken main.db ({esc(r.db_state_before)}) kept in:* {code(r.quarantine.folder, 300)} "
+            f"({_names(r.quarantine.files)})"
+        )
+    if r.row_check is not None and r.row_check.override_reason:
+        lines.append(f"*Fewer-rows override:* {esc_clip(r.row_check.override_reason, 300)}")
     return [
         _section("\n".join(lines)),
         _section(_code_block(_counts_change_lines(r.counts_before, r.counts_after), head="*Row counts*")),
     ]
+
+
+def _recover_journal_blocks(r: RecoverJournalResult) -> list[Block]:
+    def files(side: Any) -> str:
+        return ", ".join(f"{f.name} {_size(f.size)}" for f in side.files) or "none"
+
+    lines = [
+        f"*Before:* {esc(files(r.before))} (journal {r.before.journal_state})",
+        f"*After:* {esc(files(r.after))} (journal {r.after.journal_state})",
+    ]
+    if r.integrity_after:
+        lines.append(f"*Integrity after:* {esc_clip(r.integrity_after, 300)} · era {r.era_after or '?'}")
+    if r.copied_to:
+        lines.append(f"*Copies taken first:* {code(r.copied_to, 300)}")
+    return [_section("\n".join(lines))]
 
 
 def _restore_files_blocks(r: RestoreFilesResult) -> list[Block]:
@@ -431,6 +456,7 @@ PRESENTERS: dict[str, Callable[[Any], list[Block]]] = {
     "check_api": _check_api_blocks,
     "tail_logs": _logs_blocks,
     "dry_run": _dry_run_blocks,
+    "recover_journal": _recover_journal_blocks,
 }
 
 

@@ -15,15 +15,16 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 from pydantic import ValidationError
 
 from ops.agent.audit import AuditLog
 from ops.agent.config import AgentSettings, ConfigError, build_host
-from ops.agent.jobs import JobError, run_call
+from ops.agent.jobs import JobError, is_busy, run_call
 from ops.contract import OPERATIONS
-from ops.errors import OpError
+from ops.errors import OpError, OpInputError
 from ops.registry import Registry, default_registry, summarise_validation
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
@@ -46,6 +47,7 @@ ROLLBACK_AGENT_HOST, ROLLBACK_AGENT_PORT, ROLLBACK_AGENT_SECRET (serve only).
 CONFIRM = {
     "rollback": "roll back the media migration (drops `media`; rows created after the migration are lost)",
     "restore": "overwrite main.db with backup {backup}",
+    "recover_journal": "let SQLite replay the hot journal into main.db (copies of both are kept first)",
     "stop_app": "stop go-fast-cdn",
     "start_app": "start go-fast-cdn",
 }
@@ -106,6 +108,24 @@ def _restore_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--sha256", metavar="HEX", help="refuse unless the backup's SHA-256 is this (as shown by `backups list`)"
     )
+    _accept_fewer_rows(p)
+
+
+def _accept_fewer_rows(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--accept-fewer-rows",
+        metavar="REASON",
+        help="restore even though the backup has far fewer live images/docs than main.db (the reason is recorded)",
+    )
+
+
+def _restore_call(ns: argparse.Namespace) -> dict[str, Any]:
+    args: dict[str, Any] = {"backup": ns.backup}
+    if ns.sha256:
+        args["expected_sha256"] = ns.sha256
+    if ns.accept_fewer_rows is not None:
+        args["accept_fewer_rows"] = ns.accept_fewer_rows
+    return args
 
 
 def _dry_run_args(p: argparse.ArgumentParser) -> None:
@@ -113,6 +133,7 @@ def _dry_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("backup", nargs="?", metavar="BACKUP")
     p.add_argument("--soft-marker", action="store_true")
     p.add_argument("--sha256", metavar="HEX", help="restore: refuse unless the backup's SHA-256 is this")
+    _accept_fewer_rows(p)
 
 
 def _dry_run_call(ns: argparse.Namespace) -> dict[str, Any]:
@@ -121,6 +142,8 @@ def _dry_run_call(ns: argparse.Namespace) -> dict[str, Any]:
         args["backup"] = ns.backup
     if ns.sha256:
         args["expected_sha256"] = ns.sha256
+    if ns.accept_fewer_rows is not None:
+        args["accept_fewer_rows"] = ns.accept_fewer_rows
     return args
 
 
@@ -154,9 +177,7 @@ class CliCommand:
 # One command per operation in ops/contract.py (tests/unit/ops/test_contract.py checks it).
 COMMANDS: dict[str, CliCommand] = {
     "status": CliCommand(("status",), "DB schema era, marker, counts, app state"),
-    "rollback": CliCommand(
-        ("rollback",), "roll the media migration back (app must be stopped)", _soft_marker, _marker
-    ),
+    "rollback": CliCommand(("rollback",), "roll the media migration back (app must be stopped)", _soft_marker, _marker),
     "verify": CliCommand(
         ("verify",),
         "post-rollback checks against the baseline",
@@ -169,7 +190,10 @@ COMMANDS: dict[str, CliCommand] = {
         ("restore",),
         "restore main.db from a backup (app must be stopped)",
         _restore_args,
-        lambda ns: {"backup": ns.backup, **({"expected_sha256": ns.sha256} if ns.sha256 else {})},
+        _restore_call,
+    ),
+    "recover_journal": CliCommand(
+        ("recover-journal",), "replay a hot main.db-journal left by a crash (app must be stopped; copies kept)"
     ),
     "restore_files": CliCommand(("restore-files",), "copy missing images/docs files back from uploads/media"),
     "check_api": CliCommand(("check-api",), "probe go-fast-cdn's HTTP API"),
@@ -350,10 +374,24 @@ def confirm(operation: str, args: dict[str, Any], where: str, yes: bool, stdin: 
 
 def run_local(ns: argparse.Namespace, registry: Registry) -> int:
     operation, args = operation_of(ns)
-    call = registry.prepare(operation, args)  # OpInputError -> exit 2 before touching anything
     settings = settings_from(ns)
     host = build_host(settings)
     state_dir = settings.resolved_state_dir(host.deployment)
+    caller = f"cli:{getpass.getuser()}@{socket.gethostname()}"
+    try:
+        call = registry.prepare(operation, args)  # OpInputError -> exit 2 before touching anything
+    except OpInputError as exc:
+        _audit(
+            state_dir,
+            "local_rejected",
+            caller=caller,
+            operation=operation,
+            args=args,
+            reason=exc.code,
+            outcome="invalid",
+            error=exc.to_dict(),
+        )
+        raise
     if call.spec.destructive and not confirm(
         operation, call.args.model_dump(), str(host.deployment.root), getattr(ns, "yes", False), sys.stdin
     ):
@@ -364,21 +402,18 @@ def run_local(ns: argparse.Namespace, registry: Registry) -> int:
         print(f"  ... {line}", file=sys.stderr, flush=True)
 
     outcome, result, error, tb = run_call(call, host, progress, state_dir=state_dir)
-    caller = f"cli:{getpass.getuser()}@{socket.gethostname()}"
-    try:
-        AuditLog(state_dir / "audit.jsonl").write(
-            "local_run",
-            caller=caller,
-            operation=operation,
-            args=call.args.model_dump(mode="json"),
-            outcome=outcome,
-            summary=(result or {}).get("summary"),
-            result=result,
-            error=error.model_dump() if error else None,
-            traceback=tb,
-        )
-    except OSError as exc:
-        print(f"warning: could not write the audit log: {exc}", file=sys.stderr)
+    _audit(
+        state_dir,
+        "local_busy" if is_busy(outcome, error) else "local_run",
+        caller=caller,
+        operation=operation,
+        args=call.args.model_dump(mode="json"),
+        outcome=outcome,
+        summary=(result or {}).get("summary"),
+        result=result,
+        error=error.model_dump() if error else None,
+        traceback=tb,
+    )
     try:  # `rollback-agent status | head` must still exit with the operation's code
         if ns.json:
             payload = {
@@ -396,6 +431,13 @@ def run_local(ns: argparse.Namespace, registry: Registry) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return EXIT_BY_OUTCOME[outcome]
+
+
+def _audit(state_dir: Path, event: str, **fields: Any) -> None:
+    try:
+        AuditLog(state_dir / "audit.jsonl").write(event, **fields)
+    except OSError as exc:
+        print(f"warning: could not write the audit log: {exc}", file=sys.stderr)
 
 
 def run_serve(ns: argparse.Namespace, registry: Registry) -> int:

@@ -18,7 +18,7 @@ agent. To add an operation: an args model here (if it takes arguments), a result
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,6 +30,7 @@ from ops.models import (
     DryRunResult,
     LogsResult,
     OpResult,
+    RecoverJournalResult,
     RestoreFilesResult,
     RestoreResult,
     RollbackResult,
@@ -68,9 +69,14 @@ class BackupCreateArgs(Args):
     label: str = Field("manual", pattern=r"^[A-Za-z0-9_-]{1,40}$")
 
 
+# the reason an operator gives to restore a backup with far fewer live images/docs than main.db (recorded)
+OverrideReason = Annotated[str | None, Field(min_length=3, max_length=300)]
+
+
 class RestoreArgs(Args):
     backup: str = Field(pattern=BACKUP_NAME)
     expected_sha256: str | None = Field(None, pattern=SHA256_HEX)  # pin: refuse a backup with another hash
+    accept_fewer_rows: OverrideReason = None
 
 
 class CheckApiArgs(Args):
@@ -86,6 +92,7 @@ class DryRunArgs(Args):
     backup: str | None = Field(None, pattern=BACKUP_NAME)
     marker_mode: Literal["hard", "soft"] = "hard"
     expected_sha256: str | None = Field(None, pattern=SHA256_HEX)  # restore only
+    accept_fewer_rows: OverrideReason = None  # restore only
 
 
 # --- the contract ----------------------------------------------------------------------------------
@@ -129,6 +136,14 @@ _ENTRIES = (
     OperationContract("check_api", CheckApiArgs, CheckApiResult, False, False, "probe the go-fast-cdn HTTP API"),
     OperationContract("tail_logs", TailLogsArgs, LogsResult, False, False, "last lines of the app's log"),
     OperationContract("dry_run", DryRunArgs, DryRunResult, False, True, "rehearse rollback/restore on a copy"),
+    OperationContract(
+        "recover_journal",
+        NoArgs,
+        RecoverJournalResult,
+        True,
+        True,
+        "let SQLite replay a hot journal into main.db (copies kept first)",
+    ),
 )
 
 OPERATIONS: dict[str, OperationContract] = {op.name: op for op in _ENTRIES}

@@ -34,6 +34,10 @@ SchemaEra = Literal[
 MarkerState = Literal["live", "soft-deleted", "absent"]
 MarkerMode = Literal["hard", "soft"]
 RollbackAction = Literal["noop", "drop-empty-media", "rollback"]
+# the live main.db, judged without writing it (ops.quarantine.assess)
+DbState = Literal["ok", "missing", "zero-bytes", "unreadable", "not-sqlite", "corrupt"]
+# what lies beside it: a -wal/-shm, a journal SQLite would replay, an empty/zero-first-byte one, or nothing
+JournalState = Literal["none", "stale", "hot", "wal"]
 
 
 def utcnow() -> datetime:
@@ -47,6 +51,8 @@ class OpResult(BaseModel):
     outcome: Outcome
     summary: str
     warnings: list[str] = Field(default_factory=list)
+    # temp files a crashed agent run left (writer process gone), removed before this operation ran
+    leftovers_removed: list[str] = Field(default_factory=list)
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime = Field(default_factory=utcnow)
 
@@ -157,7 +163,55 @@ class RollbackResult(OpResult):
     marker_after: MarkerInfo | None = None
     dropped: list[str] = Field(default_factory=list)  # indexes then the table
     sequence_row_removed: bool = False
-    removed_journal: str | None = None  # a stale (empty/zeroed-header) main.db-journal removed first
+    removed_journal: str | None = None  # a stale (empty or zero first byte) main.db-journal removed first
+
+
+class Leftover(BaseModel):
+    """A temp file or folder the agent recognises as its own (ops.leftovers)."""
+
+    path: str
+    kind: Literal["file", "folder"]
+    size: int
+    writer_pid: int | None = None  # None: an older agent version's name (no pid in it)
+    stale: bool  # the writer is gone (or, for old names, untouched for an hour)
+    removed: bool = False
+    error: str | None = None  # why a stale one could not be removed
+
+
+class DbHealth(BaseModel):
+    """What the live main.db is, judged without writing it (a hot journal is replayed on a scratch copy)."""
+
+    state: DbState
+    detail: str
+    size: int | None = None
+    journal: JournalState = "none"
+    journal_files: list[str] = Field(default_factory=list)  # -journal / -wal / -shm present
+
+    @property
+    def broken(self) -> bool:
+        return self.state != "ok"
+
+
+class QuarantineRecord(BaseModel):
+    """Where a broken main.db (and its journal/WAL) went; recorded in quarantine.json beside them."""
+
+    folder: str
+    reason: str  # a DbState, or why the copies were taken
+    detail: str
+    files: list[str]  # names inside the folder, as they were next to the live DB
+    sizes: dict[str, int] = Field(default_factory=dict)
+    operation: str
+    moved_at: datetime
+
+
+class RowCheck(BaseModel):
+    """Live images+docs of a backup against the DB it replaces (ops.restore_gate)."""
+
+    backup_live: int
+    current_live: int | None = None  # None: the current DB is missing or unreadable
+    far_fewer: bool = False
+    override_reason: str | None = None  # given by the operator to restore anyway
+    detail: str
 
 
 class StatusResult(OpResult):
@@ -176,6 +230,12 @@ class StatusResult(OpResult):
     marker: MarkerInfo | None = None
     counts: Counts = Field(default_factory=Counts)
     error: str | None = None
+    db_state: DbState | None = None  # ok / missing / zero-bytes / unreadable / not-sqlite / corrupt
+    db_detail: str | None = None
+    journal_state: JournalState = "none"  # none / stale / hot / wal
+    hot_journal: bool = False  # a hot journal or WAL: recover_journal replays it (app stopped)
+    leftovers: list[Leftover] = Field(default_factory=list)  # agent temp files found (stale ones removed)
+    next_step: str | None = None  # what an operator should run next, when something is wrong
 
 
 class VerifyResult(OpResult):
@@ -250,6 +310,34 @@ class RestoreResult(OpResult):
     marker_after: MarkerInfo | None = None
     removed_journal: str | None = None
     baseline_path: str | None = None
+    db_state_before: DbState = "ok"
+    quarantine: QuarantineRecord | None = None  # where a broken main.db (and its journal) was moved
+    row_check: RowCheck | None = None  # live images+docs of the backup vs the DB it replaced
+
+
+class FileFacts(BaseModel):
+    name: str
+    size: int
+    sha256: str
+
+
+class DbFiles(BaseModel):
+    """The live files at one moment: main.db and whatever lies beside it."""
+
+    files: list[FileFacts] = Field(default_factory=list)
+    journal_state: JournalState
+
+
+class RecoverJournalResult(OpResult):
+    operation: str = "recover_journal"
+    before: DbFiles
+    after: DbFiles
+    copied_to: str | None = None  # the untouched copies of main.db + journal, made first
+    removed_stale_journal: bool = False
+    integrity_after: str | None = None
+    era_after: SchemaEra | None = None
+    marker_after: MarkerInfo | None = None
+    counts_after: Counts = Field(default_factory=Counts)
 
 
 class AppControlResult(OpResult):

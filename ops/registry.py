@@ -39,7 +39,6 @@ Progress = Callable[[str], None]
 OpFunc = Callable[[Host, Any, Progress], OpResult]
 
 
-
 @dataclass(frozen=True)
 class OpSpec:
     """``destructive``: changes the app or its data (the CLI asks for confirmation).
@@ -155,8 +154,16 @@ def _backups_create(host: Host, args: BackupCreateArgs, progress: Progress) -> O
 
 def _restore(host: Host, args: RestoreArgs, progress: Progress) -> OpResult:
     return _fn("ops.backups", "restore_backup")(
-        host, args.backup, expected_sha256=args.expected_sha256, progress=progress
+        host,
+        args.backup,
+        expected_sha256=args.expected_sha256,
+        accept_fewer_rows=args.accept_fewer_rows,
+        progress=progress,
     )
+
+
+def _recover_journal(host: Host, args: NoArgs, progress: Progress) -> OpResult:
+    return _fn("ops.journal", "recover_journal")(host, progress=progress)
 
 
 def _restore_files(host: Host, args: NoArgs, progress: Progress) -> OpResult:
@@ -178,6 +185,7 @@ def _dry_run(host: Host, args: DryRunArgs, progress: Progress) -> OpResult:
         backup=args.backup,
         marker_mode=args.marker_mode,
         expected_sha256=args.expected_sha256,
+        accept_fewer_rows=args.accept_fewer_rows,
     )
 
 
@@ -195,6 +203,7 @@ IMPLEMENTATIONS: dict[str, OpFunc] = {
     "check_api": _check_api,
     "tail_logs": _tail_logs,
     "dry_run": _dry_run,
+    "recover_journal": _recover_journal,
 }
 
 

@@ -17,6 +17,7 @@ from ops.errors import OpInputError
 from ops.files import MissingFile, missing_legacy_files
 from ops.host import Host
 from ops.models import Check, VerifyResult, utcnow
+from ops.quarantine import assess
 from ops.schema import KEPT_TABLES, MEDIA_INDEXES, MEDIA_TABLE, SchemaInfo, inspect, open_ro
 
 BASELINE_MAX_AGE = timedelta(hours=24)
@@ -145,14 +146,17 @@ def verify(host: Host, *, baseline_backup: str | None = None) -> VerifyResult:
     started = utcnow()
     base, source = _baseline(host, baseline_backup)
     dep = host.deployment
+    health = assess(dep)  # zero bytes or not SQLite would otherwise read as an empty DB
     try:
+        if health.broken:
+            raise sqlite3.DatabaseError(f"main.db is {health.state}: {health.detail}")
         with open_ro(dep.db_path) as conn:
             checks, info, missing = build_checks(conn, host, base, source)
     except (sqlite3.Error, FileNotFoundError) as exc:
         chk = Check(name="db_readable", passed=False, detail=f"{dep.db_path}: {exc}")
         return VerifyResult(
             outcome="failed",
-            summary=f"verify failed: DB unreadable ({exc})",
+            summary=f"verify failed: DB unreadable ({exc}); restore a backup (option 2)",
             started_at=started,
             checks=[chk],
             failed_checks=[chk.name],

@@ -39,9 +39,7 @@ class AgentSettings(BaseSettings):
     def secret(self) -> str:
         value = os.environ.get(self.secret_env, "")
         if not value.strip():
-            raise ConfigError(
-                f"{self.secret_env} is not set: export a shared secret (e.g. `openssl rand -hex 32`)"
-            )
+            raise ConfigError(f"{self.secret_env} is not set: export a shared secret (e.g. `openssl rand -hex 32`)")
         if len(value) < 16:
             raise ConfigError(f"{self.secret_env} is too short: use at least 16 characters")
         return value

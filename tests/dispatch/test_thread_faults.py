@@ -62,7 +62,9 @@ def test_a_backup_name_that_looks_like_a_ping_is_shown_as_text(fake_slack: FakeS
     bot.deps.service.transition("RB-1", "opt2.identify-backup", "done", "U0BOB", note="chose <!here>.db")
     bot.deps.publisher.refresh_section("RB-1", "opt2")
     ts = bot.deps.service.section_messages("RB-1")["opt2"]
-    text = wait_for(lambda: (s := json.dumps(fake_slack.message(CHANNEL, ts).blocks)) and "chose" in s and s, what="render")
+    text = wait_for(
+        lambda: (s := json.dumps(fake_slack.message(CHANNEL, ts).blocks)) and "chose" in s and s, what="render"
+    )
     assert "<!here>" not in text and "&lt;!here&gt;.db" in text
 
 

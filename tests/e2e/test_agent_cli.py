@@ -111,7 +111,7 @@ def test_restore_sha256_pin(dep: FixtureInfo) -> None:
     ok = cli(dep, "restore", name, "--sha256", real.upper(), "--yes", "--json")
     data = json.loads(ok.stdout)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert data["args"] == {"backup": name, "expected_sha256": real.upper()}
+    assert data["args"] == {"backup": name, "expected_sha256": real.upper(), "accept_fewer_rows": None}
     assert data["result"]["expected_sha256"] == real == data["result"]["restored_sha256"]
     audit = [json.loads(line) for line in (dep.root / ".rollback-agent" / "audit.jsonl").read_text().splitlines()]
     runs = [r for r in audit if r["event"] == "local_run" and r["operation"] == "restore"]
