@@ -136,7 +136,7 @@ def test_sigkill_while_posting_the_thread_then_restart_converges(fake_slack: Fak
         store = tmp_path / f"bot{trial}.db"
         port = free_port()
         fake_slack.clear_injections()
-        fake_slack.inject("chat.postMessage", delay_s=0.4, times=None)  # every post is slow
+        fake_slack.inject("chat.postMessage", delay_s=0.25, times=None)  # every post is slow
         proc = _serve(fake_slack, store, port)
         before = len(fake_slack.calls("chat.postMessage"))
         parents_before = len(fake_slack.messages(CHANNEL))
@@ -154,7 +154,7 @@ def test_sigkill_while_posting_the_thread_then_restart_converges(fake_slack: Fak
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(10)
-        time.sleep(0.6)  # Slack finishes the post the bot is no longer waiting for
+        time.sleep(0.4)  # Slack finishes the post the bot is no longer waiting for
         fake_slack.clear_injections()
         proc = _serve(fake_slack, store, port)
         try:
@@ -168,7 +168,7 @@ def test_sigkill_while_posting_the_thread_then_restart_converges(fake_slack: Fak
                 timeout_s=30,
                 what=f"trial {trial} (k={k}, seed {seed}): the thread completed after the restart",
             )
-            time.sleep(1.0)  # a duplicate would arrive now
+            time.sleep(0.5)  # a duplicate would arrive now
             assert len(fake_slack.messages(CHANNEL)) == parents_before + 1, f"one parent (k={k}, seed {seed})"
             headers = [m.blocks[0]["text"]["text"] for m in fake_slack.thread(CHANNEL, parent.ts)[1:]]
             assert len(headers) == sections and len(set(headers)) == sections, (k, seed, headers)
