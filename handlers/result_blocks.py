@@ -47,10 +47,12 @@ from ops.models import (
     MissingFile,
     OpResult,
     RecoverJournalResult,
+    ReplaceDbResult,
     RestoreFilesResult,
     RestoreResult,
     RollbackResult,
     StatusResult,
+    StoppedProof,
     VerifyResult,
 )
 
@@ -284,15 +286,57 @@ def _rollback_blocks(r: RollbackResult) -> list[Block]:
     if r.missing_files:
         head = f"*{len(r.missing_files)} live images/docs row(s) have no file* (`restore_files` copies them back):"
         blocks.append(_section(_missing_text(r.missing_files, head)))
+    blocks.extend(_proof_context(r.stopped_proof))
     return blocks
+
+
+def _baseline_text(source: str | None) -> str:
+    if not source:
+        return "none"
+    kind, _, name = source.partition(":")
+    if kind == "newest-pre-migration":
+        return f"the newest pre-migration backup {code(name, 150)}"
+    if kind == "backup":
+        return f"backup {code(name, 150)}"
+    return esc(source)
 
 
 def _verify_blocks(r: VerifyResult) -> list[Block]:
-    head = f"*Checks* (baseline: {esc(r.baseline_source or 'none')})"
+    head = f"*Checks* (baseline: {_baseline_text(r.baseline_source)})"
     blocks: list[Block] = [_section(_list_text(head, _check_lines(r.checks), shown=50))]
     if r.missing_files:
         blocks.append(_section(_missing_text(r.missing_files, f"*{len(r.missing_files)} missing file(s):*")))
+    if r.sqlite3:
+        lines: list[str] = []
+        for cmd in r.sqlite3:
+            lines.append(f"$ {cmd.command}")
+            lines.extend(cmd.output.splitlines() or [""])
+        blocks.append(_section(_code_block(lines, head="*What the checklist's `sqlite3` commands print*")))
     return blocks
+
+
+def _proof_context(proof: StoppedProof | None) -> list[Block]:
+    """How the agent knew the app was stopped, and whose word it was if nothing could prove it."""
+    if proof is None:
+        return []
+    how = {
+        "controller": "proven stopped by the controller",
+        "open-files": "proven stopped: nobody holds the DB open and the API is silent",
+        "asserted": f"NOT provable here: asserted stopped by {mention_or_text(proof.asserted_by)}",
+    }[proof.method]
+    extra = (
+        f" (also asserted by {mention_or_text(proof.asserted_by)})"
+        if proof.asserted_by and proof.method != "asserted"
+        else ""
+    )
+    return [_context(f":stop_sign: App {how}{extra} · {esc_clip(proof.open_files, 600)}")]
+
+
+def mention_or_text(who: str | None) -> str:
+    """A Slack user id becomes a mention; anything else (``cli:ops@host``) is shown as code."""
+    if who and who.isalnum() and who[:1] in "UW":
+        return mention(who)
+    return code(who or "?", 100)
 
 
 def _backups_list_blocks(r: BackupListResult) -> list[Block]:
@@ -336,6 +380,13 @@ def _backups_create_blocks(r: BackupCreateResult) -> list[Block]:
     return [_fields(pairs)]
 
 
+def _replace_db_blocks(r: ReplaceDbResult) -> list[Block]:
+    source = f"*Source:* {code(r.source_path, 300)}" + (
+        f" · copied into backups/ as {code(r.imported_as, 150)}" if r.imported_as else ""
+    )
+    return [_section(source), *_restore_blocks(r)]
+
+
 def _restore_blocks(r: RestoreResult) -> list[Block]:
     lines = [
         f"*Restored:* {code(r.backup, 150)} · sha256 {_sha(r.backup_sha256)} (backup integrity "
@@ -361,6 +412,7 @@ def _restore_blocks(r: RestoreResult) -> list[Block]:
     return [
         _section("\n".join(lines)),
         _section(_code_block(_counts_change_lines(r.counts_before, r.counts_after), head="*Row counts*")),
+        *_proof_context(r.stopped_proof),
     ]
 
 
@@ -393,7 +445,15 @@ def _check_api_blocks(r: CheckApiResult) -> list[Block]:
     blocks: list[Block] = [
         _section(_list_text(f"*Checks against {code(r.api_url, 200)}*", _check_lines(r.checks), shown=50))
     ]
-    if r.serves_media:
+    if r.uploads_will_fail:
+        blocks.append(
+            _section(
+                ":rotating_light: *Uploads will fail*: a migration-era go-fast-cdn binary is serving; every upload "
+                'writes the dropped `media` table (500 "no such table: media") until the binary is rolled back '
+                "to a pre-migration build"
+            )
+        )
+    elif r.serves_media:
         blocks.append(_context(":warning: `/api/cdn/media/all` answers: a migration-era binary is serving"))
     return blocks
 
@@ -452,6 +512,7 @@ PRESENTERS: dict[str, Callable[[Any], list[Block]]] = {
     "backups_list": _backups_list_blocks,
     "backups_create": _backups_create_blocks,
     "restore": _restore_blocks,
+    "replace_db": _replace_db_blocks,
     "restore_files": _restore_files_blocks,
     "check_api": _check_api_blocks,
     "tail_logs": _logs_blocks,
@@ -563,6 +624,8 @@ def _headline(
         return f":x: {op} failed on {env}: {summary_t or err_t or 'no details'}"
     if outcome == "noop":
         return f":information_source: {op} on {env}: nothing to do: {summary_t}"
+    if outcome == "inconclusive":
+        return f":grey_question: {op} on {env} inconclusive: {summary_t}"
     if outcome == "refused":
         return f":no_entry: {op} on {env} refused as unsafe: {err_t or summary_t}{code_t}"
     if outcome == "invalid":

@@ -37,7 +37,7 @@ from ops.models import (
     utcnow,
 )
 from ops.quarantine import SQLITE_MAGIC, assess, broken_db_error, quarantine
-from ops.restore_gate import check_journal_mode, check_rows, check_shape, current_counts
+from ops.restore_gate import check_journal_mode, check_rows, check_shape, current_counts, header_journal_mode
 from ops.schema import Counts, MarkerInfo, SchemaEra, inspect, open_ro
 from ops.status import clear_stale_journal, require_stopped, stale_journal_warning
 
@@ -119,6 +119,14 @@ def check_db(path: Path, *, quick: bool = False) -> DbCheck:
         counts=info.counts,
         marker=info.marker,
     )
+
+
+def _has_sqlite_header(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+    except OSError:
+        return False
 
 
 def resolve_backup(dep: Deployment, name: str) -> Path:
@@ -211,7 +219,13 @@ def _pre_migration_verdict(
 
 def describe_backup(path: Path, marker_created: datetime | None = None) -> BackupInfo:
     when, kind, label = name_time(path.name)
-    chk = check_db(path, quick=True)
+    mode = header_journal_mode(path) if _has_sqlite_header(path) else "rollback"
+    # a WAL-mode file is not go-fast-cdn's, and opening it (even read-only) would create -wal/-shm beside it
+    chk = (
+        check_db(path, quick=True)
+        if mode == "rollback"
+        else DbCheck(valid=False, integrity=f"{mode} journal mode: not a go-fast-cdn DB (not opened)")
+    )
     sc = _read_sidecar(path)
     pre, note = _pre_migration_verdict(chk, kind, label, when, marker_created)
     return BackupInfo(
@@ -411,9 +425,8 @@ def validate_backup(dep: Deployment, backup: str, *, expected_sha256: str | None
             "backup_checksum_mismatch",
             f"{backup}: sha256 {digest} is not the expected {expected}; nothing was changed",
         )
-    with open(path, "rb") as f:
-        if f.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC:
-            check_journal_mode(path, backup)  # before SQLite opens it (a WAL file would grow -wal/-shm)
+    if _has_sqlite_header(path):
+        check_journal_mode(path, backup)  # before SQLite opens it (a WAL file would grow -wal/-shm)
     chk = check_db(path)
     if not chk.valid:
         raise OpInputError("backup_invalid", f"{backup} is not a valid SQLite DB: {chk.integrity}")
@@ -460,6 +473,7 @@ def restore_backup(
     *,
     expected_sha256: str | None = None,
     accept_fewer_rows: str | None = None,
+    app_stopped_by: str | None = None,
     progress: Progress = None,
 ) -> RestoreResult:
     """Replace main.db with a backup (app must be stopped).
@@ -473,7 +487,7 @@ def restore_backup(
     (recover_journal replays it)."""
     started = utcnow()
     dep = host.deployment
-    require_stopped(host, "restore")
+    proof = require_stopped(host, "restore", asserted_by=app_stopped_by)
     path, digest, chk = validate_backup(dep, backup, expected_sha256=expected_sha256)
     expected = normalise_sha256(expected_sha256)
     health = assess(dep)
@@ -563,4 +577,5 @@ def restore_backup(
         db_state_before=health.state,
         quarantine=quarantined,
         row_check=rows,
+        stopped_proof=proof,
     )

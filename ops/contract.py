@@ -31,6 +31,7 @@ from ops.models import (
     LogsResult,
     OpResult,
     RecoverJournalResult,
+    ReplaceDbResult,
     RestoreFilesResult,
     RestoreResult,
     RollbackResult,
@@ -57,8 +58,14 @@ class AppControlArgs(Args):
     timeout_s: float = Field(30.0, gt=0, le=600)
 
 
+# Who asserted, where nothing can prove it, that go-fast-cdn is stopped (CLI --app-stopped, Slack
+# confirm); recorded in the result and the audit log, never stronger than evidence of running.
+AssertedBy = Annotated[str | None, Field(min_length=1, max_length=200)]
+
+
 class RollbackArgs(Args):
     marker_mode: Literal["hard", "soft"] = "hard"
+    app_stopped_by: AssertedBy = None
 
 
 class VerifyArgs(Args):
@@ -77,6 +84,14 @@ class RestoreArgs(Args):
     backup: str = Field(pattern=BACKUP_NAME)
     expected_sha256: str | None = Field(None, pattern=SHA256_HEX)  # pin: refuse a backup with another hash
     accept_fewer_rows: OverrideReason = None
+    app_stopped_by: AssertedBy = None
+
+
+class ReplaceDbArgs(Args):
+    source: str = Field(min_length=1, max_length=1000)  # a backup name, or an absolute path in a source dir
+    expected_sha256: str | None = Field(None, pattern=SHA256_HEX)
+    accept_fewer_rows: OverrideReason = None
+    app_stopped_by: AssertedBy = None
 
 
 class CheckApiArgs(Args):
@@ -124,6 +139,14 @@ _ENTRIES = (
         "backups_create", BackupCreateArgs, BackupCreateResult, False, True, "back up main.db", exclusive=True
     ),
     OperationContract("restore", RestoreArgs, RestoreResult, True, True, "restore main.db from a backup"),
+    OperationContract(
+        "replace_db",
+        ReplaceDbArgs,
+        ReplaceDbResult,
+        True,
+        True,
+        "option 3: replace main.db with a backup or a file from an allowed folder (restore's safety)",
+    ),
     OperationContract(
         "restore_files",
         NoArgs,

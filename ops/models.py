@@ -6,8 +6,10 @@ agent's implementation (SQLite surgery, app controllers, the job store).
 
 ``outcome`` is what the bot turns into a step state: ``ok`` (done), ``failed`` (a check or an
 action failed; details in the result), ``noop`` (nothing to do: its own outcome, never shown as
-success). Refusals and bad input are exceptions on the agent (ops.errors) and job outcomes on the
-wire (``refused``, ``invalid``), never results.
+success), ``inconclusive`` (a check could not be made, e.g. verify with no baseline anywhere:
+neither a pass nor a failure, so it never moves the team to a fallback). Refusals and bad input
+are exceptions on the agent (ops.errors) and job outcomes on the wire (``refused``, ``invalid``),
+never results.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-Outcome = Literal["ok", "failed", "noop"]
+Outcome = Literal["ok", "failed", "noop", "inconclusive"]
 # Every outcome a job of the agent API can finish with (``JobView.outcome``).
-JobOutcome = Literal["ok", "failed", "noop", "refused", "invalid", "error"]
+JobOutcome = Literal["ok", "failed", "noop", "inconclusive", "refused", "invalid", "error"]
+ProofMethod = Literal["controller", "open-files", "asserted"]
 JobState = Literal["queued", "running", "finished"]
 
 SchemaEra = Literal[
@@ -63,6 +66,7 @@ class Check(BaseModel):
     name: str
     passed: bool
     detail: str = ""
+    inconclusive: bool = False  # could not be made (passed is then False, but nothing failed either)
 
 
 class AppState(BaseModel):
@@ -71,6 +75,31 @@ class AppState(BaseModel):
     running: bool | None
     detail: str
     pid: int | None = None
+
+
+class DbHolder(BaseModel):
+    """A process that has the DB (or its journal/WAL) open."""
+
+    pid: int
+    cmdline: str
+    files: list[str]  # file names it holds: main.db, main.db-journal, main.db-wal, main.db-shm
+    uid: int | None = None
+
+    def describe(self) -> str:
+        return f"pid {self.pid} ({self.cmdline or '?'}) holds {', '.join(self.files)}"
+
+
+class StoppedProof(BaseModel):
+    """How a destructive operation knew the app was stopped (kept in its result and the audit log)."""
+
+    method: ProofMethod
+    detail: str
+    controller: str
+    controller_detail: str
+    api_detail: str
+    open_files: str
+    processes_checked: int = 0
+    asserted_by: str | None = None
 
 
 class MarkerInfo(BaseModel):
@@ -164,6 +193,7 @@ class RollbackResult(OpResult):
     dropped: list[str] = Field(default_factory=list)  # indexes then the table
     sequence_row_removed: bool = False
     removed_journal: str | None = None  # a stale (empty or zero first byte) main.db-journal removed first
+    stopped_proof: StoppedProof | None = None  # how the app was known to be stopped
 
 
 class Leftover(BaseModel):
@@ -218,6 +248,7 @@ class StatusResult(OpResult):
     operation: str = "status"
     app_running: bool | None
     app_detail: str
+    db_holders: list[DbHolder] = Field(default_factory=list)  # processes with main.db/journal/WAL open
     db_path: str
     db_exists: bool
     db_size: int | None = None
@@ -238,14 +269,25 @@ class StatusResult(OpResult):
     next_step: str | None = None  # what an operator should run next, when something is wrong
 
 
+class SqliteCommand(BaseModel):
+    """One of the checklist's ``sqlite3`` lines and what it prints on this DB."""
+
+    command: str
+    output: str
+
+
 class VerifyResult(OpResult):
     operation: str = "verify"
     checks: list[Check] = Field(default_factory=list)
     failed_checks: list[str] = Field(default_factory=list)
+    inconclusive_checks: list[str] = Field(default_factory=list)
     baseline: Baseline | None = None
-    baseline_source: str | None = None  # "baseline.json" or "backup:<name>"
+    # "baseline.json", "backup:<name>" (asked for) or "newest-pre-migration:<name>" (found in backups/)
+    baseline_source: str | None = None
     counts: Counts = Field(default_factory=Counts)
     missing_files: list[MissingFile] = Field(default_factory=list)
+    # option 3's "Verify database state": the checklist's three sqlite3 commands and their output
+    sqlite3: list[SqliteCommand] = Field(default_factory=list)
 
 
 class BackupInfo(BaseModel):
@@ -313,6 +355,7 @@ class RestoreResult(OpResult):
     db_state_before: DbState = "ok"
     quarantine: QuarantineRecord | None = None  # where a broken main.db (and its journal) was moved
     row_check: RowCheck | None = None  # live images+docs of the backup vs the DB it replaced
+    stopped_proof: StoppedProof | None = None  # how the app was known to be stopped
 
 
 class FileFacts(BaseModel):
@@ -340,6 +383,14 @@ class RecoverJournalResult(OpResult):
     counts_after: Counts = Field(default_factory=Counts)
 
 
+class ReplaceDbResult(RestoreResult):
+    """Option 3's "Replace database file": a restore whose source may come from an allowed folder."""
+
+    operation: str = "replace_db"
+    source_path: str  # what the operator named
+    imported_as: str | None = None  # the name of its copy in backups/ (None: it was already there)
+
+
 class AppControlResult(OpResult):
     action: Literal["stop", "start"]
     controller: str
@@ -353,6 +404,7 @@ class CheckApiResult(OpResult):
     api_url: str
     checks: list[Check] = Field(default_factory=list)
     serves_media: bool | None = None  # /api/cdn/media/all answers: a migration-era binary runs
+    uploads_will_fail: bool | None = None  # a migration-era binary over a DB without media
 
 
 class LogsResult(OpResult):

@@ -112,8 +112,13 @@ def assess(dep: Deployment, *, quick: bool = True) -> DbHealth:
     try:
         with open_ro(db) as conn:
             problem = _integrity(conn, quick)
+    except sqlite3.OperationalError as exc:
+        text = str(exc).lower()
+        if "locked" in text or "busy" in text:  # a writer holds it (the app runs): not a verdict on the file
+            return health("ok", f"not checked, the DB is busy: {exc}", size)
+        return health("unreadable", f"cannot open {db}: {exc}", size)
     except (sqlite3.Error, OSError) as exc:
-        return health("corrupt", f"cannot open {db}: {exc}", size)
+        return health("corrupt", f"cannot read {db}: {exc}", size)
     if problem != "ok":
         return health("corrupt", f"integrity check failed: {problem}", size)
     return health("ok", "integrity ok", size)

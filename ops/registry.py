@@ -26,6 +26,7 @@ from ops.contract import (
     DryRunArgs,
     NoArgs,
     OperationContract,
+    ReplaceDbArgs,
     RestoreArgs,
     RollbackArgs,
     TailLogsArgs,
@@ -137,7 +138,9 @@ def _start_app(host: Host, args: AppControlArgs, progress: Progress) -> OpResult
 
 
 def _rollback(host: Host, args: RollbackArgs, progress: Progress) -> OpResult:
-    return _fn("ops.rollback", "rollback")(host, marker_mode=args.marker_mode, progress=progress)
+    return _fn("ops.rollback", "rollback")(
+        host, marker_mode=args.marker_mode, app_stopped_by=args.app_stopped_by, progress=progress
+    )
 
 
 def _verify(host: Host, args: VerifyArgs, progress: Progress) -> OpResult:
@@ -158,6 +161,18 @@ def _restore(host: Host, args: RestoreArgs, progress: Progress) -> OpResult:
         args.backup,
         expected_sha256=args.expected_sha256,
         accept_fewer_rows=args.accept_fewer_rows,
+        app_stopped_by=args.app_stopped_by,
+        progress=progress,
+    )
+
+
+def _replace_db(host: Host, args: ReplaceDbArgs, progress: Progress) -> OpResult:
+    return _fn("ops.replace_db", "replace_db")(
+        host,
+        args.source,
+        expected_sha256=args.expected_sha256,
+        accept_fewer_rows=args.accept_fewer_rows,
+        app_stopped_by=args.app_stopped_by,
         progress=progress,
     )
 
@@ -199,6 +214,7 @@ IMPLEMENTATIONS: dict[str, OpFunc] = {
     "backups_list": _backups_list,
     "backups_create": _backups_create,
     "restore": _restore,
+    "replace_db": _replace_db,
     "restore_files": _restore_files,
     "check_api": _check_api,
     "tail_logs": _tail_logs,

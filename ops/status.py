@@ -15,6 +15,7 @@ from ops.leftovers import describe, sweep
 from ops.models import DbHealth, StatusResult, utcnow
 from ops.quarantine import assess, journal_is_harmless, sidecar_files
 from ops.schema import inspect_file
+from ops.stopped import StoppedProof, effective_state, observe, prove_stopped
 
 __all__ = ["journal_is_harmless"]  # re-exported: the journal rule lives in ops.quarantine
 
@@ -26,23 +27,14 @@ def journal_files(dep: Deployment) -> list[Path]:
 
 
 def app_state(host: Host) -> AppState:
-    try:
-        return host.controller.state()
-    except Exception as exc:  # a broken controller means "unknown", never "stopped"
-        return AppState(running=None, detail=f"state check failed: {exc}")
+    """The controller, the API probe and the open-file scan together (ops.stopped)."""
+    return effective_state(host)
 
 
-def require_stopped(host: Host, action: str) -> AppState:
-    """Refuse unless the controller proves the app is stopped (``running`` None counts as running)."""
-    st = app_state(host)
-    if st.running is True:
-        raise OpRefused("app_running", f"refusing to {action}: go-fast-cdn is running ({st.detail}); stop it first")
-    if st.running is None:
-        raise OpRefused(
-            "app_state_unknown",
-            f"refusing to {action}: cannot prove go-fast-cdn is stopped ({st.detail}); stop it and retry",
-        )
-    return st
+def require_stopped(host: Host, action: str, *, asserted_by: str | None = None) -> StoppedProof:
+    """Refuse unless the app is proven stopped (or, where nothing can prove it, asserted); the proof
+    says how, for the operation's result."""
+    return prove_stopped(host, action, asserted_by=asserted_by)
 
 
 def journal_blockers(dep: Deployment) -> list[Path]:
@@ -148,7 +140,8 @@ def status(host: Host) -> StatusResult:
     replayed on a scratch copy to judge it); the only write is removing a dead agent run's temp files."""
     started = utcnow()
     dep = host.deployment
-    st = app_state(host)
+    obs = observe(host)
+    st = obs.state()
     found = sweep(dep)
     health = assess(dep)
     jf = health.journal_files
@@ -158,6 +151,7 @@ def status(host: Host) -> StatusResult:
         started_at=started,
         app_running=st.running,
         app_detail=st.detail,
+        db_holders=obs.scan.holders,
         db_path=str(dep.db_path),
         db_exists=dep.db_path.is_file(),
         db_size=health.size,

@@ -9,7 +9,9 @@ execution), ``finished`` (outcome, summary, the full ``result`` (the operation r
 as stored on the job), error, traceback), ``busy`` (another state-changing operation held the lock:
 refused, nothing ran, no ``started``), ``interrupted`` (found unfinished at startup), ``local_run``
 (one CLI execution, with ``result``), ``local_busy`` / ``local_rejected`` (a CLI run refused as busy /
-with invalid arguments). Counting ``started`` + ``local_run`` lines therefore counts executions.
+with invalid arguments), ``app_stopped_asserted`` (an operator asserted go-fast-cdn is stopped: by
+whom, and whether that assertion was the proof the operation ran on). Counting ``started`` +
+``local_run`` lines therefore counts executions.
 Successful ``GET /v1/jobs/{id}`` polls are not audited (they change nothing; a bot polls several
 times a second); rejected ones are.
 """

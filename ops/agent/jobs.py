@@ -276,6 +276,12 @@ def is_busy(outcome: JobOutcome, error: JobError | None) -> bool:
     return outcome == "refused" and error is not None and error.code == "busy"
 
 
+def stopped_note(result: dict[str, Any] | None) -> dict[str, Any]:
+    """For the ``app_stopped_asserted`` audit line: whether the assertion was what let it run."""
+    proof = (result or {}).get("stopped_proof") or {}
+    return {"proof_method": proof.get("method"), "proof_detail": proof.get("detail")}
+
+
 class JobExecutor:
     """Accepts submissions, runs them on threads, answers lookups."""
 
@@ -375,6 +381,9 @@ class JobExecutor:
                 call, self.host, sink, state_dir=self.state_dir, job_id=job_id, on_start=on_start
             )
             sink.close()
+            asserted = getattr(call.args, "app_stopped_by", None)
+            if asserted:  # an operator's word that the app is stopped: its own line, whatever came of it
+                self.audit.write("app_stopped_asserted", **common, by=asserted, outcome=outcome, **stopped_note(result))
             self.store.finish(job_id, outcome, result, error)
             self.audit.write(
                 "finished" if started or not is_busy(outcome, error) else "busy",

@@ -35,14 +35,14 @@ def test_registry_flags_come_from_the_contract() -> None:
         )
         assert issubclass(op.args, Args) and issubclass(op.result, OpResult)
         assert not op.destructive or op.exclusive
-    assert {"stop_app", "start_app", "rollback", "restore", "recover_journal"} == DESTRUCTIVE
+    assert {"stop_app", "start_app", "rollback", "restore", "recover_journal", "replace_db"} == DESTRUCTIVE
 
 
 def test_cli_asks_for_confirmation_exactly_for_destructive_operations() -> None:
     parser = build_parser()
     for name, command in COMMANDS.items():
         argv = [*command.words]
-        if name == "restore":
+        if name in ("restore", "replace_db"):
             argv.append("b.db")
         if name == "dry_run":
             argv.append("rollback")

@@ -211,3 +211,15 @@ def test_cli_status_and_restore_with_main_db_missing(
     assert out["result"]["db_state_before"] == "missing"
     assert sqlite3.connect(dep.db_path).execute("SELECT COUNT(*) FROM images").fetchone()[0] == 4
     assert os.path.isfile(dep.db_path)
+
+
+def test_a_locked_db_is_not_called_broken(migrated_a: FixtureInfo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer holding the lock (the app running) must never make a good DB look corrupt."""
+    import ops.quarantine as quarantine_module
+
+    def locked(conn: sqlite3.Connection, quick: bool) -> str:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(quarantine_module, "_integrity", locked)
+    health = assess(migrated_a.deployment)
+    assert health.state == "ok" and "busy" in health.detail

@@ -114,3 +114,13 @@ def test_garbage_backup_still_invalid(migrated_a: FixtureInfo) -> None:
     with pytest.raises(OpInputError) as ei:
         restore_backup(migrated_a.host(), "junk.db")
     assert ei.value.code == "backup_invalid"
+
+
+def test_listing_a_wal_backup_marks_it_invalid_without_opening_it(migrated_a: FixtureInfo) -> None:
+    from ops.backups import list_backups
+
+    make_backup(migrated_a, "walmode.db", [], wal=True)
+    listing = list_backups(migrated_a.host())
+    (wal,) = [b for b in listing.backups if b.name == "walmode.db"]
+    assert not wal.valid and "wal journal mode" in wal.integrity
+    assert not [p for p in migrated_a.deployment.backups_dir.iterdir() if p.name.startswith("walmode.db-")]
