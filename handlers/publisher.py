@@ -200,6 +200,8 @@ class ThreadPublisher:
             if found is not None:
                 log.info("found %s of %s already in Slack (%s)", row.key, incident.id, found)
                 self.plan.posted(incident.id, row.key, found)
+                if row.key == PARENT_KEY:
+                    self.service.record(incident.id, "slack.thread_posted", None, thread_ts=found, found_by_lookup=True)
                 self.refresh(incident.id, row.key)  # it may show an older state than the store
                 return True
         msg = self.render(incident, row)
