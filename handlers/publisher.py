@@ -8,7 +8,9 @@ runs, so repeated edits of one message collapse into its latest state.
 Posting is resumable and never doubles (see bot/thread_plan.py): the attempt is recorded before the
 post; a post Slack answered with an error is cleared; one that timed out or died stays *in doubt* and
 is looked up in the channel (parent) or the thread (replies) by the marker every message carries as
-its first ``block_id`` (``rb|<incident>|<key>``) before it is ever posted again. A render whose hash
+its first ``block_id`` (``rb|<incident>|<key>``) before it is ever posted again. A slow Slack may
+store a post after the client gave up on it, so "not found" only counts once the attempt is older
+than ``in_doubt_grace_s``; until then the message waits for the next pass. A render whose hash
 equals what Slack last accepted is skipped, so :meth:`reconcile` is cheap to run often.
 """
 
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 
 Renderer = Callable[[Incident, ThreadMessage], SlackMessage]
 SYSTEM_ACTOR = "rollback-bot"
+# Longer than any request Slack still completes after a client timeout (the client's own is 15 s).
+IN_DOUBT_GRACE_S = 60.0
 
 
 def marker(incident_id: str, key: str) -> str:
@@ -58,6 +62,7 @@ class ThreadPublisher:
         *,
         post_client: WebClient | None = None,
         queue: PublishQueue | None = None,
+        in_doubt_grace_s: float = IN_DOUBT_GRACE_S,
     ) -> None:
         self.client = client
         # Posts go through a client that retries only what Slack answered with 429: a retried post
@@ -68,6 +73,7 @@ class ThreadPublisher:
         self.runbook = runbook
         self.context_for = context_for
         self.queue = queue or PublishQueue()
+        self.in_doubt_grace_s = in_doubt_grace_s
         self._ephemerals = itertools.count()
         self._renderers: dict[str, Renderer] = {
             "parent": self._render_parent,
@@ -204,6 +210,16 @@ class ThreadPublisher:
                     self.service.record(incident.id, "slack.thread_posted", None, thread_ts=found, found_by_lookup=True)
                 self.refresh(incident.id, row.key)  # it may show an older state than the store
                 return True
+            assert row.attempted_at is not None
+            age = (self.plan.clock() - row.attempted_at).total_seconds()
+            if age < self.in_doubt_grace_s:
+                log.info(
+                    "%s of %s not in Slack yet (%.0f s after the attempt); looking again later",
+                    row.key,
+                    incident.id,
+                    age,
+                )
+                return False
         msg = self.render(incident, row)
         self.plan.begin_post(incident.id, row.key)
         thread_ts = None if row.key == PARENT_KEY else incident.thread_ts

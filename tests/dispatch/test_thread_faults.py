@@ -137,26 +137,50 @@ def test_a_timed_out_post_is_looked_up_not_posted_twice(fake_slack: FakeSlack, b
     client = build_client(bot_settings)
     client.timeout = 1  # the post client copies it: a 3 s answer is a timeout after Slack stored it
     bot = create_app(bot_settings, client=client)
+    publisher = bot.deps.publisher
     try:
         fake_slack.inject("chat.postMessage", delay_s=3.0, times=1)  # the parent: stored, answer lost
         slash(fake_slack, bot, "")
         parent = wait_for(lambda: fake_slack.messages(CHANNEL), what="parent stored by Slack")[0]
-        wait_for(lambda: bot.deps.publisher.queue.pending() == 0, what="publisher idle")
+        assert publisher.queue.wait_idle(20)
         assert bot.deps.service.get("RB-1").thread_ts is None  # the bot does not know it yet
-        assert fake_slack.thread(CHANNEL, parent.ts) == [parent] or len(fake_slack.thread(CHANNEL, parent.ts)) == 1
-        fake_slack.inject("chat.postMessage", delay_s=3.0, times=1)  # and a reply times out too
+        fake_slack.inject("chat.postMessage", delay_s=3.0, times=1)  # and the first reply times out too
         bot.reconciler.run_once()
         wait_for(lambda: bot.deps.service.get("RB-1").thread_ts == parent.ts, what="parent found by lookup")
-        bot.deps.publisher.queue.wait_idle(20)
+        assert publisher.queue.wait_idle(20)
+        # The reply is in doubt and Slack has not stored it yet: looking again must not post it.
         bot.reconciler.run_once()
+        assert publisher.queue.wait_idle(20)
+        wait_for(lambda: len(fake_slack.thread(CHANNEL, parent.ts)) == 2, what="Slack storing the slow reply")
+        bot.reconciler.run_once()  # now the lookup finds it, and the rest is posted
         thread_of(fake_slack, bot, "RB-1")
-        bot.deps.publisher.queue.wait_idle(20)
+        assert publisher.queue.wait_idle(20)
         assert len(fake_slack.messages(CHANNEL)) == 1, "one parent"
         headers = [m.blocks[0]["text"]["text"] for m in fake_slack.thread(CHANNEL, parent.ts)[1:]]
         assert len(headers) == len(set(headers)) == len(bot.deps.runbook.sections), headers
         assert set(bot.deps.service.section_messages("RB-1")) == {s.id for s in bot.deps.runbook.sections}
+        assert [
+            e.data.get("found_by_lookup") for e in bot.deps.service.events("RB-1") if e.kind == "slack.thread_posted"
+        ] == [True]
     finally:
         bot.close()
+
+
+def test_an_in_doubt_post_slack_never_stored_is_posted_once_after_the_grace(
+    fake_slack: FakeSlack, bot: RollbackBot
+) -> None:
+    publisher = bot.deps.publisher
+    fake_slack.inject("chat.postMessage", status=503, times=1)  # a 5xx: it may or may not have been posted
+    slash(fake_slack, bot, "")
+    assert publisher.queue.wait_idle(20)
+    bot.reconciler.run_once()
+    assert publisher.queue.wait_idle(20)
+    assert fake_slack.messages(CHANNEL) == [], "in doubt and within the grace: not posted again yet"
+    publisher.in_doubt_grace_s = 0  # as if a minute had passed without Slack showing it
+    bot.reconciler.run_once()
+    thread_of(fake_slack, bot, "RB-1")
+    assert publisher.queue.wait_idle(20)
+    assert len(fake_slack.messages(CHANNEL)) == 1
 
 
 def test_a_cancel_while_edits_fail_reaches_the_parent_on_the_next_pass(fake_slack: FakeSlack, bot: RollbackBot) -> None:
