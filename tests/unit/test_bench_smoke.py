@@ -13,7 +13,8 @@ def test_bench_modules_run_quick() -> None:
 
     assert [r.note for r in rows if not r.ok] == []
     goals = [r.goal for r in rows]
-    for needle in ("/rollback ack p95", "click Done ack p95", "backups_create", "rollback vs", "verify vs"):
+    needles = ("/rollback ack p95", "click Done ack p95", "429 on every edit ack p95", "backups_create", "rollback vs")
+    for needle in (*needles, "verify vs"):
         assert any(needle in g for g in goals), (needle, goals)
     assert all(r.measured_s > 0 and r.baseline_s > 0 for r in rows)
     assert "Slack's 3 s budget" in " ".join(r.note for r in rows)  # reported, never asserted
