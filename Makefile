@@ -20,8 +20,10 @@ test: install lint
 demo: install
 	$(VENV)/bin/rollback-bot demo
 
+SIZE ?= small
+
 bench: install
-	$(PY) -m bench
+	$(PY) -m bench --size $(SIZE)
 
 lint: install
 	$(VENV)/bin/ruff check .

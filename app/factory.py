@@ -7,6 +7,7 @@ client pointed at the sandbox is the only difference between a drill and product
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from slack_bolt import App
@@ -30,7 +31,6 @@ from handlers.agent_presenter import SlackJobPresenter
 from handlers.deps import HandlerDeps
 from handlers.publisher import ThreadPublisher
 from handlers.reconciler import ThreadReconciler
-from handlers.steps import SectionContext
 
 log = logging.getLogger(__name__)
 
@@ -93,16 +93,15 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         signing_secret=settings.signing_secret,
         # Resolve the bot identity at start-up: a wrong token fails here, not on the first click.
         token_verification_enabled=True,
+        listener_executor=ThreadPoolExecutor(
+            max_workers=settings.rollback_listener_workers, thread_name_prefix="bolt-listener"
+        ),
     )
 
     agents = AgentDirectory(settings.rollback_agents)
 
-    def context_for(incident_id: str) -> SectionContext:
-        environment = service.get(incident_id).environment
-        return SectionContext(agent_url=agents.url_for(environment), backups=runner.latest_backups(incident_id))
-
     plan = ThreadPlan(store, runbook)
-    publisher = ThreadPublisher(slack, service, plan, runbook, context_for, post_client=build_post_client(slack))
+    publisher = ThreadPublisher(slack, service, plan, runbook, agents.url_for, post_client=build_post_client(slack))
     runner = JobRunner(service, agents, SlackJobPresenter(publisher, service))
     deps = HandlerDeps(
         environments=settings.environments,

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     rollback_agents: dict[str, AgentTarget] = Field(default_factory=dict)
     rollback_operators: Annotated[list[str], NoDecode] = Field(default_factory=list)
     rollback_operator_group: str | None = None
+    # bolt runs listeners (ack, then the Slack calls after it) on this many threads; with bolt's
+    # default of 5, acks queue behind other clicks' post-ack work under load (bench/README.md)
+    rollback_listener_workers: int = Field(default=32, ge=1, le=1024)
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=0, le=65535)
 

@@ -17,6 +17,7 @@ here knows about Slack: ``ts`` is an opaque string.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
@@ -91,22 +92,15 @@ class ThreadPlan:
 
     def want(self, incident_id: str, key: str, kind: MessageKind, body: dict[str, Any] | None = None) -> bool:
         """Add a message the thread should carry; False if the key is already planned."""
-        with self.store.transaction():
-            if self.get(incident_id, key) is not None:
-                return False
+        with self.store.transaction():  # no read first: asked on every job event, it must stay cheap
             seq = _LATE_SEQ_BASE + self.store.next_value("message")
-            self.store.insert(
-                "messages",
-                {
-                    "incident_id": incident_id,
-                    "key": key,
-                    "kind": kind,
-                    "seq": seq,
-                    "body": body,
-                    "created_at": self.clock().isoformat(),
-                },
+            encoded = json.dumps(body, sort_keys=True, default=str) if body is not None else None
+            cur = self.store.db.execute(
+                "INSERT OR IGNORE INTO messages(incident_id, key, kind, seq, body, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [incident_id, key, kind, seq, encoded, self.clock().isoformat()],
             )
-        return True
+            return cur.rowcount > 0
 
     def want_note(self, incident_id: str, text: str) -> str:
         """A one-off text reply (who chose what, who closed the incident); returns its key."""

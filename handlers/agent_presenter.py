@@ -13,14 +13,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from bot.domain import AgentJob
-from bot.incidents import Incident, IncidentService
+from bot.incidents import IncidentService, IncidentSnapshot
 from bot.thread_plan import ThreadMessage, job_key
 from handlers.message import SlackMessage
 from handlers.publisher import ThreadPublisher
-from handlers.result_blocks import job_result_message, job_running_message
+from handlers.results import job_result_message, job_running_message
+from ops.models import BackupInfo
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,8 @@ class SlackJobPresenter:
         self._timers: dict[str, threading.Timer] = {}
         publisher.register_renderer("job", self.render)
 
-    def render(self, incident: Incident, row: ThreadMessage) -> SlackMessage:
-        job = self.service.job(row.ref)
+    def render(self, snap: IncidentSnapshot, row: ThreadMessage) -> SlackMessage:
+        job, incident = snap.job(row.ref), snap.incident
         title = self.service.runbook.step(job.step_id).title
         if job.state != "finished":
             with self._lock:
@@ -70,8 +70,7 @@ class SlackJobPresenter:
         )
 
     def job_started(self, job: AgentJob) -> None:
-        self.publisher.show_job(job.incident_id, job.request_id)
-        self.publisher.refresh_step(job.incident_id, job.step_id)
+        self.publisher.show_job(job.incident_id, job.request_id, job.step_id)
 
     def job_progress(self, job: AgentJob, lines: list[str]) -> None:
         with self._lock:
@@ -102,11 +101,11 @@ class SlackJobPresenter:
             self._last_edit.pop(job.request_id, None)
         if timer is not None:
             timer.cancel()
-        self.publisher.show_job(job.incident_id, job.request_id)
-        self.publisher.refresh_step(job.incident_id, job.step_id)
+        self.publisher.show_job(job.incident_id, job.request_id, job.step_id)
 
-    def offer_fallback(self, incident_id: str, option: int, after: AgentJob, backups: list[dict[str, Any]]) -> None:
+    def offer_fallback(self, incident_id: str, option: int, after: AgentJob, backups: list[BackupInfo]) -> None:
         reason = str((after.error or {}).get("message") or (after.result or {}).get("summary") or after.outcome)
-        body = {"option": option, "operation": after.operation, "reason": reason, "backups": backups}
+        listing = [b.model_dump(mode="json") for b in backups]
+        body = {"option": option, "operation": after.operation, "reason": reason, "backups": listing}
         self.publisher.offer(incident_id, after.request_id, body)
-        self.publisher.refresh_options(incident_id)
+        self.publisher.redraw(incident_id, sections=self.publisher.option_sections())

@@ -7,7 +7,6 @@ tests. Built with slack_sdk's block models, which validate lengths as they are b
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -28,9 +27,10 @@ from handlers.actions_ids import ActionId
 from handlers.elements import confirm_dialog
 from handlers.limits import MAX_HEADER, check_limits, clip
 from handlers.message import SlackMessage
-from handlers.result_blocks import backup_select
+from handlers.results import backup_select
 from handlers.steps import STEP_VIEWS, SectionContext, StepView, option_choice
 from handlers.text import esc_clip, fmt_time, mention
+from ops.models import BackupInfo
 
 
 def _message(text: str, blocks: list[Block]) -> SlackMessage:
@@ -40,7 +40,6 @@ def _message(text: str, blocks: list[Block]) -> SlackMessage:
 
 def incident_parent(incident: Incident, *, done: int, total: int, agent_url: str | None) -> SlackMessage:
     """The channel message that anchors the incident thread."""
-    due = incident.opened_at + timedelta(minutes=incident.target_minutes)
     state = {
         "open": ":red_circle: open",
         "resolved": ":large_green_circle: resolved",
@@ -51,7 +50,7 @@ def incident_parent(incident: Incident, *, done: int, total: int, agent_url: str
         MarkdownTextObject(text=f"*Severity*\n{incident.severity} (target {target})"),
         MarkdownTextObject(text=f"*Environment*\n`{incident.environment}`"),
         MarkdownTextObject(text=f"*Opened by*\n{mention(incident.opened_by)} at {fmt_time(incident.opened_at)}"),
-        MarkdownTextObject(text=f"*Due by*\n{fmt_time(due)}"),
+        MarkdownTextObject(text=f"*Due by*\n{fmt_time(incident.due_at)}"),
         MarkdownTextObject(text=f"*State*\n{state}"),
         MarkdownTextObject(text=f"*Checklist*\n{done}/{total} steps done or skipped"),
     ]
@@ -142,7 +141,7 @@ def ephemeral_text(text: str) -> dict[str, Any]:
 
 
 def fallback_offer(
-    incident: Incident, section: RunbookSection, failed_operation: str, reason: str, backups: list[dict[str, Any]]
+    incident: Incident, section: RunbookSection, failed_operation: str, reason: str, backups: list[BackupInfo]
 ) -> SlackMessage:
     """After option N fails: offer option N+1, with the backup menu (newest pre-migration preselected)."""
     assert section.option is not None

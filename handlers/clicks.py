@@ -1,9 +1,7 @@
 """The preamble every click on an incident's controls shares, in one place.
 
 ``on_click`` builds a bolt listener that acks first, parses the payload, decodes the button's
-``<incident>|<step>`` value, looks the incident up, checks that it is the incident of the message
-that was clicked (channel and thread: a value from elsewhere is refused and recorded) and that it is
-still open; only then does
+``<incident>|<step>`` value, looks the incident up and checks that it is still open; only then does
 it call the handler with a :class:`StepClick`. A control that no longer applies gets an ephemeral
 saying why, and the handler never runs. ``require_operator`` is the operator check for handlers
 that run agent operations (the rule itself is ``IncidentService.authorize_run``).
@@ -15,12 +13,12 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from slack_bolt import Ack
 
 from bot.incidents import Incident, UnknownIncident
-from handlers.actions_ids import StepRef
+from handlers.actions_ids import OptionRef, StepRef
 from handlers.deps import HandlerDeps
 from handlers.payloads import BlockActions
 from handlers.text import code
@@ -28,12 +26,15 @@ from handlers.text import code
 log = logging.getLogger(__name__)
 
 
+Ref = TypeVar("Ref", StepRef, OptionRef)
+
+
 @dataclass(frozen=True)
-class StepClick:
-    """A click on an open incident's control: who, on what, and the incident as it was read."""
+class Click(Generic[Ref]):
+    """A click on an open incident's control: who, on what (``ref``), and the incident as it was read."""
 
     payload: BlockActions
-    ref: StepRef
+    ref: Ref
     incident: Incident
 
     @property
@@ -41,13 +42,19 @@ class StepClick:
         return self.payload.user.id
 
 
-ClickHandler = Callable[[HandlerDeps, StepClick], None]
+StepClick = Click[StepRef]
+OptionClick = Click[OptionRef]
 # Where a listener finds the button value when it is not the action's own value (e.g. a select).
 ValueOf = Callable[[HandlerDeps, BlockActions], str | None]
 
 
 def on_click(
-    deps: HandlerDeps, handle: ClickHandler, *, name: str, value_of: ValueOf | None = None
+    deps: HandlerDeps,
+    handle: Callable[[HandlerDeps, Click[Ref]], None],
+    *,
+    name: str,
+    decode: Callable[[str], Ref] = StepRef.decode,  # type: ignore[assignment]
+    value_of: ValueOf | None = None,
 ) -> Callable[..., None]:
     """A bolt listener: ack, resolve the click, then ``handle`` it (or tell the clicker why not)."""
 
@@ -60,7 +67,7 @@ def on_click(
                 return
         else:
             value = payload.action.value or ""
-        click = resolve_click(deps, payload, value)
+        click = resolve_click(deps, payload, value, decode)
         if click is not None:
             handle(deps, click)
 
@@ -68,11 +75,13 @@ def on_click(
     return listener
 
 
-def resolve_click(deps: HandlerDeps, payload: BlockActions, value: str) -> StepClick | None:
+def resolve_click(
+    deps: HandlerDeps, payload: BlockActions, value: str, decode: Callable[[str], Ref]
+) -> Click[Ref] | None:
     """The clicked control's target if its incident is open and is the incident of the message that
     was clicked; otherwise an ephemeral says why."""
     try:
-        ref = StepRef.decode(value)
+        ref = decode(value)
         incident = deps.service.get(ref.incident_id)
     except (ValueError, UnknownIncident) as exc:
         log.warning("click on a control that no longer applies: %s", exc)
@@ -83,7 +92,7 @@ def resolve_click(deps: HandlerDeps, payload: BlockActions, value: str) -> StepC
     if incident.state != "open":
         tell_clicker(deps, payload, f":lock: {incident.id} is {incident.state}; nothing changed.")
         return None
-    return StepClick(payload=payload, ref=ref, incident=incident)
+    return Click(payload=payload, ref=ref, incident=incident)
 
 
 def require_operator(deps: HandlerDeps, click: StepClick, attempted: str) -> bool:

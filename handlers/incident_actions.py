@@ -49,7 +49,7 @@ def _close_listener(deps: HandlerDeps, verb: str, state: IncidentState) -> Calla
         if not outcome.closed:
             tell_clicker(deps, payload, f"{incident.id} is already {incident.state}.")
             return
-        deps.publisher.refresh_all(incident.id)
+        deps.publisher.redraw(incident.id, sections=[s.id for s in deps.runbook.sections], parent=True)
         deps.publisher.reply(incident, f"<@{user}> {outcome.resolution}. {incident.id} is closed.")
 
     listener.__name__ = f"incident_{verb}"

@@ -1,9 +1,11 @@
 """Slack I/O for incident threads: the thread converges on the store's thread plan.
 
-Listeners and the job runner only *ask* (``open_thread``, ``refresh_*``, ``reply``, ``show_job``,
-``ephemeral``); the asks go to a :class:`~handlers.publish_queue.PublishQueue`, never to Slack on the
-caller's thread, so an ack never waits on a rate-limited Web API. Work renders from the store when it
-runs, so repeated edits of one message collapse into its latest state.
+Listeners and the job runner only *ask* (``open_thread``, ``redraw``/``refresh_*``, ``reply``,
+``show_job``, ``ephemeral``); the asks go to a :class:`~handlers.publish_queue.PublishQueue`, never to
+Slack on the caller's thread, so an ack never waits on a rate-limited Web API. Asked-for redraws are
+collected per incident; when the work runs it reads ONE snapshot of the incident
+(``IncidentService.snapshot``) and renders every collected message from it, so repeated edits of one
+message collapse into its latest state and a redraw costs one read however many messages it touches.
 
 Posting is resumable and never doubles (see bot/thread_plan.py): the attempt is recorded before the
 post; a post Slack answered with an error is cleared; one that timed out or died stays *in doubt* and
@@ -20,23 +22,25 @@ import hashlib
 import itertools
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.incidents import Incident, IncidentService
+from bot.incidents import Incident, IncidentService, IncidentSnapshot
 from bot.runbook import Runbook
 from bot.thread_plan import PARENT_KEY, MessageKind, ThreadMessage, ThreadPlan, job_key, offer_key, section_key
 from handlers.blocks import fallback_offer, incident_parent, section_message
 from handlers.message import SlackMessage
 from handlers.publish_queue import PublishQueue
 from handlers.steps import SectionContext
+from ops.models import BackupInfo
 
 log = logging.getLogger(__name__)
 
-Renderer = Callable[[Incident, ThreadMessage], SlackMessage]
+Renderer = Callable[[IncidentSnapshot, ThreadMessage], SlackMessage]
 SYSTEM_ACTOR = "rollback-bot"
 # Longer than any request Slack still completes after a client timeout (the client's own is 15 s).
 IN_DOUBT_GRACE_S = 60.0
@@ -58,7 +62,7 @@ class ThreadPublisher:
         service: IncidentService,
         plan: ThreadPlan,
         runbook: Runbook,
-        context_for: Callable[[str], SectionContext],
+        agent_url_for: Callable[[str], str | None],
         *,
         post_client: WebClient | None = None,
         queue: PublishQueue | None = None,
@@ -71,7 +75,9 @@ class ThreadPublisher:
         self.service = service
         self.plan = plan
         self.runbook = runbook
-        self.context_for = context_for
+        self.agent_url_for = agent_url_for
+        self._dirty: dict[str, set[str] | None] = {}  # incident -> keys to redraw (None: every posted one)
+        self._dirty_lock = threading.Lock()
         self.queue = queue or PublishQueue()
         self.in_doubt_grace_s = in_doubt_grace_s
         self._ephemerals = itertools.count()
@@ -98,37 +104,39 @@ class ThreadPublisher:
         """Post whatever the incident's thread is still missing, in order."""
         self.queue.submit(("posts", incident_id), lambda: self._post_missing(incident_id))
 
-    def refresh(self, incident_id: str, key: str) -> None:
-        self.queue.submit(("render", incident_id, key), lambda: self._render(incident_id, key))
+    def refresh(self, incident_id: str, *keys: str, every: bool = False) -> None:
+        """Redraw these messages (``every``: all posted ones) from one snapshot, soon."""
+        with self._dirty_lock:
+            known = self._dirty.get(incident_id, set())
+            self._dirty[incident_id] = None if every or known is None else known | set(keys)
+        self.queue.submit(("render", incident_id), lambda: self._render(incident_id))
+
+    def redraw(self, incident_id: str, *, sections: Iterable[str] = (), parent: bool = False) -> None:
+        """Redraw the given section messages (and the parent)."""
+        self.refresh(incident_id, *(section_key(s) for s in sections), *([PARENT_KEY] if parent else []))
 
     def refresh_section(self, incident_id: str, section_id: str) -> None:
-        self.refresh(incident_id, section_key(section_id))
+        self.redraw(incident_id, sections=[section_id])
 
     def refresh_parent(self, incident_id: str) -> None:
-        self.refresh(incident_id, PARENT_KEY)
+        self.redraw(incident_id, parent=True)
 
     def refresh_step(self, incident_id: str, step_id: str) -> None:
-        self.refresh_section(incident_id, self.runbook.section_of(step_id).id)
-        self.refresh_parent(incident_id)
+        """A step changed: its section and the parent's progress."""
+        self.redraw(incident_id, sections=[self.runbook.section_of(step_id).id], parent=True)
 
-    def refresh_options(self, incident_id: str) -> None:
-        for section in self.runbook.sections:
-            if section.option is not None:
-                self.refresh_section(incident_id, section.id)
+    def option_sections(self) -> list[str]:
+        return [s.id for s in self.runbook.sections if s.option is not None]
 
-    def refresh_all(self, incident_id: str) -> None:
-        self.refresh_parent(incident_id)
-        for section in self.runbook.sections:
-            self.refresh_section(incident_id, section.id)
-
-    def show_job(self, incident_id: str, request_id: str) -> None:
-        """The job's message: posted the first time, re-rendered (running -> result) after."""
+    def show_job(self, incident_id: str, request_id: str, step_id: str) -> None:
+        """The job's message (posted the first time, re-rendered after: running -> result), its
+        step's section and the parent, redrawn together from one snapshot."""
         if self.plan.want(incident_id, job_key(request_id), "job"):
             self.converge(incident_id)
-        else:
-            self.refresh(incident_id, job_key(request_id))
+        self.refresh(incident_id, job_key(request_id), section_key(self.runbook.section_of(step_id).id), PARENT_KEY)
 
     def offer(self, incident_id: str, after_request_id: str, body: dict[str, Any]) -> None:
+        """A fallback offer (body: option, operation, reason, backups), posted once per failed job."""
         if self.plan.want(incident_id, offer_key(after_request_id), "offer", body):
             self.converge(incident_id)
 
@@ -147,13 +155,15 @@ class ThreadPublisher:
         """Post what is missing and re-render everything posted (unchanged renders cost nothing)."""
         for incident_id in incident_ids:
             self.converge(incident_id)
-            for row in self.plan.messages(incident_id):
-                if row.ts is not None:
-                    self.refresh(incident_id, row.key)
+            self.refresh(incident_id, every=True)
 
     # -- rendering ----------------------------------------------------------------------------------
-    def render(self, incident: Incident, row: ThreadMessage) -> SlackMessage:
-        msg = self._renderers[row.kind](incident, row)
+    def context(self, snap: IncidentSnapshot) -> SectionContext:
+        return SectionContext(agent_url=self.agent_url_for(snap.incident.environment), backups=snap.backups)
+
+    def render(self, snap: IncidentSnapshot, row: ThreadMessage) -> SlackMessage:
+        incident = snap.incident
+        msg = self._renderers[row.kind](snap, row)
         blocks = [dict(b) for b in msg.blocks]
         if blocks and not blocks[0].get("block_id"):
             blocks[0]["block_id"] = marker(incident.id, row.key)
@@ -161,42 +171,43 @@ class ThreadPublisher:
             log.warning("message %s of %s has no free first block_id for its marker", row.key, incident.id)
         return SlackMessage(text=msg.text, blocks=blocks)
 
-    def _render_parent(self, incident: Incident, row: ThreadMessage) -> SlackMessage:
-        steps = self.service.steps(incident.id)
-        done = sum(1 for s in steps.values() if s.state in ("done", "skipped"))
-        return incident_parent(incident, done=done, total=len(steps), agent_url=self.context_for(incident.id).agent_url)
+    def _render_parent(self, snap: IncidentSnapshot, row: ThreadMessage) -> SlackMessage:
+        agent_url = self.agent_url_for(snap.incident.environment)
+        return incident_parent(snap.incident, done=snap.done, total=snap.total, agent_url=agent_url)
 
-    def _render_section(self, incident: Incident, row: ThreadMessage) -> SlackMessage:
+    def _render_section(self, snap: IncidentSnapshot, row: ThreadMessage) -> SlackMessage:
         section = self.runbook.section(row.ref)
-        return section_message(incident, section, self.service.steps(incident.id), self.context_for(incident.id))
+        return section_message(snap.incident, section, snap.steps, self.context(snap))
 
-    def _render_offer(self, incident: Incident, row: ThreadMessage) -> SlackMessage:
+    def _render_offer(self, snap: IncidentSnapshot, row: ThreadMessage) -> SlackMessage:
         body = row.body or {}
         return fallback_offer(
-            incident,
+            snap.incident,
             self.runbook.option(int(body["option"])),
             str(body.get("operation", "")),
             str(body.get("reason", "")),
-            list(body.get("backups") or []),
+            [BackupInfo.model_validate(b) for b in body.get("backups") or []],
         )
 
-    def _render_note(self, incident: Incident, row: ThreadMessage) -> SlackMessage:
+    def _render_note(self, snap: IncidentSnapshot, row: ThreadMessage) -> SlackMessage:
         text = str((row.body or {}).get("text", ""))
         return SlackMessage(text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
 
     # -- the work the queue runs --------------------------------------------------------------------
     def _post_missing(self, incident_id: str) -> None:
-        incident = self.service.get(incident_id)
-        if incident.thread_ts is None and not incident.is_open:
+        snap = self.service.snapshot(incident_id)
+        if snap.incident.thread_ts is None and not snap.incident.is_open:
             return  # closed before Slack ever had it (e.g. Slack refused the parent): no thread to start
-        for row in self.plan.unposted(incident_id):
-            if row.key != PARENT_KEY and incident.thread_ts is None:
+        for row in [m for m in snap.thread.values() if m.ts is None]:
+            if row.key != PARENT_KEY and snap.incident.thread_ts is None:
                 return  # replies wait for the parent
-            if not self._post_one(incident, row):
+            if not self._post_one(snap, row):
                 return  # the rest wait: order matters, and the reconciler comes back
-            incident = self.service.get(incident_id)
+            if row.key == PARENT_KEY:
+                snap = self.service.snapshot(incident_id)  # now with the thread
 
-    def _post_one(self, incident: Incident, row: ThreadMessage) -> bool:
+    def _post_one(self, snap: IncidentSnapshot, row: ThreadMessage) -> bool:
+        incident = snap.incident
         if row.in_doubt:
             try:
                 found = self._find_posted(incident, row)
@@ -220,7 +231,7 @@ class ThreadPublisher:
                     age,
                 )
                 return False
-        msg = self.render(incident, row)
+        msg = self.render(snap, row)
         self.plan.begin_post(incident.id, row.key)
         thread_ts = None if row.key == PARENT_KEY else incident.thread_ts
         try:
@@ -278,21 +289,24 @@ class ThreadPublisher:
             ),
         )
 
-    def _render(self, incident_id: str, key: str) -> None:
-        row = self.plan.get(incident_id, key)
-        if row is None:
-            return
-        if row.ts is None:
+    def _render(self, incident_id: str) -> None:
+        """Redraw the incident's collected messages from one snapshot; unchanged ones cost no call."""
+        with self._dirty_lock:
+            keys = self._dirty.pop(incident_id, set())
+        snap = self.service.snapshot(incident_id)
+        rows = [m for m in snap.thread.values() if keys is None or m.key in keys]
+        if any(m.ts is None for m in rows):
             self.converge(incident_id)  # posted with the latest state when its turn comes
-            return
-        incident = self.service.get(incident_id)
-        msg = self.render(incident, row)
-        digest = render_hash(msg)
-        if digest == row.shown_hash:
-            return
-        try:
-            self.client.chat_update(channel=incident.channel, ts=row.ts, text=msg.text, blocks=msg.blocks)
-        except Exception as exc:  # stays stale in the plan; the next reconcile pass retries
-            log.warning("could not update %s of %s: %s", key, incident_id, exc)
-            return
-        self.plan.shown(incident_id, key, digest)
+        for row in rows:
+            if row.ts is None:
+                continue
+            msg = self.render(snap, row)
+            digest = render_hash(msg)
+            if digest == row.shown_hash:
+                continue
+            try:
+                self.client.chat_update(channel=snap.incident.channel, ts=row.ts, text=msg.text, blocks=msg.blocks)
+            except Exception as exc:  # stays stale in the plan; the next reconcile pass retries
+                log.warning("could not update %s of %s: %s", row.key, incident_id, exc)
+                continue
+            self.plan.shown(incident_id, row.key, digest)

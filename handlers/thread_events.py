@@ -18,8 +18,6 @@ def register(app: App, deps: HandlerDeps) -> None:
         incident = deps.service.by_thread(str(event.get("channel", "")), str(event["thread_ts"]))
         if incident is None:
             return
-        ts = str(event.get("ts", ""))
-        # Slack redelivers events it thinks were not acked; the message ts makes the record idempotent.
-        if any(e.kind == "thread.message" and e.data.get("ts") == ts for e in deps.service.events(incident.id)):
-            return
-        deps.service.record(incident.id, "thread.message", event.get("user"), ts=ts, text=str(event.get("text", "")))
+        deps.service.record_thread_message(
+            incident.id, event.get("user"), str(event.get("ts", "")), str(event.get("text", ""))
+        )

@@ -16,6 +16,7 @@ from handlers.actions_ids import ActionId, StepRef
 from handlers.deps import HandlerDeps
 from handlers.limits import clip
 from handlers.text import esc, fmt_time, mention
+from ops.models import BackupInfo
 
 STATE_ICON = {
     "pending": ":white_square:",
@@ -32,7 +33,7 @@ class SectionContext(BaseModel):
     backups it has."""
 
     agent_url: str | None = None
-    backups: list[dict[str, Any]] | None = None
+    backups: list[BackupInfo] | None = None
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,7 @@ import pytest
 
 from ops.control.config import ProcessConfig
 from ops.control.process import ProcessController, child_env, is_secret_env
-
-from .conftest import Reaper
+from tests.unit.ops.app_helpers import Reaper
 
 # Prints its environment as one JSON line, then waits to be stopped (so start() reports it running).
 DUMP_ENV = "import os, json, sys, time; print(json.dumps(dict(os.environ)), flush=True); time.sleep(60)"

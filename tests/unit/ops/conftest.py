@@ -29,3 +29,7 @@ def no_proc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     empty.mkdir(exist_ok=True)
     monkeypatch.setenv("ROLLBACK_AGENT_PROC_ROOT", str(empty))
     return empty
+
+
+# The app-control fixtures (a plain sqlite3 deployment, the stand-in as a real process).
+from tests.unit.ops.app_helpers import deployment, process_host, reaper  # noqa: E402, F401

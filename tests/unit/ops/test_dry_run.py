@@ -10,8 +10,7 @@ from ops.errors import OpInputError
 from ops.rollback import rollback
 from sandbox import gofastcdn_fixture as fx
 from sandbox.gofastcdn_fixture import FixtureInfo
-
-from .conftest import db_digest
+from tests.unit.ops.conftest import db_digest
 
 
 def test_rollback_dry_run_matches_real_and_leaves_db(migrated: FixtureInfo) -> None:

@@ -11,8 +11,7 @@ from ops.rollback import rollback
 from ops.verify import verify
 from sandbox import gofastcdn_fixture as fx
 from sandbox.gofastcdn_fixture import FixtureInfo
-
-from .conftest import db_digest
+from tests.unit.ops.conftest import db_digest
 
 
 def _check(res: object, name: str) -> tuple[bool, str]:

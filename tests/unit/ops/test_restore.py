@@ -13,8 +13,7 @@ from ops.errors import OpInputError, OpRefused
 from ops.verify import verify
 from sandbox import gofastcdn_fixture as fx
 from sandbox.gofastcdn_fixture import FixtureInfo
-
-from .conftest import db_digest
+from tests.unit.ops.conftest import db_digest
 
 
 def test_restore_pre_migration_backup(migrated: FixtureInfo) -> None:

@@ -7,7 +7,7 @@ import pytest
 from ops.agent.audit import AuditLog
 from ops.agent.jobs import INTERRUPTED, JobExecutor, JobStore, JobView, RequestIdConflict
 from ops.host import Host
-from tests.unit.agent.conftest import Gate, make_registry, make_runner
+from tests.unit.ops.agent.conftest import Gate, make_registry, make_runner
 
 
 def submit(runner: JobExecutor, rid: str, op: str, args: dict[str, object] | None = None) -> tuple[JobView, bool]:

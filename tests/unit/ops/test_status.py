@@ -7,8 +7,7 @@ import pytest
 from ops.status import status
 from sandbox import gofastcdn_fixture as fx
 from sandbox.gofastcdn_fixture import FixtureInfo
-
-from .conftest import db_digest
+from tests.unit.ops.conftest import db_digest
 
 
 def test_migrated_status(migrated: FixtureInfo) -> None:

@@ -16,8 +16,7 @@ import pytest
 
 from ops.deployment import Deployment
 from sandbox.gofastcdn_standin import Binary, check_loopback, go_time, make_server, make_token
-
-from .conftest import REPO, add_row, build_deployment, checksum, migrate_to_media
+from tests.unit.ops.app_helpers import REPO, add_row, build_deployment, checksum, migrate_to_media
 
 
 @pytest.mark.parametrize(

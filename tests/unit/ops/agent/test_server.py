@@ -13,7 +13,7 @@ from ops.agent.auth import Verifier, signed_headers
 from ops.agent.server import create_app
 from ops.client import AgentAuthError, AgentClient, AgentProtocolError, AgentTimeout, AgentUnreachable
 from ops.host import Host
-from tests.unit.agent.conftest import SECRET, Gate, make_runner
+from tests.unit.ops.agent.conftest import SECRET, Gate, make_runner
 
 with warnings.catch_warnings():  # starlette nags about httpx vs httpx2; the API is the same
     warnings.simplefilter("ignore")

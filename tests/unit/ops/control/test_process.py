@@ -13,8 +13,7 @@ import httpx
 from ops.control.config import ProcessConfig
 from ops.control.process import ProcessController, proc_stat
 from ops.host import Host
-
-from .conftest import Reaper, wait_for_log
+from tests.unit.ops.app_helpers import Reaper, wait_for_log
 
 HostFactory = Callable[..., tuple[Host, ProcessController]]
 

@@ -12,8 +12,7 @@ from ops.backups import create_backup, list_backups, sha256_file
 from ops.rollback import rollback
 from sandbox import gofastcdn_fixture as fx
 from sandbox.gofastcdn_fixture import FixtureInfo
-
-from .conftest import db_digest
+from tests.unit.ops.conftest import db_digest
 
 
 def test_create_uses_backup_api_and_sidecar(migrated_a: FixtureInfo) -> None:

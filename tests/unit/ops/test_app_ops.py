@@ -16,9 +16,8 @@ from ops.control.process import ProcessController
 from ops.deployment import Deployment
 from ops.errors import OpInputError
 from ops.host import Host
-
-from .conftest import add_row, free_port, migrate_to_media
-from .test_controllers_fake import FakeRunner, FakeSystemd
+from tests.unit.ops.app_helpers import add_row, free_port, migrate_to_media
+from tests.unit.ops.control.test_controllers_fake import FakeRunner, FakeSystemd
 
 HostFactory = Callable[..., tuple[Host, ProcessController]]
 CHECK_NAMES = [

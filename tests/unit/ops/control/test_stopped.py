@@ -24,8 +24,7 @@ from ops.stopped import prove_stopped
 from sandbox import gofastcdn_fixture as fx
 from sandbox.db_holder import hold_open
 from sandbox.gofastcdn_fixture import FixtureInfo
-
-from .conftest import REPO, Reaper, free_port, wait_for_log
+from tests.unit.ops.app_helpers import REPO, Reaper, free_port, wait_for_log
 
 
 def _closed_url() -> str:

@@ -12,8 +12,7 @@ from ops.rollback import rollback
 from ops.schema import inspect_file
 from sandbox import gofastcdn_fixture as fx
 from sandbox.gofastcdn_fixture import FixtureInfo
-
-from .conftest import db_digest
+from tests.unit.ops.conftest import db_digest
 
 
 @pytest.mark.parametrize(("running", "code"), [(True, "app_running"), (None, "app_state_unknown")])
