@@ -93,6 +93,7 @@ class Incident(BaseModel):
     chosen_option: int | None = None
     chosen_backup: str | None = None
     resolution: str | None = None
+    drill: bool = False  # a rehearsal: the agent works on a scratch copy; kept out of incident stats
 
     @property
     def is_open(self) -> bool:

@@ -216,17 +216,30 @@ class IncidentService:
 
     # -- incidents ----------------------------------------------------------------------------------
 
-    def open(self, environment: str, severity: Severity | str, summary: str, channel: str, opened_by: str) -> Incident:
-        """Open an incident with every runbook step pending; IncidentAlreadyOpen if one is open here."""
+    def open(
+        self,
+        environment: str,
+        severity: Severity | str,
+        summary: str,
+        channel: str,
+        opened_by: str,
+        *,
+        drill: bool = False,
+    ) -> Incident:
+        """Open an incident with every runbook step pending; IncidentAlreadyOpen if one is open here.
+
+        Drills and real incidents are counted apart: a drill never stands in the way of a real one.
+        """
         sev = Severity(severity)
         now = self.clock()
         with self.store.transaction():
-            existing = self.open_for(environment)
+            existing = self.open_for(environment, drill=drill)
             if existing is not None:
                 raise IncidentAlreadyOpen(existing)
-            seq = self.store.next_value("incident")
+            # Drills are numbered apart (DRILL-n), so rehearsals never shift the real incident numbers.
+            seq = self.store.next_value("drill" if drill else "incident")
             incident = Incident(
-                id=f"RB-{seq}",
+                id=f"DRILL-{seq}" if drill else f"RB-{seq}",
                 environment=environment,
                 severity=sev,
                 target_minutes=sev.target_minutes,
@@ -234,6 +247,7 @@ class IncidentService:
                 channel=channel,
                 opened_by=opened_by,
                 opened_at=now,
+                drill=drill,
             )
             row = incident.model_dump(mode="json")
             row["seq"] = seq
@@ -244,7 +258,7 @@ class IncidentService:
                 "incident.opened",
                 opened_by,
                 None,
-                {"environment": environment, "severity": sev.value, "summary": summary},
+                {"environment": environment, "severity": sev.value, "summary": summary, "drill": drill},
             )
         return incident
 
@@ -254,8 +268,9 @@ class IncidentService:
             raise UnknownIncident(incident_id)
         return Incident.model_validate(row)
 
-    def open_for(self, environment: str) -> Incident | None:
-        row = self.store.row("incidents", "environment = ? AND state = 'open'", [environment])
+    def open_for(self, environment: str, *, drill: bool = False) -> Incident | None:
+        """The open real incident of an environment (or its open drill, with ``drill=True``)."""
+        row = self.store.row("incidents", "environment = ? AND state = 'open' AND drill = ?", [environment, int(drill)])
         return Incident.model_validate(row) if row else None
 
     def by_thread(self, channel: str, thread_ts: str) -> Incident | None:

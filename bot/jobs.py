@@ -212,6 +212,7 @@ class JobRunner:
         same request id is polled again, up to ``deadline_s`` in all.
         """
         waited = 0.0
+        drill = self._drill_of(job.incident_id)
         while True:
             window = max(1.0, min(self.poll_window_s, self.deadline_s - waited))
             try:
@@ -222,6 +223,7 @@ class JobRunner:
                     on_progress=on_progress,
                     deadline_s=window,
                     caller=f"{CALLER}/{job.started_by}",  # who clicked, in the agent's audit log
+                    drill=drill,
                 )
             except AgentTimeout:
                 waited += window
@@ -229,6 +231,10 @@ class JobRunner:
                     raise
                 took = f"{waited:.0f} s" if waited < 120 else f"{waited / 60:.0f} min"
                 on_progress(f"still running after {took}; still watching")
+
+    def _drill_of(self, incident_id: str) -> str | None:
+        """A drill's jobs run on the agent's scratch copy named after the drill; real ones on the host."""
+        return incident_id if self.service.get(incident_id).drill else None
 
     # -- fallbacks --------------------------------------------------------------------------------
     def _maybe_offer_fallback(self, job: AgentJob) -> None:
@@ -254,7 +260,7 @@ class JobRunner:
             return []
         request_id = f"{incident_id}.backups.{uuid.uuid4().hex[:12]}"
         try:
-            view = client.run("backups_list", {}, request_id, deadline_s=60)
+            view = client.run("backups_list", {}, request_id, deadline_s=60, drill=self._drill_of(incident_id))
         except AgentError as exc:
             self.service.record(incident_id, "agent.backups_unavailable", SYSTEM_ACTOR, error=str(exc))
             return []

@@ -33,6 +33,7 @@ from bot.incidents import Incident, IncidentService, IncidentSnapshot
 from bot.runbook import Runbook
 from bot.thread_plan import PARENT_KEY, MessageKind, ThreadMessage, ThreadPlan, job_key, offer_key, section_key
 from handlers.blocks import fallback_offer, incident_parent, section_message
+from handlers.drill_marker import mark_drill, mark_text
 from handlers.message import SlackMessage
 from handlers.publish_queue import PublishQueue
 from handlers.steps import SectionContext
@@ -147,7 +148,9 @@ class ThreadPublisher:
 
     def ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
         def send() -> None:
-            self.client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
+            incident = self.service.by_thread(channel, thread_ts) if thread_ts else None
+            shown = mark_text(text) if incident is not None and incident.drill else text
+            self.client.chat_postEphemeral(channel=channel, user=user, text=shown, thread_ts=thread_ts)
 
         self.queue.submit(("ephemeral", next(self._ephemerals)), send)
 
@@ -161,9 +164,15 @@ class ThreadPublisher:
     def context(self, snap: IncidentSnapshot) -> SectionContext:
         return SectionContext(agent_url=self.agent_url_for(snap.incident.environment), backups=snap.backups)
 
+    @staticmethod
+    def marked(incident: Incident, msg: SlackMessage) -> SlackMessage:
+        """Every message of a drill says DRILL; a real incident's messages are left as built."""
+        return mark_drill(msg) if incident.drill else msg
+
     def render(self, snap: IncidentSnapshot, row: ThreadMessage) -> SlackMessage:
+        """The message as the store has it now, marked DRILL for drills, with its lookup marker."""
         incident = snap.incident
-        msg = self._renderers[row.kind](snap, row)
+        msg = self.marked(incident, self._renderers[row.kind](snap, row))
         blocks = [dict(b) for b in msg.blocks]
         if blocks and not blocks[0].get("block_id"):
             blocks[0]["block_id"] = marker(incident.id, row.key)

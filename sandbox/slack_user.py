@@ -18,7 +18,8 @@ import httpx
 from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
-from sandbox.fake_slack import FakeSlack
+from sandbox.fake_slack import FakeSlack, Message
+from sandbox.fake_slack import interactions as fake_interactions
 
 DEFAULT_APP_ID = "A0SANDBOX"
 
@@ -102,8 +103,65 @@ def build_block_action(
         option_value=option_value,
         api_app_id=api_app_id,
     )
+    return _interaction(payload, signing_secret, timestamp)
+
+
+def _interaction(payload: dict[str, Any], signing_secret: str, timestamp: int | None) -> SignedRequest:
     body = "payload=" + quote(json.dumps(payload))
     return SignedRequest(body=body, headers=sign(body, signing_secret, timestamp=timestamp), payload=payload)
+
+
+def _event(envelope: dict[str, Any], signing_secret: str, timestamp: int | None) -> SignedRequest:
+    """Events API deliveries are JSON bodies, signed the same way as interactions."""
+    body = json.dumps(envelope)
+    headers = {**sign(body, signing_secret, timestamp=timestamp), "content-type": "application/json"}
+    return SignedRequest(body=body, headers=headers, payload=envelope)
+
+
+def build_view_submission(
+    fake: FakeSlack,
+    *,
+    signing_secret: str,
+    user_id: str,
+    view_id: str,
+    values: dict[str, dict[str, Any]],
+    api_app_id: str = DEFAULT_APP_ID,
+    timestamp: int | None = None,
+) -> SignedRequest:
+    """A signed `view_submission` of an open modal; `values` is block_id -> action_id -> input."""
+    payload = fake_interactions.view_submission_payload(
+        fake.ws, user_id=user_id, view_id=view_id, raw_values=values, api_app_id=api_app_id
+    )
+    return _interaction(payload, signing_secret, timestamp)
+
+
+def build_view_closed(
+    fake: FakeSlack, *, signing_secret: str, user_id: str, view_id: str, api_app_id: str = DEFAULT_APP_ID
+) -> SignedRequest:
+    payload = fake_interactions.view_closed_payload(fake.ws, user_id=user_id, view_id=view_id, api_app_id=api_app_id)
+    return _interaction(payload, signing_secret, None)
+
+
+def build_message_event(
+    fake: FakeSlack, message: Message, *, signing_secret: str, api_app_id: str = DEFAULT_APP_ID
+) -> SignedRequest:
+    """The Events API delivery of a person's message (thread replies arrive with thread_ts)."""
+    event = fake_interactions.message_event(fake.ws, message)
+    return _event(fake_interactions.event_envelope(fake.ws, event, api_app_id=api_app_id), signing_secret, None)
+
+
+def build_reaction_added(
+    fake: FakeSlack,
+    *,
+    signing_secret: str,
+    user_id: str,
+    channel_id: str,
+    ts: str,
+    name: str,
+    api_app_id: str = DEFAULT_APP_ID,
+) -> SignedRequest:
+    event = fake_interactions.reaction_added_event(fake.ws, user_id=user_id, channel_id=channel_id, ts=ts, name=name)
+    return _event(fake_interactions.event_envelope(fake.ws, event, api_app_id=api_app_id), signing_secret, None)
 
 
 class SlackUserDriver:

@@ -147,8 +147,16 @@ def _v1_initial(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
-# --- 2: the Slack messages each incident should have, so a reconciler can post what is missing ---
-def _v2_messages(db: sqlite_utils.Database) -> None:
+def _v2_drills(db: sqlite_utils.Database) -> None:
+    # A drill rehearses on a scratch copy; existing incidents were all real.
+    db["incidents"].add_column("drill", int, not_null_default=0)  # type: ignore[union-attr]
+    # One open real incident and one open drill per environment: a drill never blocks the real thing.
+    db.execute("DROP INDEX IF EXISTS incidents_one_open_per_env")
+    db.execute("CREATE UNIQUE INDEX incidents_one_open_per_env ON incidents(environment, drill) WHERE state = 'open'")
+
+
+# --- 3: the Slack messages each incident should have, so a reconciler can post what is missing ---
+def _v3_messages(db: sqlite_utils.Database) -> None:
     """One row per message the thread should carry; ``ts`` is NULL until Slack has it.
 
     ``attempted_at`` is written (committed) before a post is sent: a row with it set and no ``ts`` is
@@ -190,7 +198,8 @@ def _v2_messages(db: sqlite_utils.Database) -> None:
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "incidents, steps, section messages, events, agent jobs, pages, counters", _v1_initial),
-    Migration(2, "messages: the Slack messages each incident should have, posted or not", _v2_messages),
+    Migration(2, "incidents.drill: rehearsals on a scratch copy, kept apart from real incidents", _v2_drills),
+    Migration(3, "messages: the Slack messages each incident should have, posted or not", _v3_messages),
 )
 LATEST = MIGRATIONS[-1].version
 

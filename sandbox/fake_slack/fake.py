@@ -18,7 +18,7 @@ from sandbox.fake_slack.models import (
     Usergroup,
     View,
 )
-from sandbox.fake_slack.server import CallLog, FakeSlackServer
+from sandbox.fake_slack.server import CallLog, FakeSlackServer, Mount
 from sandbox.fake_slack.state import RepliesRegime, Workspace
 
 
@@ -69,6 +69,12 @@ class FakeSlack:
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         self.stop()
+
+    def mount(self, routes: Mount) -> None:
+        """Serve extra routes ("/" and "/page/...") from this fake's HTTP server."""
+        if self._server is None:
+            raise RuntimeError("FakeSlack is not started; call .start() first")
+        self._server.mount = routes
 
     @property
     def root_url(self) -> str:
@@ -127,6 +133,16 @@ class FakeSlack:
             deep=True
         )
 
+    def react_as_user(self, channel: str, ts: str, user: str, name: str) -> bool:
+        """A person adds a reaction (e.g. 📌 `pushpin`); False when they had already reacted so."""
+        with self.ws.lock:
+            self.ws.message(channel, ts)
+            users = self.ws.reactions.setdefault((channel, ts), {}).setdefault(name.strip(":"), [])
+            if user in users:
+                return False
+            users.append(user)
+            return True
+
     def restrict_replies(
         self, *, max_limit: int = 15, min_interval_s: float = 60.0, parent_on_every_page: bool = False
     ) -> None:
@@ -167,15 +183,24 @@ class FakeSlack:
         retry_after: int | None = None,
         delay_s: float = 0.0,
         times: int | None = 1,
-    ) -> None:
-        """Fail/slow the next `times` calls of `method` (None = until cleared).
+    ) -> Fault:
+        """Fail/slow the next `times` calls of `method` (None = until cleared or withdrawn).
 
-        `method` is a Web API name, or "response_url" / "upload" for those endpoints. status=429
-        sends Retry-After (default 1 s); `error` alone gives HTTP 200 `ok: false`.
+        `method` is a Web API name, "response_url" / "upload" for those endpoints, or "*" for every
+        call. status=429 sends Retry-After (default 1 s); `error` alone gives HTTP 200 `ok: false`.
         """
         if status == 429 and retry_after is None:
             retry_after = 1
-        self._faults.add(Fault(method, status, error, retry_after, delay_s, times))
+        fault = Fault(method, status, error, retry_after, delay_s, times)
+        self._faults.add(fault)
+        return fault
+
+    def withdraw(self, fault: Fault) -> None:
+        """Remove one injected fault before it is used up."""
+        self._faults.discard(fault)
+
+    def injections(self) -> list[Fault]:
+        return self._faults.active()
 
     def clear_injections(self) -> None:
         self._faults.clear()

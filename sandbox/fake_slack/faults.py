@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 @dataclass
 class Fault:
-    method: str
+    method: str  # a Web API method, "response_url", "upload", or "*" for every call
     status: int = 200
     error: str | None = None
     retry_after: int | None = None
@@ -31,10 +31,20 @@ class Faults:
         with self._lock:
             self._faults.clear()
 
+    def discard(self, fault: Fault) -> None:
+        """Withdraw one fault (e.g. a slow API switched off from the page); gone already is fine."""
+        with self._lock:
+            if fault in self._faults:
+                self._faults.remove(fault)
+
+    def active(self) -> list[Fault]:
+        with self._lock:
+            return list(self._faults)
+
     def take(self, method: str) -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.method == method:
+                if fault.method in (method, "*"):
                     if fault.times is not None:
                         fault.times -= 1
                         if fault.times <= 0:
