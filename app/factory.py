@@ -10,6 +10,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
@@ -20,17 +21,24 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from app.settings import Settings
 from bot.agents import AgentDirectory
+from bot.contacts import load_contacts
 from bot.incidents import IncidentService
 from bot.jobs import JobRunner
+from bot.pagerduty import PagerDutyEvents
+from bot.paging import PagingService
 from bot.permissions import OperatorPolicy
+from bot.reminders import ReminderService
 from bot.runbook import load_runbook
 from bot.store import Store
 from bot.thread_plan import ThreadPlan
-from handlers import incident_actions, rollback_command, steps, thread_events
+from bot.timers import TimerService
+from handlers import incident_actions, notice_actions, rollback_command, steps, thread_events
 from handlers.agent_presenter import SlackJobPresenter
 from handlers.deps import HandlerDeps
+from handlers.paging_sender import SlackPageSender
 from handlers.publisher import ThreadPublisher
 from handlers.reconciler import ThreadReconciler
+from handlers.reminders import SlackReminderSender
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +48,15 @@ class RollbackBot:
     app: App
     deps: HandlerDeps
     store: Store
-
+    timers: TimerService
     reconciler: ThreadReconciler
+    phone: PagerDutyEvents | None = None
 
     def close(self) -> None:
         self.reconciler.close()
+        self.timers.close()
+        if self.phone is not None:
+            self.phone.close()
         self.deps.runner.close()
         self.deps.publisher.close()
         self.store.close()
@@ -79,6 +91,7 @@ def build_post_client(client: WebClient) -> WebClient:
 
 
 def create_app(settings: Settings, client: WebClient | None = None) -> RollbackBot:
+    contacts = load_contacts(settings.rollback_contacts_path)  # ContactsError before anything starts
     store = Store(settings.rollback_store_path)
     runbook = load_runbook(settings.rollback_runbook_path)
     slack = client or build_client(settings)
@@ -101,8 +114,25 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
     agents = AgentDirectory(settings.rollback_agents)
 
     plan = ThreadPlan(store, runbook)
-    publisher = ThreadPublisher(slack, service, plan, runbook, agents.url_for, post_client=build_post_client(slack))
+    publisher = ThreadPublisher(
+        slack,
+        service,
+        plan,
+        runbook,
+        agents.url_for,
+        lambda incident_id: paging.view(incident_id),
+        post_client=build_post_client(slack),
+    )
     runner = JobRunner(service, agents, SlackJobPresenter(publisher, service))
+
+    timers = TimerService(store, scheduler=BackgroundScheduler(timezone="UTC"))
+    sender = SlackPageSender(
+        slack, publisher, contacts.ack_timeout_minutes if contacts else lambda _severity: 0.0, service.clock
+    )
+    # Phones ring only for contacts that name a PagerDuty routing key.
+    phone = PagerDutyEvents(settings.rollback_pagerduty_events_url) if contacts and contacts.uses_pagerduty else None
+    paging = PagingService(store, service, contacts, timers, sender, group_members, phone=phone)
+    reminders = ReminderService(service, timers, SlackReminderSender(publisher, service.clock))
     deps = HandlerDeps(
         environments=settings.environments,
         default_environment=settings.rollback_default_environment,
@@ -110,6 +140,8 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         runbook=runbook,
         publisher=publisher,
         runner=runner,
+        paging=paging,
+        reminders=reminders,
     )
     # Every listener, by what it answers: the slash command, each step kind's controls, the
     # parent's Resolve / Cancel, and thread messages.
@@ -117,7 +149,10 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
     steps.register(app, deps)
     incident_actions.register(app, deps)
     thread_events.register(app, deps)
+    notice_actions.register(app, deps)  # the notice modal's submission (its button is a step control)
     reconciler = ThreadReconciler(publisher, service).start()  # first: repair what a crash left behind
     if recovered := runner.recover():
         log.info("re-attached to %d agent job(s) left running by the previous process", recovered)
-    return RollbackBot(app=app, deps=deps, store=store, reconciler=reconciler)
+    if armed := timers.start():
+        log.info("re-armed %d pending timer(s) from the store", armed)
+    return RollbackBot(app=app, deps=deps, store=store, timers=timers, reconciler=reconciler, phone=phone)

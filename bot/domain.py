@@ -33,6 +33,17 @@ SEVERITY_TARGET_MINUTES: dict[Severity, int] = {
 }
 
 
+# Who the stakeholder notice goes to (the checklist's Communication steps), each mapped to a channel
+# in the contacts file.
+Audience = Literal["development_team", "qa", "customer_support", "end_users"]
+AUDIENCE_LABELS: dict[str, str] = {
+    "development_team": "Development team",
+    "qa": "Quality assurance team",
+    "customer_support": "Customer support team",
+    "end_users": "End users",
+}
+
+
 class IncidentState(StrEnum):
     open = "open"
     resolved = "resolved"
@@ -157,13 +168,28 @@ class AgentJob(BaseModel):
 
 
 class Page(BaseModel):
-    """One ping of a person; escalation timers re-arm from unacked rows after a restart."""
+    """One page of one person for a role in a round; ``page_key`` is unique, so nobody is paged twice."""
 
     id: int
+    page_key: str
     incident_id: str
     user_id: str
-    role: str | None = None
+    role: str
+    round: int = 0
     paged_at: datetime
-    via: str | None = None
+    via: str = "slack"
+    state: str = "sending"  # sending -> sent | failed (the DM could not be posted)
+    dm_channel: str | None = None
+    dm_ts: str | None = None
+    error: str | None = None
     acked_by: str | None = None
     acked_at: datetime | None = None
+
+
+class RoleAck(BaseModel):
+    incident_id: str
+    role: str
+    acked_by: str
+    acked_at: datetime
+    via: str | None = None
+    seconds_to_ack: float | None = None

@@ -102,11 +102,11 @@ class ThreadPlan:
             )
             return cur.rowcount > 0
 
-    def want_note(self, incident_id: str, text: str) -> str:
-        """A one-off text reply (who chose what, who closed the incident); returns its key."""
+    def want_note(self, incident_id: str, body: dict[str, Any]) -> str:
+        """A one-off reply built once (``{"text"}``, optionally ``"blocks"``); returns its key."""
         with self.store.transaction():
             key = f"note:{self.store.next_value('note')}"
-            self.want(incident_id, key, "note", {"text": text})
+            self.want(incident_id, key, "note", body)
         return key
 
     # -- reading ------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ tests. Built with slack_sdk's block models, which validate lengths as they are b
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -22,14 +23,16 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.incidents import Incident, StepState
+from bot.paging import PagingView
 from bot.runbook import RunbookSection
 from handlers.actions_ids import ActionId
 from handlers.elements import confirm_dialog
 from handlers.limits import MAX_HEADER, check_limits, clip
 from handlers.message import SlackMessage
+from handlers.paging_blocks import paging_status_blocks
 from handlers.results import backup_select
 from handlers.steps import STEP_VIEWS, SectionContext, StepView, option_choice
-from handlers.text import esc_clip, fmt_time, mention
+from handlers.text import esc_clip, fmt_due, fmt_time, mention
 from ops.models import BackupInfo
 
 
@@ -38,8 +41,17 @@ def _message(text: str, blocks: list[Block]) -> SlackMessage:
     return SlackMessage(text=clip(text, 3000), blocks=check_limits(dicts))
 
 
-def incident_parent(incident: Incident, *, done: int, total: int, agent_url: str | None) -> SlackMessage:
-    """The channel message that anchors the incident thread."""
+def incident_parent(
+    incident: Incident,
+    *,
+    done: int,
+    total: int,
+    agent_url: str | None,
+    now: datetime | None = None,
+    paging: PagingView | None = None,
+) -> SlackMessage:
+    """The channel message that anchors the incident thread (``paging``: who was paged, by role)."""
+    due = fmt_due(incident.due_at, now) if now and incident.is_open else fmt_time(incident.due_at)
     state = {
         "open": ":red_circle: open",
         "resolved": ":large_green_circle: resolved",
@@ -50,7 +62,7 @@ def incident_parent(incident: Incident, *, done: int, total: int, agent_url: str
         MarkdownTextObject(text=f"*Severity*\n{incident.severity} (target {target})"),
         MarkdownTextObject(text=f"*Environment*\n`{incident.environment}`"),
         MarkdownTextObject(text=f"*Opened by*\n{mention(incident.opened_by)} at {fmt_time(incident.opened_at)}"),
-        MarkdownTextObject(text=f"*Due by*\n{fmt_time(incident.due_at)}"),
+        MarkdownTextObject(text=f"*Due by*\n{due}"),
         MarkdownTextObject(text=f"*State*\n{state}"),
         MarkdownTextObject(text=f"*Checklist*\n{done}/{total} steps done or skipped"),
     ]
@@ -59,6 +71,8 @@ def incident_parent(incident: Incident, *, done: int, total: int, agent_url: str
     if incident.summary:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Summary:* {esc_clip(incident.summary, 2900)}")))
     blocks.append(SectionBlock(fields=fields))
+    if paging is not None:
+        blocks.extend(paging_status_blocks(incident, paging))
     host = f"host agent {agent_url}" if agent_url else "no host agent configured (manual steps only)"
     blocks.append(
         ContextBlock(

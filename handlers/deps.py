@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # types only: listener modules import this, and the publisher imports the builders
     from bot.incidents import IncidentService
     from bot.jobs import JobRunner
+    from bot.paging import PagingService
+    from bot.reminders import ReminderService
     from bot.runbook import Runbook
     from handlers.publisher import ThreadPublisher
 
@@ -20,3 +22,5 @@ class HandlerDeps:
     runbook: Runbook
     publisher: ThreadPublisher
     runner: JobRunner
+    paging: PagingService
+    reminders: ReminderService

@@ -49,6 +49,8 @@ def _close_listener(deps: HandlerDeps, verb: str, state: IncidentState) -> Calla
         if not outcome.closed:
             tell_clicker(deps, payload, f"{incident.id} is already {incident.state}.")
             return
+        deps.paging.stop(incident.id)
+        deps.reminders.stop(incident.id)
         deps.publisher.redraw(incident.id, sections=[s.id for s in deps.runbook.sections], parent=True)
         deps.publisher.reply(incident, f"<@{user}> {outcome.resolution}. {incident.id} is closed.")
 

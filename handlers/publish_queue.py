@@ -21,14 +21,14 @@ log = logging.getLogger(__name__)
 class PublishQueue:
     def __init__(self, workers: int = 4, name: str = "slack-publisher") -> None:
         self._cond = threading.Condition()
-        self._pending: OrderedDict[Hashable, Callable[[], None]] = OrderedDict()
+        self._pending: OrderedDict[Hashable, Callable[[], object]] = OrderedDict()
         self._inflight: set[Hashable] = set()
         self._closed = False
         self._threads = [threading.Thread(target=self._work, name=f"{name}-{n}", daemon=True) for n in range(workers)]
         for thread in self._threads:
             thread.start()
 
-    def submit(self, key: Hashable, work: Callable[[], None]) -> None:
+    def submit(self, key: Hashable, work: Callable[[], object]) -> None:
         """Run ``work`` soon; if ``key`` is already waiting, this replaces it (coalescing)."""
         with self._cond:
             if self._closed:
@@ -65,7 +65,7 @@ class PublishQueue:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
-    def _take(self) -> tuple[Hashable, Callable[[], None]] | None:
+    def _take(self) -> tuple[Hashable, Callable[[], object]] | None:
         """Under the lock: the oldest waiting key that is not running on another worker."""
         for key in self._pending:
             if key not in self._inflight:

@@ -30,6 +30,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.incidents import Incident, IncidentService, IncidentSnapshot
+from bot.paging import PagingView
 from bot.runbook import Runbook
 from bot.thread_plan import PARENT_KEY, MessageKind, ThreadMessage, ThreadPlan, job_key, offer_key, section_key
 from handlers.blocks import fallback_offer, incident_parent, section_message
@@ -64,6 +65,7 @@ class ThreadPublisher:
         plan: ThreadPlan,
         runbook: Runbook,
         agent_url_for: Callable[[str], str | None],
+        paging_for: Callable[[str], PagingView | None] = lambda _incident_id: None,
         *,
         post_client: WebClient | None = None,
         queue: PublishQueue | None = None,
@@ -77,6 +79,7 @@ class ThreadPublisher:
         self.plan = plan
         self.runbook = runbook
         self.agent_url_for = agent_url_for
+        self.paging_for = paging_for
         self._dirty: dict[str, set[str] | None] = {}  # incident -> keys to redraw (None: every posted one)
         self._dirty_lock = threading.Lock()
         self.queue = queue or PublishQueue()
@@ -143,7 +146,12 @@ class ThreadPublisher:
 
     def reply(self, incident: Incident, text: str) -> None:
         """A text reply in the thread (bot-made mrkdwn: escape anything a person typed first)."""
-        self.plan.want_note(incident.id, text)
+        self.plan.want_note(incident.id, {"text": text})
+        self.converge(incident.id)
+
+    def post_in_thread(self, incident: Incident, msg: SlackMessage) -> None:
+        """A reply built once (a page notice, a reminder): kept in the plan and posted exactly once."""
+        self.plan.want_note(incident.id, msg.model_dump())
         self.converge(incident.id)
 
     def ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
@@ -181,8 +189,14 @@ class ThreadPublisher:
         return SlackMessage(text=msg.text, blocks=blocks)
 
     def _render_parent(self, snap: IncidentSnapshot, row: ThreadMessage) -> SlackMessage:
-        agent_url = self.agent_url_for(snap.incident.environment)
-        return incident_parent(snap.incident, done=snap.done, total=snap.total, agent_url=agent_url)
+        return incident_parent(
+            snap.incident,
+            done=snap.done,
+            total=snap.total,
+            agent_url=self.agent_url_for(snap.incident.environment),
+            now=self.service.clock(),
+            paging=self.paging_for(snap.incident.id),
+        )
 
     def _render_section(self, snap: IncidentSnapshot, row: ThreadMessage) -> SlackMessage:
         section = self.runbook.section(row.ref)
@@ -199,8 +213,10 @@ class ThreadPublisher:
         )
 
     def _render_note(self, snap: IncidentSnapshot, row: ThreadMessage) -> SlackMessage:
-        text = str((row.body or {}).get("text", ""))
-        return SlackMessage(text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
+        body = row.body or {}
+        text = str(body.get("text", ""))
+        blocks = body.get("blocks") or [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+        return SlackMessage(text=text, blocks=blocks)
 
     # -- the work the queue runs --------------------------------------------------------------------
     def _post_missing(self, incident_id: str) -> None:

@@ -50,3 +50,14 @@ def register(app: App, deps: HandlerDeps) -> None:
         # Posting happens off this thread; if Slack refuses the parent, the publisher cancels the
         # incident and tells the opener why (handlers/publisher.py).
         deps.publisher.open_thread(incident)
+        deps.reminders.start(incident.id)
+        # Paging sends DMs (Web API): the publisher's workers do it, never bolt's listener threads.
+        deps.publisher.queue.submit(("page-on-open", incident.id), lambda: _page_on_open(deps, incident.id))
+
+
+def _page_on_open(deps: HandlerDeps, incident_id: str) -> None:
+    try:
+        deps.paging.page_on_open(incident_id)
+    except Exception:  # the incident stands; the parent shows who was (not) paged
+        log.exception("paging for %s failed", incident_id)
+    deps.publisher.refresh_parent(incident_id)

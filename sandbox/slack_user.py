@@ -124,13 +124,15 @@ def build_view_submission(
     signing_secret: str,
     user_id: str,
     view_id: str,
-    values: dict[str, dict[str, Any]],
+    values: dict[str, dict[str, Any]] | None = None,
+    edits: dict[str, Any] | None = None,
     api_app_id: str = DEFAULT_APP_ID,
     timestamp: int | None = None,
 ) -> SignedRequest:
-    """A signed `view_submission` of an open modal; `values` is block_id -> action_id -> input."""
+    """A signed `view_submission` of an open modal (what pressing Submit sends): `values` is
+    block_id -> action_id -> input, `edits` action_id -> input; untouched inputs keep their initial value."""
     payload = fake_interactions.view_submission_payload(
-        fake.ws, user_id=user_id, view_id=view_id, raw_values=values, api_app_id=api_app_id
+        fake.ws, user_id=user_id, view_id=view_id, raw_values=values, edits=edits, api_app_id=api_app_id
     )
     return _interaction(payload, signing_secret, timestamp)
 

@@ -8,7 +8,16 @@ from bot.runbook.model import (
     load_runbook,
     parse_runbook,
 )
-from bot.runbook.steps import STEP_KINDS, AgentOpStep, BackupChoiceStep, ManualStep, RunbookStep, StepKind
+from bot.runbook.steps import (
+    STEP_KINDS,
+    AgentOpStep,
+    BackupChoiceStep,
+    ManualStep,
+    PageContactsStep,
+    RunbookStep,
+    StakeholderNoticeStep,
+    StepKind,
+)
 
 __all__ = [
     "DEFAULT_RUNBOOK_RESOURCE",
@@ -16,10 +25,12 @@ __all__ = [
     "AgentOpStep",
     "BackupChoiceStep",
     "ManualStep",
+    "PageContactsStep",
     "Runbook",
     "RunbookError",
     "RunbookSection",
     "RunbookStep",
+    "StakeholderNoticeStep",
     "StepKind",
     "load_runbook",
     "parse_runbook",

@@ -15,7 +15,15 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.runbook.steps import STEP_KINDS, AgentOpStep, BackupChoiceStep, RunbookStep, check_id
+from bot.runbook.steps import (
+    STEP_KINDS,
+    AgentOpStep,
+    BackupChoiceStep,
+    PageContactsStep,
+    RunbookStep,
+    StakeholderNoticeStep,
+    check_id,
+)
 
 DEFAULT_RUNBOOK_RESOURCE = "default.yaml"
 
@@ -96,6 +104,14 @@ class Runbook(BaseModel):
     def backup_choice_steps(self) -> list[BackupChoiceStep]:
         """The steps that choosing a backup completes."""
         return [step for _, step, _ in self.iter_steps() if isinstance(step, BackupChoiceStep)]
+
+    def page_contacts_steps(self) -> list[PageContactsStep]:
+        """The steps the bot completes when the pages go out."""
+        return [step for _, step, _ in self.iter_steps() if isinstance(step, PageContactsStep)]
+
+    def notice_steps(self) -> list[StakeholderNoticeStep]:
+        """The stakeholder-notice steps: the one with the button, and one per audience."""
+        return [step for _, step, _ in self.iter_steps() if isinstance(step, StakeholderNoticeStep)]
 
     def section_of(self, step_id: str) -> RunbookSection:
         for section, step, _ in self.iter_steps():

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
+from bot.domain import Audience
 from ops.contract import DESTRUCTIVE, OPERATIONS
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -107,6 +108,22 @@ class BackupChoiceStep(StepBase):
         return data
 
 
+class PageContactsStep(StepBase):
+    """The bot pages the contacts the severity names when the incident opens; the step completes
+    itself once pages went out, noting who was paged (Done / Skip stay for a team without a
+    contacts file)."""
+
+    kind: Literal["page_contacts"] = "page_contacts"
+
+
+class StakeholderNoticeStep(StepBase):
+    """The stakeholder notice. Without ``audience`` the step carries the button that opens the
+    notice; with one it completes when a sent notice reached that audience's channel."""
+
+    kind: Literal["stakeholder_notice"] = "stakeholder_notice"
+    audience: Audience | None = None
+
+
 def _kind_of(value: Any) -> str:
     """The tag of a step given as a mapping (runbook file) or as a model."""
     if isinstance(value, dict):
@@ -123,11 +140,13 @@ def _kind_of(value: Any) -> str:
 RunbookStep = Annotated[
     Annotated[ManualStep, Tag("manual")]
     | Annotated[AgentOpStep, Tag("agent_op")]
-    | Annotated[BackupChoiceStep, Tag("backup_choice")],
+    | Annotated[BackupChoiceStep, Tag("backup_choice")]
+    | Annotated[PageContactsStep, Tag("page_contacts")]
+    | Annotated[StakeholderNoticeStep, Tag("stakeholder_notice")],
     Discriminator(_kind_of),
 ]
-StepKind = Literal["manual", "agent_op", "backup_choice"]
+StepKind = Literal["manual", "agent_op", "backup_choice", "page_contacts", "stakeholder_notice"]
 STEP_KINDS: tuple[str, ...] = get_args(StepKind)
 
-for _model in (ManualStep, AgentOpStep, BackupChoiceStep):
+for _model in (ManualStep, AgentOpStep, BackupChoiceStep, PageContactsStep, StakeholderNoticeStep):
     _model.model_rebuild()

@@ -155,8 +155,66 @@ def _v2_drills(db: sqlite_utils.Database) -> None:
     db.execute("CREATE UNIQUE INDEX incidents_one_open_per_env ON incidents(environment, drill) WHERE state = 'open'")
 
 
-# --- 3: the Slack messages each incident should have, so a reconciler can post what is missing ---
-def _v3_messages(db: sqlite_utils.Database) -> None:
+# --- 3: paging (pages get a unique key, round, DM and state; role acks) and persistent timers ---
+_V3_PAGE_COLUMNS: dict[str, Any] = {
+    "page_key": str,
+    "round": int,
+    "state": str,
+    "dm_channel": str,
+    "dm_ts": str,
+    "error": str,
+}
+
+
+def _v3_paging_and_timers(db: sqlite_utils.Database) -> None:
+    pages = db.table("pages")
+    for column, kind in _V3_PAGE_COLUMNS.items():
+        if column not in pages.columns_dict:
+            pages.add_column(column, kind)
+    # Rows from before keys existed keep their data and get a key of their own.
+    db.execute(
+        "UPDATE pages SET page_key = incident_id || '|' || COALESCE(role, '') || '|' || user_id || '|legacy-' || id, "
+        "round = COALESCE(round, 0), state = COALESCE(state, 'sent') WHERE page_key IS NULL"
+    )
+    # A page is one row with a unique key, inserted before the DM is sent: never paged twice.
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS pages_key ON pages(page_key)")
+    # One row per incident and role once somebody acknowledged it: of two concurrent clicks one wins.
+    db.table("role_acks").create(
+        {
+            "incident_id": str,
+            "role": str,
+            "acked_by": str,
+            "acked_at": str,
+            "via": str,
+            "seconds_to_ack": float,
+        },
+        pk=("incident_id", "role"),
+        not_null={"acked_by", "acked_at"},
+        if_not_exists=True,
+    )
+    # Persistent timers (bot/timers.py): APScheduler jobs are re-armed from here at start.
+    db.table("timers").create(
+        {
+            "key": str,
+            "kind": str,
+            "incident_id": str,
+            "due_at": str,
+            "due_epoch": float,
+            "payload": str,
+            "state": str,
+            "created_at": str,
+            "fired_at": str,
+        },
+        pk="key",
+        not_null={"kind", "due_epoch", "state"},
+        if_not_exists=True,
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS timers_pending ON timers(state, due_epoch)")
+    db.execute("CREATE INDEX IF NOT EXISTS timers_incident ON timers(incident_id, state)")
+
+
+# --- 4: the Slack messages each incident should have, so a reconciler can post what is missing ---
+def _v4_messages(db: sqlite_utils.Database) -> None:
     """One row per message the thread should carry; ``ts`` is NULL until Slack has it.
 
     ``attempted_at`` is written (committed) before a post is sent: a row with it set and no ``ts`` is
@@ -199,7 +257,8 @@ def _v3_messages(db: sqlite_utils.Database) -> None:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "incidents, steps, section messages, events, agent jobs, pages, counters", _v1_initial),
     Migration(2, "incidents.drill: rehearsals on a scratch copy, kept apart from real incidents", _v2_drills),
-    Migration(3, "messages: the Slack messages each incident should have, posted or not", _v3_messages),
+    Migration(3, "paging: page keys, rounds and DMs, role acks; persistent timers", _v3_paging_and_timers),
+    Migration(4, "messages: the Slack messages each incident should have, posted or not", _v4_messages),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -5,6 +5,8 @@ that draws a step of its kind and the listeners its controls need, as data in :d
     agent_op.py       Run / Retry (operators), confirm dialogs for destructive operations
     backup_choice.py  the backup menu; a choice completes the step
     option_choice.py  "Choose option N" on option sections and fallback offers
+    page_contacts.py  "Alert the team": ticked by the bot; Acknowledge in page DMs and paging notes
+    stakeholder_notice.py  "Send stakeholder notice" (the modal); audience steps ticked by the notice
     state.py          Done / Skip / Undo, shared by every kind
     base.py           the render input and the shared pieces
 
@@ -17,13 +19,23 @@ from __future__ import annotations
 from slack_bolt import App
 
 from handlers.deps import HandlerDeps
-from handlers.steps import agent_op, backup_choice, manual, option_choice, state
+from handlers.steps import (
+    agent_op,
+    backup_choice,
+    manual,
+    option_choice,
+    page_contacts,
+    stakeholder_notice,
+    state,
+)
 from handlers.steps.base import Listener, SectionContext, StepKindView, StepView
 
 STEP_VIEWS: dict[str, StepKindView] = {
     "manual": manual.VIEW,
     "agent_op": agent_op.VIEW,
     "backup_choice": backup_choice.VIEW,
+    "page_contacts": page_contacts.VIEW,
+    "stakeholder_notice": stakeholder_notice.VIEW,
 }
 # Listeners that belong to no single kind.
 SHARED_LISTENERS: tuple[Listener, ...] = (*state.LISTENERS, *option_choice.LISTENERS)

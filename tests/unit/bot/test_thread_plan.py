@@ -22,7 +22,7 @@ def test_the_plan_is_the_parent_then_each_section_in_runbook_order(svc: Incident
     assert keys == [PARENT_KEY] + [section_key(s.id) for s in runbook.sections]
     assert plan.want(inc.id, job_key("r1"), "job") is True
     assert plan.want(inc.id, job_key("r1"), "job") is False
-    note = plan.want_note(inc.id, "<@U1> chose option 2.")
+    note = plan.want_note(inc.id, {"text": "<@U1> chose option 2."})
     assert [m.key for m in plan.unposted(inc.id)][-2:] == [job_key("r1"), note]
 
 
