@@ -81,6 +81,9 @@ class Drill:
         self.incident = incident.id
         sections = len(self.bot.deps.runbook.sections)
         _wait(lambda: len(self.service.section_messages(self.incident)) == sections, "the thread")
+        contacts = self.bot.deps.paging.contacts
+        if contacts is not None and contacts.roles_for(incident.severity):  # the pages go out after the thread
+            _wait(lambda: any(e.kind == "paging.opened" for e in self.service.events(self.incident)), "the pages")
 
     def acknowledge_page(self, user: str) -> None:
         """Press Acknowledge in the first page DM sent to ``user``."""
@@ -100,12 +103,10 @@ class Drill:
         _wait(lambda: len(self.fake.views()) > views, "the notice modal")
         view = self.fake.views()[-1]
         before = len(self.service.events(self.incident))
+        draft = view.view["blocks"][1]["element"]["initial_value"]  # sent as drafted
+        values = {"notice_text": {"notice_text": draft}, "notice_audiences": {"notice_audiences": audiences}}
         request = build_view_submission(
-            self.fake,
-            signing_secret=SIGNING_SECRET,
-            user_id=user,
-            view_id=view.id,
-            edits={"notice_audiences": audiences},
+            self.fake, signing_secret=SIGNING_SECRET, user_id=user, view_id=view.id, values=values
         )
         self.driver.send(request)
         _wait(

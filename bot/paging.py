@@ -142,7 +142,7 @@ class PagingService:
         """Page the severity's roles (once per incident); None when there is nobody to page."""
         incident = self.incidents.get(incident_id)
         contacts = self.contacts
-        if contacts is None or not incident.is_open:
+        if contacts is None or not incident.is_open or incident.drill:  # a rehearsal wakes nobody
             return None
         roles = contacts.roles_for(incident.severity)
         if not roles:
@@ -470,6 +470,8 @@ class PagingService:
         if self.contacts is None:
             return PagingView(configured=False, nobody_reason="no contacts file is configured")
         incident = self.incidents.get(incident_id)
+        if incident.drill:
+            return PagingView(configured=True, nobody_reason="a drill pages nobody")
         states = self.role_states(incident_id)
         if not states:
             return PagingView(configured=True, nobody_reason=f"the contacts file pages no role for {incident.severity}")

@@ -113,6 +113,9 @@ def register(app: App, deps: HandlerDeps) -> None:
         except UnknownIncident:
             log.warning("stakeholder notice for an unknown incident %r", view.get("private_metadata"))
             return
+        if incident.drill:  # the button refuses already; a forged submission posts nothing either
+            log.warning("stakeholder notice for drill %s refused", incident.id)
+            return
         # Posting to the audiences' channels is Web API work: the publisher's workers do it.
         deps.publisher.queue.submit(
             ("notice", incident.id, body.get("trigger_id") or view.get("id") or user),

@@ -46,13 +46,14 @@ def listeners() -> list[Listener]:
 
 
 def register(app: App, deps: HandlerDeps) -> None:
-    """Every step listener on the bolt app; an action id answered twice is a bug, caught here."""
-    seen: set[str] = set()
+    """Every step listener on the bolt app; an id answered twice is a bug, caught here."""
+    seen: set[tuple[str, str]] = set()
     for listener in listeners():
-        if listener.action_id in seen:
-            raise RuntimeError(f"two listeners for action {listener.action_id}")
-        seen.add(listener.action_id)
-        app.action(listener.action_id.value)(listener.make(deps))
+        key = (listener.on, str(listener.action_id))
+        if key in seen:
+            raise RuntimeError(f"two listeners for {listener.on} {listener.action_id}")
+        seen.add(key)
+        getattr(app, listener.on)(str(listener.action_id))(listener.make(deps))
 
 
 __all__ = ["STEP_VIEWS", "Listener", "SectionContext", "StepKindView", "StepView", "listeners", "register"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, MarkdownTextObject, SectionBlock
@@ -62,10 +62,12 @@ ListenerFactory = Callable[[HandlerDeps], Callable[..., None]]
 
 @dataclass(frozen=True)
 class Listener:
-    """One bolt action listener: the action id it answers, and how to build it from the deps."""
+    """One bolt listener: what it answers (``on`` ``"action"``: a block action id; ``"view"``: a
+    modal's callback id; ``"shortcut"``: a shortcut's callback id), and how to build it from the deps."""
 
-    action_id: ActionId
+    action_id: str
     make: ListenerFactory
+    on: Literal["action", "view", "shortcut"] = "action"
 
 
 @dataclass(frozen=True)

@@ -296,3 +296,10 @@ def test_a_timer_for_a_role_removed_from_the_contacts_file_does_nothing(
     rig.advance(minutes=5)
     assert rig.sender.dms == [("U0DEV", "dev", 0)]
     assert rig.timers.get(f"escalate|{inc}|dev|0") is not None
+
+
+def test_a_drill_pages_nobody_and_says_so(rig: Rig) -> None:
+    drill = rig.svc.open("production", "critical", "rehearsal", "C0OPS", "U0OPENER", drill=True)
+    assert rig.paging.page_on_open(drill.id) is None
+    assert rig.sender.dms == [] and rig.timers.pending(drill.id) == []
+    assert rig.paging.view(drill.id).nobody_reason == "a drill pages nobody"
