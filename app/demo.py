@@ -232,7 +232,9 @@ def run_demo(out_dir: str | Path = "demo-out") -> int:
             slack_signing_secret=SecretStr(SIGNING_SECRET),
             slack_api_base_url=fake.base_url,
             rollback_store_path=out / "rollback-bot.db",
-            rollback_agents={e: AgentTarget(url=h.url, secret=SecretStr(h.secret)) for e, h in hosts.items()},
+            rollback_agents={
+                e: AgentTarget(url=h.url, secret=SecretStr(h.secret), deployment=str(h.root)) for e, h in hosts.items()
+            },
             rollback_operators=[ALICE, BOB],
             rollback_contacts_path=out / "contacts.yaml",
         )

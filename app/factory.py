@@ -120,7 +120,8 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         plan,
         runbook,
         agents.url_for,
-        lambda incident_id: paging.view(incident_id),
+        paging_for=lambda incident_id: paging.view(incident_id),
+        deployment_for=agents.deployment_for,
         post_client=build_post_client(slack),
     )
     runner = JobRunner(service, agents, SlackJobPresenter(publisher, service))

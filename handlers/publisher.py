@@ -66,6 +66,7 @@ class ThreadPublisher:
         runbook: Runbook,
         agent_url_for: Callable[[str], str | None],
         paging_for: Callable[[str], PagingView | None] = lambda _incident_id: None,
+        deployment_for: Callable[[str], str | None] = lambda _environment: None,
         *,
         post_client: WebClient | None = None,
         queue: PublishQueue | None = None,
@@ -80,6 +81,7 @@ class ThreadPublisher:
         self.runbook = runbook
         self.agent_url_for = agent_url_for
         self.paging_for = paging_for
+        self.deployment_for = deployment_for  # the go-fast-cdn folder, for the by-hand commands
         self._dirty: dict[str, set[str] | None] = {}  # incident -> keys to redraw (None: every posted one)
         self._dirty_lock = threading.Lock()
         self.queue = queue or PublishQueue()
@@ -170,7 +172,10 @@ class ThreadPublisher:
 
     # -- rendering ----------------------------------------------------------------------------------
     def context(self, snap: IncidentSnapshot) -> SectionContext:
-        return SectionContext(agent_url=self.agent_url_for(snap.incident.environment), backups=snap.backups)
+        env = snap.incident.environment
+        return SectionContext(
+            agent_url=self.agent_url_for(env), backups=snap.backups, deployment=self.deployment_for(env)
+        )
 
     @staticmethod
     def marked(incident: Incident, msg: SlackMessage) -> SlackMessage:
