@@ -103,17 +103,20 @@ def fill_command(command: str, view: StepView) -> str:
 
 
 def command_lines(view: StepView) -> list[str]:
-    """The checklist's commands, each one that lies followed by its warning, then what really does it."""
+    """The checklist's commands, each one that lies followed by its warning, then what really does it.
+
+    Escaped: a chosen backup's name is whatever the host's file is called (``<!here>.db`` included),
+    shell commands have ``>``/``&``, and the placeholders are ``<backup name>``-style."""
     step, indent = view.step, view.indent
     lines: list[str] = []
     for cmd in step.commands:
         where = f" _({cmd.where})_" if cmd.where else ""
-        lines.append(f"{indent}`{cmd.run}`{where}")
+        lines.append(f"{indent}`{esc(cmd.run)}`{where}")
         if cmd.warning:
-            lines.append(f"{indent}\u2003:warning: {fill_command(cmd.warning, view)}")
+            lines.append(f"{indent}\u2003:warning: {esc(fill_command(cmd.warning, view))}")
     if step.by_hand:
         lines.append(f"{indent}_By hand, what really does it:_")
-        lines.extend(f"{indent}\u2003`{fill_command(c, view)}`" for c in step.by_hand)
+        lines.extend(f"{indent}\u2003`{esc(fill_command(c, view))}`" for c in step.by_hand)
     return lines
 
 
