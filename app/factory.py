@@ -30,12 +30,14 @@ from bot.permissions import OperatorPolicy
 from bot.reminders import ReminderService
 from bot.runbook import load_runbook
 from bot.store import Store
+from bot.thread_plan import ThreadPlan
 from bot.timers import TimerService
 from handlers import incident_actions, notice_actions, rollback_command, steps, thread_events
 from handlers.agent_presenter import SlackJobPresenter
 from handlers.deps import HandlerDeps
 from handlers.paging_sender import SlackPageSender
 from handlers.publisher import ThreadPublisher
+from handlers.reconciler import ThreadReconciler
 from handlers.reminders import SlackReminderSender
 
 log = logging.getLogger(__name__)
@@ -47,13 +49,16 @@ class RollbackBot:
     deps: HandlerDeps
     store: Store
     timers: TimerService
+    reconciler: ThreadReconciler
     phone: PagerDutyEvents | None = None
 
     def close(self) -> None:
+        self.reconciler.close()
         self.timers.close()
         if self.phone is not None:
             self.phone.close()
         self.deps.runner.close()
+        self.deps.publisher.close()
         self.store.close()
 
 
@@ -68,6 +73,20 @@ def build_client(settings: Settings) -> WebClient:
             RateLimitErrorRetryHandler(max_retry_count=4),
             ServerErrorRetryHandler(max_retry_count=2),
         ],
+    )
+
+
+def build_post_client(client: WebClient) -> WebClient:
+    """The client for chat.postMessage: it retries only a 429 (Slack said "not posted, wait").
+
+    A post retried after a dropped connection or a 5xx could be a second copy; the publisher looks
+    such an in-doubt post up in the thread instead.
+    """
+    return WebClient(
+        token=client.token,
+        base_url=client.base_url,
+        timeout=client.timeout,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=4)],
     )
 
 
@@ -94,13 +113,16 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
 
     agents = AgentDirectory(settings.rollback_agents)
 
+    plan = ThreadPlan(store, runbook)
     publisher = ThreadPublisher(
         slack,
         service,
+        plan,
         runbook,
         agents.url_for,
         paging_for=lambda incident_id: paging.view(incident_id),
         deployment_for=agents.deployment_for,
+        post_client=build_post_client(slack),
     )
     runner = JobRunner(service, agents, SlackJobPresenter(publisher, service))
 
@@ -129,8 +151,9 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
     incident_actions.register(app, deps)
     thread_events.register(app, deps)
     notice_actions.register(app, deps)  # the notice modal's submission (its button is a step control)
+    reconciler = ThreadReconciler(publisher, service).start()  # first: repair what a crash left behind
     if recovered := runner.recover():
         log.info("re-attached to %d agent job(s) left running by the previous process", recovered)
     if armed := timers.start():
         log.info("re-armed %d pending timer(s) from the store", armed)
-    return RollbackBot(app=app, deps=deps, store=store, timers=timers, phone=phone)
+    return RollbackBot(app=app, deps=deps, store=store, timers=timers, reconciler=reconciler, phone=phone)

@@ -165,9 +165,21 @@ def bench_slash(
 
 
 def bench_clicks(
-    http: httpx.Client, fake: FakeSlack, bot: RollbackBot, bot_url: str, base_url: str, n: int, budget: Budget
+    http: httpx.Client,
+    fake: FakeSlack,
+    bot: RollbackBot,
+    bot_url: str,
+    base_url: str,
+    n: int,
+    budget: Budget,
+    *,
+    rate_limited: bool = False,
 ) -> Paired:
-    """Done on successive steps of one open incident; each click waits for its in-place update."""
+    """Done on successive steps of one open incident; each click waits for its in-place update.
+
+    ``rate_limited``: Slack answers 429 (Retry-After 1 s) to every ``chat.update`` while clicking, so
+    no update arrives; each click waits only for its step to change in the store.
+    """
     service = bot.deps.service
     req = build_slash_command(
         fake, signing_secret=SIGNING_SECRET, user_id="U0ALICE", channel_id=CHANNEL, text="production critical clicks"
@@ -175,6 +187,8 @@ def bench_clicks(
     _post(http, bot_url, req)
     incident = wait_for(lambda: service.open_for(ENVIRONMENT), 10, "the incident")
     messages = _section_messages(bot, incident.id)
+    if rate_limited:
+        fake.inject("chat.update", status=429, retry_after=1, times=None)
     samples = Paired()
     i = -1  # first click: warm-up
     for section, step, _depth in bot.deps.runbook.iter_steps():
@@ -205,10 +219,12 @@ def bench_clicks(
             return fake.message(CHANNEL, ts).edit_count > edits
 
         wait_for(done, 10, f"step {step_id} done")
-        wait_for(updated, 10, "the section update")
+        if not rate_limited:
+            wait_for(updated, 10, "the section update")
         if i >= 0:
             samples.extend(pair)
         i += 1
+    fake.clear_injections()
     service.resolve(incident.id, "UBENCH", "bench done")
     return samples
 
@@ -237,7 +253,11 @@ def run(*, iterations: int = 30, budget: Budget | None = None) -> list[Row]:
         servers(Path(tmp)) as (fake, bot, bot_url, base_url),
         httpx.Client(timeout=10, trust_env=False) as http,
     ):
-        for label, fn, share in (("/rollback", bench_slash, 0.6), ("click Done", bench_clicks, 1.0)):
+        for label, fn, share in (
+            ("/rollback", bench_slash, 0.4),
+            ("click Done", bench_clicks, 0.5),
+            ("click Done, 429 on every edit", partial(bench_clicks, rate_limited=True), 1.0),
+        ):
             try:
                 samples = fn(http, fake, bot, bot_url, base_url, iterations, budget.share(share))
             except BenchError as exc:

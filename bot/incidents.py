@@ -45,6 +45,7 @@ from bot.domain import (
 from bot.permissions import OperatorPolicy
 from bot.runbook import Runbook, RunbookStep
 from bot.store import Store
+from bot.thread_plan import ThreadMessage
 from ops.contract import OPERATIONS
 from ops.models import BackupInfo, utcnow
 
@@ -168,6 +169,7 @@ class IncidentSnapshot(BaseModel):
     section_messages: dict[str, str]
     jobs: list[AgentJob]
     backups: list[BackupInfo] | None = None
+    thread: dict[str, ThreadMessage] = Field(default_factory=dict)  # the thread plan, by message key
 
     @property
     def done(self) -> int:
@@ -290,16 +292,29 @@ class IncidentService:
     def attach_thread(self, incident_id: str, thread_ts: str) -> bool:
         """Remember the thread that carries the incident (first write wins; True if it was set)."""
         self.get(incident_id)
-        return self.store.cond_update("incidents", {"id": incident_id}, {"thread_ts": thread_ts}, {"thread_ts": None})
+        with self.store.transaction():
+            self._upsert_message(incident_id, "parent", "parent", 0, thread_ts)
+            return self.store.cond_update(
+                "incidents", {"id": incident_id}, {"thread_ts": thread_ts}, {"thread_ts": None}
+            )
 
     def set_section_message(self, incident_id: str, section_id: str, ts: str) -> None:
         self.get(incident_id)
-        self.runbook.section(section_id)
-        self.store.upsert_section_message(incident_id, section_id, ts)
+        seq = 1 + [s.id for s in self.runbook.sections].index(self.runbook.section(section_id).id)
+        self._upsert_message(incident_id, f"section:{section_id}", "section", seq, ts)
 
     def section_messages(self, incident_id: str) -> dict[str, str]:
-        rows = self.store.rows("section_messages", "incident_id = ?", [incident_id])
-        return {r["section_id"]: r["ts"] for r in rows}
+        """Section id -> ts of the sections Slack has (read from the thread plan's ``messages``)."""
+        rows = self.store.rows("messages", "incident_id = ? AND kind = 'section' AND ts IS NOT NULL", [incident_id])
+        return {r["key"].removeprefix("section:"): r["ts"] for r in rows}
+
+    def _upsert_message(self, incident_id: str, key: str, kind: str, seq: int, ts: str) -> None:
+        with self.store.transaction():
+            self.store.db.execute(
+                "INSERT INTO messages(incident_id, key, kind, seq, ts, created_at) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(incident_id, key) DO UPDATE SET ts = excluded.ts",
+                [incident_id, key, kind, seq, ts, _iso(self.clock())],
+            )
 
     def resolve(self, incident_id: str, actor: str, resolution: str) -> bool:
         return self._close(incident_id, IncidentState.resolved, actor, resolution)
@@ -368,13 +383,24 @@ class IncidentService:
             incident = self.get(incident_id)
             rows = {r["step_id"]: r for r in self.store.rows("steps", "incident_id = ?", [incident_id])}
             steps = {sid: StepState.model_validate(rows[sid]) for sid in self._step_ids if sid in rows}
-            jobs = [AgentJob.model_validate(r) for r in self._job_rows(incident_id)]
+            thread = {
+                m.key: m
+                for m in (
+                    ThreadMessage.model_validate(r)
+                    for r in self.store.rows("messages", "incident_id = ?", [incident_id], order_by="seq, key")
+                )
+            }
+            jobs = [
+                AgentJob.model_validate({**r, "display_ref": _ts(thread.get(f"job:{r['request_id']}"))})
+                for r in self._job_rows(incident_id)
+            ]
             return IncidentSnapshot(
                 incident=incident,
                 steps=steps,
-                section_messages=self.section_messages(incident_id),
+                section_messages={m.ref: m.ts for m in thread.values() if m.kind == "section" and m.ts},
                 jobs=jobs,
                 backups=self._latest_backups(incident_id, jobs),
+                thread=thread,
             )
 
     def latest_backups(self, incident_id: str) -> list[BackupInfo] | None:
@@ -736,10 +762,10 @@ class IncidentService:
         row = self.store.row("agent_jobs", "request_id = ?", [request_id])
         if row is None:
             raise UnknownJob(request_id)
-        return AgentJob.model_validate(row)
+        return self._job(row)
 
     def jobs(self, incident_id: str) -> list[AgentJob]:
-        return [AgentJob.model_validate(r) for r in self._job_rows(incident_id)]
+        return [self._job(r) for r in self._job_rows(incident_id)]
 
     def _job_rows(self, incident_id: str) -> list[dict[str, Any]]:
         return self.store.rows("agent_jobs", "incident_id = ?", [incident_id], order_by="started_at, rowid")
@@ -747,12 +773,25 @@ class IncidentService:
     def running_jobs(self) -> list[AgentJob]:
         """Jobs without a result, across incidents: after a restart, poll the agent for these."""
         rows = self.store.rows("agent_jobs", "state = ?", [JobState.running.value], order_by="started_at")
-        return [AgentJob.model_validate(r) for r in rows]
+        return [self._job(r) for r in rows]
+
+    def _job(self, row: dict[str, Any]) -> AgentJob:
+        # Where the job is shown is the thread plan's record (messages), not the v1 column.
+        key = [row["incident_id"], f"job:{row['request_id']}"]
+        shown = self.store.row("messages", "incident_id = ? AND key = ?", key)
+        return AgentJob.model_validate({**row, "display_ref": shown["ts"] if shown else None})
 
     def set_job_display_ref(self, request_id: str, ref: str) -> bool:
-        """Remember an opaque reference to where the job's progress is shown (e.g. a message id)."""
-        self.job(request_id)
-        return self.store.cond_update("agent_jobs", {"request_id": request_id}, {"display_ref": ref})
+        """Remember where the job's progress is shown (the ts of its thread message)."""
+        job = self.job(request_id)
+        if job.display_ref == ref:
+            return False
+        self._upsert_message(job.incident_id, f"job:{request_id}", "job", 1000, ref)
+        return True
+
+
+def _ts(message: ThreadMessage | None) -> str | None:
+    return message.ts if message else None
 
 
 def _checks_of(result: dict[str, Any] | None) -> dict[str, dict[str, Any]]:

@@ -32,7 +32,7 @@ from handlers.message import SlackMessage
 from handlers.paging_blocks import paging_status_blocks
 from handlers.results import backup_select
 from handlers.steps import STEP_VIEWS, SectionContext, StepView, option_choice
-from handlers.text import fmt_due, fmt_time, mention
+from handlers.text import esc_clip, fmt_due, fmt_time, mention
 from ops.models import BackupInfo
 
 
@@ -69,7 +69,7 @@ def incident_parent(
     title = clip(f":rotating_light: {incident.id}: emergency media-migration rollback", MAX_HEADER)
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=title))]
     if incident.summary:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(f"*Summary:* {incident.summary}"))))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Summary:* {esc_clip(incident.summary, 2900)}")))
     blocks.append(SectionBlock(fields=fields))
     if paging is not None:
         blocks.extend(paging_status_blocks(incident, paging))
@@ -161,7 +161,8 @@ def fallback_offer(
     assert section.option is not None
     label = f" ({section.option_label})" if section.option_label else ""
     lines = [
-        f":arrows_counterclockwise: *Option {section.option - 1} failed* at `{failed_operation}`: {clip(reason, 500)}",
+        f":arrows_counterclockwise: *Option {section.option - 1} failed* at `{failed_operation}`: "
+        + esc_clip(reason, 500),
         f"Next: *{section.title}*{label}.",
     ]
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text="\n".join(lines)))]

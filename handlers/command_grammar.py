@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from handlers.text import code
+
 SEVERITIES = ("critical", "major", "minor")
 MAX_SUMMARY = 500
 USAGE = (
@@ -45,11 +47,11 @@ def parse_rollback_args(text: str, environments: list[str], default: str) -> Rol
     if words and words[0].lower() in envs_lower:
         env = envs_lower[words.pop(0).lower()]
     elif words and words[0].lower() not in SEVERITIES:
-        raise CommandUsageError(f"`{words[0]}` is neither a known environment nor a severity.")
+        raise CommandUsageError(f"{code(words[0], 60)} is neither a known environment nor a severity.")
     severity = "critical"
     if words:
         if words[0].lower() not in SEVERITIES:
-            raise CommandUsageError(f"`{words[0]}` is not a severity.")
+            raise CommandUsageError(f"{code(words[0], 60)} is not a severity.")
         severity = words.pop(0).lower()
     summary = " ".join(words)
     if any(ord(c) < 32 for c in summary):

@@ -13,7 +13,7 @@ from slack_bolt import Ack, App
 
 from bot.incidents import CloseRefusal, IncidentState, UnknownIncident
 from handlers.actions_ids import ActionId
-from handlers.clicks import tell_clicker
+from handlers.clicks import click_from_incident, tell_clicker
 from handlers.deps import HandlerDeps
 from handlers.payloads import BlockActions
 
@@ -28,6 +28,8 @@ def _close_listener(deps: HandlerDeps, verb: str, state: IncidentState) -> Calla
         ack()
         payload = BlockActions.parse(body)
         user = payload.user.id
+        if not click_from_incident(deps, payload, payload.action.value or ""):
+            return
         try:
             outcome = deps.service.close(payload.action.value or "", user, state)
         except UnknownIncident as exc:

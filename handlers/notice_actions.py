@@ -27,7 +27,7 @@ from bot.notice import NOTICE_TITLE, NoticeDelivery, audiences, record_notice
 from handlers.deps import HandlerDeps
 from handlers.limits import clip
 from handlers.message import SlackMessage
-from handlers.text import fmt_due, fmt_time, mention
+from handlers.text import esc_clip, fmt_due, fmt_time, mention
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +81,12 @@ def notice_post(incident: Incident, text: str, sender: str, now: Any) -> tuple[s
         f"Sent by {mention(sender)} for {incident.id} · rollback started {fmt_time(incident.opened_at)} · "
         f"target {fmt_due(incident.due_at, now)}"
     )
+    shown = esc_clip(text, 3000)  # what the person typed shows as typed: no <!channel>, no disguised links
     blocks = [
-        SectionBlock(text=MarkdownTextObject(text=clip(text, 3000))).to_dict(),
+        SectionBlock(text=MarkdownTextObject(text=shown)).to_dict(),
         ContextBlock(elements=[MarkdownTextObject(text=clip(context, 3000))]).to_dict(),
     ]
-    return clip(text, 3000), blocks
+    return shown, blocks
 
 
 def register(app: App, deps: HandlerDeps) -> None:
@@ -113,7 +114,11 @@ def register(app: App, deps: HandlerDeps) -> None:
         except UnknownIncident:
             log.warning("stakeholder notice for an unknown incident %r", view.get("private_metadata"))
             return
-        send_notice(deps, incident, user, text, chosen)
+        # Posting to the audiences' channels (a drill's: its own thread) is Web API work: the publisher's workers do it.
+        deps.publisher.queue.submit(
+            ("notice", incident.id, body.get("trigger_id") or view.get("id") or user),
+            lambda: send_notice(deps, incident, user, text, chosen),
+        )
 
 
 def send_notice(deps: HandlerDeps, incident: Incident, user: str, text: str, chosen: list[str]) -> list[NoticeDelivery]:
@@ -157,7 +162,7 @@ def _thread_line(incident: Incident, user: str, text: str, deliveries: list[Noti
     ]
     failed = [f"{AUDIENCE_LABELS[d.audience]} (<#{d.channel}>: `{d.error}`)" for d in deliveries if d.error]
     first = text.splitlines()[0] if text else NOTICE_TITLE
-    line = f":mega: {mention(user)} sent the stakeholder notice \u201c{clip(first, 150)}\u201d"
+    line = f":mega: {mention(user)} sent the stakeholder notice \u201c{esc_clip(first, 150)}\u201d"
     line += f" to {', '.join(sent)}." if sent else "."
     if failed:
         line += f" :warning: Could not post to {', '.join(failed)}; notify them by hand."

@@ -1,4 +1,4 @@
-"""``/rollback``: validate, open the incident, ack within 3 s, then post the thread."""
+"""``/rollback``: validate, open the incident, ack, then ask the publisher to post the thread."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 from slack_bolt import Ack, App
-from slack_sdk.errors import SlackApiError
 
 from bot.incidents import IncidentAlreadyOpen
 from handlers.command_grammar import CommandUsageError, parse_rollback_args, usage
@@ -48,26 +47,17 @@ def register(app: App, deps: HandlerDeps) -> None:
             )
         else:
             ack(text=f":rotating_light: Opening {incident.id} for `{incident.environment}` ({incident.severity}).")
-        try:
-            deps.publisher.open_thread(incident)
-        except Exception as exc:  # Slack refused, or anything else: never leave a half-posted open incident
-            error = exc.response.get("error", str(exc)) if isinstance(exc, SlackApiError) else str(exc)
-            log.error("could not post the thread of %s: %s", incident.id, error)
-            deps.service.cancel(incident.id, "rollback-bot", f"could not post to Slack: {error}")
-            try:
-                deps.publisher.refresh_parent(incident.id)  # a parent that made it says "cancelled"
-                deps.publisher.ephemeral(
-                    cmd.channel_id,
-                    cmd.user_id,
-                    f":x: {incident.id} could not be posted in this channel (Slack said `{error}`), so it was "
-                    "cancelled. Invite the bot to the channel (`/invite @rollback-bot`) and run `/rollback` again.",
-                )
-            except Exception:
-                log.exception("could not tell %s that %s was cancelled", cmd.user_id, incident.id)
-            return
+        # Posting happens off this thread; if Slack refuses the parent, the publisher cancels the
+        # incident and tells the opener why (handlers/publisher.py).
+        deps.publisher.open_thread(incident)
         deps.reminders.start(incident.id)
-        try:
-            deps.paging.page_on_open(incident.id)
-        except Exception:  # the incident stands; the parent shows who was (not) paged
-            log.exception("paging for %s failed", incident.id)
-        deps.publisher.refresh_parent(incident.id)
+        # Paging sends DMs (Web API): the publisher's workers do it, never bolt's listener threads.
+        deps.publisher.queue.submit(("page-on-open", incident.id), lambda: _page_on_open(deps, incident.id))
+
+
+def _page_on_open(deps: HandlerDeps, incident_id: str) -> None:
+    try:
+        deps.paging.page_on_open(incident_id)
+    except Exception:  # the incident stands; the parent shows who was (not) paged
+        log.exception("paging for %s failed", incident_id)
+    deps.publisher.refresh_parent(incident_id)

@@ -2,6 +2,11 @@
 
 Times are Slack date tokens, so each reader sees their own time zone; the fallback after ``|`` is
 UTC for clients (and notifications) that cannot render tokens.
+
+Anything a person typed or an agent returned goes through :func:`esc` before it lands in mrkdwn: Slack
+reads ``<!channel>``, ``<!here>``, ``<!subteam^ID>``, ``<@U..>`` and ``<url|label>`` in message text
+as pings and links, and escaping its three control characters (``&``, ``<``, ``>``) makes them show as
+the text that was typed. plain_text fields are never parsed and must not be escaped.
 """
 
 from __future__ import annotations
@@ -49,3 +54,28 @@ def mention(user_id: str | None) -> str:
     if not user_id:
         return "someone"
     return f"<@{user_id}>" if _SLACK_ID.match(user_id) else user_id
+
+
+def esc(value: object) -> str:
+    """Slack's three control characters, so outside text can't become a mention, link or channel ping."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def esc_clip(value: object, limit: int) -> str:
+    """Escaped and then clipped to ``limit``, never cutting an ``&amp;``-style entity in half."""
+    out = esc(value)
+    if len(out) <= limit:
+        return out
+    cut = out[: limit - 1]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
+
+
+def code(value: object, limit: int = 120) -> str:
+    """An outside value as inline code: escaped, clipped, backticks neutralised."""
+    text = str(value)
+    if not text:
+        return "_(empty)_"
+    return "`" + esc_clip(text, limit).replace("`", "'") + "`"

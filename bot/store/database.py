@@ -29,6 +29,7 @@ JSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "events": ("data",),
     "timers": ("payload",),
     "agent_jobs": ("args", "result", "error"),
+    "messages": ("body",),
 }
 
 
@@ -173,14 +174,6 @@ class Store:
             return int(value)
 
     # -- table helpers used by the service --------------------------------------------------------
-
-    def upsert_section_message(self, incident_id: str, section_id: str, ts: str) -> None:
-        with self.transaction():
-            self.db.execute(
-                "INSERT INTO section_messages(incident_id, section_id, ts) VALUES (?, ?, ?) "
-                "ON CONFLICT(incident_id, section_id) DO UPDATE SET ts = excluded.ts",
-                [incident_id, section_id, ts],
-            )
 
     def insert_steps(self, incident_id: str, step_ids: list[str], state: str = "pending") -> None:
         with self.transaction():

@@ -213,10 +213,52 @@ def _v3_paging_and_timers(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS timers_incident ON timers(incident_id, state)")
 
 
+# --- 4: the Slack messages each incident should have, so a reconciler can post what is missing ---
+def _v4_messages(db: sqlite_utils.Database) -> None:
+    """One row per message the thread should carry; ``ts`` is NULL until Slack has it.
+
+    ``attempted_at`` is written (committed) before a post is sent: a row with it set and no ``ts`` is
+    "in doubt" (the bot died or the call timed out after sending), and is looked up in Slack before
+    it is posted again. ``shown_hash`` is the hash of the last rendering Slack accepted, so a
+    re-render that would change nothing costs no API call. The v1 ``section_messages`` rows and
+    ``agent_jobs.display_ref`` are copied in and left as they were (no data is dropped).
+    """
+    db.table("messages").create(
+        {
+            "incident_id": str,
+            "key": str,
+            "kind": str,
+            "seq": int,
+            "body": str,
+            "ts": str,
+            "attempted_at": str,
+            "shown_hash": str,
+            "created_at": str,
+        },
+        pk=("incident_id", "key"),
+        not_null={"incident_id", "key", "kind", "seq"},
+    )
+    db.execute("CREATE INDEX messages_unposted ON messages(ts) WHERE ts IS NULL")
+    db.execute(
+        "INSERT INTO messages(incident_id, key, kind, seq, ts, created_at) "
+        "SELECT id, 'parent', 'parent', 0, thread_ts, opened_at FROM incidents WHERE thread_ts IS NOT NULL"
+    )
+    db.execute(
+        "INSERT INTO messages(incident_id, key, kind, seq, ts) "
+        "SELECT incident_id, 'section:' || section_id, 'section', rowid, ts FROM section_messages"
+    )
+    db.execute(
+        "INSERT INTO messages(incident_id, key, kind, seq, ts, created_at) "
+        "SELECT incident_id, 'job:' || request_id, 'job', 1000000 + rowid, display_ref, started_at "
+        "FROM agent_jobs WHERE display_ref IS NOT NULL"
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "incidents, steps, section messages, events, agent jobs, pages, counters", _v1_initial),
     Migration(2, "incidents.drill: rehearsals on a scratch copy, kept apart from real incidents", _v2_drills),
     Migration(3, "paging: page keys, rounds and DMs, role acks; persistent timers", _v3_paging_and_timers),
+    Migration(4, "messages: the Slack messages each incident should have, posted or not", _v4_messages),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -16,6 +16,11 @@ from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, Sec
 from handlers.limits import MAX_TEXT, check_limits, clip
 from handlers.message import SlackMessage
 
+# re-exported: the builders use them as ``fmt.esc`` etc.; the one definition is in handlers/text.py
+from handlers.text import code as code
+from handlers.text import esc as esc
+from handlers.text import esc_clip as esc_clip
+
 PROGRESS_SHOWN = 8
 LOST_ROWS_SHOWN = 10
 BACKUP_ROWS_SHOWN = 15
@@ -25,30 +30,7 @@ MAX_FIELD = 2000  # section fields: Slack's limit is lower than a section's text
 
 
 
-# --- text primitives ---------------------------------------------------------------------------------
-def esc(value: object) -> str:
-    """Slack's three control characters, so agent text can't become a mention, link or channel ping."""
-    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def esc_clip(value: object, limit: int) -> str:
-    """Escaped and then clipped to ``limit``, never cutting an ``&amp;``-style entity in half."""
-    out = esc(value)
-    if len(out) <= limit:
-        return out
-    cut = out[: limit - 1]
-    amp = cut.rfind("&")
-    if amp != -1 and ";" not in cut[amp:]:
-        cut = cut[:amp]
-    return cut + "…"
-
-
-def code(value: object, limit: int = 120) -> str:
-    """An agent value as inline code: escaped, clipped, backticks neutralised."""
-    text = str(value)
-    if not text:
-        return "_(empty)_"
-    return "`" + esc_clip(text, limit).replace("`", "'") + "`"
+# --- text primitives: esc / esc_clip / code live in handlers/text.py (re-exported for ``fmt.``) ---
 
 
 def _code_line(line: str, limit: int = 400) -> str:

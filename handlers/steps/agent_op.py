@@ -17,6 +17,7 @@ from handlers.deps import HandlerDeps
 from handlers.elements import confirm_dialog
 from handlers.results import backup_select
 from handlers.steps.base import Listener, StepKindView, StepView, is_inconclusive, step_blocks
+from handlers.text import code, esc
 
 
 def build(view: StepView) -> list[Block]:
@@ -80,7 +81,7 @@ def _run_button(view: StepView, step: AgentOpStep, ref: str) -> ButtonElement | 
         if step.uses_chosen_backup:
             sha = next((b.sha256[:12] for b in view.ctx.backups or [] if b.name == incident.chosen_backup), "")
             what += (
-                f" Backup: {incident.chosen_backup}" + (f" (sha256 {sha}…)." if sha else ".")
+                f" Backup: {esc(incident.chosen_backup)}" + (f" (sha256 {sha}…)." if sha else ".")
                 if incident.chosen_backup
                 else " No backup is chosen yet: the bot will refuse until one is."
             )
@@ -105,7 +106,7 @@ def refusal_text(outcome: StartOutcome, runbook: Runbook) -> str:
             return f"choose a backup first (the backup menu in {_backup_menu_place(runbook)})"
         case StartRefusal.backup_changed:
             return (
-                f"the chosen backup is now `{outcome.chosen_backup}`, not `{outcome.confirmed_backup}` as the "
+                f"the chosen backup is now {code(outcome.chosen_backup)}, not {code(outcome.confirmed_backup)} as the "
                 "button you pressed said; the message was redrawn, press Run again to confirm"
             )
         case StartRefusal.already_running:

@@ -15,7 +15,7 @@ from bot.runbook import RunbookStep
 from handlers.actions_ids import ActionId, StepRef
 from handlers.deps import HandlerDeps
 from handlers.limits import clip
-from handlers.text import fmt_time, mention
+from handlers.text import esc, fmt_time, mention
 from ops.models import BackupInfo
 
 STATE_ICON = {
@@ -103,17 +103,20 @@ def fill_command(command: str, view: StepView) -> str:
 
 
 def command_lines(view: StepView) -> list[str]:
-    """The checklist's commands, each one that lies followed by its warning, then what really does it."""
+    """The checklist's commands, each one that lies followed by its warning, then what really does it.
+
+    Escaped: a chosen backup's name is whatever the host's file is called (``<!here>.db`` included),
+    shell commands have ``>``/``&``, and the placeholders are ``<backup name>``-style."""
     step, indent = view.step, view.indent
     lines: list[str] = []
     for cmd in step.commands:
         where = f" _({cmd.where})_" if cmd.where else ""
-        lines.append(f"{indent}`{cmd.run}`{where}")
+        lines.append(f"{indent}`{esc(cmd.run)}`{where}")
         if cmd.warning:
-            lines.append(f"{indent}\u2003:warning: {fill_command(cmd.warning, view)}")
+            lines.append(f"{indent}\u2003:warning: {esc(fill_command(cmd.warning, view))}")
     if step.by_hand:
         lines.append(f"{indent}_By hand, what really does it:_")
-        lines.extend(f"{indent}\u2003`{fill_command(c, view)}`" for c in step.by_hand)
+        lines.extend(f"{indent}\u2003`{esc(fill_command(c, view))}`" for c in step.by_hand)
     return lines
 
 
@@ -136,7 +139,7 @@ def state_text(view: StepView) -> SectionBlock:
         verb = "Inconclusive" if unsure else STATE_VERB.get(state.state, state.state)
         who = f"{indent}_{verb} by {_who(state)} at {fmt_time(state.at)}_"
         if state.note:
-            who += f" · {state.note}"
+            who += f" · {esc(state.note)}"
         lines.append(who)
     return SectionBlock(block_id=f"s|{step.id}", text=MarkdownTextObject(text=clip("\n".join(lines))))
 

@@ -47,8 +47,8 @@ def _choose(deps: HandlerDeps, click: OptionClick) -> None:
     if backup is not None:  # the offer's menu, preselected or changed: choosing the option takes it
         apply_backup_choice(deps, click.incident.id, backup, click.user)
     if deps.service.choose_option(click.incident.id, option, click.user):
-        snap = deps.publisher.redraw(click.incident.id, sections=deps.publisher.option_sections())
-        deps.publisher.reply(snap.incident, f"<@{click.user}> chose option {option}.")
+        deps.publisher.redraw(click.incident.id, sections=deps.publisher.option_sections())
+        deps.publisher.reply(click.incident, f"<@{click.user}> chose option {option}.")
     else:
         tell_clicker(deps, click.payload, f"Option {option} was already chosen.")
 

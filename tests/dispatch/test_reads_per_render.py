@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,21 +34,36 @@ def count_queries(bot: RollbackBot, monkeypatch: pytest.MonkeyPatch) -> list[str
     return seen
 
 
+def posted_thread(bot: RollbackBot, incident_id: str) -> None:
+    """Posting is asynchronous: wait until the thread is complete and the publisher idle."""
+    deadline = time.monotonic() + 20
+    while len(bot.deps.service.section_messages(incident_id)) < len(bot.deps.runbook.sections):
+        assert time.monotonic() < deadline, "thread not posted"
+        time.sleep(0.02)
+    assert bot.deps.publisher.queue.wait_idle(20)
+
+
 def test_a_finished_job_redraws_from_one_snapshot(
     bot: RollbackBot, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     service = bot.deps.service
+    observer = bot.deps.runner.observer
     incident = service.open("production", "critical", "", CHANNEL, "U0ALICE")
     bot.deps.publisher.open_thread(incident)
+    posted_thread(bot, incident.id)
     job = service.begin_job(incident.id, "immediate.assess", "status", {}, "U0ALICE", "RB-1.r1")
     assert job is not None
+    observer.job_started(job)  # type: ignore[attr-defined]
+    assert bot.deps.publisher.queue.wait_idle(20)
     finished = service.finish_job(job.request_id, "ok", {"operation": "status", "outcome": "ok", "summary": "x"})
     queries = count_queries(bot, monkeypatch)
-    bot.deps.runner.observer.job_finished(finished)  # type: ignore[attr-defined]
-    # One snapshot: the incident, its steps, section messages, jobs, and the newest backup listing.
+    observer.job_finished(finished)  # type: ignore[attr-defined]
+    assert bot.deps.publisher.queue.wait_idle(20)
+    # One snapshot for the job's message, its section and the parent: the incident, its steps, the
+    # thread plan's messages, jobs, and the newest backup listing.
     # (Before the read model this was 11 reads: the incident 5 times, steps and events twice.)
     tables = sorted(sql.split("[")[1].split("]")[0] for sql in queries)
-    assert tables == ["agent_jobs", "events", "incidents", "section_messages", "steps"]
+    assert tables == ["agent_jobs", "events", "incidents", "messages", "steps"]
     thread = fake_slack.thread(CHANNEL, bot.deps.service.get(incident.id).thread_ts or "")
     section = next(m for m in thread if "Immediate Actions" in m.text)
     assert "1/3 done" in section.text  # the redraw shows the settled step
@@ -59,6 +75,8 @@ def test_closing_redraws_every_message_from_one_snapshot(
     service = bot.deps.service
     incident = service.open("production", "critical", "", CHANNEL, "U0ALICE")
     bot.deps.publisher.open_thread(incident)
+    posted_thread(bot, incident.id)
     queries = count_queries(bot, monkeypatch)
     bot.deps.publisher.redraw(incident.id, sections=[s.id for s in bot.deps.runbook.sections], parent=True)
+    assert bot.deps.publisher.queue.wait_idle(20)
     assert len(queries) == 5, queries

@@ -210,9 +210,8 @@ def test_option_1_fails_then_option_2_restores_preselected_backup_and_verifies(d
     assert drill.service.get("RB-1").chosen_backup == drill.host.info.pre_migration_backup
     # the restore button now names (and pins) that backup in its confirm dialog
     opt2 = drill.fake.message(CHANNEL, drill.section_ts("opt2.restore"))
-    wait_for(
-        lambda: drill.host.info.pre_migration_backup in str(drill.fake.message(CHANNEL, opt2.ts).blocks), what="pin"
-    )
+    pinned = f"RB-1|opt2.restore|{drill.host.info.pre_migration_backup}"  # the Run button's value
+    wait_for(lambda: pinned in str(drill.fake.message(CHANNEL, opt2.ts).blocks), what="pin")
 
     restore = drill.run("opt2.restore")
     assert restore.outcome == "ok", restore

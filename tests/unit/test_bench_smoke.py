@@ -18,7 +18,8 @@ def test_bench_modules_run_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
     assert [r.note for r in rows if not r.ok] == []
     goals = [r.goal for r in rows]
-    for needle in ("/rollback ack p95", "click Done ack p95", "backups create", "rollback (no backup)", "restore vs"):
+    needles = ("/rollback ack p95", "click Done ack p95", "429 on every edit ack p95", "backups create")
+    for needle in (*needles, "rollback (no backup)", "restore vs"):
         assert any(needle in g for g in goals), (needle, goals)
     assert any(g.startswith("verify vs") for g in goals)
     assert all(r.measured_s > 0 and r.baseline_s > 0 for r in rows)

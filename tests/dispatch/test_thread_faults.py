@@ -1,0 +1,215 @@
+"""Dispatch tier, faults at the Slack edge: hostile text, crafted click values, posts that time out
+or are refused, edits that fail; the thread converges on the store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+
+from app.factory import RollbackBot, build_client, create_app
+from app.settings import AgentTarget, Settings
+from handlers.actions_ids import ActionId
+from sandbox.fake_slack import FakeSlack
+from sandbox.slack_user import SignedRequest, build_block_action, build_slash_command, sign
+from tests.conftest import SIGNING_SECRET, wait_for
+
+CHANNEL = "C0OPS"
+INJECTIONS = ("<!channel>", "<!here>", "<!everyone>", "<!subteam^S0ONCALL>", "<@U0BOB>", "<https://evil.example|docs>")
+
+
+@pytest.fixture
+def bot(bot_settings: Settings) -> Iterator[RollbackBot]:
+    b = create_app(bot_settings)
+    yield b
+    b.close()
+
+
+def slash(fake: FakeSlack, bot: RollbackBot, text: str, user: str = "U0ALICE") -> str:
+    req = build_slash_command(fake, signing_secret=SIGNING_SECRET, user_id=user, channel_id=CHANNEL, text=text)
+    resp = bot.app.dispatch(req.bolt_request())
+    assert resp.status == 200
+    return str(resp.body)
+
+
+def thread_of(fake: FakeSlack, bot: RollbackBot, incident_id: str) -> list:  # type: ignore[type-arg]
+    sections = len(bot.deps.runbook.sections)
+    ts = wait_for(lambda: bot.deps.service.get(incident_id).thread_ts, what="parent posted")
+    return wait_for(lambda: (t := fake.thread(CHANNEL, ts)) and len(t) == sections + 1 and t, what="sections")
+
+
+def test_typed_text_cannot_ping_or_disguise_a_link(fake_slack: FakeSlack, bot: RollbackBot) -> None:
+    summary = "media 500s " + " ".join(INJECTIONS) + " & more"
+    slash(fake_slack, bot, f"production critical {summary}")
+    parent = thread_of(fake_slack, bot, "RB-1")[0]
+    posted = json.dumps(parent.blocks) + parent.text
+    for raw in INJECTIONS:
+        assert raw not in posted, raw
+        assert raw.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in posted
+    assert "&amp; more" in posted
+    assert bot.deps.service.get("RB-1").summary == summary  # the store keeps what was typed
+    # a usage error that echoes the typed word escapes it too
+    body = slash(fake_slack, bot, "<!channel> critical")
+    assert "<!channel>" not in body and "&lt;!channel&gt;" in body
+
+
+def test_a_backup_name_that_looks_like_a_ping_is_shown_as_text(fake_slack: FakeSlack, bot: RollbackBot) -> None:
+    slash(fake_slack, bot, "")
+    thread_of(fake_slack, bot, "RB-1")
+    bot.deps.service.choose_backup("RB-1", "<!here>.db", "U0BOB")
+    bot.deps.service.transition("RB-1", "opt2.identify-backup", "done", "U0BOB", note="chose <!here>.db")
+    bot.deps.publisher.refresh_section("RB-1", "opt2")
+    ts = bot.deps.service.section_messages("RB-1")["opt2"]
+    text = wait_for(
+        lambda: (s := json.dumps(fake_slack.message(CHANNEL, ts).blocks)) and "chose" in s and s, what="render"
+    )
+    assert "<!here>" not in text and "&lt;!here&gt;.db" in text
+
+
+def _crafted_click(fake: FakeSlack, message_ts: str, action_id: str, real_value: str, value: str) -> SignedRequest:
+    """A real click on a button of ``message_ts`` whose value was swapped for another incident's."""
+    req = build_block_action(
+        fake,
+        signing_secret=SIGNING_SECRET,
+        user_id="U0CAROL",
+        channel_id=CHANNEL,
+        message_ts=message_ts,
+        action_id=action_id,
+        value=real_value,
+    )
+    payload = req.payload
+    payload["actions"][0]["value"] = value
+    body = "payload=" + quote(json.dumps(payload))
+    return SignedRequest(body=body, headers=sign(body, SIGNING_SECRET), payload=payload)
+
+
+@pytest.fixture
+def two_env_bot(bot_settings: Settings) -> Iterator[RollbackBot]:
+    agents = {"staging": AgentTarget(url="http://127.0.0.1:9", secret="unused-agent-secret")}
+    b = create_app(bot_settings.model_copy(update={"rollback_agents": agents}))
+    yield b
+    b.close()
+
+
+def test_a_click_value_from_another_incident_is_refused_and_recorded(
+    fake_slack: FakeSlack, two_env_bot: RollbackBot
+) -> None:
+    bot = two_env_bot
+    slash(fake_slack, bot, "production critical")
+    slash(fake_slack, bot, "staging critical")
+    thread_of(fake_slack, bot, "RB-1")
+    thread_of(fake_slack, bot, "RB-2")
+    step = bot.deps.runbook.section("immediate").steps[0].id
+    rb1_section = bot.deps.service.section_messages("RB-1")["immediate"]
+    req = _crafted_click(fake_slack, rb1_section, ActionId.STEP_DONE, f"RB-1|{step}", f"RB-2|{step}")
+    assert bot.app.dispatch(req.bolt_request()).status == 200
+    eph = wait_for(lambda: fake_slack.ephemerals(CHANNEL, "U0CAROL"), what="refusal")
+    assert "Refused" in eph[0].text and "RB-1" in eph[0].text
+    for incident in ("RB-1", "RB-2"):
+        assert bot.deps.service.step_state(incident, step).state == "pending"
+        refused = [e for e in bot.deps.service.events(incident) if e.kind == "click.refused"]
+        assert len(refused) == 1 and refused[0].actor == "U0CAROL"
+        assert refused[0].data["claimed_incident"] == "RB-2" and refused[0].data["origin_incident"] == "RB-1"
+    # the same for the parent's Cancel button: RB-1's parent can't cancel RB-2
+    rb1_parent = bot.deps.service.get("RB-1").thread_ts
+    assert rb1_parent is not None
+    req = _crafted_click(fake_slack, rb1_parent, ActionId.INCIDENT_CANCEL, "RB-1", "RB-2")
+    assert bot.app.dispatch(req.bolt_request()).status == 200
+    wait_for(lambda: len(fake_slack.ephemerals(CHANNEL, "U0CAROL")) == 2, what="second refusal")
+    assert bot.deps.service.get("RB-2").state == "open" and bot.deps.service.get("RB-1").state == "open"
+    # and the genuine click still works
+    req = build_block_action(
+        fake_slack,
+        signing_secret=SIGNING_SECRET,
+        user_id="U0BOB",
+        channel_id=CHANNEL,
+        message_ts=rb1_section,
+        action_id=ActionId.STEP_DONE,
+        value=f"RB-1|{step}",
+    )
+    assert bot.app.dispatch(req.bolt_request()).status == 200
+    wait_for(lambda: bot.deps.service.step_state("RB-1", step).state == "done", what="genuine click")
+
+
+def test_a_timed_out_post_is_looked_up_not_posted_twice(fake_slack: FakeSlack, bot_settings: Settings) -> None:
+    client = build_client(bot_settings)
+    client.timeout = 1  # the post client copies it: a 3 s answer is a timeout after Slack stored it
+    bot = create_app(bot_settings, client=client)
+    publisher = bot.deps.publisher
+    try:
+        fake_slack.inject("chat.postMessage", delay_s=3.0, times=1)  # the parent: stored, answer lost
+        slash(fake_slack, bot, "")
+        parent = wait_for(lambda: fake_slack.messages(CHANNEL), what="parent stored by Slack")[0]
+        assert publisher.queue.wait_idle(20)
+        assert bot.deps.service.get("RB-1").thread_ts is None  # the bot does not know it yet
+        fake_slack.inject("chat.postMessage", delay_s=3.0, times=1)  # and the first reply times out too
+        bot.reconciler.run_once()
+        wait_for(lambda: bot.deps.service.get("RB-1").thread_ts == parent.ts, what="parent found by lookup")
+        assert publisher.queue.wait_idle(20)
+        # The reply is in doubt and Slack has not stored it yet: looking again must not post it.
+        bot.reconciler.run_once()
+        assert publisher.queue.wait_idle(20)
+        wait_for(lambda: len(fake_slack.thread(CHANNEL, parent.ts)) == 2, what="Slack storing the slow reply")
+        bot.reconciler.run_once()  # now the lookup finds it, and the rest is posted
+        thread_of(fake_slack, bot, "RB-1")
+        assert publisher.queue.wait_idle(20)
+        assert len(fake_slack.messages(CHANNEL)) == 1, "one parent"
+        headers = [m.blocks[0]["text"]["text"] for m in fake_slack.thread(CHANNEL, parent.ts)[1:]]
+        assert len(headers) == len(set(headers)) == len(bot.deps.runbook.sections), headers
+        assert set(bot.deps.service.section_messages("RB-1")) == {s.id for s in bot.deps.runbook.sections}
+        assert [
+            e.data.get("found_by_lookup") for e in bot.deps.service.events("RB-1") if e.kind == "slack.thread_posted"
+        ] == [True]
+    finally:
+        bot.close()
+
+
+def test_an_in_doubt_post_slack_never_stored_is_posted_once_after_the_grace(
+    fake_slack: FakeSlack, bot: RollbackBot
+) -> None:
+    publisher = bot.deps.publisher
+    fake_slack.inject("chat.postMessage", status=503, times=1)  # a 5xx: it may or may not have been posted
+    slash(fake_slack, bot, "")
+    assert publisher.queue.wait_idle(20)
+    bot.reconciler.run_once()
+    assert publisher.queue.wait_idle(20)
+    assert fake_slack.messages(CHANNEL) == [], "in doubt and within the grace: not posted again yet"
+    publisher.in_doubt_grace_s = 0  # as if a minute had passed without Slack showing it
+    bot.reconciler.run_once()
+    thread_of(fake_slack, bot, "RB-1")
+    assert publisher.queue.wait_idle(20)
+    assert len(fake_slack.messages(CHANNEL)) == 1
+
+
+def test_a_cancel_while_edits_fail_reaches_the_parent_on_the_next_pass(fake_slack: FakeSlack, bot: RollbackBot) -> None:
+    slash(fake_slack, bot, "")
+    parent = thread_of(fake_slack, bot, "RB-1")[0]
+    fake_slack.inject("chat.update", error="internal_error", times=None)
+    req = build_block_action(
+        fake_slack,
+        signing_secret=SIGNING_SECRET,
+        user_id="U0ALICE",
+        channel_id=CHANNEL,
+        message_ts=parent.ts,
+        action_id=ActionId.INCIDENT_CANCEL,
+        value="RB-1",
+    )
+    assert bot.app.dispatch(req.bolt_request()).status == 200
+    wait_for(lambda: bot.deps.service.get("RB-1").state == "cancelled", what="cancelled")
+    bot.deps.publisher.queue.wait_idle(20)
+    assert "Cancel incident" in json.dumps(fake_slack.message(CHANNEL, parent.ts).blocks)  # still the old render
+    fake_slack.clear_injections()
+    bot.reconciler.run_once()
+    wait_for(
+        lambda: "cancelled by" in json.dumps(fake_slack.message(CHANNEL, parent.ts).blocks), what="parent re-rendered"
+    )
+    section = bot.deps.service.section_messages("RB-1")["immediate"]
+    wait_for(lambda: "step_done" not in json.dumps(fake_slack.message(CHANNEL, section).blocks), what="frozen sections")
+    # a second pass with nothing stale costs no API call
+    bot.deps.publisher.queue.wait_idle(20)
+    fake_slack.reset_calls()
+    bot.reconciler.run_once()
+    bot.deps.publisher.queue.wait_idle(20)
+    assert fake_slack.calls("chat.update") == [] and fake_slack.calls("chat.postMessage") == []
