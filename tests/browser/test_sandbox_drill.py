@@ -149,11 +149,54 @@ def test_rehearse_rollback_with_faults_by_hand(sandbox: LiveSandbox, browser_pag
     parent.get_by_role("button", name="React with :pushpin:").click()
     expect(parent.get_by_role("button", name=":pushpin: 1")).to_be_visible()
 
+    send_stakeholder_notice(page, thread)
+
     page.screenshot(path=str(ARTIFACTS / "drill-thread.png"), full_page=True)
     incident = sandbox.bot.deps.service.open_for("production") if sandbox.bot else None
     assert incident is not None
     said = [e.data.get("text") for e in sandbox.bot.deps.service.events(incident.id) if e.kind == "thread.message"]  # type: ignore[union-attr]
     assert said == ["app is down, rolling back now"]
+
+
+def send_stakeholder_notice(page: Any, thread: Any) -> None:
+    """Communication: the prefilled notice, edited, sent to three of the four audiences."""
+    channel = page.get_by_role("log", name="Channel messages")
+    step(thread, "Notify stakeholders").get_by_role("button", name="Send stakeholder notice").click()
+    modal = page.get_by_role("dialog", name="Stakeholder notice")
+    notice = modal.get_by_role("textbox", name="Notice")
+    draft = notice.input_value()
+    assert draft.startswith("URGENT: Media Migration Rollback Initiated"), draft
+    assert "Environment: production" in draft and "Method: Option 2" in draft, draft
+    notice.fill(draft + "\nUploads are paused until 20:30 UTC; the status page has the details.")
+    audiences = modal.get_by_role("group", name="Send to")
+    expect(audiences.get_by_role("checkbox")).to_have_count(4)
+    audiences.get_by_role("checkbox", name=re.compile("^End users")).uncheck()
+    modal.get_by_role("button", name="Send notice").click()
+    expect(modal).to_be_hidden()
+
+    # The thread links the notice in each channel it reached; the reached audiences' steps are ticked.
+    sent = thread.locator("article", has_text="sent the stakeholder notice")
+    expect(sent).to_contain_text("URGENT: Media Migration Rollback Initiated")
+    for label in ("Development team", "Quality assurance team", "Customer support team"):
+        expect(sent.get_by_role("link", name=re.compile(label))).to_be_visible()
+        expect(step(thread, label).get_by_role("button", name="Undo", exact=True)).to_be_visible()
+    expect(sent).not_to_contain_text("End users")
+    expect(step(thread, "End users").get_by_role("button", name="Done", exact=True)).to_be_visible()
+    expect(thread).to_contain_text("notice sent to #dev")
+
+    # The notice itself, as the audiences see it in their channels; #status (end users) got nothing.
+    sent.get_by_role("link", name=re.compile("Quality assurance team")).click()
+    expect(page.get_by_role("heading", name="# qa")).to_be_visible()
+    posted = channel.locator("article", has_text="URGENT: Media Migration Rollback Initiated")
+    expect(posted).to_contain_text("Uploads are paused until 20:30 UTC")
+    expect(posted).to_contain_text("Sent by @alice for RB-1")
+    for name in ("# dev", "# support"):
+        page.get_by_role("navigation").get_by_role("button", name=name).click()
+        expect(posted).to_contain_text("Uploads are paused until 20:30 UTC")
+    page.get_by_role("navigation").get_by_role("button", name="# status").click()
+    expect(channel.locator("article")).to_have_count(0)
+    page.get_by_role("navigation").get_by_role("button", name="# ops-incidents").click()
+    channel.get_by_role("button", name=re.compile(r"\d+ replies")).click()
 
 
 def image_count(box: LiveSandbox) -> int:
