@@ -6,6 +6,7 @@ the faults are real changes to that deployment. What is checked is what a person
 
 from __future__ import annotations
 
+import html
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -197,6 +198,75 @@ def send_stakeholder_notice(page: Any, thread: Any) -> None:
     expect(channel.locator("article")).to_have_count(0)
     page.get_by_role("navigation").get_by_role("button", name="# ops-incidents").click()
     channel.get_by_role("button", name=re.compile(r"\d+ replies")).click()
+
+
+RECORD_HEADINGS = (
+    "## Summary",
+    "## Metrics",
+    "## Root cause",
+    "## Resolution",
+    "## Lessons learned",
+    "## Pages and acknowledgements",
+    "## Timeline",
+    "## Checklist",
+    "## Agent operations",
+    "## Resolution steps",
+)
+
+
+def resolve_with_record(page: Any, thread: Any) -> str:
+    """Resolve from the parent: the prefilled dialog completed by hand; returns the record's Markdown."""
+    parent = thread.locator("article").first
+    parent.get_by_role("button", name="Resolve incident").click()
+    modal = page.get_by_role("dialog", name="Resolve RB-1")
+    root_cause = modal.get_by_role("textbox", name="Root cause", exact=True)
+    resolution = modal.get_by_role("textbox", name="Resolution", exact=True)
+    expect(root_cause).to_have_value(re.compile("media listing returns 500"))  # the bot's prefill
+    expect(resolution).to_have_value(re.compile(r"Restored db_backup_\S+\.db"))
+    root_cause.fill("The media migration broke the listing; after the rollback a stray DELETE removed an image.")
+    resolution.fill(resolution.input_value() + " Uploads re-enabled after the checks.")
+    lessons = modal.get_by_role("textbox", name=re.compile("^Lessons learned"))
+    lessons.fill("Nobody runs SQL on main.db during a rollback.")
+    modal.get_by_role("button", name="Resolve", exact=True).click()
+    expect(modal).to_be_hidden()
+
+    # The parent says resolved, offers Reopen instead of Resolve, and links the record.
+    expect(parent).to_contain_text("resolved by @alice")
+    expect(parent.get_by_role("button", name="Reopen incident")).to_be_visible()
+    expect(parent.get_by_role("button", name="Resolve incident")).to_have_count(0)
+    record_link = parent.get_by_role("link", name="incident record v1")
+    expect(record_link).to_be_visible()
+
+    # The thread has the uploaded Markdown; it downloads, from the file and from the parent's link.
+    upload = thread.get_by_role("link", name=re.compile("RB-1 incident record, version 1"))
+    expect(upload).to_contain_text("RB-1-record-v1.md")
+    with page.expect_download() as from_thread:
+        upload.click()
+    with page.expect_download() as from_parent:
+        record_link.click()
+    assert from_thread.value.suggested_filename == "RB-1-record-v1.md"
+    markdown = Path(from_thread.value.path()).read_text(encoding="utf-8")
+    assert Path(from_parent.value.path()).read_text(encoding="utf-8") == markdown
+    return markdown
+
+
+def check_record(markdown: str) -> None:
+    assert markdown.startswith("# RB-1: production media migration rollback — resolved"), markdown[:200]
+    positions = [markdown.find("\n" + h + "\n") for h in RECORD_HEADINGS]
+    assert all(p > 0 for p in positions), dict(zip(RECORD_HEADINGS, positions, strict=True))
+    assert "The media migration broke the listing; after the rollback a stray DELETE" in markdown
+    assert "Uploads re-enabled after the checks." in markdown
+    assert "Nobody runs SQL on main.db during a rollback." in markdown
+    assert "app is down, rolling back now" in markdown  # the thread reply made it into the record
+    assert "URGENT: Media Migration Rollback Initiated" in markdown or "stakeholder notice" in markdown
+
+
+def screenshot_record(page: Any, markdown: str) -> None:
+    """The downloaded Markdown as a person opens it in a viewer: plain text, headings and tables."""
+    viewer = page.context.new_page()
+    viewer.set_content(f"<pre style='font: 13px monospace; white-space: pre-wrap'>{html.escape(markdown)}</pre>")
+    viewer.screenshot(path=str(ARTIFACTS / "drill-record.png"), full_page=True)
+    viewer.close()
 
 
 def image_count(box: LiveSandbox) -> int:

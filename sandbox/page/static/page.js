@@ -305,7 +305,11 @@ function renderWire(state) {
 // does: the sandbox workspace has no other place to show it, and the page works offline.
 const PERMALINK = /^https:\/\/[a-z0-9-]+\.slack\.com\/archives\/([A-Z0-9]+)\/p(\d+)(\d{6})(?:\?(.*))?$/;
 
+const FILE_PERMALINK = /^https:\/\/[a-z0-9-]+\.slack\.com\/files\/[A-Z0-9]+\/(F[A-Z0-9]+)(?:\/|$)/;
+
 function openPermalink(href) {
+  const file = FILE_PERMALINK.exec(href);
+  if (file) return downloadFile(file[1]);
   const m = PERMALINK.exec(href);
   if (!m || !ui.state || !ui.state.channels.some((c) => c.id === m[1])) return false;
   const ts = `${m[2]}.${m[3]}`;
@@ -320,6 +324,17 @@ function openPermalink(href) {
     target.classList.add("flash");
     setTimeout(() => target.classList.remove("flash"), 2000);
   }
+  return true;
+}
+
+// A file's permalink downloads it, as the file link on its message does.
+function downloadFile(id) {
+  const shared = ui.state && ui.state.messages.flatMap((m) => m.files || []).find((f) => f.id === id);
+  if (!shared) return false;
+  const link = el("a", { href: shared.url, download: shared.name, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
   return true;
 }
 
