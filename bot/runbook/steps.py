@@ -213,9 +213,7 @@ class OptionChoiceStep(StepBase):
     @model_validator(mode="after")
     def _nothing_to_tick(self) -> OptionChoiceStep:
         extra = [
-            name
-            for name in ("commands", "by_hand", "satisfied_by", "failed_by", "children")
-            if getattr(self, name)
+            name for name in ("commands", "by_hand", "satisfied_by", "failed_by", "children") if getattr(self, name)
         ]
         if extra:
             raise ValueError(f"step {self.id!r}: an option_choice step has no {', '.join(extra)}")
