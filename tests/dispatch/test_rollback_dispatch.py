@@ -67,7 +67,9 @@ def test_rollback_opens_incident_parent_and_one_message_per_section(fake_slack: 
     assert any("if option 1 fails" in h for h in headers) and any("if both fail" in h for h in headers)
     incident = bot.deps.service.get("RB-1")
     assert incident.thread_ts == parent.ts and incident.severity == "major" and incident.target_minutes == 60
-    assert set(bot.deps.service.section_messages("RB-1")) == {s.id for s in bot.deps.runbook.sections}
+    # the last section's ts is stored right after its post returns: wait for it rather than race it
+    sections = {s.id for s in bot.deps.runbook.sections}
+    wait_for(lambda: set(bot.deps.service.section_messages("RB-1")) == sections, what="every section's ts stored")
 
 
 @pytest.mark.parametrize("text", ["urgent", "production sev1 broken", "staging critical"])
