@@ -132,21 +132,22 @@ def section_message(
     steps: Mapping[str, StepState],
     ctx: SectionContext | None = None,
 ) -> SlackMessage:
-    """One thread message per runbook section: its option control, then each step as its kind draws it."""
+    """One thread message per runbook section: each step as its kind draws it; the progress counts
+    only checklist items (an option section's "Choose option N" is none)."""
     header = section.title
     if section.option_label and section.option_label.lower() not in section.title.lower():
         header += f" ({section.option_label})"
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=clip(header, MAX_HEADER)))]
-    if section.option is not None:
-        blocks.extend(option_choice.build(incident, section))
     context = ctx or SectionContext()
-    walked = list(section.iter_steps())
-    for step, depth in walked:
-        view = StepView(incident=incident, step=step, state=steps[step.id], depth=depth, ctx=context)
+    for step, depth in section.walk():
+        # a step that is no checklist item has no stored state: its kind draws it from the incident
+        state = steps[step.id] if step.counts_as_checklist_item else StepState(incident_id=incident.id, step_id=step.id)
+        view = StepView(incident=incident, step=step, state=state, depth=depth, ctx=context)
         blocks.extend(STEP_VIEWS[step.kind].build(view))
     blocks.append(DividerBlock())
-    done = sum(1 for s, _ in walked if steps[s.id].state in ("done", "skipped"))
-    text = f"{incident.id} · {section.title}: {done}/{len(walked)} done"
+    items = [s for s, _ in section.iter_steps()]
+    done = sum(1 for s in items if steps[s.id].state in ("done", "skipped"))
+    text = f"{incident.id} · {section.title}: {done}/{len(items)} done"
     return _message(text, blocks)
 
 

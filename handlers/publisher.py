@@ -24,7 +24,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Literal
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -43,6 +43,7 @@ from ops.models import BackupInfo
 log = logging.getLogger(__name__)
 
 Renderer = Callable[[IncidentSnapshot, ThreadMessage], SlackMessage]
+PostOutcome = Literal["posted", "skip", "stop"]
 SYSTEM_ACTOR = "rollback-bot"
 # Longer than any request Slack still completes after a client timeout (the client's own is 15 s).
 IN_DOUBT_GRACE_S = 60.0
@@ -231,26 +232,29 @@ class ThreadPublisher:
         for row in [m for m in snap.thread.values() if m.ts is None]:
             if row.key != PARENT_KEY and snap.incident.thread_ts is None:
                 return  # replies wait for the parent
-            if not self._post_one(snap, row):
-                return  # the rest wait: order matters, and the reconciler comes back
-            if row.key == PARENT_KEY:
+            outcome = self._post_one(snap, row)
+            if outcome == "stop":
+                return  # Slack refused or is struggling: the rest wait for the reconciler's next pass
+            if outcome == "posted" and row.key == PARENT_KEY:
                 snap = self.service.snapshot(incident_id)  # now with the thread
 
-    def _post_one(self, snap: IncidentSnapshot, row: ThreadMessage) -> bool:
+    def _post_one(self, snap: IncidentSnapshot, row: ThreadMessage) -> PostOutcome:
+        """``posted`` (or found already there); ``skip``: still in doubt, the next rows may go on
+        (one unknown message must not hold the rest of the thread back for a minute); ``stop``."""
         incident = snap.incident
         if row.in_doubt:
             try:
                 found = self._find_posted(incident, row)
             except Exception as exc:  # can't tell whether it is there: never risk a second copy
                 log.warning("could not look up %s of %s (%s); trying again later", row.key, incident.id, exc)
-                return False
+                return "skip"
             if found is not None:
                 log.info("found %s of %s already in Slack (%s)", row.key, incident.id, found)
                 self.plan.posted(incident.id, row.key, found)
                 if row.key == PARENT_KEY:
                     self.service.record(incident.id, "slack.thread_posted", None, thread_ts=found, found_by_lookup=True)
                 self.refresh(incident.id, row.key)  # it may show an older state than the store
-                return True
+                return "posted"
             assert row.attempted_at is not None
             age = (self.plan.clock() - row.attempted_at).total_seconds()
             if age < self.in_doubt_grace_s:
@@ -260,7 +264,7 @@ class ThreadPublisher:
                     incident.id,
                     age,
                 )
-                return False
+                return "skip"
         msg = self.render(snap, row)
         self.plan.begin_post(incident.id, row.key)
         thread_ts = None if row.key == PARENT_KEY else incident.thread_ts
@@ -275,19 +279,19 @@ class ThreadPublisher:
                 log.warning(
                     "posting %s of %s: Slack %s (%s); in doubt until looked up", row.key, incident.id, status, error
                 )
-                return False
+                return "stop"
             self.plan.not_posted(incident.id, row.key)  # Slack said no: nothing was posted
             log.error("Slack refused %s of %s: %s", row.key, incident.id, error)
             if row.key == PARENT_KEY and status != 429:
                 self._parent_refused(incident, error)
-            return False
+            return "stop"
         except Exception as exc:  # timeout, dropped connection: it may have been posted
             log.warning("posting %s of %s failed (%s); in doubt until looked up", row.key, incident.id, exc)
-            return False
+            return "stop"
         self.plan.posted(incident.id, row.key, str(resp["ts"]), render_hash(msg))
         if row.key == PARENT_KEY:
             self.service.record(incident.id, "slack.thread_posted", None, thread_ts=str(resp["ts"]))
-        return True
+        return "posted"
 
     def _find_posted(self, incident: Incident, row: ThreadMessage) -> str | None:
         """The ts of this row's message if Slack has it (parent: channel history; reply: the thread)."""

@@ -2,7 +2,8 @@
 
 The seed checklist (runbooks/EMERGENCY_ROLLBACK_CHECKLIST.md) lives in bot/runbook/default.yaml so
 a team can point the bot at its own file without touching code. Each step is of a kind (steps.py):
-manual, done by the host agent (``agent_op``, with ``confirm`` before anything destructive), or a choice.
+manual, done by the host agent (``agent_op``, with ``confirm`` before anything destructive), or a choice
+(of a backup; of the rollback option, which leads an option section and is no checklist item).
 Loading validates everything up front so a bad file fails at start-up, not mid-incident.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -19,6 +21,7 @@ from bot.runbook.steps import (
     STEP_KINDS,
     AgentOpStep,
     BackupChoiceStep,
+    OptionChoiceStep,
     PageContactsStep,
     RunbookStep,
     StakeholderNoticeStep,
@@ -33,11 +36,13 @@ class RunbookError(ValueError):
 
 
 class RunbookSection(BaseModel):
+    """A heading of the checklist and its steps. An option section (one of the alternative rollback
+    procedures) is the one led by an ``option_choice`` step; its number is that step's ``option``."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
     title: str = Field(min_length=1)
-    option: int | None = None
     option_label: str | None = None
     steps: list[RunbookStep] = Field(default_factory=list)
 
@@ -46,8 +51,52 @@ class RunbookSection(BaseModel):
     def _valid_id(cls, v: str) -> str:
         return check_id(v)
 
-    def iter_steps(self) -> Iterator[tuple[RunbookStep, int]]:
-        """Pre-order walk: each step, then its children; depth 0 for top-level steps."""
+    @model_validator(mode="before")
+    @classmethod
+    def _option_choice_step(cls, data: Any) -> Any:
+        """``option: N`` on the section (the file format before the option_choice kind) implies the
+        step ``<section>.choose-option``; an option_choice step written without a title takes the
+        section's ``option_label``."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        option = data.pop("option", None)
+        steps = list(data.get("steps") or [])
+        written = [s for s in steps if isinstance(s, dict) and s.get("kind") == "option_choice"]
+        if option is not None and not written and not any(isinstance(s, OptionChoiceStep) for s in steps):
+            step = {"id": f"{data.get('id')}.choose-option", "kind": "option_choice", "option": option}
+            steps.insert(0, step)
+            written = [step]
+        elif option is not None and any(s.get("option") != option for s in written):
+            raise ValueError(f"section {data.get('id')!r}: option {option} differs from its option_choice step")
+        for i, s in enumerate(steps):
+            if any(s is w for w in written) and "title" not in s:
+                steps[i] = {**s, "title": data.get("option_label") or "this path"}
+        if "steps" in data or steps:
+            data["steps"] = steps
+        return data
+
+    @model_validator(mode="after")
+    def _option_choice_leads(self) -> RunbookSection:
+        choices = [(step, depth) for step, depth in self.walk() if isinstance(step, OptionChoiceStep)]
+        if choices and (len(choices) > 1 or choices[0][1] != 0 or self.steps[0] is not choices[0][0]):
+            raise ValueError(f"section {self.id!r}: one option_choice step at most, and only as its first step")
+        return self
+
+    @property
+    def option_step(self) -> OptionChoiceStep | None:
+        """The step that chooses this section's option, if it is an option section."""
+        first = self.steps[0] if self.steps else None
+        return first if isinstance(first, OptionChoiceStep) else None
+
+    @property
+    def option(self) -> int | None:
+        """The rollback option this section is (None for the other sections)."""
+        step = self.option_step
+        return step.option if step is not None else None
+
+    def walk(self) -> Iterator[tuple[RunbookStep, int]]:
+        """Pre-order walk over every step, checklist item or not: each step, then its children."""
 
         def walk(steps: list[RunbookStep], depth: int) -> Iterator[tuple[RunbookStep, int]]:
             for s in steps:
@@ -55,6 +104,10 @@ class RunbookSection(BaseModel):
                 yield from walk(s.children, depth + 1)
 
         return walk(self.steps, 0)
+
+    def iter_steps(self) -> Iterator[tuple[RunbookStep, int]]:
+        """The checklist items in pre-order (depth 0 for top-level steps): what has a state and counts."""
+        return ((s, depth) for s, depth in self.walk() if s.counts_as_checklist_item)
 
 
 class Runbook(BaseModel):
@@ -72,7 +125,7 @@ class Runbook(BaseModel):
                 raise ValueError(f"duplicate section id {section.id!r}")
             seen.add(section.id)
         step_ids: set[str] = set()
-        for _, step, _ in self.iter_steps():
+        for step, _ in (walked for section in self.sections for walked in section.walk()):
             if step.id in step_ids:
                 raise ValueError(f"duplicate step id {step.id!r}")
             step_ids.add(step.id)
@@ -82,12 +135,13 @@ class Runbook(BaseModel):
         return self
 
     def iter_steps(self) -> Iterator[tuple[RunbookSection, RunbookStep, int]]:
-        """Every step in document order (pre-order): (section, step, depth)."""
+        """Every checklist item in document order (pre-order): (section, step, depth)."""
         for section in self.sections:
             for step, depth in section.iter_steps():
                 yield section, step, depth
 
     def step_ids(self) -> list[str]:
+        """The checklist items' ids: an incident's rows in the store, its progress total."""
         return [step.id for _, step, _ in self.iter_steps()]
 
     def step(self, step_id: str) -> RunbookStep:

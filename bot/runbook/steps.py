@@ -5,6 +5,10 @@ step is from which optional fields happen to be set. A runbook file names the ki
 agent_op``); files written before kinds existed still load: a step with ``agent_op`` is an
 ``agent_op`` step, one with ``choice: backup`` a ``backup_choice`` step, anything else ``manual``.
 
+A kind whose ``counts_as_checklist_item`` is False (``option_choice``) is drawn and answered like any
+other, but it is no item of the checklist: it has no row in the store, and the progress count and
+``Runbook.iter_steps`` leave it out.
+
 To add a kind: a class here with ``kind: Literal["<name>"]``, added to ``RunbookStep`` and
 ``STEP_KINDS``; then one builder and its listeners in ``handlers/steps/<name>.py``, listed in
 ``handlers/steps/__init__.py``. ``tests/unit/handlers/test_step_kinds.py`` fails until both exist.
@@ -13,7 +17,7 @@ To add a kind: a class here with ``kind: Literal["<name>"]``, added to ``Runbook
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
@@ -77,6 +81,9 @@ class StepBase(BaseModel):
     or fail it (any of those or of ``failed_by`` failing, with the check's detail)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # False for a control that is no item of the checklist: no store row, not in the progress count.
+    counts_as_checklist_item: ClassVar[bool] = True
 
     id: str
     title: str = Field(min_length=1)
@@ -191,6 +198,28 @@ class StakeholderNoticeStep(StepBase):
     audience: Audience | None = None
 
 
+class OptionChoiceStep(StepBase):
+    """Choosing this section's rollback option ("Choose option N"); it leads its option section.
+
+    Its state is the incident's chosen option, so it is no checklist item. A section written as
+    ``option: N`` without this step gets it implied (``RunbookSection``); its title defaults to the
+    section's ``option_label``."""
+
+    counts_as_checklist_item: ClassVar[bool] = False
+
+    kind: Literal["option_choice"] = "option_choice"
+    option: int = Field(ge=1, le=99)
+
+    @model_validator(mode="after")
+    def _nothing_to_tick(self) -> OptionChoiceStep:
+        extra = [
+            name for name in ("commands", "by_hand", "satisfied_by", "failed_by", "children") if getattr(self, name)
+        ]
+        if extra:
+            raise ValueError(f"step {self.id!r}: an option_choice step has no {', '.join(extra)}")
+        return self
+
+
 def _kind_of(value: Any) -> str:
     """The tag of a step given as a mapping (runbook file) or as a model."""
     if isinstance(value, dict):
@@ -209,11 +238,12 @@ RunbookStep = Annotated[
     | Annotated[AgentOpStep, Tag("agent_op")]
     | Annotated[BackupChoiceStep, Tag("backup_choice")]
     | Annotated[PageContactsStep, Tag("page_contacts")]
-    | Annotated[StakeholderNoticeStep, Tag("stakeholder_notice")],
+    | Annotated[StakeholderNoticeStep, Tag("stakeholder_notice")]
+    | Annotated[OptionChoiceStep, Tag("option_choice")],
     Discriminator(_kind_of),
 ]
-StepKind = Literal["manual", "agent_op", "backup_choice", "page_contacts", "stakeholder_notice"]
+StepKind = Literal["manual", "agent_op", "backup_choice", "page_contacts", "stakeholder_notice", "option_choice"]
 STEP_KINDS: tuple[str, ...] = get_args(StepKind)
 
-for _model in (ManualStep, AgentOpStep, BackupChoiceStep, PageContactsStep, StakeholderNoticeStep):
+for _model in (ManualStep, AgentOpStep, BackupChoiceStep, PageContactsStep, StakeholderNoticeStep, OptionChoiceStep):
     _model.model_rebuild()

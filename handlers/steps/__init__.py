@@ -4,7 +4,7 @@ that draws a step of its kind and the listeners its controls need, as data in :d
     manual.py         Done / Skip only
     agent_op.py       Run / Retry (operators), confirm dialogs for destructive operations
     backup_choice.py  the backup menu; a choice completes the step
-    option_choice.py  "Choose option N" on option sections and fallback offers
+    option_choice.py  "Choose option N" leading each option section (no checklist item), and in fallback offers
     page_contacts.py  "Alert the team": ticked by the bot; Acknowledge in page DMs and paging notes
     stakeholder_notice.py  "Send stakeholder notice" (the modal); audience steps ticked by the notice
     state.py          Done / Skip / Undo, shared by every kind
@@ -36,9 +36,10 @@ STEP_VIEWS: dict[str, StepKindView] = {
     "backup_choice": backup_choice.VIEW,
     "page_contacts": page_contacts.VIEW,
     "stakeholder_notice": stakeholder_notice.VIEW,
+    "option_choice": option_choice.VIEW,
 }
 # Listeners that belong to no single kind.
-SHARED_LISTENERS: tuple[Listener, ...] = (*state.LISTENERS, *option_choice.LISTENERS)
+SHARED_LISTENERS: tuple[Listener, ...] = state.LISTENERS
 
 
 def listeners() -> list[Listener]:

@@ -1,17 +1,17 @@
-"""Choosing a rollback option: the "Choose option N" control at the top of each option section
-(declared by the section's ``option`` in the runbook) and in a fallback offer."""
+"""Choosing a rollback option: the ``option_choice`` step that leads each option section ("Choose
+option N"), and the same button in a fallback offer. The step is no checklist item: its state is the
+incident's chosen option, so the builder draws from that and shows no Done / Skip / Undo."""
 
 from __future__ import annotations
 
 from slack_sdk.models.blocks import Block, ButtonElement, ContextBlock, MarkdownTextObject, SectionBlock
 
-from bot.incidents import Incident
-from bot.runbook import RunbookSection
+from bot.runbook import OptionChoiceStep
 from handlers.actions_ids import ActionId, OptionRef
 from handlers.clicks import OptionClick, on_click, tell_clicker
 from handlers.deps import HandlerDeps
 from handlers.steps.backup_choice import apply_backup_choice
-from handlers.steps.base import Listener
+from handlers.steps.base import Listener, StepKindView, StepView
 
 
 def option_ref(incident_id: str, option: int) -> str:
@@ -19,23 +19,23 @@ def option_ref(incident_id: str, option: int) -> str:
     return OptionRef(incident_id=incident_id, option=option).encode()
 
 
-def build(incident: Incident, section: RunbookSection) -> list[Block]:
+def build(view: StepView) -> list[Block]:
     """The chosen marker, or the option's label with its "Choose option N" button."""
-    assert section.option is not None
-    if incident.chosen_option == section.option:
+    step, incident = view.step, view.incident
+    assert isinstance(step, OptionChoiceStep)
+    if incident.chosen_option == step.option:
         return [
-            ContextBlock(
-                elements=[MarkdownTextObject(text=f":point_right: Option {section.option} is the chosen path.")]
-            )
+            ContextBlock(elements=[MarkdownTextObject(text=f":point_right: Option {step.option} is the chosen path.")])
         ]
-    label = f"Choose option {section.option}"
     note = "" if incident.chosen_option is None else f" (currently option {incident.chosen_option})"
     return [
         SectionBlock(
-            block_id=f"option|{section.option}",
-            text=MarkdownTextObject(text=f"Option {section.option}: {section.option_label or 'this path'}{note}."),
+            block_id=f"option|{step.option}",
+            text=MarkdownTextObject(text=f"Option {step.option}: {step.title}{note}."),
             accessory=ButtonElement(
-                text=label, action_id=ActionId.OPTION_CHOOSE, value=option_ref(incident.id, section.option)
+                text=f"Choose option {step.option}",
+                action_id=ActionId.OPTION_CHOOSE,
+                value=option_ref(incident.id, step.option),
             ),
         )
     ]
@@ -53,9 +53,12 @@ def _choose(deps: HandlerDeps, click: OptionClick) -> None:
         tell_clicker(deps, click.payload, f"Option {option} was already chosen.")
 
 
-LISTENERS = (
-    Listener(
-        ActionId.OPTION_CHOOSE,
-        lambda deps: on_click(deps, _choose, name="choose_option", decode=OptionRef.decode),
+VIEW = StepKindView(
+    build,
+    listeners=(
+        Listener(
+            ActionId.OPTION_CHOOSE,
+            lambda deps: on_click(deps, _choose, name="choose_option", decode=OptionRef.decode),
+        ),
     ),
 )

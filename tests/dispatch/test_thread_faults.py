@@ -151,7 +151,12 @@ def test_a_timed_out_post_is_looked_up_not_posted_twice(fake_slack: FakeSlack, b
         # The reply is in doubt and Slack has not stored it yet: looking again must not post it.
         bot.reconciler.run_once()
         assert publisher.queue.wait_idle(20)
-        wait_for(lambda: len(fake_slack.thread(CHANNEL, parent.ts)) == 2, what="Slack storing the slow reply")
+        immediate = bot.deps.runbook.sections[0].title
+
+        def slow_reply_stored() -> bool:
+            return any(m.blocks[0]["text"]["text"] == immediate for m in fake_slack.thread(CHANNEL, parent.ts)[1:])
+
+        wait_for(slow_reply_stored, what="Slack storing the slow reply")
         bot.reconciler.run_once()  # now the lookup finds it, and the rest is posted
         thread_of(fake_slack, bot, "RB-1")
         assert publisher.queue.wait_idle(20)

@@ -84,7 +84,7 @@ def test_walk_immediate_actions_double_click_and_restart(bot_settings: Settings,
 
     # Restart: a new process on the same store continues the incident.
     with running_bot(bot_settings, fake_slack) as (bot2, driver2, _):
-        next_step = bot2.deps.runbook.section("opt1").steps[0].id
+        next_step = next(bot2.deps.runbook.section("opt1").iter_steps())[0].id  # its first checklist item
         assert _click_done(driver2, bot2, "U0CAROL", next_step).status_code == 200
         wait_for(lambda: bot2.deps.service.step_state("RB-1", next_step).state == "done", what="click after restart")
         opt1_ts = _section_ts(bot2, "opt1")

@@ -181,3 +181,25 @@ def test_an_unprovable_stop_offers_a_retry_that_asserts_it() -> None:
     steps["opt1.run-rollback"] = steps["opt1.run-rollback"].model_copy(update={"note": "failed: media still there"})
     msg = section_message(_incident(), RUNBOOK.section("opt1"), steps, SectionContext(agent_url="http://127.0.0.1:1"))
     assert not [b for b in _buttons(msg.blocks) if b["action_id"] == ActionId.STEP_RETRY_ASSERT_STOPPED]
+
+
+def test_the_option_choice_step_is_drawn_by_its_kind_and_left_out_of_the_progress(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from handlers import steps
+    from handlers.steps.base import StepKindView, StepView
+
+    opt1 = RUNBOOK.section("opt1")
+    items = len(list(opt1.iter_steps()))
+    msg = section_message(_incident(), opt1, _steps("done"))
+    assert msg.blocks[1]["block_id"] == "option|1" and msg.text == f"RB-12 · {opt1.title}: {items}/{items} done"
+    assert msg.blocks[1]["text"]["text"] == "Option 1: preferred."
+    assert msg.blocks[1]["accessory"]["value"] == "RB-12|option:1"
+
+    drawn: list[StepView] = []
+    view = steps.STEP_VIEWS["option_choice"]
+    monkeypatch.setitem(
+        steps.STEP_VIEWS, "option_choice", StepKindView(lambda v: drawn.append(v) or view.build(v), view.listeners)
+    )
+    section_message(_incident(chosen_option=2), opt1, _steps("pending"))
+    assert [v.step.id for v in drawn] == ["opt1.choose-option"] and drawn[0].state.state == "pending"
