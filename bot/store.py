@@ -94,6 +94,21 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         },
         "pk": "id",
     },
+    "records": {
+        "columns": {
+            "incident_id": str,
+            "version": int,
+            "kind": str,
+            "markdown": str,
+            "json": str,
+            "created_at": str,
+            "created_by": str,
+            "file_id": str,
+            "file_ref": str,
+        },
+        "pk": ("incident_id", "version"),
+        "not_null": {"kind", "markdown", "json", "created_at"},
+    },
     "agent_jobs": {
         "columns": {
             "request_id": str,
