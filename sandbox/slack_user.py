@@ -218,3 +218,31 @@ class SlackUserDriver:
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         self.close()
+
+
+def build_event(
+    fake: FakeSlack,
+    *,
+    signing_secret: str,
+    event: dict[str, Any],
+    api_app_id: str = DEFAULT_APP_ID,
+    event_id: str | None = None,
+    timestamp: int | None = None,
+    retry_num: int | None = None,
+) -> SignedRequest:
+    """A signed Events API ``event_callback`` (JSON body) carrying `event`, as Slack delivers it."""
+    envelope = {
+        "token": "verification-token-unused",
+        "team_id": fake.team_id,
+        "api_app_id": api_app_id,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{abs(hash((json.dumps(event, sort_keys=True), time.time_ns()))) % 10**10:010d}",
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": fake.team_id, "user_id": fake.bot_user_id, "is_bot": True}],
+    }
+    body = json.dumps(envelope)
+    headers = {**sign(body, signing_secret, timestamp=timestamp), "content-type": "application/json"}
+    if retry_num is not None:
+        headers.update({"x-slack-retry-num": str(retry_num), "x-slack-retry-reason": "http_timeout"})
+    return SignedRequest(body=body, headers=headers, payload=envelope)

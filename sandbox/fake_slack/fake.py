@@ -6,7 +6,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from sandbox.fake_slack import api_chat, interactions, render, responses
+from sandbox.fake_slack import api_chat, events, interactions, render, responses
 from sandbox.fake_slack.faults import Fault, Faults
 from sandbox.fake_slack.models import (
     Channel,
@@ -127,6 +127,25 @@ class FakeSlack:
             deep=True
         )
 
+    # -- what people do in a thread; each returns the Events API event Slack sends the app --------
+    def write_in_thread(
+        self, channel: str, user: str, text: str, *, thread_ts: str, files: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """A person's thread reply (a ``file_share`` when `files` is given); returns the ``message`` event."""
+        return events.write(self.ws, channel, user, text, thread_ts=thread_ts, files=files)
+
+    def edit_as_user(self, channel: str, ts: str, text: str) -> dict[str, Any]:
+        """A person edits their message; returns the ``message_changed`` event."""
+        return events.edit(self.ws, channel, ts, text)
+
+    def delete_as_user(self, channel: str, ts: str) -> dict[str, Any]:
+        """A person deletes their message; returns the ``message_deleted`` event."""
+        return events.delete(self.ws, channel, ts)
+
+    def react_as_user(self, channel: str, ts: str, user: str, name: str, *, added: bool = True) -> dict[str, Any]:
+        """A person adds (or removes) a reaction; returns ``reaction_added`` / ``reaction_removed``."""
+        return events.react(self.ws, channel, ts, user, name, added=added)
+
     def restrict_replies(
         self, *, max_limit: int = 15, min_interval_s: float = 60.0, parent_on_every_page: bool = False
     ) -> None:
@@ -167,15 +186,16 @@ class FakeSlack:
         retry_after: int | None = None,
         delay_s: float = 0.0,
         times: int | None = 1,
+        after: int = 0,
     ) -> None:
-        """Fail/slow the next `times` calls of `method` (None = until cleared).
+        """Fail/slow the next `times` calls of `method` (None = until cleared), after `after` good ones.
 
         `method` is a Web API name, or "response_url" / "upload" for those endpoints. status=429
         sends Retry-After (default 1 s); `error` alone gives HTTP 200 `ok: false`.
         """
         if status == 429 and retry_after is None:
             retry_after = 1
-        self._faults.add(Fault(method, status, error, retry_after, delay_s, times))
+        self._faults.add(Fault(method, status, error, retry_after, delay_s, times, after))
 
     def clear_injections(self) -> None:
         self._faults.clear()
