@@ -220,6 +220,31 @@ class IncidentService:
                 self._append(incident_id, f"incident.{state.value}", actor, None, {"resolution": text})
         return changed
 
+    def reopen(self, incident_id: str, actor: str, reason: str | None = None) -> bool:
+        """Reopen a closed incident (e.g. the fix did not hold); False if it is open already.
+
+        Raises IncidentAlreadyOpen when its environment has another open incident by now. Closing
+        it again writes a new record version; the earlier ones are kept.
+        """
+        with self.store.transaction():
+            incident = self.get(incident_id)
+            if incident.is_open:
+                return False
+            other = self.open_for(incident.environment)
+            if other is not None:
+                raise IncidentAlreadyOpen(other)
+            changed = self.store.cond_update(
+                "incidents",
+                {"id": incident_id},
+                {"state": IncidentState.open.value, "closed_at": None, "closed_by": None, "resolution": None},
+                {"state": incident.state.value},
+            )
+            if changed:
+                self._append(
+                    incident_id, "incident.reopened", actor, None, {"reason": reason, "was": incident.state.value}
+                )
+        return changed
+
     # -- choices ------------------------------------------------------------------------------------
 
     def choose_option(self, incident_id: str, option: int, actor: str) -> bool:

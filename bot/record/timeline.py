@@ -234,7 +234,7 @@ def describe_event(event: Event, step_title: StepTitle) -> tuple[str, bool]:
         who = d.get("user_id") or d.get("contact") or ""
         return f"{kind}: {who} {d.get('role') or ''}".strip(), kind.endswith("acked")
     if kind.startswith("record."):
-        return f"Record version {d.get('version')} stored ({d.get('kind')})", False
+        return f"Record version {d.get('version')} stored ({d.get('record_kind')})", False
     if kind.startswith("follow_up."):
         return f"Follow-up {title}: {kind.split('.', 1)[1]} {d.get('detail', '')}".rstrip(), False
     extra = ", ".join(f"{k}={v}" for k, v in d.items() if not isinstance(v, (dict, list)))

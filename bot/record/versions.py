@@ -69,7 +69,7 @@ class RecordArchive:
                 },
             )
             self.service.record(
-                incident_id, "record.stored", created_by, version=stored.version, kind=stored.kind
+                incident_id, "record.stored", created_by, version=stored.version, record_kind=stored.kind
             )
         return stored
 
