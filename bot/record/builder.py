@@ -118,6 +118,20 @@ def agent_operation(job: AgentJob, step_title: str, person: Callable[[str | None
     )
 
 
+def page_from_row(row: Mapping[str, Any], person: Callable[[str | None], RecordPerson | None]) -> RecordPage:
+    """A pages-table row as the record shows it (tolerates the column names either schema uses)."""
+    who = str(row.get("user_id") or row.get("contact") or row.get("contact_id") or "?")
+    acked_by = row.get("acked_by")
+    return RecordPage(
+        person=person(who) or RecordPerson(id=who, name=who),
+        role=row.get("role"),
+        paged_at=_parse_time(row.get("paged_at") or row.get("sent_at")),
+        via=row.get("via") or row.get("channel"),
+        acked_by=(person(acked_by) or RecordPerson(id=acked_by, name=acked_by)) if acked_by else None,
+        acked_at=_parse_time(row.get("acked_at")),
+    )
+
+
 class RecordBuilder:
     """Builds records for one service; ``names`` maps user ids to display names (the edge resolves them)."""
 
@@ -157,7 +171,7 @@ class RecordBuilder:
 
         events: list[Event] = svc.events(incident_id)
         jobs = svc.jobs(incident_id)
-        pages = [self._page(row, person) for row in read_pages(svc, incident_id)]
+        pages = [page_from_row(row, person) for row in read_pages(svc, incident_id)]
         opened_by = person(incident.opened_by) or RecordPerson(id=incident.opened_by, name=incident.opened_by)
         summary = RecordSummary(
             incident_id=incident.id,
@@ -220,17 +234,6 @@ class RecordBuilder:
             follow_ups=self._follow_ups(steps, follow_ups or {}),
         )
 
-    @staticmethod
-    def _page(row: Mapping[str, Any], person: Callable[[str | None], RecordPerson | None]) -> RecordPage:
-        who = str(row.get("user_id") or row.get("contact") or row.get("contact_id") or "?")
-        return RecordPage(
-            person=person(who) or RecordPerson(id=who, name=who),
-            role=row.get("role"),
-            paged_at=_parse_time(row.get("paged_at") or row.get("sent_at")),
-            via=row.get("via") or row.get("channel"),
-            acked_by=person(row.get("acked_by")),
-            acked_at=_parse_time(row.get("acked_at")),
-        )
 
     @staticmethod
     def _resolution_steps(steps: list[RecordStep], ops: list[RecordAgentOperation]) -> list[ResolutionStep]:
