@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 
-from bench import db_ops, slack_ack
+from bench import db_ops, record, slack_ack
 from bench.report import Budget, Row, table
 
 WATCHDOG_S = 115.0
@@ -34,7 +34,7 @@ def _watchdog(seconds: float) -> threading.Timer:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--quick", action="store_true", help="3 iterations, 1k images + 1k docs (smoke run)")
-    ap.add_argument("--only", choices=("slack", "db"), help="run one group")
+    ap.add_argument("--only", choices=("slack", "db", "record"), help="run one group")
     ap.add_argument("--iterations", type=int, help="timed samples per goal (default 30 Slack, 5 DB)")
     ap.add_argument("--images", type=int, default=50_000)
     ap.add_argument("--docs", type=int, default=20_000)
@@ -49,7 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     try:
         if args.only in (None, "slack"):
-            rows += slack_ack.run(iterations=slack_n, budget=budget.share(0.4 if args.only is None else 1.0))
+            rows += slack_ack.run(iterations=slack_n, budget=budget.share(0.3 if args.only is None else 1.0))
+        if args.only in (None, "record"):
+            sizes = (100, 200, 400, 800) if args.quick else record.SIZES
+            rows += record.run(iterations=db_n, sizes=sizes, budget=budget.share(0.3 if args.only is None else 1.0))
         if args.only in (None, "db"):
             rows += db_ops.run(images=images, docs=docs, iterations=db_n, budget=budget.share(1.0))
     finally:
