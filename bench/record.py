@@ -89,7 +89,9 @@ def run(*, iterations: int = 3, sizes: tuple[int, ...] = SIZES, budget: Budget |
                 pairs = Paired()
                 writes: list[float] = []
 
-                def measured(incident_id: str = incident_id, thread_ts: str = thread_ts) -> int:
+                def measured(
+                    incident_id: str = incident_id, thread_ts: str = thread_ts, writes: list[float] = writes
+                ) -> int:
                     thread = fetch_thread(client, CHANNEL, thread_ts, limit=200)
                     t0 = time.perf_counter()
                     stored = keeper.write(incident_id, by="U0ALICE", thread=thread, own_ids=own)
@@ -103,7 +105,9 @@ def run(*, iterations: int = 3, sizes: tuple[int, ...] = SIZES, budget: Budget |
                 for i in range(iterations):
                     got = pairs.run(i, measured, baseline)
                     if got != expected_messages(n):
-                        raise RecordBenchError(f"{n}-message record has {got} messages, expected {expected_messages(n)}")
+                        raise RecordBenchError(
+                            f"{n}-message record has {got} messages, expected {expected_messages(n)}"
+                        )
                     if budget.expired() and i >= 0:
                         break
                 medians[n] = median(pairs.measured)

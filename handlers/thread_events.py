@@ -17,7 +17,9 @@ PEOPLE_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
 
 
 def _files(message: dict[str, Any]) -> list[str]:
-    return [str(f.get("title") or f.get("name") or f.get("id")) for f in message.get("files") or [] if isinstance(f, dict)]
+    return [
+        str(f.get("title") or f.get("name") or f.get("id")) for f in message.get("files") or [] if isinstance(f, dict)
+    ]
 
 
 def register(app: App, deps: HandlerDeps) -> None:
@@ -58,7 +60,9 @@ def register(app: App, deps: HandlerDeps) -> None:
             return  # joins, channel topic changes, ...
         incident_id = in_incident_thread(channel, event)
         if incident_id and event.get("thread_ts") != event.get("ts"):
-            log.message(incident_id, str(event.get("ts")), event.get("user"), str(event.get("text") or ""), _files(event))
+            log.message(
+                incident_id, str(event.get("ts")), event.get("user"), str(event.get("text") or ""), _files(event)
+            )
 
     def on_reaction(event: dict[str, Any], added: bool) -> None:
         item = event.get("item") or {}
@@ -67,7 +71,12 @@ def register(app: App, deps: HandlerDeps) -> None:
         incident = log.incident_for_message(str(item.get("channel")), str(item.get("ts")))
         if incident is not None:
             log.reaction(
-                incident.id, str(item["ts"]), str(event.get("user")), str(event.get("reaction")), added, str(event.get("event_ts"))
+                incident.id,
+                str(item["ts"]),
+                str(event.get("user")),
+                str(event.get("reaction")),
+                added,
+                str(event.get("event_ts")),
             )
 
     @app.event("reaction_added")

@@ -47,7 +47,9 @@ def to_thread_message(raw: dict[str, Any]) -> ThreadMessage:
     )
 
 
-def fetch_thread(client: WebClient, channel: str, thread_ts: str, *, limit: int = REPLIES_PAGE_LIMIT) -> list[ThreadMessage]:
+def fetch_thread(
+    client: WebClient, channel: str, thread_ts: str, *, limit: int = REPLIES_PAGE_LIMIT
+) -> list[ThreadMessage]:
     """All messages of the thread (parent first), ordered by ts, each once.
 
     Raises ThreadUnreadable when any page fails after the client's retries: a partial thread

@@ -74,7 +74,9 @@ def _backups(operation: str, result: Mapping[str, Any]) -> list[BackupUse]:
     return out
 
 
-def agent_operation(job: AgentJob, step_title: str, person: Callable[[str | None], RecordPerson | None]) -> RecordAgentOperation:
+def agent_operation(
+    job: AgentJob, step_title: str, person: Callable[[str | None], RecordPerson | None]
+) -> RecordAgentOperation:
     result = job.result or {}
     error = job.error or {}
     err_text = None
@@ -125,8 +127,11 @@ def page_from_row(row: Mapping[str, Any], person: Callable[[str | None], RecordP
     return RecordPage(
         person=person(who) or RecordPerson(id=who, name=who),
         role=row.get("role"),
+        round=row.get("round"),
         paged_at=_parse_time(row.get("paged_at") or row.get("sent_at")),
         via=row.get("via") or row.get("channel"),
+        state=row.get("state"),
+        error=row.get("error"),
         acked_by=(person(acked_by) or RecordPerson(id=acked_by, name=acked_by)) if acked_by else None,
         acked_at=_parse_time(row.get("acked_at")),
     )
@@ -234,7 +239,6 @@ class RecordBuilder:
             follow_ups=self._follow_ups(steps, follow_ups or {}),
         )
 
-
     @staticmethod
     def _resolution_steps(steps: list[RecordStep], ops: list[RecordAgentOperation]) -> list[ResolutionStep]:
         """Done steps in the order they happened, each with the agent result that settled it."""
@@ -246,9 +250,10 @@ class RecordBuilder:
         done.sort(key=lambda s: s.at or datetime.min)
         out = []
         for s in done:
-            op = last_ok.get(s.step_id)
-            detail = f"`{op.operation}`: {op.summary}" if op else (s.note or "")
-            out.append(ResolutionStep(at=s.at, step_id=s.step_id, title=s.title, by=s.actor, detail=detail))  # type: ignore[arg-type]
+            settled = last_ok.get(s.step_id)
+            detail = f"`{settled.operation}`: {settled.summary}" if settled else (s.note or "")
+            assert s.at is not None
+            out.append(ResolutionStep(at=s.at, step_id=s.step_id, title=s.title, by=s.actor, detail=detail))
         return out
 
     @staticmethod

@@ -121,9 +121,9 @@ def render_markdown(record: IncidentRecord) -> str:
             [
                 (
                     who(p.person),
-                    p.role,
-                    clock.full(p.paged_at),
-                    p.via,
+                    p.role if p.round is None else f"{p.role or '–'} (round {p.round})",
+                    clock.full(p.paged_at) + (f" ({p.state})" if p.state and p.state != "sent" else ""),
+                    (p.via or "–") + (f"; error: {p.error}" if p.error else ""),
                     f"{clock.full(p.acked_at)} by {who(p.acked_by)}" if p.acked_at else "not acknowledged",
                 )
                 for p in record.pages
@@ -202,7 +202,9 @@ def _timeline(record: IncidentRecord, clock: _Clock, lines: list[str]) -> None:
                 text += " 📎 " + ", ".join(e.files)
         if e.key:
             text = ("📌 " if e.source == "thread" else "") + f"**{text}**"
-        rows.append((clock.short(e.at, with_date=with_date), who(e.actor), "message" if e.source == "thread" else e.kind, text))
+        rows.append(
+            (clock.short(e.at, with_date=with_date), who(e.actor), "message" if e.source == "thread" else e.kind, text)
+        )
     lines += table(("Time", "Who", "Kind", "What"), rows)
     add("")
 

@@ -59,8 +59,11 @@ class RecordPage(_Model):
 
     person: RecordPerson
     role: str | None = None
+    round: int | None = Field(default=None, description="escalation round, when paged by escalation")
     paged_at: datetime | None = None
     via: str | None = None
+    state: str | None = Field(default=None, description="e.g. sent, deferred, failed (as the pages table says)")
+    error: str | None = None
     acked_by: RecordPerson | None = None
     acked_at: datetime | None = None
 
@@ -122,7 +125,9 @@ class RecordAgentOperation(_Model):
     started_by: RecordPerson
     started_at: datetime
     finished_at: datetime | None = None
-    outcome: str | None = Field(description="ok, failed, noop, refused, invalid, error, unreachable, ...; None: running")
+    outcome: str | None = Field(
+        description="ok, failed, noop, refused, invalid, error, unreachable, ...; None: running"
+    )
     summary: str = ""
     counts_before: dict[str, int | None] = Field(default_factory=dict)
     counts_after: dict[str, int | None] = Field(default_factory=dict)

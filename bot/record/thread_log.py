@@ -19,7 +19,7 @@ class ThreadLog:
     def _seen(self, incident_id: str, kind: str, key: str, value: str) -> bool:
         rows = self.service.store.query(
             "SELECT 1 FROM events WHERE incident_id = ? AND kind = ? AND json_extract(data, ?) = ? LIMIT 1",
-            [incident_id, kind, f"$.{key}", value],
+            (incident_id, kind, f"$.{key}", value),
         )
         return bool(rows)
 
@@ -31,7 +31,7 @@ class ThreadLog:
         rows = self.service.store.query(
             "SELECT e.incident_id FROM events e JOIN incidents i ON i.id = e.incident_id "
             "WHERE e.kind = 'thread.message' AND i.channel = ? AND json_extract(e.data, '$.ts') = ? LIMIT 1",
-            [channel, ts],
+            (channel, ts),
         )
         return self.service.get(rows[0]["incident_id"]) if rows else None
 

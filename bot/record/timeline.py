@@ -34,7 +34,14 @@ THREAD_KINDS = frozenset(
 )
 # Decisions and failures: what the notes list and the record flags.
 KEY_EVENT_KINDS = frozenset(
-    {"option.chosen", "backup.chosen", "fallback.offered", "incident.resolved", "incident.cancelled", "incident.reopened"}
+    {
+        "option.chosen",
+        "backup.chosen",
+        "fallback.offered",
+        "incident.resolved",
+        "incident.cancelled",
+        "incident.reopened",
+    }
 )
 
 

@@ -40,7 +40,7 @@ class RecordArchive:
         self.store = service.store
 
     def next_version(self, incident_id: str) -> int:
-        rows = self.store.query("SELECT MAX(version) AS v FROM records WHERE incident_id = ?", [incident_id])
+        rows = self.store.query("SELECT MAX(version) AS v FROM records WHERE incident_id = ?", (incident_id,))
         return int(rows[0]["v"] or 0) + 1
 
     def save(self, record: IncidentRecord, markdown: str, created_by: str | None) -> StoredRecord:

@@ -24,7 +24,9 @@ def _message_event(msg: Message) -> dict[str, Any]:
 def write(
     ws: Workspace, channel: str, user: str, text: str, *, thread_ts: str, files: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
-    msg = post(ws, channel, text=text, thread_ts=thread_ts, user=user, files=files, subtype="file_share" if files else None)
+    msg = post(
+        ws, channel, text=text, thread_ts=thread_ts, user=user, files=files, subtype="file_share" if files else None
+    )
     return _message_event(msg)
 
 

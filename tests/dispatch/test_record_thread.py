@@ -145,7 +145,9 @@ def test_messages_written_while_the_bot_was_down_come_from_the_thread(fake_slack
     svc = bot.deps.service
     inc = svc.open("production", "critical", "media 500s", CHANNEL, "U0ALICE")
     parent_ts = bot.deps.publisher.open_thread(inc)
-    missed = fake_slack.write_in_thread(CHANNEL, "U0CAROL", "restarted nginx too", thread_ts=parent_ts)  # never dispatched
+    missed = fake_slack.write_in_thread(
+        CHANNEL, "U0CAROL", "restarted nginx too", thread_ts=parent_ts
+    )  # never dispatched
     thread = fetch_thread(bot.deps.publisher.client, CHANNEL, parent_ts)
     rec = RecordBuilder(svc).build(inc.id, thread=thread, own_ids=frozenset({fake_slack.bot_user_id}))
     people = [e for e in rec.timeline if e.source == "thread"]

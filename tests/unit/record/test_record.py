@@ -24,7 +24,9 @@ NAMES = {"U0ALICE": "alice", "U0BOB": "bob", "U0CAROL": "carol"}
 @pytest.fixture
 def record(svc: IncidentService, clock: FakeClock) -> IncidentRecord:
     inc = full_incident(svc, clock)
-    notes = ClosingNotes(root_cause="migration binary | kept writing", resolution_summary="restored", lessons_learned="x")
+    notes = ClosingNotes(
+        root_cause="migration binary | kept writing", resolution_summary="restored", lessons_learned="x"
+    )
     return RecordBuilder(svc, clock=clock).build(inc, notes=notes, names=NAMES, time_zone="Europe/Berlin")
 
 
@@ -50,7 +52,9 @@ def test_full_incident_record_has_every_step_agent_result_and_metric(record: Inc
     assert record.agent_operations[-1].log_lines == ["GET /api/cdn/image/all 200", "pipe | inside"]
     states = {s.step_id: s.state for s in record.steps}
     assert len(states) == 49
-    assert states["opt1.verify"] == "failed" and states["opt2.verify"] == "done" and states["post.restart-app"] == "done"
+    assert (
+        states["opt1.verify"] == "failed" and states["opt2.verify"] == "done" and states["post.restart-app"] == "done"
+    )
     metrics = {m.name: m for m in record.metrics}
     assert metrics["time_to_first_ack"].minutes == 2 and metrics["time_to_first_ack"].met is True
     assert metrics["time_to_rollback_complete"].minutes == 7 and metrics["time_to_rollback_complete"].met is True

@@ -27,7 +27,7 @@ def test_reopen_and_resolve_again_stores_version_2_and_keeps_version_1(svc: Inci
     assert not svc.reopen(inc, "U2")  # already open: nothing changes
     clock.advance(minutes=10)
     svc.resolve(inc, "U2", "fixed for real")
-    v2 = keeper.write(inc, by="U2", notes=ClosingNotes(root_cause="the real cause"))
+    keeper.write(inc, by="U2", notes=ClosingNotes(root_cause="the real cause"))
 
     assert [s.version for s in keeper.archive.versions(inc)] == [1, 2]
     assert keeper.archive.get(inc, 1).markdown == v1.markdown  # untouched
