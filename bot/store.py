@@ -94,6 +94,25 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         },
         "pk": "id",
     },
+    "follow_ups": {
+        "columns": {
+            "incident_id": str,
+            "step_id": str,
+            "title": str,
+            "owner": str,
+            "due_at": str,
+            "assigned_by": str,
+            "assigned_at": str,
+            "assignment": int,
+            "timer_key": str,
+            "state": str,
+            "done_by": str,
+            "done_at": str,
+            "reminded_at": str,
+        },
+        "pk": ("incident_id", "step_id"),
+        "not_null": {"owner", "due_at", "state", "timer_key"},
+    },
     "records": {
         "columns": {
             "incident_id": str,

@@ -236,7 +236,7 @@ class RecordBuilder:
             steps=steps if kind == "full" else [s for s in steps if s.state != "pending"],
             agent_operations=ops,
             resolution_steps=self._resolution_steps(steps, ops),
-            follow_ups=self._follow_ups(steps, follow_ups or {}),
+            follow_ups=self._follow_ups(steps, follow_ups or self._assigned(incident_id, person)),
         )
 
     @staticmethod
@@ -254,6 +254,25 @@ class RecordBuilder:
             detail = f"`{settled.operation}`: {settled.summary}" if settled else (s.note or "")
             assert s.at is not None
             out.append(ResolutionStep(at=s.at, step_id=s.step_id, title=s.title, by=s.actor, detail=detail))
+        return out
+
+    def _assigned(
+        self, incident_id: str, person: Callable[[str | None], RecordPerson | None]
+    ) -> dict[str, FollowUpItem]:
+        """Owners and due dates from the follow_ups table, when there is one."""
+        if not self.service.store.db["follow_ups"].exists():
+            return {}
+        out = {}
+        for row in self.service.store.rows("follow_ups", "incident_id = ?", [incident_id]):
+            out[row["step_id"]] = FollowUpItem(
+                step_id=row["step_id"],
+                title=row.get("title") or row["step_id"],
+                owner=person(row.get("owner")),
+                due_at=_parse_time(row.get("due_at")),
+                state=row.get("state") or "open",
+                done_by=person(row.get("done_by")),
+                done_at=_parse_time(row.get("done_at")),
+            )
         return out
 
     @staticmethod
