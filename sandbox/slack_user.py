@@ -180,6 +180,18 @@ class SlackUserDriver:
         req = self._action(user_id, channel_id, message_ts, action_id, None, block_id, option_value, age_s)
         return self.send(req.with_bad_signature() if bad_signature else req)
 
+    def submit_view(self, user_id: str, view_id: str, values: dict[str, str | None]) -> httpx.Response:
+        """Submit a modal the bot opened (inputs by action_id; unset ones keep their initial value)."""
+        req = build_view_submission(
+            self.fake,
+            signing_secret=self.signing_secret,
+            user_id=user_id,
+            view_id=view_id,
+            values=values,
+            api_app_id=self.api_app_id,
+        )
+        return self.send(req)
+
     def send(self, request: SignedRequest) -> httpx.Response:
         """POST a prepared request's exact bytes (useful for replays and hand-tampered requests)."""
         self.last_request = request
@@ -246,3 +258,19 @@ def build_event(
     if retry_num is not None:
         headers.update({"x-slack-retry-num": str(retry_num), "x-slack-retry-reason": "http_timeout"})
     return SignedRequest(body=body, headers=headers, payload=envelope)
+
+
+def build_view_submission(
+    fake: FakeSlack,
+    *,
+    signing_secret: str,
+    user_id: str,
+    view_id: str,
+    values: dict[str, str | None],
+    api_app_id: str = DEFAULT_APP_ID,
+    timestamp: int | None = None,
+) -> SignedRequest:
+    """A signed ``view_submission`` of a modal the app opened in the fake, inputs by action_id."""
+    payload = fake.view_submission_payload(user_id=user_id, view_id=view_id, values=values, api_app_id=api_app_id)
+    body = "payload=" + quote(json.dumps(payload))
+    return SignedRequest(body=body, headers=sign(body, signing_secret, timestamp=timestamp), payload=payload)

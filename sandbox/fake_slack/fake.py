@@ -6,7 +6,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from sandbox.fake_slack import api_chat, events, interactions, render, responses
+from sandbox.fake_slack import api_chat, events, interactions, render, responses, view_submit
 from sandbox.fake_slack.faults import Fault, Faults
 from sandbox.fake_slack.models import (
     Channel,
@@ -291,4 +291,11 @@ class FakeSlack:
             block_id=block_id,
             option_value=option_value,
             api_app_id=api_app_id,
+        )
+
+    def view_submission_payload(
+        self, *, user_id: str, view_id: str, values: dict[str, str | None], api_app_id: str = "A0SANDBOX"
+    ) -> dict[str, Any]:
+        return view_submit.view_submission_payload(
+            self.ws, user_id=user_id, view_id=view_id, values=values, api_app_id=api_app_id
         )
