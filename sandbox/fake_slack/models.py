@@ -139,15 +139,19 @@ class FileUpload(BaseModel):
     thread_ts: str | None = None
     initial_comment: str | None = None
     completed: bool = False
+    permalink: str | None = None
 
     def to_api(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "name": self.filename,
             "title": self.title or self.filename,
             "size": len(self.content or b""),
             "mode": "hosted",
         }
+        if self.permalink:
+            out["permalink"] = self.permalink
+        return out
 
 
 class View(BaseModel):
