@@ -21,6 +21,7 @@ from bot.agents import AgentDirectory
 from bot.incidents import IncidentService
 from bot.jobs import JobRunner
 from bot.permissions import OperatorPolicy
+from bot.record.keeper import RecordKeeper
 from bot.runbook import load_runbook
 from bot.settings import Settings
 from bot.store import Store
@@ -28,7 +29,9 @@ from handlers import agent_actions, incident_actions, rollback_command, step_act
 from handlers.agent_presenter import SlackJobPresenter
 from handlers.blocks import SectionContext
 from handlers.deps import HandlerDeps
+from handlers.notes_publisher import NotesPublisher
 from handlers.publisher import ThreadPublisher
+from handlers.record_publisher import RecordPublisher
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,8 @@ class RollbackBot:
 
     def close(self) -> None:
         self.deps.runner.close()
+        self.deps.notes.close()
+        self.deps.records.close()
         self.store.close()
 
 
@@ -76,7 +81,12 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         environment = service.get(incident_id).environment
         return SectionContext(agent_url=agents.url_for(environment), backups=runner.latest_backups(incident_id))
 
-    publisher = ThreadPublisher(client, service, runbook, context_for)
+    notes = NotesPublisher(client, service)
+    publisher = ThreadPublisher(
+        client, service, runbook, context_for, after_parent=notes.post, on_change=notes.refresh
+    )
+    keeper = RecordKeeper(service, time_zone=settings.rollback_time_zone)
+    records = RecordPublisher(client, service, keeper, on_stored=publisher.refresh_parent)
     runner = JobRunner(service, agents, SlackJobPresenter(publisher, service))
 
     def group_members(group_id: str) -> list[str]:
@@ -84,7 +94,14 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
 
     operators = OperatorPolicy(settings.rollback_operators, settings.rollback_operator_group, group_members)
     deps = HandlerDeps(
-        settings=settings, service=service, runbook=runbook, publisher=publisher, runner=runner, operators=operators
+        settings=settings,
+        service=service,
+        runbook=runbook,
+        publisher=publisher,
+        runner=runner,
+        operators=operators,
+        notes=notes,
+        records=records,
     )
     rollback_command.register(app, deps)
     step_actions.register(app, deps)
@@ -93,4 +110,6 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
     thread_events.register(app, deps)
     if recovered := runner.recover():
         log.info("re-attached to %d agent job(s) left running by the previous process", recovered)
+    if unwritten := records.recover():
+        log.info("writing %d incident record(s) the previous process did not finish", unwritten)
     return RollbackBot(app=app, deps=deps, store=store)

@@ -9,7 +9,9 @@ from bot.jobs import JobRunner
 from bot.permissions import OperatorPolicy
 from bot.runbook import Runbook
 from bot.settings import Settings
+from handlers.notes_publisher import NotesPublisher
 from handlers.publisher import ThreadPublisher
+from handlers.record_publisher import RecordPublisher
 
 
 @dataclass(frozen=True)
@@ -20,3 +22,5 @@ class HandlerDeps:
     publisher: ThreadPublisher
     runner: JobRunner
     operators: OperatorPolicy
+    notes: NotesPublisher
+    records: RecordPublisher

@@ -53,6 +53,7 @@ class BlockActions(_Lenient):
     container: Container = Container()
     channel: Channel | None = None
     response_url: str | None = None
+    trigger_id: str | None = None
     state: dict[str, Any] = {}
 
     def selected_value(self, action_id: str) -> str | None:

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from slack_sdk import WebClient
 
 from bot.incidents import Incident, IncidentService
+from bot.record.versions import RecordArchive, UnknownRecordVersion
 from bot.runbook import Runbook
-from handlers.blocks import SectionContext, incident_parent, section_message
+from handlers.blocks import RecordLink, SectionContext, incident_parent, section_message
 from handlers.message import SlackMessage
 
 log = logging.getLogger(__name__)
@@ -29,11 +30,18 @@ class ThreadPublisher:
         service: IncidentService,
         runbook: Runbook,
         context_for: Callable[[str], SectionContext],
+        *,
+        after_parent: Callable[[Incident], object] | None = None,
+        on_change: Callable[[str], None] | None = None,
     ) -> None:
         self.client = client
         self.service = service
         self.runbook = runbook
         self.context_for = context_for
+        # The incident notes: posted right after the parent, refreshed whenever the parent is.
+        self.after_parent = after_parent
+        self.on_change = on_change
+        self.records = RecordArchive(service)
         self._locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
 
@@ -47,7 +55,16 @@ class ThreadPublisher:
 
     def _parent(self, incident: Incident) -> SlackMessage:
         done, total = self._progress(incident.id)
-        return incident_parent(incident, done=done, total=total, agent_url=self.context_for(incident.id).agent_url)
+        record = None
+        if not incident.is_open:
+            try:
+                latest = self.records.get(incident.id)
+                record = RecordLink(version=latest.version, url=latest.file_ref)
+            except UnknownRecordVersion:
+                record = None  # still being written; the parent is refreshed when it is stored
+        return incident_parent(
+            incident, done=done, total=total, agent_url=self.context_for(incident.id).agent_url, record=record
+        )
 
     def open_thread(self, incident: Incident) -> str:
         """Post the parent message and one reply per runbook section; returns the thread ts."""
@@ -56,6 +73,11 @@ class ThreadPublisher:
         thread_ts = str(resp["ts"])
         self.service.attach_thread(incident.id, thread_ts)
         incident = self.service.get(incident.id)
+        if self.after_parent is not None:
+            try:
+                self.after_parent(incident)
+            except Exception:  # the checklist matters more than the notes: post it anyway
+                log.exception("could not post the notes of %s", incident.id)
         steps = self.service.steps(incident.id)
         ctx = self.context_for(incident.id)
         for section in self.runbook.sections:
@@ -87,6 +109,8 @@ class ThreadPublisher:
                 return
             msg = self._parent(incident)
             self.client.chat_update(channel=incident.channel, ts=incident.thread_ts, text=msg.text, blocks=msg.blocks)
+        if self.on_change is not None:
+            self.on_change(incident_id)
 
     def refresh_step(self, incident_id: str, step_id: str) -> None:
         self.refresh_section(incident_id, self.runbook.section_of(step_id).id)

@@ -55,6 +55,26 @@ class RecordPublisher:
     ) -> Future[StoredRecord | None]:
         return self._pool.submit(self._publish_safely, incident_id, by, kind, notes)
 
+    def recover(self) -> int:
+        """After a restart, write records that were requested (a close) but never stored."""
+        count = 0
+        for incident in self.service.incidents():
+            if incident.is_open:
+                continue
+            last_request = None
+            stored_after = False
+            for event in self.service.events(incident.id):
+                if event.kind == "record.requested":
+                    last_request, stored_after = event, False
+                elif event.kind == "record.stored" and last_request is not None:
+                    stored_after = True
+            if last_request is not None and not stored_after:
+                kind: Literal["full", "short"] = "short" if last_request.data.get("record_kind") == "short" else "full"
+                notes = ClosingNotes.model_validate(last_request.data.get("notes") or {})
+                self.publish(incident.id, by=last_request.actor or "rollback-bot", kind=kind, notes=notes)
+                count += 1
+        return count
+
     def _publish_safely(
         self, incident_id: str, by: str, kind: Literal["full", "short"], notes: ClosingNotes
     ) -> StoredRecord | None:

@@ -10,17 +10,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import jsonschema
 import pytest
 
 from bot.app import RollbackBot, create_app
 from bot.domain import AgentJob
+from bot.record.schema import record_json_schema
 from bot.server import SLACK_PATH, create_asgi
 from bot.serving import serve_in_thread
 from bot.settings import AgentTarget, Settings
 from handlers.actions_ids import ActionId
 from sandbox.fake_slack import FakeSlack
 from sandbox.sandbox_host import SandboxHost
-from sandbox.slack_user import SlackUserDriver, build_block_action
+from sandbox.slack_user import SlackUserDriver, build_block_action, build_event
 from tests.conftest import SIGNING_SECRET, wait_for
 
 CHANNEL = "C0OPS"
@@ -135,7 +137,13 @@ def test_option_1_path_to_restarted_app_with_passing_api_checks(drill: Drill) ->
     assert "fallback.offered" not in kinds
 
 
-def test_option_1_fails_then_option_2_restores_preselected_backup_and_verifies(drill: Drill) -> None:
+def test_option_1_fails_then_option_2_restores_and_the_record_has_it_all(drill: Drill) -> None:
+    """open → pages → option 1 fails verify → option 2 restore → verify → restart → resolve → record v1;
+    reopen → resolve → record v2 with v1 kept."""
+    parent_ts = drill.fake.messages(CHANNEL)[0].ts
+    page_incident(drill)
+    said = drill.fake.write_in_thread(CHANNEL, OTHER_OPERATOR, "uploads 500 since the migration", thread_ts=parent_ts)
+    assert drill.driver.send(build_event(drill.fake, signing_secret=SIGNING_SECRET, event=said)).status_code == 200
     drill.run("immediate.stop-app")
     assert drill.run("opt1.run-rollback").outcome == "ok"
     # Injected failure: the DB is damaged after the rollback (a stray manual DELETE), so the
@@ -180,6 +188,74 @@ def test_option_1_fails_then_option_2_restores_preselected_backup_and_verifies(d
     assert verify2.outcome == "ok", verify2.result
     kinds = [e.kind for e in drill.service.events("RB-1")]
     assert {"fallback.offered", "option.chosen", "backup.chosen"} <= set(kinds)
+    assert drill.run("post.restart-app").outcome == "ok"
+    pin = drill.fake.react_as_user(CHANNEL, said["ts"], OPERATOR, "pushpin")
+    assert drill.driver.send(build_event(drill.fake, signing_secret=SIGNING_SECRET, event=pin)).status_code == 200
+    notes_ts = drill.fake.pins(CHANNEL)[0]
+    wait_for(lambda: "Option 2: Backup Restoration" in str(drill.fake.message(CHANNEL, notes_ts).blocks), what="notes")
+
+    resolve_via_dialog(drill, OPERATOR, {"lessons_learned": "damage after a rollback needs option 2"})
+    v1 = wait_for(lambda: [f for f in drill.fake.files() if f.completed], timeout_s=20, what="record uploaded")[0]
+    assert v1.filename == "RB-1-record-v1.md" and v1.thread_ts == parent_ts
+    markdown = (v1.content or b"").decode()
+    stored = drill.bot.deps.records.keeper.archive.get("RB-1", 1)
+    assert stored.markdown == markdown and stored.file_id == v1.id
+    record = stored.record()
+    jsonschema.validate(json.loads(stored.json_text), record_json_schema())
+    ops = [(o.operation, o.outcome) for o in record.agent_operations]
+    assert ops == [
+        ("stop_app", "ok"),
+        ("rollback", "ok"),
+        ("verify", "failed"),
+        ("restore", "ok"),
+        ("verify", "ok"),
+        ("start_app", "ok"),
+    ]
+    rollback_op, failed_verify, restore_op = record.agent_operations[1:4]
+    assert rollback_op.rows_lost and rollback_op.backups[0].sha256
+    assert "counts_match_baseline" in failed_verify.failed_checks
+    assert restore_op.backups[0].name == drill.host.info.pre_migration_backup
+    assert restore_op.backups[0].sha256 == restore.args["expected_sha256"]
+    steps = {s.step_id: s.state for s in record.steps}
+    for step_id in ("immediate.stop-app", "opt1.run-rollback", "opt2.restore", "opt2.verify", "post.restart-app"):
+        assert steps[step_id] == "done"
+    assert steps["opt1.verify"] == "failed"
+    metrics = {m.name: m for m in record.metrics}
+    assert metrics["time_to_first_ack"].minutes is not None
+    assert metrics["time_to_rollback_complete"].at == verify2.finished_at
+    assert metrics["time_to_resolved"].minutes is not None and metrics["time_to_resolved"].met is True
+    people = [e for e in record.timeline if e.source == "thread"]
+    assert [(e.text, e.key) for e in people] == [("uploads 500 since the migration", True)]
+    assert people[0].actor is not None and people[0].actor.name == "bob"  # display name from users.info
+    assert record.notes.lessons_learned == "damage after a rollback needs option 2"
+    assert "Followed Option 2: Backup Restoration." in record.notes.resolution_summary  # the prefill, kept
+    for heading in ("## Metrics", "## Timeline", "## Agent operations", "## Checklist", "| Time | Who | Kind | What |"):
+        assert heading in markdown
+    wait_for(lambda: "incident record v1" in str(drill.fake.message(CHANNEL, parent_ts).blocks), what="parent link")
+
+    # Reopen and resolve again: version 2, version 1 kept.
+    click = drill.driver.click(OPERATOR, CHANNEL, parent_ts, ActionId.INCIDENT_REOPEN, value="RB-1")
+    assert click.status_code == 200
+    wait_for(lambda: drill.service.get("RB-1").is_open, what="reopened")
+    resolve_via_dialog(drill, OPERATOR, {"root_cause": "a manual DELETE after the rollback"})
+    wait_for(lambda: len([f for f in drill.fake.files() if f.completed]) == 2, timeout_s=20, what="v2 uploaded")
+    archive = drill.bot.deps.records.keeper.archive
+    assert [s.version for s in archive.versions("RB-1")] == [1, 2]
+    assert archive.get("RB-1", 1).markdown == markdown
+    assert archive.get("RB-1", 2).record().notes.root_cause == "a manual DELETE after the rollback"
+    wait_for(lambda: "incident record v2" in str(drill.fake.message(CHANNEL, parent_ts).blocks), what="v2 link")
+
+
+def page_incident(drill: Drill) -> None:
+    """Two people paged; one acknowledges a moment later."""
+    store = drill.service.store
+    now = drill.service.clock()
+    store.insert("pages", {"incident_id": "RB-1", "user_id": OTHER_OPERATOR, "role": "DevOps Lead", "paged_at": now.isoformat()})
+    store.insert("pages", {"incident_id": "RB-1", "user_id": NOT_OPERATOR, "role": "Product", "paged_at": now.isoformat()})
+    store.cond_update(
+        "pages", {"incident_id": "RB-1", "user_id": OTHER_OPERATOR},
+        {"acked_by": OTHER_OPERATOR, "acked_at": drill.service.clock().isoformat()},
+    )  # fmt: skip
 
 
 def test_a_refusal_shows_the_cause_offers_retry_and_no_fallback(drill: Drill) -> None:
@@ -195,16 +271,27 @@ def test_a_refusal_shows_the_cause_offers_retry_and_no_fallback(drill: Drill) ->
     assert "fallback.offered" not in [e.kind for e in drill.service.events("RB-1")]
 
 
+def resolve_via_dialog(drill: Drill, user: str, edits: dict[str, str | None]) -> None:
+    """Press Resolve on the parent, then submit the dialog the bot opened with ``edits``."""
+    parent = drill.fake.messages(CHANNEL)[0]
+    before = {v.id for v in drill.fake.views()}
+    assert drill.driver.click(user, CHANNEL, parent.ts, ActionId.INCIDENT_RESOLVE, value="RB-1").status_code == 200
+    view = wait_for(lambda: [v for v in drill.fake.views() if v.id not in before], what="Resolve dialog")[0]
+    assert view.view["callback_id"] == "incident_resolve_modal"
+    resp = drill.driver.submit_view(user, view.id, edits)
+    assert resp.status_code == 200 and resp.text in ("", "{}"), resp.text
+
+
 def test_resolve_closes_the_incident_and_frees_the_environment(drill: Drill) -> None:
     parent = drill.fake.messages(CHANNEL)[0]
     assert (
         drill.driver.click(NOT_OPERATOR, CHANNEL, parent.ts, ActionId.INCIDENT_RESOLVE, value="RB-1").status_code == 200
     )
     wait_for(lambda: drill.fake.ephemerals(CHANNEL, NOT_OPERATOR), what="refusal")
-    assert drill.service.get("RB-1").state == "open"
-    assert drill.driver.click(OPERATOR, CHANNEL, parent.ts, ActionId.INCIDENT_RESOLVE, value="RB-1").status_code == 200
+    assert drill.fake.views() == [] and drill.service.get("RB-1").state == "open"
+    resolve_via_dialog(drill, OPERATOR, {"root_cause": "monitor misfired"})
     wait_for(lambda: drill.service.get("RB-1").state == "resolved", what="resolved")
-    wait_for(lambda: "resolved" in str(drill.fake.message(CHANNEL, parent.ts).blocks), what="parent shows resolved")
+    wait_for(lambda: "incident record v1" in str(drill.fake.message(CHANNEL, parent.ts).blocks), what="record link")
     section = drill.fake.message(CHANNEL, drill.section_ts("opt1.run-rollback"))
     wait_for(lambda: ActionId.STEP_RUN not in str(drill.fake.message(CHANNEL, section.ts).blocks), what="no buttons")
     assert drill.driver.slash(OPERATOR, CHANNEL, "production minor again").status_code == 200
