@@ -250,8 +250,8 @@ def page_incident(drill: Drill) -> None:
     """Two people paged; one acknowledges a moment later."""
     store = drill.service.store
     now = drill.service.clock()
-    store.insert("pages", {"incident_id": "RB-1", "user_id": OTHER_OPERATOR, "role": "DevOps Lead", "paged_at": now.isoformat()})
-    store.insert("pages", {"incident_id": "RB-1", "user_id": NOT_OPERATOR, "role": "Product", "paged_at": now.isoformat()})
+    for user, role in ((OTHER_OPERATOR, "DevOps Lead"), (NOT_OPERATOR, "Product")):
+        store.insert("pages", {"incident_id": "RB-1", "user_id": user, "role": role, "paged_at": now.isoformat()})
     store.cond_update(
         "pages", {"incident_id": "RB-1", "user_id": OTHER_OPERATOR},
         {"acked_by": OTHER_OPERATOR, "acked_at": drill.service.clock().isoformat()},
