@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: install
+test: install lint
 	$(PY) -m pytest -q
 
 demo: install

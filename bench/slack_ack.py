@@ -29,11 +29,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.factory import RollbackBot, create_app
+from app.server import SLACK_PATH, create_asgi
+from app.serving import serve_in_thread
+from app.settings import Settings
 from bench.report import Budget, Paired, Row, percentile
-from bot.app import RollbackBot, create_app
-from bot.server import SLACK_PATH, create_asgi
-from bot.serving import serve_in_thread
-from bot.settings import Settings
 from handlers.actions_ids import ActionId
 from sandbox.fake_slack import ElementNotFound, FakeSlack, seed_demo_workspace
 from sandbox.slack_user import SignedRequest, build_block_action, build_slash_command
@@ -80,7 +80,7 @@ def baseline_app(fake: FakeSlack) -> App:
 
 
 def baseline_asgi(app: App) -> Starlette:
-    """Served exactly like bot.server.create_asgi serves the bot."""
+    """Served exactly like app.server.create_asgi serves the bot."""
 
     async def slack_events(request: Request) -> Response:
         body = await request.body()

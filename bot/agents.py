@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 
-from bot.settings import Settings
+from pydantic import BaseModel, SecretStr, field_validator
+
 from ops.client import AgentClient
 
 CALLER = "rollback-bot"
 
 
+class AgentTarget(BaseModel):
+    """One go-fast-cdn host: where its rollback-agent listens and the shared secret."""
+
+    url: str
+    secret: SecretStr
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+
 class AgentDirectory:
     """Lazily built, shared clients; the client itself is thread-safe (httpx.Client)."""
 
-    def __init__(self, settings: Settings, *, timeout_s: float = 10.0, retries: int = 3) -> None:
-        self._targets = settings.rollback_agents
+    def __init__(self, targets: Mapping[str, AgentTarget], *, timeout_s: float = 10.0, retries: int = 3) -> None:
+        self._targets = dict(targets)
         self._timeout_s = timeout_s
         self._retries = retries
         self._clients: dict[str, AgentClient] = {}

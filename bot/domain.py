@@ -8,16 +8,11 @@ progress message is an opaque ``display_ref``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field
-
-
-def utcnow() -> datetime:
-    """The default clock (UTC, timezone-aware); services take a ``clock`` so tests can move time."""
-    return datetime.now(UTC)
 
 
 class Severity(StrEnum):
@@ -60,24 +55,6 @@ class JobState(StrEnum):
 StepAction = Literal["done", "skip", "undo", "start", "succeed", "fail", "retry"]
 STEP_ACTIONS: tuple[str, ...] = get_args(StepAction)
 
-# The host agent's operations (docs/CONTRACTS.md); a runbook may only name these.
-AgentOp = Literal[
-    "status",
-    "stop_app",
-    "start_app",
-    "rollback",
-    "verify",
-    "backups_list",
-    "backups_create",
-    "restore",
-    "restore_files",
-    "check_api",
-    "tail_logs",
-    "dry_run",
-]
-AGENT_OPS: tuple[str, ...] = get_args(AgentOp)
-# Operations that change the host: a runbook step using one must carry a ``confirm`` sentence.
-DESTRUCTIVE_OPS: frozenset[str] = frozenset({"stop_app", "start_app", "rollback", "restore"})
 
 
 class Incident(BaseModel):

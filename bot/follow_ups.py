@@ -15,8 +15,9 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from bot.domain import StepStatus, utcnow
+from bot.domain import StepStatus
 from bot.incidents import DomainError, IncidentService
+from ops.models import utcnow
 
 FOLLOW_UP_SECTION = "followup"
 REMINDER_KIND = "follow_up_due"

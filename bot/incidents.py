@@ -25,7 +25,6 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain import (
-    AGENT_OPS,
     STEP_ACTIONS,
     AgentJob,
     Event,
@@ -37,10 +36,11 @@ from bot.domain import (
     StepState,
     StepStatus,
     Transition,
-    utcnow,
 )
 from bot.runbook import Runbook
 from bot.store import Store
+from ops.contract import OPERATIONS
+from ops.models import utcnow
 
 __all__ = [
     "AgentJob",
@@ -406,7 +406,7 @@ class IncidentService:
         Returns None (nothing written) if the step is not pending/failed, e.g. already running after
         a second click, or if ``request_id`` is already known: at most one job per click.
         """
-        if operation not in AGENT_OPS:
+        if operation not in OPERATIONS:
             raise ValueError(f"unknown agent operation {operation!r}")
         with self.store.transaction():
             if not self.get(incident_id).is_open:

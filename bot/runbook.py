@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.domain import DESTRUCTIVE_OPS, AgentOp
+from ops.contract import DESTRUCTIVE, OPERATIONS
 
 DEFAULT_RUNBOOK_RESOURCE = "runbooks/default.yaml"
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -44,7 +44,7 @@ class RunbookStep(BaseModel):
     detail: str = ""
     commands: list[str] = Field(default_factory=list)
     children: list[RunbookStep] = Field(default_factory=list)
-    agent_op: AgentOp | None = None
+    agent_op: str | None = None
     agent_args: dict[str, Any] = Field(default_factory=dict)
     # Arguments filled from the incident at run time, e.g. "chosen_backup" -> args["backup"].
     agent_args_from: Literal["chosen_backup"] | None = None
@@ -58,9 +58,16 @@ class RunbookStep(BaseModel):
     def _valid_id(cls, v: str) -> str:
         return _check_id(v)
 
+    @field_validator("agent_op")
+    @classmethod
+    def _known_op(cls, v: str | None) -> str | None:
+        if v is not None and v not in OPERATIONS:
+            raise ValueError(f"unknown agent operation {v!r}; known: {', '.join(OPERATIONS)}")
+        return v
+
     @model_validator(mode="after")
     def _destructive_needs_confirm(self) -> RunbookStep:
-        if self.agent_op in DESTRUCTIVE_OPS and not (self.confirm or "").strip():
+        if self.agent_op in DESTRUCTIVE and not (self.confirm or "").strip():
             raise ValueError(f"step {self.id!r}: agent_op {self.agent_op!r} needs a 'confirm' sentence")
         if (self.agent_args or self.agent_args_from) and self.agent_op is None:
             raise ValueError(f"step {self.id!r}: agent_args/agent_args_from given without agent_op")

@@ -1,4 +1,4 @@
-"""What the listeners need, built once by bot.app.create_app."""
+"""What the listeners need, built once by the composition root (app/factory.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from bot.incidents import IncidentService
 from bot.jobs import JobRunner
 from bot.permissions import OperatorPolicy
 from bot.runbook import Runbook
-from bot.settings import Settings
 from handlers.notes_publisher import NotesPublisher
 from handlers.publisher import ThreadPublisher
 from handlers.record_publisher import RecordPublisher
@@ -16,7 +15,8 @@ from handlers.record_publisher import RecordPublisher
 
 @dataclass(frozen=True)
 class HandlerDeps:
-    settings: Settings
+    environments: list[str]
+    default_environment: str
     service: IncidentService
     runbook: Runbook
     publisher: ThreadPublisher

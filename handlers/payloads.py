@@ -43,7 +43,7 @@ class Container(_Lenient):
     thread_ts: str | None = None
 
 
-class Channel(_Lenient):
+class ActionChannel(_Lenient):
     id: str
 
 
@@ -51,7 +51,7 @@ class BlockActions(_Lenient):
     user: ActingUser
     actions: list[Action]
     container: Container = Container()
-    channel: Channel | None = None
+    channel: ActionChannel | None = None
     response_url: str | None = None
     trigger_id: str | None = None
     state: dict[str, Any] = {}

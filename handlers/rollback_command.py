@@ -8,8 +8,8 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk.errors import SlackApiError
 
-from bot.command import UsageError, parse_rollback_args, usage
 from bot.incidents import IncidentAlreadyOpen
+from handlers.command_grammar import CommandUsageError, parse_rollback_args, usage
 from handlers.deps import HandlerDeps
 from handlers.payloads import SlashCommand
 from handlers.text import fmt_time, mention
@@ -18,15 +18,13 @@ log = logging.getLogger(__name__)
 
 
 def register(app: App, deps: HandlerDeps) -> None:
-    settings = deps.settings
-
     @app.command("/rollback")
     def rollback(ack: Ack, body: dict[str, Any]) -> None:
         cmd = SlashCommand.model_validate(body)
-        envs, default = settings.environments, settings.rollback_default_environment
+        envs, default = deps.environments, deps.default_environment
         try:
             args = parse_rollback_args(cmd.text, envs, default)
-        except UsageError as exc:
+        except CommandUsageError as exc:
             ack(text=f":warning: {exc}\n{usage(envs, default)}")
             return
         try:

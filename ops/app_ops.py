@@ -10,43 +10,19 @@ import hashlib
 import sqlite3
 import time
 from collections import Counter
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import Field
 
-from ops.control.base import AppState
 from ops.control.config import ControllerError
 from ops.control.probe import wait_for_api
 from ops.errors import OpInputError
 from ops.host import Host
-from ops.results import Check, OpResult, Outcome, utcnow
+from ops.models import AppControlResult, Check, CheckApiResult, LogsResult, Outcome, utcnow
 
 MAX_LOG_LINES = 5000
 _KINDS = (("images", "image", "images"), ("docs", "doc", "docs"))  # (table, listing, download dir)
-
-
-class AppControlResult(OpResult):
-    action: Literal["stop", "start"]
-    controller: str
-    before: AppState
-    after: AppState
-    elapsed_s: float = 0.0
-    api_answered: bool | None = None  # start only: did GET /api/ answer "pong" afterwards
-
-
-class CheckApiResult(OpResult):
-    api_url: str
-    checks: list[Check] = Field(default_factory=list)
-    serves_media: bool | None = None  # /api/cdn/media/all answers: a migration-era binary runs
-
-
-class LogsResult(OpResult):
-    controller: str
-    source: str
-    requested: int
-    lines: list[str] = Field(default_factory=list)
 
 
 def _describe(host: Host) -> str:

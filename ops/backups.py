@@ -21,13 +21,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from ops.baseline import baseline_from_db, write_baseline
 from ops.deployment import Deployment
 from ops.errors import OpInputError, OpRefused
 from ops.host import Host
-from ops.results import OpResult, utcnow
+from ops.models import BackupCreateResult, BackupInfo, BackupListResult, RestoreResult, utcnow
 from ops.schema import Counts, MarkerInfo, SchemaEra, inspect, open_ro
 from ops.status import clear_stale_journal, require_stopped, stale_journal_warning
 
@@ -167,37 +167,6 @@ def _fsync_dir(path: Path) -> None:
 
 
 # --- list ------------------------------------------------------------------------------------------
-class BackupInfo(BaseModel):
-    name: str
-    kind: Literal["agent", "go-fast-cdn", "other"]
-    label: str | None = None
-    time: datetime | None = None
-    size: int
-    sha256: str
-    valid: bool
-    integrity: str
-    era: SchemaEra | None = None
-    marker_state: str | None = None
-    migration_records_present: bool | None = None
-    # taken before the migration: no migration_records table, no (non-empty) media, not named later than
-    # the current marker's created_at, and not one of the agent's own pre-rollback/pre-restore copies
-    pre_migration: bool = False
-    newest_pre_migration: bool = False  # the newest pre_migration one: the default for a restore
-    # no live marker and no non-empty media (pre-migration OR rolled back): restoring it drops media,
-    # but a rolled-back DB is not the pre-migration state (see pre_migration_note)
-    restorable_without_media: bool = False
-    pre_migration_note: str | None = None  # why a restorable_without_media backup is not pre_migration
-    sidecar_sha256: str | None = None
-    images_live: int | None = None
-    docs_live: int | None = None
-
-
-class BackupListResult(OpResult):
-    operation: str = "backups_list"
-    backups_dir: str
-    backups: list[BackupInfo] = Field(default_factory=list)
-    newest_pre_migration: str | None = None
-    current_marker_created_at: datetime | None = None  # the live DB's marker (live or soft-deleted), if any
 
 
 def _pre_migration_verdict(
@@ -301,16 +270,6 @@ def list_backups(host: Host) -> BackupListResult:
 
 
 # --- create ----------------------------------------------------------------------------------------
-class BackupCreateResult(OpResult):
-    operation: str = "backups_create"
-    name: str
-    path: str
-    sha256: str
-    size: int
-    integrity: str
-    sidecar: str
-    source_counts: Counts
-    source_marker: MarkerInfo | None = None
 
 
 def _agent_name(label: str, when: datetime, n: int) -> str:
@@ -403,23 +362,6 @@ def create_backup(host: Host, *, label: str = "manual", progress: Progress = Non
 
 
 # --- restore ---------------------------------------------------------------------------------------
-class RestoreResult(OpResult):
-    operation: str = "restore"
-    backup: str
-    backup_sha256: str
-    expected_sha256: str | None = None  # the pinned hash the backup was checked against (lowercase)
-    backup_integrity: str
-    pre_restore_backup: str | None = None
-    pre_restore_sha256: str | None = None
-    restored_sha256: str
-    integrity_after: str
-    counts_before: Counts
-    counts_after: Counts
-    era_before: SchemaEra | None = None
-    era_after: SchemaEra | None = None
-    marker_after: MarkerInfo | None = None
-    removed_journal: str | None = None
-    baseline_path: str | None = None
 
 
 def normalise_sha256(expected_sha256: str | None) -> str | None:

@@ -9,26 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime
 from pathlib import Path
 
-from pydantic import BaseModel, Field
-
 from ops.deployment import Deployment
-from ops.results import utcnow
+from ops.models import Baseline
 from ops.schema import counts, open_ro
 
 BASELINE_FILE = "baseline.json"
-
-
-class Baseline(BaseModel):
-    images_live: int
-    images_raw: int
-    docs_live: int
-    docs_raw: int
-    source: str  # "rollback" | "restore" | "backup:<name>"
-    backup: str | None = None  # the backup taken/restored alongside
-    recorded_at: datetime = Field(default_factory=utcnow)
 
 
 def baseline_path(dep: Deployment) -> Path:

@@ -13,7 +13,8 @@ import os
 import shlex
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from pydantic import ValidationError
@@ -21,6 +22,7 @@ from pydantic import ValidationError
 from ops.agent.audit import AuditLog
 from ops.agent.config import AgentSettings, ConfigError, build_host
 from ops.agent.jobs import JobError, run_call
+from ops.contract import OPERATIONS
 from ops.errors import OpError
 from ops.registry import Registry, default_registry, summarise_validation
 
@@ -49,7 +51,7 @@ CONFIRM = {
 }
 
 
-class UsageError(Exception):
+class CliUsageError(Exception):
     pass
 
 
@@ -79,6 +81,109 @@ def _common(destructive: bool = False) -> argparse.ArgumentParser:
     return p
 
 
+def _soft_marker(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--soft-marker",
+        action="store_true",
+        help="soft-delete the migration marker instead of hard-deleting it (blocks re-migration)",
+    )
+
+
+def _marker(ns: argparse.Namespace) -> dict[str, Any]:
+    return {"marker_mode": "soft"} if getattr(ns, "soft_marker", False) else {}
+
+
+def _timeout(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--timeout", type=float, default=30.0)
+
+
+def _verify_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--baseline", metavar="BACKUP", help="compare with this backup instead of baseline.json")
+
+
+def _restore_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("backup", metavar="BACKUP", help="file name inside <deployment>/backups/")
+    p.add_argument(
+        "--sha256", metavar="HEX", help="refuse unless the backup's SHA-256 is this (as shown by `backups list`)"
+    )
+
+
+def _dry_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", choices=["rollback", "restore"])
+    p.add_argument("backup", nargs="?", metavar="BACKUP")
+    p.add_argument("--soft-marker", action="store_true")
+    p.add_argument("--sha256", metavar="HEX", help="restore: refuse unless the backup's SHA-256 is this")
+
+
+def _dry_run_call(ns: argparse.Namespace) -> dict[str, Any]:
+    args: dict[str, Any] = {"operation": ns.target, **_marker(ns)}
+    if ns.backup:
+        args["backup"] = ns.backup
+    if ns.sha256:
+        args["expected_sha256"] = ns.sha256
+    return args
+
+
+def _label(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--label", default="manual")
+
+
+def _lines(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-n", "--lines", type=int, default=100)
+
+
+def _nothing(p: argparse.ArgumentParser) -> None:
+    return None
+
+
+def _no_args(ns: argparse.Namespace) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class CliCommand:
+    """How one contract operation is spelled on the command line: its words (``backups list``), its
+    flags, and how the parsed flags become the operation's args. ``--yes`` comes from the contract."""
+
+    words: tuple[str, ...]
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None] = _nothing
+    to_args: Callable[[argparse.Namespace], dict[str, Any]] = _no_args
+
+
+# One command per operation in ops/contract.py (tests/unit/ops/test_contract.py checks it).
+COMMANDS: dict[str, CliCommand] = {
+    "status": CliCommand(("status",), "DB schema era, marker, counts, app state"),
+    "rollback": CliCommand(
+        ("rollback",), "roll the media migration back (app must be stopped)", _soft_marker, _marker
+    ),
+    "verify": CliCommand(
+        ("verify",),
+        "post-rollback checks against the baseline",
+        _verify_args,
+        lambda ns: {"baseline_backup": ns.baseline} if ns.baseline else {},
+    ),
+    "backups_list": CliCommand(("backups", "list"), "list backups"),
+    "backups_create": CliCommand(("backups", "create"), "back up main.db", _label, lambda ns: {"label": ns.label}),
+    "restore": CliCommand(
+        ("restore",),
+        "restore main.db from a backup (app must be stopped)",
+        _restore_args,
+        lambda ns: {"backup": ns.backup, **({"expected_sha256": ns.sha256} if ns.sha256 else {})},
+    ),
+    "restore_files": CliCommand(("restore-files",), "copy missing images/docs files back from uploads/media"),
+    "check_api": CliCommand(("check-api",), "probe go-fast-cdn's HTTP API"),
+    "tail_logs": CliCommand(("logs",), "last lines of the app's log", _lines, lambda ns: {"lines": ns.lines}),
+    "dry_run": CliCommand(
+        ("dry-run",), "rehearse a rollback or restore on a copy of main.db", _dry_run_args, _dry_run_call
+    ),
+    "stop_app": CliCommand(("stop-app",), "stop go-fast-cdn", _timeout, lambda ns: {"timeout_s": ns.timeout}),
+    "start_app": CliCommand(("start-app",), "start go-fast-cdn", _timeout, lambda ns: {"timeout_s": ns.timeout}),
+}
+# Command groups (the first of several words) and their help line.
+GROUPS = {"backups": "list or create DB backups"}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rollback-agent",
@@ -88,48 +193,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     plain, destr = [_common()], [_common(destructive=True)]
+    groups: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
 
-    def add(name: str, help_: str, parents: list[argparse.ArgumentParser] = plain) -> argparse.ArgumentParser:
-        return sub.add_parser(
-            name,
-            help=help_,
-            parents=parents,
-            epilog=EPILOG,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
+    def leaf(words: tuple[str, ...], help_: str, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+        if len(words) == 1:
+            return sub.add_parser(
+                words[0],
+                help=help_,
+                parents=parents,
+                epilog=EPILOG,
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+            )
+        head, tail = words
+        if head not in groups:
+            group = sub.add_parser(
+                head,
+                help=GROUPS.get(head, head),
+                parents=plain,
+                epilog=EPILOG,
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+            )
+            names = "{" + ",".join(c.words[1] for c in COMMANDS.values() if c.words[0] == head) + "}"
+            groups[head] = group.add_subparsers(dest=f"{head}_command", required=True, metavar=names)
+        return groups[head].add_parser(tail, help=help_, parents=parents)
 
-    add("status", "DB schema era, marker, counts, app state")
-    p = add("rollback", "roll the media migration back (app must be stopped)", destr)
-    p.add_argument(
-        "--soft-marker",
-        action="store_true",
-        help="soft-delete the migration marker instead of hard-deleting it (blocks re-migration)",
-    )
-    p = add("verify", "post-rollback checks against the baseline")
-    p.add_argument("--baseline", metavar="BACKUP", help="compare with this backup instead of baseline.json")
-    p = add("backups", "list or create DB backups")
-    bsub = p.add_subparsers(dest="backups_command", required=True, metavar="{list,create}")
-    bsub.add_parser("list", help="list backups", parents=plain)
-    bc = bsub.add_parser("create", help="back up main.db", parents=plain)
-    bc.add_argument("--label", default="manual")
-    p = add("restore", "restore main.db from a backup (app must be stopped)", destr)
-    p.add_argument("backup", metavar="BACKUP", help="file name inside <deployment>/backups/")
-    p.add_argument(
-        "--sha256", metavar="HEX", help="refuse unless the backup's SHA-256 is this (as shown by `backups list`)"
-    )
-    add("restore-files", "copy missing images/docs files back from uploads/media")
-    add("check-api", "probe go-fast-cdn's HTTP API")
-    p = add("logs", "last lines of the app's log")
-    p.add_argument("-n", "--lines", type=int, default=100)
-    p = add("dry-run", "rehearse a rollback or restore on a copy of main.db")
-    p.add_argument("target", choices=["rollback", "restore"])
-    p.add_argument("backup", nargs="?", metavar="BACKUP")
-    p.add_argument("--soft-marker", action="store_true")
-    p.add_argument("--sha256", metavar="HEX", help="restore: refuse unless the backup's SHA-256 is this")
-    p = add("stop-app", "stop go-fast-cdn", destr)
-    p.add_argument("--timeout", type=float, default=30.0)
-    p = add("start-app", "start go-fast-cdn", destr)
-    p.add_argument("--timeout", type=float, default=30.0)
+    if missing := sorted(set(OPERATIONS) - set(COMMANDS)):
+        raise RuntimeError(f"operation(s) {missing} have no command in ops/cli.py COMMANDS")
+    for name, command in COMMANDS.items():
+        p = leaf(command.words, command.help, destr if OPERATIONS[name].destructive else plain)
+        command.add_arguments(p)
+        p.set_defaults(operation=name)
 
     s = sub.add_parser("serve", help="serve the agent HTTP API", parents=plain)
     s.add_argument("--host", help="bind address (default 127.0.0.1)")
@@ -139,35 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def operation_of(ns: argparse.Namespace) -> tuple[str, dict[str, Any]]:
-    """Map a parsed command line to (registry name, args)."""
-    cmd = ns.command
-    marker = {"marker_mode": "soft"} if getattr(ns, "soft_marker", False) else {}
-    if cmd == "status":
-        return "status", {}
-    if cmd == "rollback":
-        return "rollback", marker
-    if cmd == "verify":
-        return "verify", {"baseline_backup": ns.baseline} if ns.baseline else {}
-    if cmd == "backups":
-        return ("backups_list", {}) if ns.backups_command == "list" else ("backups_create", {"label": ns.label})
-    if cmd == "restore":
-        return "restore", {"backup": ns.backup, **({"expected_sha256": ns.sha256} if ns.sha256 else {})}
-    if cmd == "restore-files":
-        return "restore_files", {}
-    if cmd == "check-api":
-        return "check_api", {}
-    if cmd == "logs":
-        return "tail_logs", {"lines": ns.lines}
-    if cmd == "dry-run":
-        args: dict[str, Any] = {"operation": ns.target, **marker}
-        if ns.backup:
-            args["backup"] = ns.backup
-        if ns.sha256:
-            args["expected_sha256"] = ns.sha256
-        return "dry_run", args
-    if cmd in ("stop-app", "start-app"):
-        return cmd.replace("-", "_"), {"timeout_s": ns.timeout}
-    raise UsageError(f"unknown command {cmd}")
+    """Map a parsed command line to (operation name, args)."""
+    name = getattr(ns, "operation", None)
+    if name not in COMMANDS:
+        raise CliUsageError(f"unknown command {ns.command}")
+    return name, COMMANDS[name].to_args(ns)
 
 
 def settings_from(ns: argparse.Namespace) -> AgentSettings:
@@ -210,7 +279,7 @@ def controller_from_flags(ns: argparse.Namespace) -> dict[str, Any] | None:
     given = {k: v for k, v in fields.items() if v is not None}
     if ns.controller is None:
         if given:
-            raise UsageError("controller options need --controller systemd|compose|process|none")
+            raise CliUsageError("controller options need --controller systemd|compose|process|none")
         return None
     return {"kind": ns.controller, **given}
 
@@ -272,7 +341,7 @@ def confirm(operation: str, args: dict[str, Any], where: str, yes: bool, stdin: 
     if yes:
         return True
     if not stdin.isatty():
-        raise UsageError(f"{operation} changes the deployment: confirm with --yes (no terminal to ask on)")
+        raise CliUsageError(f"{operation} changes the deployment: confirm with --yes (no terminal to ask on)")
     what = CONFIRM.get(operation, operation).format(**args)
     sys.stderr.write(f"This will {what} in {where}.\nType 'yes' to continue: ")
     sys.stderr.flush()
@@ -364,7 +433,7 @@ def main(argv: Sequence[str] | None = None, registry: Registry | None = None) ->
         if ns.command == "serve":
             return run_serve(ns, registry)
         return run_local(ns, registry)
-    except (UsageError, ConfigError) as exc:
+    except (CliUsageError, ConfigError) as exc:
         print(f"rollback-agent: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OpError as exc:  # e.g. Deployment.locate: no db_data/main.db

@@ -17,7 +17,7 @@ import httpx
 from pydantic import ValidationError
 
 from ops.agent.auth import signed_headers
-from ops.agent.jobs import JobError, JobView, ProgressLine
+from ops.models import JobError, JobView, ProgressLine
 
 __all__ = [
     "AgentAuthError",

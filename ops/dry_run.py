@@ -13,40 +13,13 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
-
 from ops.backups import install_db_file, normalise_sha256, sha256_file, validate_backup
 from ops.errors import OpInputError
-from ops.files import MissingFile
 from ops.host import Host
-from ops.results import OpResult, utcnow
-from ops.rollback import LostRow, MarkerMode, describe, run_rollback_on
-from ops.schema import Counts, MarkerInfo, SchemaEra, inspect_file, open_ro
+from ops.models import DryRunResult, utcnow
+from ops.rollback import MarkerMode, describe, run_rollback_on
+from ops.schema import inspect_file, open_ro
 from ops.status import app_state, journal_blockers
-
-
-class DryRunResult(OpResult):
-    operation: str = "dry_run"
-    target_operation: Literal["rollback", "restore"]
-    backup: str | None = None
-    backup_sha256: str | None = None  # restore: the backup's SHA-256 (checked against expected_sha256 if given)
-    expected_sha256: str | None = None
-    marker_mode: MarkerMode = "hard"
-    would_refuse: list[str] = Field(default_factory=list)  # why the real operation would be refused now
-    action: str | None = None
-    dropped: list[str] = Field(default_factory=list)  # tables/indexes that would disappear
-    added: list[str] = Field(default_factory=list)  # tables/indexes that would appear (restore)
-    marker_before: MarkerInfo | None = None
-    marker_after: MarkerInfo | None = None
-    lost_rows: list[LostRow] = Field(default_factory=list)
-    deletes_undone: list[LostRow] = Field(default_factory=list)
-    missing_files: list[MissingFile] = Field(default_factory=list)
-    counts_before: Counts = Field(default_factory=Counts)
-    counts_after: Counts = Field(default_factory=Counts)
-    era_before: SchemaEra | None = None
-    era_after: SchemaEra | None = None
-    live_db_sha256: str
-    live_db_unchanged: bool
 
 
 def _snapshot(src: Path, dst: Path, warnings: list[str]) -> None:

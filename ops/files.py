@@ -12,22 +12,12 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from pydantic import BaseModel, Field
-
 from ops.deployment import Deployment
 from ops.host import Host
-from ops.results import OpResult, utcnow
+from ops.models import MissingFile, RestoreFilesResult, utcnow
 from ops.schema import open_ro, tables
 
 FOLDERS = {"images": "images", "docs": "docs"}
-
-
-class MissingFile(BaseModel):
-    table: str  # images | docs
-    id: int
-    file_name: str
-    expected_path: str  # relative to the deployment, e.g. uploads/images/cat.png
-    copy_in_media: bool  # uploads/media/<file_name> exists
 
 
 def safe_name(name: object) -> str | None:
@@ -98,13 +88,6 @@ def missing_legacy_files(conn: sqlite3.Connection, dep: Deployment) -> list[Miss
                 )
             )
     return out
-
-
-class RestoreFilesResult(OpResult):
-    operation: str = "restore_files"
-    copied: list[str] = Field(default_factory=list)  # relative destination paths
-    still_missing: list[MissingFile] = Field(default_factory=list)
-    checked_rows_missing: int = 0
 
 
 def restore_files(host: Host) -> RestoreFilesResult:

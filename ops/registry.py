@@ -1,9 +1,11 @@
-"""The allowlist of operations the agent and the CLI may run, with their argument models.
+"""The allowlist of operations the agent and the CLI may run: each contract entry bound to its code.
 
-Only names registered here run. ``Registry.prepare`` turns an untrusted ``(name, args)`` pair into a
-validated call or raises ``OpInputError`` (nothing run). The real operations are imported lazily, so
-that the registry (and the agent) load even while an operation module is broken or absent; such an
-operation then fails as an ``error`` job, not as a crash of the agent.
+The names, argument models and flags come from :mod:`ops.contract`; this module only adds the
+implementation (:data:`IMPLEMENTATIONS`, one adapter per operation). Only names registered here
+run. ``Registry.prepare`` turns an untrusted ``(name, args)`` pair into a validated call or raises
+``OpInputError`` (nothing run). The real operations are imported lazily, so that the registry (and
+the agent) load even while an operation module is broken or absent; such an operation then fails
+as an ``error`` job, not as a crash of the agent.
 """
 
 from __future__ import annotations
@@ -11,65 +13,31 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
+from ops.contract import (
+    OPERATIONS,
+    AppControlArgs,
+    Args,
+    BackupCreateArgs,
+    CheckApiArgs,
+    DryRunArgs,
+    NoArgs,
+    OperationContract,
+    RestoreArgs,
+    RollbackArgs,
+    TailLogsArgs,
+    VerifyArgs,
+)
 from ops.errors import OpInputError
 from ops.host import Host
-from ops.results import OpResult
+from ops.models import OpResult
 
 Progress = Callable[[str], None]
 OpFunc = Callable[[Host, Any, Progress], OpResult]
 
-BACKUP_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"
-SHA256_HEX = r"^[0-9a-fA-F]{64}$"
-
-
-class Args(BaseModel):
-    """Base for argument models: unknown keys are an error, not silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class NoArgs(Args):
-    pass
-
-
-class AppControlArgs(Args):
-    timeout_s: float = Field(30.0, gt=0, le=600)
-
-
-class RollbackArgs(Args):
-    marker_mode: Literal["hard", "soft"] = "hard"
-
-
-class VerifyArgs(Args):
-    baseline_backup: str | None = Field(None, pattern=BACKUP_NAME)
-
-
-class BackupCreateArgs(Args):
-    label: str = Field("manual", pattern=r"^[A-Za-z0-9_-]{1,40}$")
-
-
-class RestoreArgs(Args):
-    backup: str = Field(pattern=BACKUP_NAME)
-    expected_sha256: str | None = Field(None, pattern=SHA256_HEX)  # pin: refuse a backup with another hash
-
-
-class CheckApiArgs(Args):
-    timeout_s: float = Field(5.0, gt=0, le=60)
-
-
-class TailLogsArgs(Args):
-    lines: int = Field(100, ge=1, le=5000)
-
-
-class DryRunArgs(Args):
-    operation: Literal["rollback", "restore"]
-    backup: str | None = Field(None, pattern=BACKUP_NAME)
-    marker_mode: Literal["hard", "soft"] = "hard"
-    expected_sha256: str | None = Field(None, pattern=SHA256_HEX)  # restore only
 
 
 @dataclass(frozen=True)
@@ -89,6 +57,10 @@ class OpSpec:
     def __post_init__(self) -> None:
         if self.destructive and not self.exclusive:
             object.__setattr__(self, "exclusive", True)
+
+    @classmethod
+    def bind(cls, op: OperationContract, func: OpFunc) -> OpSpec:
+        return cls(op.name, op.args, func, op.destructive, op.long, op.description, op.exclusive)
 
 
 @dataclass(frozen=True)
@@ -209,37 +181,30 @@ def _dry_run(host: Host, args: DryRunArgs, progress: Progress) -> OpResult:
     )
 
 
+# One adapter per contract entry; ``default_specs`` refuses to build when one is missing.
+IMPLEMENTATIONS: dict[str, OpFunc] = {
+    "status": _status,
+    "stop_app": _stop_app,
+    "start_app": _start_app,
+    "rollback": _rollback,
+    "verify": _verify,
+    "backups_list": _backups_list,
+    "backups_create": _backups_create,
+    "restore": _restore,
+    "restore_files": _restore_files,
+    "check_api": _check_api,
+    "tail_logs": _tail_logs,
+    "dry_run": _dry_run,
+}
+
+
 def default_specs() -> list[OpSpec]:
-    return [
-        OpSpec("status", NoArgs, _status, False, False, "DB, files, app and backups at a glance"),
-        OpSpec("stop_app", AppControlArgs, _stop_app, True, True, "stop go-fast-cdn"),
-        OpSpec("start_app", AppControlArgs, _start_app, True, True, "start go-fast-cdn"),
-        OpSpec("rollback", RollbackArgs, _rollback, True, True, "roll the media migration back"),
-        OpSpec("verify", VerifyArgs, _verify, False, True, "post-rollback checks against the baseline"),
-        OpSpec("backups_list", NoArgs, _backups_list, False, False, "list DB backups"),
-        OpSpec(
-            "backups_create",
-            BackupCreateArgs,
-            _backups_create,
-            False,
-            True,
-            "back up main.db",
-            exclusive=True,
-        ),
-        OpSpec("restore", RestoreArgs, _restore, True, True, "restore main.db from a backup"),
-        OpSpec(
-            "restore_files",
-            NoArgs,
-            _restore_files,
-            False,
-            True,
-            "copy missing images/docs back from uploads/media",
-            exclusive=True,
-        ),
-        OpSpec("check_api", CheckApiArgs, _check_api, False, False, "probe the go-fast-cdn HTTP API"),
-        OpSpec("tail_logs", TailLogsArgs, _tail_logs, False, False, "last lines of the app's log"),
-        OpSpec("dry_run", DryRunArgs, _dry_run, False, True, "rehearse rollback/restore on a copy"),
-    ]
+    """Every contract entry with its implementation, in contract order."""
+    missing = sorted(set(OPERATIONS) - set(IMPLEMENTATIONS))
+    extra = sorted(set(IMPLEMENTATIONS) - set(OPERATIONS))
+    if missing or extra:
+        raise RuntimeError(f"ops/registry.py out of step with ops/contract.py: missing {missing}, unknown {extra}")
+    return [OpSpec.bind(op, IMPLEMENTATIONS[name]) for name, op in OPERATIONS.items()]
 
 
 def default_registry() -> Registry:

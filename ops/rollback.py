@@ -12,11 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, Field
 
 from ops.backups import create_backup, say
 from ops.baseline import baseline_from_db, write_baseline
@@ -25,48 +21,12 @@ from ops.errors import OpInputError, OpRefused
 from ops.files import MissingFile, file_locations, missing_legacy_files
 from ops.gorm_time import gorm_now, parse_datetime, to_ns
 from ops.host import Host
-from ops.results import OpResult, utcnow
-from ops.schema import MARKER_NAME, Counts, MarkerInfo, SchemaEra, SchemaInfo, inspect, inspect_file, q
+from ops.models import LostRow, MarkerMode, RollbackResult, utcnow
+from ops.models import RollbackAction as Action
+from ops.schema import MARKER_NAME, MarkerInfo, SchemaInfo, inspect, inspect_file, q
 from ops.status import clear_stale_journal, require_stopped, stale_journal_warning
 
-MarkerMode = Literal["hard", "soft"]
-Action = Literal["noop", "drop-empty-media", "rollback"]
 _TYPE_TABLE = {"image": "images", "document": "docs"}
-
-
-class LostRow(BaseModel):
-    """A media row whose data no live images/docs row carries (gone once media is dropped)."""
-
-    id: int
-    file_name: str
-    type: str
-    created_at: datetime | None = None
-    created_at_text: str | None = None
-    after_migration: bool | None = None  # created after the marker's created_at
-    reason: str
-    file_on_disk: bool
-    file_locations: list[str] = Field(default_factory=list)  # of media, images, docs
-
-
-class RollbackResult(OpResult):
-    operation: str = "rollback"
-    marker_mode: MarkerMode
-    action: Action
-    era_before: SchemaEra | None = None
-    era_after: SchemaEra | None = None
-    backup: str | None = None
-    backup_sha256: str | None = None
-    baseline_path: str | None = None
-    lost_rows: list[LostRow] = Field(default_factory=list)
-    deletes_undone: list[LostRow] = Field(default_factory=list)  # soft-deleted media rows whose legacy row revives
-    missing_files: list[MissingFile] = Field(default_factory=list)
-    counts_before: Counts = Field(default_factory=Counts)
-    counts_after: Counts = Field(default_factory=Counts)
-    marker_before: MarkerInfo | None = None
-    marker_after: MarkerInfo | None = None
-    dropped: list[str] = Field(default_factory=list)  # indexes then the table
-    sequence_row_removed: bool = False
-    removed_journal: str | None = None  # a stale (empty/zeroed-header) main.db-journal removed first
 
 
 @dataclass

@@ -10,13 +10,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from ops.gorm_time import parse_datetime
+from ops.models import Counts, IndexInfo, MarkerInfo, SchemaEra
 
 MARKER_NAME = "media_unification_2024"
 MEDIA_TABLE = "media"
@@ -24,50 +24,6 @@ MEDIA_INDEXES = ("idx_media_deleted_at", "idx_media_file_name", "idx_media_file_
 LEGACY_TABLES = ("images", "docs")
 # what a correct rollback leaves present (reference: neither the migration nor the rollback writes them)
 KEPT_TABLES = ("images", "docs", "configs", "users", "user_sessions", "password_resets", "sqlite_sequence")
-
-SchemaEra = Literal[
-    "pre-migration",  # no media, no migration_records
-    "a7396e9-media",  # media with a UNIQUE index on file_name alone
-    "tip-media",  # media with file_name NOT NULL / unique (file_name, type) / no unique index
-    "rolled-back",  # no media, migration_records present, no live marker
-    "tip-empty-media",  # an EMPTY media table and no live marker (re-created by a tip binary's connect)
-    "inconsistent",  # a live marker without a media table
-    "unknown",  # not a go-fast-cdn DB (no images/docs)
-]
-MarkerState = Literal["live", "soft-deleted", "absent"]
-
-
-class MarkerInfo(BaseModel):
-    state: MarkerState
-    id: int | None = None
-    completed: bool | None = None
-    created_at: datetime | None = None
-    created_at_text: str | None = None
-    updated_at_text: str | None = None
-    deleted_at_text: str | None = None
-
-
-class Counts(BaseModel):
-    """Live (``deleted_at IS NULL``, what GORM counts) and raw (``COUNT(*)``) row counts; None = no table."""
-
-    images_live: int | None = None
-    images_raw: int | None = None
-    docs_live: int | None = None
-    docs_raw: int | None = None
-    media_live: int | None = None
-    media_raw: int | None = None
-    media_live_by_type: dict[str, int] = Field(default_factory=dict)
-    media_raw_by_type: dict[str, int] = Field(default_factory=dict)
-
-    def legacy(self) -> tuple[int | None, int | None, int | None, int | None]:
-        return (self.images_live, self.images_raw, self.docs_live, self.docs_raw)
-
-
-class IndexInfo(BaseModel):
-    name: str
-    table: str
-    unique: bool
-    columns: list[str]
 
 
 class SchemaInfo(BaseModel):

@@ -7,32 +7,12 @@ import re
 import sqlite3
 from pathlib import Path
 
-from pydantic import Field
-
 from ops.control.base import AppState
 from ops.deployment import Deployment
 from ops.errors import OpRefused
 from ops.host import Host
-from ops.results import OpResult, utcnow
-from ops.schema import Counts, IndexInfo, MarkerInfo, SchemaEra, inspect_file
-
-
-class StatusResult(OpResult):
-    operation: str = "status"
-    app_running: bool | None
-    app_detail: str
-    db_path: str
-    db_exists: bool
-    db_size: int | None = None
-    journal_files: list[str] = Field(default_factory=list)
-    tables: list[str] = Field(default_factory=list)
-    indexes: list[IndexInfo] = Field(default_factory=list)
-    schema_era: SchemaEra | None = None
-    media_schema: str | None = None
-    migration_records_present: bool = False
-    marker: MarkerInfo | None = None
-    counts: Counts = Field(default_factory=Counts)
-    error: str | None = None
+from ops.models import StatusResult, utcnow
+from ops.schema import inspect_file
 
 
 def journal_files(dep: Deployment) -> list[Path]:

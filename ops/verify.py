@@ -11,31 +11,19 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
-from pydantic import Field
-
 from ops.backups import check_db, resolve_backup
 from ops.baseline import Baseline, baseline_from_db, read_baseline
 from ops.errors import OpInputError
 from ops.files import MissingFile, missing_legacy_files
 from ops.host import Host
-from ops.results import Check, OpResult, utcnow
-from ops.schema import KEPT_TABLES, MEDIA_INDEXES, MEDIA_TABLE, Counts, SchemaInfo, inspect, open_ro
+from ops.models import Check, VerifyResult, utcnow
+from ops.schema import KEPT_TABLES, MEDIA_INDEXES, MEDIA_TABLE, SchemaInfo, inspect, open_ro
 
 BASELINE_MAX_AGE = timedelta(hours=24)
 SOFT_DELETED_MARKER_WARNING = (
     "the media_unification_2024 marker is soft-deleted: a re-migration will fail on UNIQUE "
     "migration_records.name until this row is hard-deleted"
 )
-
-
-class VerifyResult(OpResult):
-    operation: str = "verify"
-    checks: list[Check] = Field(default_factory=list)
-    failed_checks: list[str] = Field(default_factory=list)
-    baseline: Baseline | None = None
-    baseline_source: str | None = None  # "baseline.json" or "backup:<name>"
-    counts: Counts = Field(default_factory=Counts)
-    missing_files: list[MissingFile] = Field(default_factory=list)
 
 
 def _baseline(host: Host, baseline_backup: str | None) -> tuple[Baseline | None, str | None]:

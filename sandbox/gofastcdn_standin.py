@@ -131,7 +131,7 @@ _ROUTES = {
 _DOWNLOAD = re.compile(r"^/api/cdn/download/(images|docs|media)/(.+)$")
 
 
-class Handler(BaseHTTPRequestHandler):
+class StandinRequestHandler(BaseHTTPRequestHandler):
     server_version = "gofastcdn-standin"
     protocol_version = "HTTP/1.1"
     app: StandinApp  # set on the subclass made by make_server
@@ -196,7 +196,7 @@ def check_loopback(host: str) -> str:
 
 def make_server(root: Path, port: int, host: str = "127.0.0.1", era: str = "pre") -> ThreadingHTTPServer:
     addr = check_loopback(host)
-    handler = type("BoundHandler", (Handler,), {"app": StandinApp(root, era)})
+    handler = type("BoundHandler", (StandinRequestHandler,), {"app": StandinApp(root, era)})
 
     class Server(ThreadingHTTPServer):
         daemon_threads = True

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import pytest
 
-from bot.settings import Settings
+from app.settings import Settings
 from sandbox.fake_slack import FakeSlack, seed_demo_workspace
 
 SIGNING_SECRET = "test-signing-secret"

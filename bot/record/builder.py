@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from bot.domain import AgentJob, Event, StepStatus, utcnow
+from bot.domain import AgentJob, Event, StepStatus
 from bot.incidents import IncidentService
 from bot.record.metrics import compute_metrics
 from bot.record.model import (
@@ -28,6 +28,7 @@ from bot.record.model import (
     ResolutionStep,
 )
 from bot.record.timeline import ThreadMessage, merge_timeline
+from ops.models import utcnow
 
 FOLLOW_UP_SECTION = "followup"
 

@@ -10,13 +10,13 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Literal
 
-from bot.domain import utcnow
 from bot.incidents import IncidentService
 from bot.record.builder import RecordBuilder
 from bot.record.markdown import render_markdown
 from bot.record.model import ClosingNotes, FollowUpItem
 from bot.record.timeline import ThreadMessage
 from bot.record.versions import RecordArchive, StoredRecord
+from ops.models import utcnow
 
 
 class RecordKeeper:

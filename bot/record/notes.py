@@ -11,11 +11,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from bot.domain import AgentJob, StepStatus, utcnow
+from bot.domain import AgentJob, StepStatus
 from bot.incidents import IncidentService
 from bot.record.builder import page_from_row, read_pages
 from bot.record.model import RecordPage, RecordPerson
 from bot.record.timeline import KEY_EVENT_KINDS, describe_event
+from ops.models import utcnow
 
 SHA_PREFIX = 12
 DECISIONS_SHOWN = 8

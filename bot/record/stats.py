@@ -12,11 +12,12 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from bot.domain import Incident, utcnow
+from bot.domain import Incident
 from bot.incidents import IncidentService
 from bot.record.builder import page_from_row, read_pages
 from bot.record.metrics import METRIC_LABELS, compute_metrics
 from bot.record.model import RecordMetric
+from ops.models import utcnow
 
 
 class IncidentMetrics(BaseModel):

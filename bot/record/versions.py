@@ -10,9 +10,9 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from bot.domain import utcnow
 from bot.incidents import IncidentService
 from bot.record.model import IncidentRecord
+from ops.models import utcnow
 
 
 class UnknownRecordVersion(LookupError):

@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ops.results import utcnow
+from ops.models import utcnow
 
 
 class AuditLog:

@@ -15,57 +15,19 @@ import threading
 import traceback
 import uuid
 from contextlib import AbstractContextManager, nullcontext
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel
+from typing import Any
 
 from ops.agent import locks
 from ops.agent.audit import AuditLog
 from ops.errors import OpError, OpInputError
 from ops.host import Host
+from ops.models import JobError, JobOutcome, JobView, ProgressLine, utcnow
 from ops.registry import PreparedCall, Registry
-from ops.results import utcnow
-
-JobState = Literal["queued", "running", "finished"]
-JobOutcome = Literal["ok", "failed", "noop", "refused", "invalid", "error"]
 
 MAX_PROGRESS_LINES = 1000
 MAX_PROGRESS_CHARS = 500
 INTERRUPTED = "agent restarted during the job"
-
-
-class ProgressLine(BaseModel):
-    at: datetime
-    message: str
-
-
-class JobError(BaseModel):
-    kind: str
-    code: str
-    message: str
-
-
-class JobView(BaseModel):
-    """The wire shape of a job (``GET /v1/jobs/{id}``), also what ``ops.client`` returns."""
-
-    job_id: str
-    request_id: str
-    operation: str
-    args: dict[str, Any]
-    caller: str
-    state: JobState
-    outcome: JobOutcome | None = None
-    progress: list[ProgressLine] = []
-    result: dict[str, Any] | None = None
-    error: JobError | None = None
-    created_at: datetime
-    finished_at: datetime | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self.state == "finished"
 
 
 class RequestIdConflict(Exception):
@@ -284,7 +246,7 @@ def run_call(
         )
 
 
-class JobRunner:
+class JobExecutor:
     """Accepts submissions, runs them on threads, answers lookups."""
 
     def __init__(self, store: JobStore, registry: Registry, host: Host, audit: AuditLog, state_dir: Path) -> None:

@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from ops.agent.audit import AuditLog
 from ops.agent.auth import CALLER_HEADER, AuthError, ReplayCacheFull, Verifier
-from ops.agent.jobs import JobRunner, JobStore, RequestIdConflict
+from ops.agent.jobs import JobExecutor, JobStore, RequestIdConflict
 from ops.registry import Registry
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$")
@@ -55,7 +55,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def create_app(
-    runner: JobRunner, verifier: Verifier, audit: AuditLog, *, max_body_bytes: int = 65536
+    runner: JobExecutor, verifier: Verifier, audit: AuditLog, *, max_body_bytes: int = 65536
 ) -> Starlette:
     def remote(request: Request) -> str | None:
         return request.client.host if request.client else None
@@ -176,7 +176,7 @@ def serve(
     with locks.single_agent(state_dir):
         audit = AuditLog(state_dir / "audit.jsonl")
         store = JobStore(state_dir / "agent.db")
-        runner = JobRunner(store, registry, host_factory(), audit, state_dir)
+        runner = JobExecutor(store, registry, host_factory(), audit, state_dir)
         app = create_app(runner, Verifier(secret), audit, max_body_bytes=max_body_bytes)
         family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -212,7 +212,7 @@ class _GracefulServer(uvicorn.Server):
             self.should_exit = True
 
 
-def _drain(runner: JobRunner) -> None:
+def _drain(runner: JobExecutor) -> None:
     """Wait for running jobs; further signals only explain (SIGKILL abandons, and the job is then
     closed as interrupted on the next start)."""
     pending = runner.running()

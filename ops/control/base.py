@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from pydantic import BaseModel
-
-
-class AppState(BaseModel):
-    """``running=None`` means the controller cannot tell; callers treat that as "maybe running"."""
-
-    running: bool | None
-    detail: str
-    pid: int | None = None
+from ops.models import AppState
 
 
 class AppController(Protocol):

@@ -6,7 +6,7 @@ from typing import Any
 
 from sandbox.fake_slack.blocks import normalize_blocks
 from sandbox.fake_slack.models import Ephemeral, Message, MessageVersion
-from sandbox.fake_slack.registry import Args, SlackError, method
+from sandbox.fake_slack.registry import MethodArgs, SlackError, method
 from sandbox.fake_slack.state import Workspace
 
 
@@ -55,13 +55,13 @@ def post(
         return msg
 
 
-def require_content(args: Args) -> None:
+def require_content(args: MethodArgs) -> None:
     if not (args.opt("text") or args.json("blocks") or args.json("attachments")):
         raise SlackError("no_text")
 
 
 @method("chat.postMessage")
-def chat_post_message(ws: Workspace, args: Args) -> dict[str, Any]:
+def chat_post_message(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
     require_content(args)
     msg = post(
         ws,
@@ -75,7 +75,7 @@ def chat_post_message(ws: Workspace, args: Args) -> dict[str, Any]:
 
 
 @method("chat.update")
-def chat_update(ws: Workspace, args: Args) -> dict[str, Any]:
+def chat_update(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
     with ws.lock:
         chan = ws.channel(args.req("channel", "channel_not_found"))
         msg = ws.message(chan.id, args.req("ts", "message_not_found"))
@@ -92,7 +92,7 @@ def chat_update(ws: Workspace, args: Args) -> dict[str, Any]:
 
 
 @method("chat.delete")
-def chat_delete(ws: Workspace, args: Args) -> dict[str, Any]:
+def chat_delete(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
     with ws.lock:
         chan = ws.channel(args.req("channel", "channel_not_found"))
         msg = ws.message(chan.id, args.req("ts", "message_not_found"))
@@ -103,7 +103,7 @@ def chat_delete(ws: Workspace, args: Args) -> dict[str, Any]:
 
 
 @method("chat.getPermalink")
-def chat_get_permalink(ws: Workspace, args: Args) -> dict[str, Any]:
+def chat_get_permalink(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
     with ws.lock:
         chan = ws.channel(args.req("channel", "channel_not_found"))
         msg = ws.message(chan.id, args.req("message_ts", "message_not_found"))
@@ -114,7 +114,7 @@ def chat_get_permalink(ws: Workspace, args: Args) -> dict[str, Any]:
 
 
 @method("chat.postEphemeral")
-def chat_post_ephemeral(ws: Workspace, args: Args) -> dict[str, Any]:
+def chat_post_ephemeral(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
     require_content(args)
     with ws.lock:
         chan = ws.channel(args.req("channel", "channel_not_found"))

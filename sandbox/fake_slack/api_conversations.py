@@ -8,12 +8,12 @@ import time
 from typing import Any
 
 from sandbox.fake_slack.models import Message
-from sandbox.fake_slack.registry import Args, RateLimited, SlackError, method
+from sandbox.fake_slack.registry import MethodArgs, RateLimited, SlackError, method
 from sandbox.fake_slack.state import Workspace, ts_key
 
 
 @method("auth.test")
-def auth_test(ws: Workspace, args: Args) -> dict[str, Any]:
+def auth_test(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
     return {
         "url": f"https://{ws.team_domain}.slack.com/",
         "team": ws.team_domain,
@@ -50,7 +50,7 @@ def check_history_rate(ws: Workspace) -> None:
     regime.last_call = now
 
 
-def page(items: list[Message], args: Args, ws: Workspace) -> tuple[int, int]:
+def page(items: list[Message], args: MethodArgs, ws: Workspace) -> tuple[int, int]:
     """(start, limit) for this request from `cursor` and the regime-capped `limit`."""
     limit = max(1, min(args.int("limit", ws.replies.default_limit), ws.replies.max_limit))
     cursor = args.opt("cursor")
@@ -82,7 +82,7 @@ def paged(ws: Workspace, items: list[Message], start: int, limit: int, prefix: l
     }
 
 
-def in_window(msg: Message, args: Args) -> bool:
+def in_window(msg: Message, args: MethodArgs) -> bool:
     oldest, latest = args.opt("oldest"), args.opt("latest")
     inclusive = args.flag("inclusive")
     key = ts_key(msg.ts)
@@ -92,7 +92,7 @@ def in_window(msg: Message, args: Args) -> bool:
 
 
 @method("conversations.replies")
-def conversations_replies(ws: Workspace, args: Args) -> dict[str, Any]:
+def conversations_replies(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
     with ws.lock:
         chan = ws.channel(args.req("channel", "channel_not_found"))
         ws.require_member(chan)
@@ -108,7 +108,7 @@ def conversations_replies(ws: Workspace, args: Args) -> dict[str, Any]:
 
 
 @method("conversations.history")
-def conversations_history(ws: Workspace, args: Args) -> dict[str, Any]:
+def conversations_history(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
     with ws.lock:
         chan = ws.channel(args.req("channel", "channel_not_found"))
         ws.require_member(chan)
@@ -119,7 +119,7 @@ def conversations_history(ws: Workspace, args: Args) -> dict[str, Any]:
 
 
 @method("conversations.open")
-def conversations_open(ws: Workspace, args: Args) -> dict[str, Any]:
+def conversations_open(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
     with ws.lock:
         users = [u for u in (args.opt("users") or "").split(",") if u and u != ws.bot_user_id]
         if len(users) != 1:
@@ -129,7 +129,7 @@ def conversations_open(ws: Workspace, args: Args) -> dict[str, Any]:
 
 
 @method("conversations.join")
-def conversations_join(ws: Workspace, args: Args) -> dict[str, Any]:
+def conversations_join(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
     with ws.lock:
         chan = ws.channel(args.req("channel", "channel_not_found"))
         if chan.is_im or chan.is_private:
@@ -140,21 +140,21 @@ def conversations_join(ws: Workspace, args: Args) -> dict[str, Any]:
 
 
 @method("conversations.info")
-def conversations_info(ws: Workspace, args: Args) -> dict[str, Any]:
+def conversations_info(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
     with ws.lock:
         chan = ws.channel(args.req("channel", "channel_not_found"))
         return {"channel": chan.to_api(ws.bot_user_id)}
 
 
 @method("conversations.members")
-def conversations_members(ws: Workspace, args: Args) -> dict[str, Any]:
+def conversations_members(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
     with ws.lock:
         chan = ws.channel(args.req("channel", "channel_not_found"))
         return {"members": list(chan.members), "response_metadata": {"next_cursor": ""}}
 
 
 @method("users.info")
-def users_info(ws: Workspace, args: Args) -> dict[str, Any]:
+def users_info(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
     with ws.lock:
         user = ws.users.get(args.req("user", "user_not_found"))
         if user is None:
@@ -163,7 +163,7 @@ def users_info(ws: Workspace, args: Args) -> dict[str, Any]:
 
 
 @method("usergroups.users.list")
-def usergroups_users_list(ws: Workspace, args: Args) -> dict[str, Any]:
+def usergroups_users_list(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
     with ws.lock:
         group = ws.usergroups.get(args.req("usergroup", "no_such_subteam"))
         if group is None:

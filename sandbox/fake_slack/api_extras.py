@@ -7,14 +7,14 @@ from typing import Any
 
 from sandbox.fake_slack.api_chat import post
 from sandbox.fake_slack.models import FileUpload
-from sandbox.fake_slack.registry import Args, SlackError, method
+from sandbox.fake_slack.registry import MethodArgs, SlackError, method
 from sandbox.fake_slack.state import Workspace
 
 EMOJI_NAME = re.compile(r"^[a-z0-9_+\-']+$")
 
 
 @method("pins.add")
-def pins_add(ws: Workspace, args: Args) -> dict[str, Any]:
+def pins_add(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
     with ws.lock:
         chan = ws.channel(args.req("channel", "channel_not_found"))
         msg = ws.message(chan.id, args.req("timestamp", "no_item_specified"))
@@ -26,7 +26,7 @@ def pins_add(ws: Workspace, args: Args) -> dict[str, Any]:
 
 
 @method("reactions.add")
-def reactions_add(ws: Workspace, args: Args) -> dict[str, Any]:
+def reactions_add(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
     with ws.lock:
         chan = ws.channel(args.req("channel", "channel_not_found"))
         msg = ws.message(chan.id, args.req("timestamp", "no_item_specified"))
@@ -41,7 +41,7 @@ def reactions_add(ws: Workspace, args: Args) -> dict[str, Any]:
 
 
 @method("reactions.get")
-def reactions_get(ws: Workspace, args: Args) -> dict[str, Any]:
+def reactions_get(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
     with ws.lock:
         chan = ws.channel(args.req("channel", "channel_not_found"))
         msg = ws.message(chan.id, args.req("timestamp", "no_item_specified"))
@@ -52,7 +52,7 @@ def reactions_get(ws: Workspace, args: Args) -> dict[str, Any]:
 
 
 @method("files.getUploadURLExternal")
-def files_get_upload_url(ws: Workspace, args: Args) -> dict[str, Any]:
+def files_get_upload_url(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
     with ws.lock:
         filename = args.req("filename", "invalid_arguments")
         length = args.int("length", -1)
@@ -74,7 +74,7 @@ def receive_upload(ws: Workspace, file_id: str, data: bytes) -> int:
 
 
 @method("files.completeUploadExternal")
-def files_complete_upload(ws: Workspace, args: Args) -> dict[str, Any]:
+def files_complete_upload(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
     with ws.lock:
         entries = args.json("files")
         if not isinstance(entries, list) or not entries:

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from sandbox.fake_slack.models import View
-from sandbox.fake_slack.registry import Args, SlackError, method
+from sandbox.fake_slack.registry import MethodArgs, SlackError, method
 from sandbox.fake_slack.state import Workspace
 
 TRIGGER_TTL_S = 3.0
@@ -24,7 +24,7 @@ def use_trigger(ws: Workspace, trigger_id: str) -> None:
         raise SlackError("expired_trigger_id")
 
 
-def view_arg(args: Args) -> dict[str, Any]:
+def view_arg(args: MethodArgs) -> dict[str, Any]:
     view = args.json("view")
     if not isinstance(view, dict) or view.get("type") not in ("modal", "home"):
         raise SlackError("invalid_arguments", detail="view must be a modal or home view")
@@ -49,7 +49,7 @@ def new_view(ws: Workspace, view: dict[str, Any], trigger_id: str, previous: Vie
 
 
 @method("views.open")
-def views_open(ws: Workspace, args: Args) -> dict[str, Any]:
+def views_open(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
     with ws.lock:
         trigger_id = args.req("trigger_id", "invalid_trigger_id")
         view = view_arg(args)
@@ -58,7 +58,7 @@ def views_open(ws: Workspace, args: Args) -> dict[str, Any]:
 
 
 @method("views.push")
-def views_push(ws: Workspace, args: Args) -> dict[str, Any]:
+def views_push(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
     with ws.lock:
         trigger_id = args.req("trigger_id", "invalid_trigger_id")
         view = view_arg(args)
@@ -74,7 +74,7 @@ def views_push(ws: Workspace, args: Args) -> dict[str, Any]:
 
 
 @method("views.update")
-def views_update(ws: Workspace, args: Args) -> dict[str, Any]:
+def views_update(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
     with ws.lock:
         view = view_arg(args)
         view_id, external_id = args.opt("view_id"), args.opt("external_id")

@@ -31,7 +31,7 @@ class RateLimited(SlackError):
         self.retry_after = retry_after
 
 
-class Args:
+class MethodArgs:
     """Request arguments from JSON, form or query; values arrive as str or JSON types."""
 
     def __init__(self, data: dict[str, Any]) -> None:
@@ -77,7 +77,7 @@ class Args:
         return value
 
 
-Handler = Callable[["Workspace", Args], dict[str, Any]]
+Handler = Callable[["Workspace", MethodArgs], dict[str, Any]]
 METHODS: dict[str, Handler] = {}
 
 

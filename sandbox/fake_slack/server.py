@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from sandbox.fake_slack import api_chat, api_conversations, api_extras, api_views, responses
 from sandbox.fake_slack.faults import Faults
-from sandbox.fake_slack.registry import METHODS, Args, RateLimited, SlackError
+from sandbox.fake_slack.registry import METHODS, MethodArgs, RateLimited, SlackError
 from sandbox.fake_slack.state import Workspace
 
 _HANDLER_MODULES = (api_chat, api_conversations, api_extras, api_views)  # imported for @method registration
@@ -48,7 +48,7 @@ class FakeSlackServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], ws: Workspace, faults: Faults, calls: CallLog) -> None:
-        super().__init__(address, Handler)
+        super().__init__(address, FakeSlackRequestHandler)
         self.ws = ws
         self.faults = faults
         self.calls = calls
@@ -58,7 +58,7 @@ class FakeSlackServer(ThreadingHTTPServer):
         log.debug("fake slack: connection error from %s", client_address, exc_info=True)
 
 
-class Handler(BaseHTTPRequestHandler):
+class FakeSlackRequestHandler(BaseHTTPRequestHandler):
     server: FakeSlackServer
     protocol_version = "HTTP/1.1"
 
@@ -111,7 +111,7 @@ class Handler(BaseHTTPRequestHandler):
         if handler is None:
             return self.send(200, {"ok": False, "error": "unknown_method"})
         try:
-            result = handler(self.server.ws, Args(data))
+            result = handler(self.server.ws, MethodArgs(data))
         except RateLimited as exc:
             return self.send(429, {"ok": False, "error": "ratelimited"}, retry_after=exc.retry_after)
         except SlackError as exc:

@@ -8,10 +8,10 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.app import RollbackBot, create_app
+from app.factory import RollbackBot, create_app
+from app.settings import Settings
 from bot.record.builder import RecordBuilder
 from bot.record.timeline import ts_sort_key
-from bot.settings import Settings
 from handlers.thread_history import ThreadUnreadable, fetch_thread
 from sandbox.fake_slack import FakeSlack
 from sandbox.fake_slack.api_chat import post

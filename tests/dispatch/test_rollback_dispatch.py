@@ -7,8 +7,8 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from bot.app import RollbackBot, create_app
-from bot.settings import Settings
+from app.factory import RollbackBot, create_app
+from app.settings import Settings
 from handlers.actions_ids import ActionId
 from sandbox.fake_slack import FakeSlack
 from sandbox.slack_user import build_block_action, build_slash_command

@@ -13,12 +13,13 @@ import httpx
 import jsonschema
 import pytest
 
-from bot.app import RollbackBot, create_app
+from app.factory import RollbackBot, create_app
+from app.server import SLACK_PATH, create_asgi
+from app.serving import serve_in_thread
+from app.settings import Settings
+from bot.agents import AgentTarget
 from bot.domain import AgentJob
 from bot.record.schema import record_json_schema
-from bot.server import SLACK_PATH, create_asgi
-from bot.serving import serve_in_thread
-from bot.settings import AgentTarget, Settings
 from handlers.actions_ids import ActionId
 from sandbox.fake_slack import FakeSlack
 from sandbox.sandbox_host import SandboxHost

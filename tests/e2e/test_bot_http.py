@@ -8,10 +8,10 @@ from contextlib import contextmanager
 
 import httpx
 
-from bot.app import RollbackBot, create_app
-from bot.server import SLACK_PATH, create_asgi
-from bot.serving import serve_in_thread
-from bot.settings import Settings
+from app.factory import RollbackBot, create_app
+from app.server import SLACK_PATH, create_asgi
+from app.serving import serve_in_thread
+from app.settings import Settings
 from handlers.actions_ids import ActionId
 from sandbox.fake_slack import FakeSlack
 from sandbox.slack_user import SlackUserDriver, build_block_action

@@ -36,7 +36,7 @@ def _env(fake: FakeSlack, tmp_path: Path, **extra: str) -> dict[str, str]:
 def test_serve_http_mode_as_a_process(fake_slack: FakeSlack, tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
         env=_env(fake_slack, tmp_path),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -68,7 +68,7 @@ def test_serve_picks_socket_mode_when_the_app_token_is_set(
 ) -> None:
     import slack_bolt.adapter.socket_mode as socket_mode
 
-    from bot import cli
+    from app import cli
 
     started: list[Any] = []
 

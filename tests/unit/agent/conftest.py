@@ -10,13 +10,13 @@ from typing import Literal
 import pytest
 
 from ops.agent.audit import AuditLog
-from ops.agent.jobs import JobRunner, JobStore
+from ops.agent.jobs import JobExecutor, JobStore
 from ops.control.base import AppState
 from ops.deployment import Deployment
 from ops.errors import OpInputError, OpRefused
 from ops.host import Host
+from ops.models import OpResult
 from ops.registry import Args, NoArgs, OpSpec, Progress, Registry
-from ops.results import OpResult
 
 SECRET = "test-secret-0123456789abcdef"
 
@@ -105,8 +105,8 @@ def fake_host(tmp_path: Path) -> Host:
     return Host(deployment=Deployment.locate(root), controller=StubController())
 
 
-def make_runner(host: Host, gate: Gate) -> JobRunner:
+def make_runner(host: Host, gate: Gate) -> JobExecutor:
     state = host.deployment.state_dir
-    return JobRunner(
+    return JobExecutor(
         JobStore(state / "agent.db"), make_registry(gate), host, AuditLog(state / "audit.jsonl"), state
     )

@@ -5,12 +5,12 @@ from pathlib import Path
 import pytest
 
 from ops.agent.audit import AuditLog
-from ops.agent.jobs import INTERRUPTED, JobRunner, JobStore, JobView, RequestIdConflict
+from ops.agent.jobs import INTERRUPTED, JobExecutor, JobStore, JobView, RequestIdConflict
 from ops.host import Host
 from tests.unit.agent.conftest import Gate, make_registry, make_runner
 
 
-def submit(runner: JobRunner, rid: str, op: str, args: dict[str, object] | None = None) -> tuple[JobView, bool]:
+def submit(runner: JobExecutor, rid: str, op: str, args: dict[str, object] | None = None) -> tuple[JobView, bool]:
     return runner.submit(request_id=rid, operation=op, args=args or {}, caller="tester", remote="127.0.0.1")
 
 
@@ -63,7 +63,7 @@ def test_interrupted_job_closed_on_startup_and_not_rerun(fake_host: Host, gate: 
     store.mark_running(view.job_id)  # the agent "crashes" here
     store.close()
     audit = AuditLog(state / "audit.jsonl")
-    runner = JobRunner(JobStore(state / "agent.db"), make_registry(gate), fake_host, audit, state)
+    runner = JobExecutor(JobStore(state / "agent.db"), make_registry(gate), fake_host, audit, state)
     closed = runner.get(view.job_id)
     assert closed is not None and closed.state == "finished" and closed.outcome == "error"
     assert closed.error is not None and INTERRUPTED in closed.error.message

@@ -93,7 +93,7 @@ def test_restore_args_schema() -> None:
 
 def test_restore_adapter_passes_the_pin(monkeypatch: pytest.MonkeyPatch) -> None:
     import ops.registry as registry_module
-    from ops.results import OpResult
+    from ops.models import OpResult
 
     seen: dict[str, object] = {}
 
@@ -118,7 +118,7 @@ def test_adapters_match_the_real_operation_signatures(monkeypatch: pytest.Monkey
     from collections.abc import Callable
 
     import ops.registry as registry_module
-    from ops.results import OpResult
+    from ops.models import OpResult
 
     calls: list[str] = []
 

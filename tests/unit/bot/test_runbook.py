@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import AGENT_OPS, DESTRUCTIVE_OPS
 from bot.runbook import Runbook, RunbookError, load_runbook, parse_runbook
+from ops.contract import DESTRUCTIVE as DESTRUCTIVE_OPS
+from ops.contract import OPERATIONS as AGENT_OPS
 
 REPO = Path(__file__).parents[3]
 CHECKLISTS = [

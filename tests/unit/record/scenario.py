@@ -10,13 +10,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.incidents import IncidentService
-from ops.app_ops import AppControlResult, LogsResult
-from ops.backups import RestoreResult
-from ops.control.base import AppState
-from ops.results import Check
-from ops.rollback import LostRow, RollbackResult
-from ops.schema import Counts
-from ops.verify import VerifyResult
+from ops.models import (
+    AppControlResult,
+    AppState,
+    Check,
+    Counts,
+    LogsResult,
+    LostRow,
+    RestoreResult,
+    RollbackResult,
+    VerifyResult,
+)
 from tests.unit.bot.conftest import FakeClock
 
 SHA_BACKUP = "ab12cd34" + "0" * 56

@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from bot.cli import main
+from app.cli import main
 from bot.incidents import IncidentService
 from bot.record.keeper import RecordKeeper
 from bot.record.model import ClosingNotes

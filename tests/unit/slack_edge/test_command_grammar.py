@@ -1,6 +1,6 @@
 import pytest
 
-from bot.command import RollbackArgs, UsageError, parse_rollback_args, usage
+from handlers.command_grammar import CommandUsageError, RollbackCommand, parse_rollback_args, usage
 
 ENVS = ["production", "staging"]
 
@@ -8,21 +8,21 @@ ENVS = ["production", "staging"]
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("", RollbackArgs(environment="production", severity="critical", summary="")),
-        ("staging", RollbackArgs(environment="staging", severity="critical", summary="")),
-        ("major", RollbackArgs(environment="production", severity="major", summary="")),
-        ("Staging MINOR", RollbackArgs(environment="staging", severity="minor", summary="")),
+        ("", RollbackCommand(environment="production", severity="critical", summary="")),
+        ("staging", RollbackCommand(environment="staging", severity="critical", summary="")),
+        ("major", RollbackCommand(environment="production", severity="major", summary="")),
+        ("Staging MINOR", RollbackCommand(environment="staging", severity="minor", summary="")),
         (
             "production critical media listing 500s",
-            RollbackArgs(environment="production", severity="critical", summary="media listing 500s"),
+            RollbackCommand(environment="production", severity="critical", summary="media listing 500s"),
         ),
         (
             "minor  slow   thumbnails",
-            RollbackArgs(environment="production", severity="minor", summary="slow thumbnails"),
+            RollbackCommand(environment="production", severity="minor", summary="slow thumbnails"),
         ),
     ],
 )
-def test_valid_commands(text: str, expected: RollbackArgs) -> None:
+def test_valid_commands(text: str, expected: RollbackCommand) -> None:
     assert parse_rollback_args(text, ENVS, "production") == expected
 
 
@@ -38,7 +38,7 @@ def test_valid_commands(text: str, expected: RollbackArgs) -> None:
     ],
 )
 def test_garbage_is_a_usage_error(text: str, message: str) -> None:
-    with pytest.raises(UsageError, match=message.replace("(", r"\(")):
+    with pytest.raises(CommandUsageError, match=message.replace("(", r"\(")):
         parse_rollback_args(text, ENVS, "production")
 
 

@@ -24,7 +24,7 @@ from ops.dry_run import dry_run
 from ops.errors import OpError, OpInputError, OpRefused
 from ops.files import restore_files
 from ops.host import Host
-from ops.results import OpResult
+from ops.models import OpResult
 from ops.rollback import rollback
 from ops.status import status
 from ops.verify import verify

@@ -8,6 +8,7 @@ Why it looks like this:
   which reports whether the row changed, so a double click or a retried request acts once.
 - A partial unique index allows only one open incident per environment, even if two openers race.
 - Rows go in and out as plain dicts; bot/incidents.py turns them into models.
+- Opening a file upgrades it in place to the newest schema (bot/store/migrations.py).
 """
 
 from __future__ import annotations
@@ -22,143 +23,12 @@ from typing import Any
 
 import sqlite_utils
 
+from bot.store.migrations import migrate
+
 JSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "events": ("data",),
     "agent_jobs": ("args", "result", "error"),
 }
-
-_SCHEMA: dict[str, dict[str, Any]] = {
-    "counters": {"columns": {"name": str, "value": int}, "pk": "name"},
-    "incidents": {
-        "columns": {
-            "id": str,
-            "seq": int,
-            "environment": str,
-            "severity": str,
-            "target_minutes": int,
-            "summary": str,
-            "channel": str,
-            "thread_ts": str,
-            "state": str,
-            "opened_by": str,
-            "opened_at": str,
-            "closed_at": str,
-            "closed_by": str,
-            "chosen_option": int,
-            "chosen_backup": str,
-            "resolution": str,
-        },
-        "pk": "id",
-        "not_null": {"environment", "severity", "state", "opened_at"},
-    },
-    "section_messages": {
-        "columns": {"incident_id": str, "section_id": str, "ts": str},
-        "pk": ("incident_id", "section_id"),
-    },
-    "steps": {
-        "columns": {
-            "incident_id": str,
-            "step_id": str,
-            "state": str,
-            "actor": str,
-            "at": str,
-            "note": str,
-            "job_id": str,
-        },
-        "pk": ("incident_id", "step_id"),
-        "not_null": {"state"},
-    },
-    "events": {
-        "columns": {
-            "id": int,
-            "incident_id": str,
-            "at": str,
-            "actor": str,
-            "kind": str,
-            "step_id": str,
-            "data": str,
-        },
-        "pk": "id",
-        "not_null": {"incident_id", "kind", "at"},
-    },
-    "pages": {
-        "columns": {
-            "id": int,
-            "incident_id": str,
-            "user_id": str,
-            "role": str,
-            "paged_at": str,
-            "via": str,
-            "acked_by": str,
-            "acked_at": str,
-        },
-        "pk": "id",
-    },
-    "follow_ups": {
-        "columns": {
-            "incident_id": str,
-            "step_id": str,
-            "title": str,
-            "owner": str,
-            "due_at": str,
-            "assigned_by": str,
-            "assigned_at": str,
-            "assignment": int,
-            "timer_key": str,
-            "state": str,
-            "done_by": str,
-            "done_at": str,
-            "reminded_at": str,
-        },
-        "pk": ("incident_id", "step_id"),
-        "not_null": {"owner", "due_at", "state", "timer_key"},
-    },
-    "records": {
-        "columns": {
-            "incident_id": str,
-            "version": int,
-            "kind": str,
-            "markdown": str,
-            "json": str,
-            "created_at": str,
-            "created_by": str,
-            "file_id": str,
-            "file_ref": str,
-        },
-        "pk": ("incident_id", "version"),
-        "not_null": {"kind", "markdown", "json", "created_at"},
-    },
-    "agent_jobs": {
-        "columns": {
-            "request_id": str,
-            "incident_id": str,
-            "step_id": str,
-            "operation": str,
-            "args": str,
-            "state": str,
-            "outcome": str,
-            "result": str,
-            "error": str,
-            "started_by": str,
-            "started_at": str,
-            "finished_at": str,
-            "display_ref": str,
-        },
-        "pk": "request_id",
-        "not_null": {"state"},
-    },
-}
-
-_INDEXES = (
-    # The guard: at most one open incident per environment, whatever the application code does.
-    "CREATE UNIQUE INDEX IF NOT EXISTS incidents_one_open_per_env ON incidents(environment) WHERE state = 'open'",
-    "CREATE INDEX IF NOT EXISTS incidents_thread ON incidents(channel, thread_ts)",
-    "CREATE INDEX IF NOT EXISTS events_incident ON events(incident_id, id)",
-    "CREATE INDEX IF NOT EXISTS agent_jobs_state ON agent_jobs(state)",
-    "CREATE INDEX IF NOT EXISTS agent_jobs_incident ON agent_jobs(incident_id)",
-    "CREATE INDEX IF NOT EXISTS pages_incident ON pages(incident_id)",
-)
-
 
 def _encode(table: str, row: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(row)
@@ -185,26 +55,18 @@ class Store:
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
         with self._lock:
+            try:  # upgrade first: a file from a newer release must be refused before anything writes to it
+                self.schema_version = migrate(self.db, self.path)
+            except BaseException:
+                conn.close()
+                raise
             if self.path != ":memory:":
                 self.db.enable_wal()
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self._create_schema()
 
     def close(self) -> None:
         with self._lock:
             self.db.close()
-
-    def _create_schema(self) -> None:
-        with self.transaction():
-            for name, spec in _SCHEMA.items():
-                self.db.table(name).create(
-                    spec["columns"],
-                    pk=spec["pk"],
-                    not_null=spec.get("not_null"),
-                    if_not_exists=True,
-                )
-            for sql in _INDEXES:
-                self.db.execute(sql)
 
     # -- transactions -----------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from bot.settings import ConfigError, load_settings
+from app.settings import BotConfigError, load_settings
 
 BASE = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
 
@@ -63,14 +63,14 @@ def test_agents_operators_and_app_token(monkeypatch: pytest.MonkeyPatch) -> None
 def test_bad_config_names_the_variable(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str) -> None:
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(BotConfigError, match=message):
         load_settings()
 
 
 def test_cli_exits_2_with_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = {"PATH": "/usr/bin:/bin", "SLACK_BOT_TOKEN": "xoxb-1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "check-config"], env=env, capture_output=True, text=True, cwd=tmp_path
+        [sys.executable, "-m", "app.cli", "check-config"], env=env, capture_output=True, text=True, cwd=tmp_path
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [

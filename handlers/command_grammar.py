@@ -19,13 +19,13 @@ USAGE = (
 )
 
 
-class RollbackArgs(BaseModel):
+class RollbackCommand(BaseModel):
     environment: str
     severity: str = "critical"
     summary: str = ""
 
 
-class UsageError(ValueError):
+class CommandUsageError(ValueError):
     """A sentence saying what was wrong, followed by the usage text."""
 
 
@@ -33,22 +33,22 @@ def usage(environments: list[str], default: str) -> str:
     return USAGE.format(envs=", ".join(f"`{e}`" for e in environments), default=default)
 
 
-def parse_rollback_args(text: str, environments: list[str], default: str) -> RollbackArgs:
+def parse_rollback_args(text: str, environments: list[str], default: str) -> RollbackCommand:
     words = text.split()
     env = default
     envs_lower = {e.lower(): e for e in environments}
     if words and words[0].lower() in envs_lower:
         env = envs_lower[words.pop(0).lower()]
     elif words and words[0].lower() not in SEVERITIES:
-        raise UsageError(f"`{words[0]}` is neither a known environment nor a severity.")
+        raise CommandUsageError(f"`{words[0]}` is neither a known environment nor a severity.")
     severity = "critical"
     if words:
         if words[0].lower() not in SEVERITIES:
-            raise UsageError(f"`{words[0]}` is not a severity.")
+            raise CommandUsageError(f"`{words[0]}` is not a severity.")
         severity = words.pop(0).lower()
     summary = " ".join(words)
     if any(ord(c) < 32 for c in summary):
-        raise UsageError("The summary contains control characters.")
+        raise CommandUsageError("The summary contains control characters.")
     if len(summary) > MAX_SUMMARY:
-        raise UsageError(f"The summary is {len(summary)} characters; keep it under {MAX_SUMMARY}.")
-    return RollbackArgs(environment=env, severity=severity, summary=summary)
+        raise CommandUsageError(f"The summary is {len(summary)} characters; keep it under {MAX_SUMMARY}.")
+    return RollbackCommand(environment=env, severity=severity, summary=summary)

@@ -12,22 +12,10 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
-
-class AgentTarget(BaseModel):
-    """One go-fast-cdn host: where its rollback-agent listens and the shared secret."""
-
-    url: str
-    secret: SecretStr
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return v.rstrip("/")
+from bot.agents import AgentTarget
 
 
 class Settings(BaseSettings):
@@ -126,7 +114,7 @@ class Settings(BaseSettings):
         return names
 
 
-class ConfigError(Exception):
+class BotConfigError(Exception):
     """A single human line naming the offending variable."""
 
 
@@ -134,14 +122,16 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         settings = Settings(**overrides)
         if not settings.socket_mode and settings.slack_signing_secret is None:
-            raise ConfigError("config error: SLACK_SIGNING_SECRET is missing (required unless SLACK_APP_TOKEN is set)")
+            raise BotConfigError(
+                "config error: SLACK_SIGNING_SECRET is missing (required unless SLACK_APP_TOKEN is set)"
+            )
         return settings
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc)) from None
+        raise BotConfigError(describe_validation_error(exc)) from None
     except SettingsError as exc:  # raised before validation, e.g. JSON that does not parse
         field = re.search(r'field "([^"]+)"', str(exc))
         var = field.group(1).upper() if field else "?"
-        raise ConfigError(f"config error: {var} is not valid JSON ({exc.__cause__ or exc})") from None
+        raise BotConfigError(f"config error: {var} is not valid JSON ({exc.__cause__ or exc})") from None
 
 
 def describe_validation_error(exc: ValidationError) -> str:

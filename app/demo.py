@@ -24,11 +24,11 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from bot.app import RollbackBot, create_app
+from app.factory import RollbackBot, create_app
+from app.server import SLACK_PATH, create_asgi
+from app.serving import serve_in_thread
+from app.settings import AgentTarget, Settings
 from bot.domain import AgentJob
-from bot.server import SLACK_PATH, create_asgi
-from bot.serving import serve_in_thread
-from bot.settings import AgentTarget, Settings
 from handlers.actions_ids import ActionId
 from sandbox.fake_slack import FakeSlack, seed_demo_workspace
 from sandbox.sandbox_host import SandboxHost
@@ -114,7 +114,7 @@ class Drill:
         offer = next(m for m in self.fake.thread(CHANNEL, parent) if offer_text in m.text)
         value = f"{self.incident}|option:{option}"
         self.driver.click(user, CHANNEL, offer.ts, ActionId.OPTION_CHOOSE, value=value)
-        _wait(lambda: self.service.get(self.incident).chosen_option == option, f"option {option}")
+        self._wait_for_choice(option)
         _say(
             f"{self.fake.ws.users[user].name} chooses option {option} with the preselected backup "
             f"{self.service.get(self.incident).chosen_backup}"
@@ -124,8 +124,15 @@ class Drill:
         section = self.bot.deps.runbook.option(option).id
         ts = self.service.section_messages(self.incident)[section]
         self.driver.click(user, CHANNEL, ts, ActionId.OPTION_CHOOSE, value=f"{self.incident}|option:{option}")
-        _wait(lambda: self.service.get(self.incident).chosen_option == option, f"option {option}")
+        self._wait_for_choice(option)
         _say(f"{self.fake.ws.users[user].name} chooses option {option}")
+
+    def _wait_for_choice(self, option: int) -> None:
+        """Until the choice is stored and its thread reply posted, so the next click comes after it."""
+        _wait(lambda: self.service.get(self.incident).chosen_option == option, f"option {option}")
+        parent = self.service.get(self.incident).thread_ts or ""
+        said = f"chose option {option}."
+        _wait(lambda: any(said in m.text for m in self.fake.thread(CHANNEL, parent)), f"the option {option} reply")
 
     def render(self) -> str:
         ts = self.service.get(self.incident).thread_ts or ""

@@ -17,13 +17,13 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from app.settings import Settings
 from bot.agents import AgentDirectory
 from bot.incidents import IncidentService
 from bot.jobs import JobRunner
 from bot.permissions import OperatorPolicy
 from bot.record.keeper import RecordKeeper
 from bot.runbook import load_runbook
-from bot.settings import Settings
 from bot.store import Store
 from handlers import agent_actions, incident_actions, rollback_command, step_actions, thread_events
 from handlers.agent_presenter import SlackJobPresenter
@@ -75,7 +75,7 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         token_verification_enabled=True,
     )
 
-    agents = AgentDirectory(settings)
+    agents = AgentDirectory(settings.rollback_agents)
 
     def context_for(incident_id: str) -> SectionContext:
         environment = service.get(incident_id).environment
@@ -94,7 +94,8 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
 
     operators = OperatorPolicy(settings.rollback_operators, settings.rollback_operator_group, group_members)
     deps = HandlerDeps(
-        settings=settings,
+        environments=settings.environments,
+        default_environment=settings.rollback_default_environment,
         service=service,
         runbook=runbook,
         publisher=publisher,

@@ -1,4 +1,4 @@
-"""``rollback-bot serve | demo | check-config`` plus the record commands (bot/record_cli.py).
+"""``rollback-bot serve | demo | check-config`` plus the record commands (app/record_cli.py).
 
 Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage (one line naming the variable),
 or an unknown incident or record version.
@@ -10,14 +10,14 @@ import argparse
 import logging
 import sys
 
-from bot.record_cli import add_record_commands
-from bot.settings import ConfigError, Settings, load_settings
+from app.record_cli import add_record_commands
+from app.settings import BotConfigError, Settings, load_settings
 
 
 def _settings_or_exit() -> Settings:
     try:
         return load_settings()
-    except ConfigError as exc:
+    except BotConfigError as exc:
         print(f"rollback-bot: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 
@@ -25,7 +25,7 @@ def _settings_or_exit() -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings_or_exit()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from bot.app import create_app
+    from app.factory import create_app
 
     try:
         bot = create_app(settings)
@@ -39,8 +39,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         logging.getLogger(__name__).info("starting in Socket Mode")
         SocketModeHandler(bot.app, settings.slack_app_token.get_secret_value()).start()
         return 0
-    from bot.server import create_asgi
-    from bot.serving import serve_forever
+    from app.server import create_asgi
+    from app.serving import serve_forever
 
     serve_forever(create_asgi(bot), settings.host, args.port if args.port is not None else settings.port)
     return 0
@@ -54,7 +54,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
+    from app.demo import run_demo
 
     return run_demo(out_dir=args.out)
 

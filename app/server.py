@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.app import RollbackBot
+from app.factory import RollbackBot
 
 SLACK_PATH = "/slack/events"
 MAX_BODY = 1024 * 1024
