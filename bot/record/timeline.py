@@ -32,6 +32,8 @@ THREAD_KINDS = frozenset(
         "thread.reaction_removed",
     }
 )
+# Bookkeeping of the bot's own Slack messages: not something that happened in the incident.
+INTERNAL_KINDS = frozenset({"notes.posted", "record.requested", "slack.thread_posted"})
 # Decisions and failures: what the notes list and the record flags.
 KEY_EVENT_KINDS = frozenset(
     {
@@ -235,12 +237,10 @@ def describe_event(event: Event, step_title: StepTitle) -> tuple[str, bool]:
         return f"Listed backups ({d.get('outcome')}, {count} found)", False
     if kind == "agent.backups_unavailable":
         return f"Could not list backups: {d.get('error')}", True
-    if kind == "slack.thread_posted":
-        return f"Thread posted ({d.get('sections')} sections)", False
     if kind.startswith("page") or kind.startswith("contact"):
         who = d.get("user_id") or d.get("contact") or ""
         return f"{kind}: {who} {d.get('role') or ''}".strip(), kind.endswith("acked")
-    if kind.startswith("record."):
+    if kind == "record.stored":
         return f"Record version {d.get('version')} stored ({d.get('record_kind')})", False
     if kind.startswith("follow_up."):
         return f"Follow-up {title}: {kind.split('.', 1)[1]} {d.get('detail', '')}".rstrip(), False
@@ -251,7 +251,7 @@ def describe_event(event: Event, step_title: StepTitle) -> tuple[str, bool]:
 def event_entries(events: Iterable[Event], *, person: PersonOf, step_title: StepTitle) -> list[TimelineEntry]:
     out: list[TimelineEntry] = []
     for event in events:
-        if event.kind in THREAD_KINDS:
+        if event.kind in THREAD_KINDS or event.kind in INTERNAL_KINDS:
             continue
         text, key = describe_event(event, step_title)
         out.append(
