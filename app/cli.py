@@ -12,6 +12,7 @@ import sys
 
 from app.record_cli import add_record_commands
 from app.settings import BotConfigError, Settings, load_settings
+from bot.contacts import Contacts, ContactsError, load_contacts
 
 
 def _settings_or_exit() -> Settings:
@@ -22,8 +23,17 @@ def _settings_or_exit() -> Settings:
         raise SystemExit(2) from None
 
 
+def _contacts_or_exit(settings: Settings) -> Contacts | None:
+    try:
+        return load_contacts(settings.rollback_contacts_path)
+    except ContactsError as exc:
+        print(f"rollback-bot: contacts error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings_or_exit()
+    _contacts_or_exit(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from app.factory import create_app
 
@@ -48,8 +58,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     s = _settings_or_exit()
+    contacts = _contacts_or_exit(s)
     mode = "Socket Mode" if s.socket_mode else f"HTTP on {s.host}:{s.port}"
     print(f"config ok: {mode}; store {s.rollback_store_path}; environments {', '.join(s.environments)}")
+    if contacts is None:
+        print("contacts: none configured (ROLLBACK_CONTACTS_PATH): incidents will page nobody")
+    else:
+        print(f"contacts {s.rollback_contacts_path}: {contacts.summary()}")
     return 0
 
 
@@ -65,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="serve Slack requests (HTTP, or Socket Mode when SLACK_APP_TOKEN is set)")
     serve.add_argument("--port", type=int, default=None, help="overrides PORT")
     serve.set_defaults(func=cmd_serve)
-    check = sub.add_parser("check-config", help="validate the environment and exit")
+    check = sub.add_parser("check-config", help="validate the environment and the contacts file, and exit")
     check.set_defaults(func=cmd_check_config)
     demo = sub.add_parser("demo", help="scripted drill against the local Slack sandbox and a sandbox host")
     demo.add_argument("--out", default="demo-out", help="folder for the drill's files (default: demo-out)")

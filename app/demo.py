@@ -9,6 +9,10 @@ Two drills. ``production`` walks option 1 (built-in rollback) to a restarted app
 checks; a rollback pressed while the app still runs is refused (fix the cause, Retry: no fallback).
 On ``staging`` the DB is damaged after the rollback, so option 1's verify fails and the bot offers
 option 2 (restore the preselected pre-migration backup), which then verifies.
+
+Both use the packaged example contacts file: opening pages the roles by DM (the "Alert the team"
+step completes itself), a paged person acknowledges from their DM, and on production the
+stakeholder notice goes out to the audiences' channels from the Communication section.
 """
 
 from __future__ import annotations
@@ -28,11 +32,12 @@ from app.factory import RollbackBot, create_app
 from app.server import SLACK_PATH, create_asgi
 from app.serving import serve_in_thread
 from app.settings import AgentTarget, Settings
+from bot.contacts import example_contacts_text
 from bot.domain import AgentJob
 from handlers.actions_ids import ActionId
 from sandbox.fake_slack import FakeSlack, seed_demo_workspace
 from sandbox.sandbox_host import SandboxHost
-from sandbox.slack_user import SlackUserDriver
+from sandbox.slack_user import SlackUserDriver, build_view_submission
 
 SIGNING_SECRET = "demo-signing-secret"
 CHANNEL = "C0OPS"
@@ -52,8 +57,9 @@ def _say(line: str) -> None:
 
 
 def resolve_mentions(text: str, fake: FakeSlack) -> str:
-    """Show ``<@U123>`` as Slack does, as ``@name``."""
+    """Show ``<@U123>`` as Slack does, as ``@name``, and date tokens as their UTC fallback."""
     users = fake.ws.users
+    text = re.sub(r"<!date\^\d+\^[^|>]*\|([^>]*)>", r"\1", text)
     return re.sub(r"<@(\w+)>", lambda m: "@" + (users[m.group(1)].name if m.group(1) in users else m.group(1)), text)
 
 
@@ -75,6 +81,38 @@ class Drill:
         self.incident = incident.id
         sections = len(self.bot.deps.runbook.sections)
         _wait(lambda: len(self.service.section_messages(self.incident)) == sections, "the thread")
+
+    def acknowledge_page(self, user: str) -> None:
+        """Press Acknowledge in the first page DM sent to ``user``."""
+        dm = next(c for c in self.fake.ws.channels.values() if c.is_im and user in c.members)
+        _wait(lambda: self.fake.messages(dm.id), f"a page DM to {user}")
+        page = self.fake.messages(dm.id)[0]
+        value = next(e["value"] for b in page.blocks if b["type"] == "actions" for e in b["elements"] if e.get("value"))
+        self.driver.click(user, dm.id, page.ts, ActionId.PAGE_ACK, value=value)
+        role = value.split("|", 1)[1]
+        _wait(lambda: self.bot.deps.paging.ack(self.incident, role), "the acknowledgement")
+        _say(f"{self.fake.ws.users[user].name} acknowledges the page as {role} from the DM")
+
+    def send_notice(self, user: str, audiences: list[str]) -> None:
+        ts = self.service.section_messages(self.incident)["comms"]
+        views = len(self.fake.views())
+        self.driver.click(user, CHANNEL, ts, ActionId.NOTICE_OPEN, value=self.incident)
+        _wait(lambda: len(self.fake.views()) > views, "the notice modal")
+        view = self.fake.views()[-1]
+        before = len(self.service.events(self.incident))
+        request = build_view_submission(
+            self.fake,
+            signing_secret=SIGNING_SECRET,
+            user_id=user,
+            view_id=view.id,
+            edits={"notice_audiences": audiences},
+        )
+        self.driver.send(request)
+        _wait(
+            lambda: any(e.kind == "notice.sent" for e in self.service.events(self.incident)[before:]),
+            "the stakeholder notice",
+        )
+        _say(f"{self.fake.ws.users[user].name} sends the stakeholder notice to {', '.join(audiences)}")
 
     def _ts(self, step_id: str) -> str:
         return self.service.section_messages(self.incident)[self.bot.deps.runbook.section_of(step_id).id]
@@ -142,8 +180,8 @@ class Drill:
 def production_drill(d: Drill) -> None:
     d.open(ALICE, "production critical media listing returns 500 after the migration")
     _say("bob: /rollback production (a second incident must not open)")
-    _say(f"  bot answered bob: {d.driver.slash(BOB, CHANNEL, 'production').text}")
-    d.done(ALICE, "immediate.alert-team")
+    _say(f"  bot answered bob: {resolve_mentions(d.driver.slash(BOB, CHANNEL, 'production').text, d.fake)}")
+    d.acknowledge_page(ALICE)  # "Alert the team" completed itself when the pages went out
     d.run(CAROL, "immediate.stop-app")  # carol is not an operator: refused and recorded
     d.run(BOB, "immediate.assess")
     d.choose_option(CAROL, 1)
@@ -153,6 +191,7 @@ def production_drill(d: Drill) -> None:
     d.run(ALICE, "opt1.verify")
     d.run(ALICE, "post.restart-app")
     d.run(BOB, "post.verify-app")
+    d.send_notice(BOB, ["development_team", "qa", "customer_support"])
 
 
 def staging_drill(d: Drill, host: SandboxHost) -> None:
@@ -175,6 +214,9 @@ def run_demo(out_dir: str | Path = "demo-out") -> int:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     fake = seed_demo_workspace(FakeSlack()).start()
+    for channel, name in (("C0DEV", "dev"), ("C0QA", "qa"), ("C0SUPPORT", "support"), ("C0STATUS", "status")):
+        fake.add_channel(channel, name)  # the example contacts file's stakeholder channels
+    (out / "contacts.yaml").write_text(example_contacts_text())
     hosts = {env: SandboxHost(out / env, secret=secrets.token_hex(16), environment=env)
              for env in ("production", "staging")}  # fmt: skip
     bot: RollbackBot | None = None
@@ -189,6 +231,7 @@ def run_demo(out_dir: str | Path = "demo-out") -> int:
             rollback_store_path=out / "rollback-bot.db",
             rollback_agents={e: AgentTarget(url=h.url, secret=SecretStr(h.secret)) for e, h in hosts.items()},
             rollback_operators=[ALICE, BOB],
+            rollback_contacts_path=out / "contacts.yaml",
         )
         bot = create_app(settings)
         with serve_in_thread(create_asgi(bot)) as srv:

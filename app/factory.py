@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
@@ -19,19 +20,34 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from app.settings import Settings
 from bot.agents import AgentDirectory
+from bot.contacts import load_contacts
 from bot.incidents import IncidentService
 from bot.jobs import JobRunner
+from bot.pagerduty import PagerDutyEvents
+from bot.paging import PagingService
 from bot.permissions import OperatorPolicy
 from bot.record.keeper import RecordKeeper
+from bot.reminders import ReminderService
 from bot.runbook import load_runbook
 from bot.store import Store
-from handlers import agent_actions, incident_actions, rollback_command, step_actions, thread_events
+from bot.timers import TimerService
+from handlers import (
+    agent_actions,
+    incident_actions,
+    notice_actions,
+    page_actions,
+    rollback_command,
+    step_actions,
+    thread_events,
+)
 from handlers.agent_presenter import SlackJobPresenter
 from handlers.blocks import SectionContext
 from handlers.deps import HandlerDeps
 from handlers.notes_publisher import NotesPublisher
+from handlers.paging_sender import SlackPageSender
 from handlers.publisher import ThreadPublisher
 from handlers.record_publisher import RecordPublisher
+from handlers.reminders import SlackReminderSender
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +57,13 @@ class RollbackBot:
     app: App
     deps: HandlerDeps
     store: Store
+    timers: TimerService
+    phone: PagerDutyEvents | None = None
 
     def close(self) -> None:
+        self.timers.close()
+        if self.phone is not None:
+            self.phone.close()
         self.deps.runner.close()
         self.deps.notes.close()
         self.deps.records.close()
@@ -64,6 +85,7 @@ def build_client(settings: Settings) -> WebClient:
 
 
 def create_app(settings: Settings, client: WebClient | None = None) -> RollbackBot:
+    contacts = load_contacts(settings.rollback_contacts_path)  # ContactsError before anything starts
     store = Store(settings.rollback_store_path)
     runbook = load_runbook(settings.rollback_runbook_path)
     service = IncidentService(store, runbook)
@@ -83,7 +105,13 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
 
     notes = NotesPublisher(client, service)
     publisher = ThreadPublisher(
-        client, service, runbook, context_for, after_parent=notes.post, on_change=notes.refresh
+        client,
+        service,
+        runbook,
+        context_for,
+        lambda incident_id: paging.view(incident_id),
+        after_parent=notes.post,
+        on_change=notes.refresh,
     )
     keeper = RecordKeeper(service, time_zone=settings.rollback_time_zone)
     records = RecordPublisher(client, service, keeper, on_stored=publisher.refresh_parent)
@@ -91,6 +119,15 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
 
     def group_members(group_id: str) -> list[str]:
         return list(client.usergroups_users_list(usergroup=group_id)["users"])
+
+    timers = TimerService(store, scheduler=BackgroundScheduler(timezone="UTC"))
+    sender = SlackPageSender(
+        client, publisher, contacts.ack_timeout_minutes if contacts else lambda _severity: 0.0, service.clock
+    )
+    # Phones ring only for contacts that name a PagerDuty routing key.
+    phone = PagerDutyEvents(settings.rollback_pagerduty_events_url) if contacts and contacts.uses_pagerduty else None
+    paging = PagingService(store, service, contacts, timers, sender, group_members, phone=phone)
+    reminders = ReminderService(service, timers, SlackReminderSender(publisher, service.clock))
 
     operators = OperatorPolicy(settings.rollback_operators, settings.rollback_operator_group, group_members)
     deps = HandlerDeps(
@@ -101,6 +138,8 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         publisher=publisher,
         runner=runner,
         operators=operators,
+        paging=paging,
+        reminders=reminders,
         notes=notes,
         records=records,
     )
@@ -109,8 +148,12 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
     agent_actions.register(app, deps)
     incident_actions.register(app, deps)
     thread_events.register(app, deps)
+    page_actions.register(app, deps)
+    notice_actions.register(app, deps)
     if recovered := runner.recover():
         log.info("re-attached to %d agent job(s) left running by the previous process", recovered)
     if unwritten := records.recover():
         log.info("writing %d incident record(s) the previous process did not finish", unwritten)
-    return RollbackBot(app=app, deps=deps, store=store)
+    if armed := timers.start():
+        log.info("re-armed %d pending timer(s) from the store", armed)
+    return RollbackBot(app=app, deps=deps, store=store, timers=timers, phone=phone)

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     slack_api_base_url: str = "https://slack.com/api/"
     rollback_store_path: Path = Path("rollback-bot.db")
     rollback_runbook_path: Path | None = None
+    rollback_contacts_path: Path | None = None
+    rollback_pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
     rollback_default_environment: str = "production"
     rollback_agents: dict[str, AgentTarget] = Field(default_factory=dict)
     rollback_operators: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -51,6 +53,13 @@ class Settings(BaseSettings):
             raise ValueError("must be an app-level token starting with xapp-")
         return v
 
+    @field_validator("rollback_pagerduty_events_url")
+    @classmethod
+    def _events_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v
+
     @field_validator("slack_api_base_url")
     @classmethod
     def _base_url(cls, v: str) -> str:
@@ -65,7 +74,9 @@ class Settings(BaseSettings):
             return [u.strip() for u in v.split(",") if u.strip()]
         return v
 
-    @field_validator("rollback_runbook_path", "rollback_operator_group", "slack_app_token", mode="before")
+    @field_validator(
+        "rollback_runbook_path", "rollback_contacts_path", "rollback_operator_group", "slack_app_token", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, v: Any) -> Any:
         """``VAR=`` (as in an exported .env.example) means "not set", not "the current folder"."""
@@ -90,9 +101,9 @@ class Settings(BaseSettings):
             raise ValueError(f"{v} is a folder; name a SQLite file inside it")
         return v
 
-    @field_validator("rollback_runbook_path")
+    @field_validator("rollback_runbook_path", "rollback_contacts_path")
     @classmethod
-    def _runbook_exists(cls, v: Path | None) -> Path | None:
+    def _file_exists(cls, v: Path | None) -> Path | None:
         if v is not None and not v.is_file():
             raise ValueError(f"file {v} does not exist")
         return v

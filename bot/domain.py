@@ -136,13 +136,28 @@ class AgentJob(BaseModel):
 
 
 class Page(BaseModel):
-    """One ping of a person; escalation timers re-arm from unacked rows after a restart."""
+    """One page of one person for a role in a round; ``page_key`` is unique, so nobody is paged twice."""
 
     id: int
+    page_key: str
     incident_id: str
     user_id: str
-    role: str | None = None
+    role: str
+    round: int = 0
     paged_at: datetime
-    via: str | None = None
+    via: str = "slack"
+    state: str = "sending"  # sending -> sent | failed (the DM could not be posted)
+    dm_channel: str | None = None
+    dm_ts: str | None = None
+    error: str | None = None
     acked_by: str | None = None
     acked_at: datetime | None = None
+
+
+class RoleAck(BaseModel):
+    incident_id: str
+    role: str
+    acked_by: str
+    acked_at: datetime
+    via: str | None = None
+    seconds_to_ack: float | None = None

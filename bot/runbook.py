@@ -52,6 +52,10 @@ class RunbookStep(BaseModel):
     confirm: str | None = None
     # A choice a human makes at this step (the Slack layer renders a picker), e.g. "backup".
     choice: Literal["backup"] | None = None
+    # Done by the bot when this happens: the pages went out, or the stakeholder notice was sent
+    # (to ``audience``'s channel, for a notify step).
+    completed_by: Literal["pages_sent", "stakeholder_notice"] | None = None
+    audience: Literal["development_team", "qa", "customer_support", "end_users"] | None = None
 
     @field_validator("id")
     @classmethod
@@ -69,6 +73,8 @@ class RunbookStep(BaseModel):
     def _destructive_needs_confirm(self) -> RunbookStep:
         if self.agent_op in DESTRUCTIVE and not (self.confirm or "").strip():
             raise ValueError(f"step {self.id!r}: agent_op {self.agent_op!r} needs a 'confirm' sentence")
+        if self.audience is not None and self.completed_by != "stakeholder_notice":
+            raise ValueError(f"step {self.id!r}: audience is only for completed_by: stakeholder_notice")
         if (self.agent_args or self.agent_args_from) and self.agent_op is None:
             raise ValueError(f"step {self.id!r}: agent_args/agent_args_from given without agent_op")
         return self
@@ -137,6 +143,10 @@ class Runbook(BaseModel):
             if step.id == step_id:
                 return step
         raise KeyError(f"unknown runbook step {step_id!r}")
+
+    def steps_completed_by(self, event: str) -> list[str]:
+        """Ids of the steps the bot completes itself when ``event`` happens."""
+        return [step.id for _, step, _ in self.iter_steps() if step.completed_by == event]
 
     def section_of(self, step_id: str) -> RunbookSection:
         for section, step, _ in self.iter_steps():

@@ -20,6 +20,25 @@ class ActionId(StrEnum):
     INCIDENT_REOPEN = "incident_reopen"
     FOLLOW_UP_ASSIGN = "follow_up_assign"
     FOLLOW_UP_DONE = "follow_up_done"
+    PAGE_ACK = "page_ack"
+    NOTICE_OPEN = "notice_open"
+
+
+class RoleRef(BaseModel):
+    """An Acknowledge button's value (in a page DM or in the thread): ``<incident>|<role>``."""
+
+    incident_id: str = Field(min_length=1, max_length=64, pattern=r"^[^|]+$")
+    role: str = Field(min_length=1, max_length=100, pattern=r"^[^|]+$")
+
+    def encode(self) -> str:
+        return f"{self.incident_id}|{self.role}"
+
+    @classmethod
+    def decode(cls, value: str) -> RoleRef:
+        incident_id, sep, role = value.partition("|")
+        if not sep:
+            raise ValueError(f"malformed button value {value!r}")
+        return cls(incident_id=incident_id, role=role)
 
 
 class StepRef(BaseModel):

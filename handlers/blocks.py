@@ -7,7 +7,7 @@ tests. Built with slack_sdk's block models, which validate lengths as they are b
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -25,12 +25,14 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.incidents import Incident, StepState
+from bot.paging import PagingView
 from bot.runbook import RunbookSection, RunbookStep
 from handlers.actions_ids import ActionId, StepRef
 from handlers.limits import MAX_HEADER, check_limits, clip
 from handlers.message import SlackMessage
+from handlers.paging_blocks import paging_status_blocks
 from handlers.result_blocks import backup_select
-from handlers.text import fmt_time, mention
+from handlers.text import fmt_due, fmt_time, mention
 
 STATE_ICON = {
     "pending": ":white_square:",
@@ -62,9 +64,16 @@ class RecordLink(BaseModel):
 
 
 def incident_parent(
-    incident: Incident, *, done: int, total: int, agent_url: str | None, record: RecordLink | None = None
+    incident: Incident,
+    *,
+    done: int,
+    total: int,
+    agent_url: str | None,
+    now: datetime | None = None,
+    paging: PagingView | None = None,
+    record: RecordLink | None = None,
 ) -> SlackMessage:
-    """The channel message that anchors the incident thread."""
+    """The channel message that anchors the incident thread (``paging``: who was paged, by role)."""
     due = incident.opened_at + timedelta(minutes=incident.target_minutes)
     state = {
         "open": ":red_circle: open",
@@ -76,7 +85,7 @@ def incident_parent(
         MarkdownTextObject(text=f"*Severity*\n{incident.severity} (target {target})"),
         MarkdownTextObject(text=f"*Environment*\n`{incident.environment}`"),
         MarkdownTextObject(text=f"*Opened by*\n{mention(incident.opened_by)} at {fmt_time(incident.opened_at)}"),
-        MarkdownTextObject(text=f"*Due by*\n{fmt_time(due)}"),
+        MarkdownTextObject(text=f"*Due by*\n{fmt_due(due, now) if now and incident.is_open else fmt_time(due)}"),
         MarkdownTextObject(text=f"*State*\n{state}"),
         MarkdownTextObject(text=f"*Checklist*\n{done}/{total} steps done or skipped"),
     ]
@@ -85,6 +94,8 @@ def incident_parent(
     if incident.summary:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(f"*Summary:* {incident.summary}"))))
     blocks.append(SectionBlock(fields=fields))
+    if paging is not None:
+        blocks.extend(paging_status_blocks(incident, paging))
     host = f"host agent {agent_url}" if agent_url else "no host agent configured (manual steps only)"
     blocks.append(
         ContextBlock(
@@ -167,6 +178,22 @@ def section_message(
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=clip(header, MAX_HEADER)))]
     if section.option is not None:
         blocks.extend(_option_blocks(incident, section))
+    if incident.state == "open" and any(
+        s.completed_by == "stakeholder_notice" for s, _ in _walk_steps(section.steps, 0)
+    ):
+        blocks.append(
+            ActionsBlock(
+                block_id="notice",
+                elements=[
+                    ButtonElement(
+                        text="Send stakeholder notice",
+                        action_id=ActionId.NOTICE_OPEN,
+                        value=incident.id,
+                        style="primary",
+                    )
+                ],
+            )
+        )
     for step, depth in _walk_steps(section.steps, 0):
         blocks.extend(_step_blocks(incident, step, steps[step.id], depth, ctx or SectionContext()))
     blocks.append(DividerBlock())

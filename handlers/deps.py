@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from bot.incidents import IncidentService
 from bot.jobs import JobRunner
+from bot.paging import PagingService
 from bot.permissions import OperatorPolicy
+from bot.reminders import ReminderService
 from bot.runbook import Runbook
 from handlers.notes_publisher import NotesPublisher
 from handlers.publisher import ThreadPublisher
@@ -22,5 +24,7 @@ class HandlerDeps:
     publisher: ThreadPublisher
     runner: JobRunner
     operators: OperatorPolicy
+    paging: PagingService
+    reminders: ReminderService
     notes: NotesPublisher
     records: RecordPublisher

@@ -133,6 +133,8 @@ def close_incident(
             incident.channel, user, f"{incident.id} is already {deps.service.get(incident.id).state.value}."
         )
         return False
+    deps.paging.stop(incident.id)
+    deps.reminders.stop(incident.id)
     kind: Literal["full", "short"] = "full" if verb == "resolve" else "short"
     notes = notes or ClosingNotes()
     # What people wrote is in the store before anything else can fail: a record can always be rebuilt.

@@ -43,6 +43,7 @@ class NotesPublisher:
         self._last_edit: dict[str, float] = {}
         self._timers: dict[str, threading.Timer] = {}
         self._render_lock = threading.Lock()
+        self._closed = False
 
     def notes_ts(self, incident_id: str) -> str | None:
         rows = self.service.store.query(
@@ -92,6 +93,8 @@ class NotesPublisher:
     def _flush(self, incident_id: str) -> None:
         with self._lock:
             self._timers.pop(incident_id, None)
+            if self._closed:
+                return
             self._last_edit[incident_id] = self.clock()
         self._render(incident_id)
 
@@ -109,6 +112,7 @@ class NotesPublisher:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             for timer in self._timers.values():
                 timer.cancel()
             self._timers.clear()

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from slack_sdk import WebClient
 
 from bot.incidents import Incident, IncidentService
+from bot.paging import PagingView
 from bot.record.versions import RecordArchive, UnknownRecordVersion
 from bot.runbook import Runbook
 from handlers.blocks import RecordLink, SectionContext, incident_parent, section_message
@@ -30,11 +31,13 @@ class ThreadPublisher:
         service: IncidentService,
         runbook: Runbook,
         context_for: Callable[[str], SectionContext],
+        paging_for: Callable[[str], PagingView | None] = lambda _incident_id: None,
         *,
         after_parent: Callable[[Incident], object] | None = None,
         on_change: Callable[[str], None] | None = None,
     ) -> None:
         self.client = client
+        self.paging_for = paging_for
         self.service = service
         self.runbook = runbook
         self.context_for = context_for
@@ -63,7 +66,13 @@ class ThreadPublisher:
             except UnknownRecordVersion:
                 record = None  # still being written; the parent is refreshed when it is stored
         return incident_parent(
-            incident, done=done, total=total, agent_url=self.context_for(incident.id).agent_url, record=record
+            incident,
+            done=done,
+            total=total,
+            agent_url=self.context_for(incident.id).agent_url,
+            now=self.service.clock(),
+            paging=self.paging_for(incident.id),
+            record=record,
         )
 
     def open_thread(self, incident: Incident) -> str:

@@ -56,3 +56,10 @@ def register(app: App, deps: HandlerDeps) -> None:
                 )
             except Exception:
                 log.exception("could not tell %s that %s was cancelled", cmd.user_id, incident.id)
+            return
+        deps.reminders.start(incident.id)
+        try:
+            deps.paging.page_on_open(incident.id)
+        except Exception:  # the incident stands; the parent shows who was (not) paged
+            log.exception("paging for %s failed", incident.id)
+        deps.publisher.refresh_parent(incident.id)

@@ -1,13 +1,51 @@
-"""Small text pieces every message builder shares (kept apart so builders can import each other freely)."""
+"""Small text pieces every message builder shares (kept apart so builders can import each other freely).
+
+Times are Slack date tokens, so each reader sees their own time zone; the fallback after ``|`` is
+UTC for clients (and notifications) that cannot render tokens.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+_SLACK_ID = re.compile(r"^[UWB][A-Z0-9]+$")
 
 
 def fmt_time(at: datetime | None) -> str:
-    return at.strftime("%H:%M:%S UTC") if at else "?"
+    """``<!date^EPOCH^{date_short_pretty} {time}|2025-01-02 03:04 UTC>``, or "?" when unknown."""
+    if at is None:
+        return "?"
+    utc = at.astimezone(UTC)
+    return f"<!date^{int(utc.timestamp())}^{{date_short_pretty}} {{time}}|{utc:%Y-%m-%d %H:%M} UTC>"
+
+
+def fmt_duration(seconds: float) -> str:
+    minutes = int(abs(seconds) // 60)
+    if minutes < 1:
+        return f"{int(abs(seconds))} s"
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def fmt_due(due: datetime, now: datetime) -> str:
+    """The due time plus how long is left, or how far past it is."""
+    left = (due - now).total_seconds()
+    tail = f"{fmt_duration(left)} left" if left >= 0 else f"{fmt_duration(left)} overdue"
+    return f"{fmt_time(due)} ({tail})"
+
+
+def fmt_local(at: datetime, tz: str | None) -> str:
+    """Wall-clock time in a named zone, e.g. ``Thu 09:00 Europe/Berlin`` (for "paged at their start of hours")."""
+    if not tz:
+        return ""
+    return f"{at.astimezone(ZoneInfo(tz)):%a %H:%M} {tz}"
 
 
 def mention(user_id: str | None) -> str:
-    return f"<@{user_id}>" if user_id else "someone"
+    """``<@U123>`` for a Slack user; the bot's own actor name (``rollback-bot``) stays plain text."""
+    if not user_id:
+        return "someone"
+    return f"<@{user_id}>" if _SLACK_ID.match(user_id) else user_id

@@ -106,6 +106,22 @@ def build_block_action(
     return SignedRequest(body=body, headers=sign(body, signing_secret, timestamp=timestamp), payload=payload)
 
 
+def build_view_submission(
+    fake: FakeSlack,
+    *,
+    signing_secret: str,
+    user_id: str,
+    view_id: str,
+    edits: dict[str, Any] | None = None,
+    api_app_id: str = DEFAULT_APP_ID,
+    timestamp: int | None = None,
+) -> SignedRequest:
+    """A signed `view_submission` of a modal the bot opened in the fake (what pressing Submit sends)."""
+    payload = fake.view_submission_payload(user_id=user_id, view_id=view_id, edits=edits, api_app_id=api_app_id)
+    body = "payload=" + quote(json.dumps(payload))
+    return SignedRequest(body=body, headers=sign(body, signing_secret, timestamp=timestamp), payload=payload)
+
+
 class SlackUserDriver:
     """Acts as Slack towards a running bot at `bot_url` (e.g. "http://127.0.0.1:PORT/slack/events")."""
 
@@ -180,14 +196,14 @@ class SlackUserDriver:
         req = self._action(user_id, channel_id, message_ts, action_id, None, block_id, option_value, age_s)
         return self.send(req.with_bad_signature() if bad_signature else req)
 
-    def submit_view(self, user_id: str, view_id: str, values: dict[str, str | None]) -> httpx.Response:
+    def submit_view(self, user_id: str, view_id: str, edits: dict[str, Any]) -> httpx.Response:
         """Submit a modal the bot opened (inputs by action_id; unset ones keep their initial value)."""
         req = build_view_submission(
             self.fake,
             signing_secret=self.signing_secret,
             user_id=user_id,
             view_id=view_id,
-            values=values,
+            edits=edits,
             api_app_id=self.api_app_id,
         )
         return self.send(req)
@@ -259,18 +275,3 @@ def build_event(
         headers.update({"x-slack-retry-num": str(retry_num), "x-slack-retry-reason": "http_timeout"})
     return SignedRequest(body=body, headers=headers, payload=envelope)
 
-
-def build_view_submission(
-    fake: FakeSlack,
-    *,
-    signing_secret: str,
-    user_id: str,
-    view_id: str,
-    values: dict[str, str | None],
-    api_app_id: str = DEFAULT_APP_ID,
-    timestamp: int | None = None,
-) -> SignedRequest:
-    """A signed ``view_submission`` of a modal the app opened in the fake, inputs by action_id."""
-    payload = fake.view_submission_payload(user_id=user_id, view_id=view_id, values=values, api_app_id=api_app_id)
-    body = "payload=" + quote(json.dumps(payload))
-    return SignedRequest(body=body, headers=sign(body, signing_secret, timestamp=timestamp), payload=payload)

@@ -27,6 +27,7 @@ from bot.store.migrations import migrate
 
 JSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "events": ("data",),
+    "timers": ("payload",),
     "agent_jobs": ("args", "result", "error"),
 }
 

@@ -187,9 +187,48 @@ def _v2_records_follow_ups(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS events_incident_kind ON events(incident_id, kind)")
 
 
+# --- 3: paging (pages get a unique key, round, state, DM and error), role acknowledgements, timers ---
+def _v3_paging_timers(db: sqlite_utils.Database) -> None:
+    pages = db.table("pages")
+    have = pages.columns_dict
+    added: dict[str, type] = {"page_key": str, "round": int, "state": str, "dm_channel": str, "dm_ts": str}
+    added["error"] = str
+    for column, kind in added.items():
+        if column not in have:
+            pages.add_column(column, kind)
+    # One row per incident and role once somebody acknowledged it: the insert is the guard, so of
+    # two concurrent clicks exactly one wins.
+    db.table("role_acks").create(
+        {"incident_id": str, "role": str, "acked_by": str, "acked_at": str, "via": str, "seconds_to_ack": float},
+        pk=("incident_id", "role"),
+        not_null={"acked_by", "acked_at"},
+    )
+    # Persistent timers (bot/timers.py): APScheduler jobs are re-armed from here at start.
+    db.table("timers").create(
+        {
+            "key": str,
+            "kind": str,
+            "incident_id": str,
+            "due_at": str,
+            "due_epoch": float,
+            "payload": str,
+            "state": str,
+            "created_at": str,
+            "fired_at": str,
+        },
+        pk="key",
+        not_null={"kind", "due_epoch", "state"},
+    )
+    # A page is one row with a unique key, inserted before the DM is sent: never paged twice.
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS pages_key ON pages(page_key)")
+    db.execute("CREATE INDEX IF NOT EXISTS timers_pending ON timers(state, due_epoch)")
+    db.execute("CREATE INDEX IF NOT EXISTS timers_incident ON timers(incident_id, state)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "incidents, steps, section messages, events, agent jobs, pages, counters", _v1_initial),
     Migration(2, "incident records (versions) and follow-up tasks", _v2_records_follow_ups),
+    Migration(3, "paging: page keys and states, role acknowledgements, persistent timers", _v3_paging_timers),
 )
 LATEST = MIGRATIONS[-1].version
 

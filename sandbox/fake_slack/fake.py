@@ -6,7 +6,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from sandbox.fake_slack import api_chat, events, interactions, render, responses, view_submit
+from sandbox.fake_slack import api_chat, events, interactions, render, responses
 from sandbox.fake_slack.faults import Fault, Faults
 from sandbox.fake_slack.models import (
     Channel,
@@ -294,8 +294,8 @@ class FakeSlack:
         )
 
     def view_submission_payload(
-        self, *, user_id: str, view_id: str, values: dict[str, str | None], api_app_id: str = "A0SANDBOX"
+        self, *, user_id: str, view_id: str, edits: dict[str, Any] | None = None, api_app_id: str = "A0SANDBOX"
     ) -> dict[str, Any]:
-        return view_submit.view_submission_payload(
-            self.ws, user_id=user_id, view_id=view_id, values=values, api_app_id=api_app_id
+        return interactions.view_submission_payload(
+            self.ws, user_id=user_id, view_id=view_id, edits=edits or {}, api_app_id=api_app_id
         )

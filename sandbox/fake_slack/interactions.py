@@ -117,6 +117,10 @@ def element_state(element: dict[str, Any], chosen: dict[str, Any] | None) -> dic
         return {"type": kind, "value": element.get("initial_value")}
     if kind == "datepicker":
         return {"type": kind, "selected_date": element.get("initial_date")}
+    if kind == "timepicker":
+        return {"type": kind, "selected_time": element.get("initial_time")}
+    if kind == "users_select":
+        return {"type": kind, "selected_user": element.get("initial_user")}
     return {"type": kind, "selected_option": chosen or element.get("initial_option")}
 
 
@@ -204,3 +208,57 @@ def block_action_payload(
         if isinstance(source, Message):
             payload["message"] = {**source.to_api(), "team": ws.team_id}
         return payload
+
+
+def view_submission_payload(
+    ws: Workspace, *, user_id: str, view_id: str, edits: dict[str, Any], api_app_id: str
+) -> dict[str, Any]:
+    """A `view_submission` for an open modal: every input's state from its initial value, with
+    `edits` applied (action_id -> text for a plain_text_input, option values for checkboxes,
+    "YYYY-MM-DD" for a datepicker, "HH:MM" for a timepicker, a user id for a users_select)."""
+    with ws.lock:
+        if user_id not in ws.users:
+            raise LookupError(f"fake slack: unknown user {user_id!r}")
+        stored = ws.views.get(view_id)
+        if stored is None or stored.closed:
+            raise ElementNotFound(f"fake slack: no open view {view_id!r}")
+        values: dict[str, dict[str, Any]] = {}
+        unused = set(edits)
+        for block in stored.view.get("blocks") or []:
+            for element, _ in block_elements(block):
+                action_id = element.get("action_id")
+                if element.get("type") not in STATEFUL or not action_id:
+                    continue
+                state = element_state(element, None)
+                if action_id in edits:
+                    unused.discard(action_id)
+                    edit = edits[action_id]
+                    if element.get("type") == "checkboxes":
+                        state["selected_options"] = [pick_option(element, v) for v in edit]
+                    elif element.get("type") == "plain_text_input":
+                        state["value"] = str(edit)
+                    elif element.get("type") == "datepicker":
+                        state["selected_date"] = str(edit)  # YYYY-MM-DD
+                    elif element.get("type") == "timepicker":
+                        state["selected_time"] = str(edit)  # HH:MM
+                    elif element.get("type") == "users_select":
+                        if str(edit) not in ws.users:
+                            raise ElementNotFound(f"fake slack: no user {edit!r} to pick in {action_id!r}")
+                        state["selected_user"] = str(edit)
+                    else:
+                        state["selected_option"] = pick_option(element, str(edit))
+                values.setdefault(str(block.get("block_id")), {})[action_id] = state
+        if unused:
+            raise ElementNotFound(f"fake slack: view {view_id} has no inputs {sorted(unused)}")
+        user_name = ws.users[user_id].name
+        return {
+            "type": "view_submission",
+            "team": {"id": ws.team_id, "domain": ws.team_domain},
+            "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": ws.team_id},
+            "api_app_id": api_app_id,
+            "token": "sandbox-verification-token",
+            "trigger_id": issue_trigger(ws),
+            "view": {**stored.to_api(ws.team_id), "state": {"values": values}},
+            "response_urls": [],
+            "is_enterprise_install": False,
+        }

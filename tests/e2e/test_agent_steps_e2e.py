@@ -74,8 +74,14 @@ class Drill:
 
 
 @pytest.fixture
-def drill(tmp_path: Path, fake_slack: FakeSlack) -> Iterator[Drill]:
+def drill(tmp_path: Path, fake_slack: FakeSlack, request: pytest.FixtureRequest) -> Iterator[Drill]:
+    """The bot, a sandbox host and RB-1 open; ``indirect`` parametrization passes a contacts file."""
     host = SandboxHost(tmp_path / "host", secret="e2e-agent-secret").start()
+    contacts = getattr(request, "param", None)
+    contacts_path = None
+    if contacts:
+        contacts_path = tmp_path / "contacts.yaml"
+        contacts_path.write_text(contacts)
     settings = Settings(
         slack_bot_token=fake_slack.bot_token,
         slack_signing_secret=SIGNING_SECRET,
@@ -83,6 +89,8 @@ def drill(tmp_path: Path, fake_slack: FakeSlack) -> Iterator[Drill]:
         rollback_store_path=tmp_path / "bot.db",
         rollback_agents={"production": AgentTarget(url=host.url, secret="e2e-agent-secret")},
         rollback_operators=[OPERATOR, OTHER_OPERATOR],
+        rollback_contacts_path=contacts_path,
+        rollback_time_zone="Europe/Berlin",
     )
     bot = create_app(settings)
     try:
@@ -138,6 +146,16 @@ def test_option_1_path_to_restarted_app_with_passing_api_checks(drill: Drill) ->
     assert "fallback.offered" not in kinds
 
 
+PAGED = """
+roles:
+  devops_lead: {name: DevOps lead, users: [U0BOB]}
+  product_manager: {name: Product manager, users: [U0CAROL]}
+severities:
+  critical: {roles: [devops_lead, product_manager], ack_timeout_minutes: 5}
+"""
+
+
+@pytest.mark.parametrize("drill", [PAGED], indirect=True)
 def test_option_1_fails_then_option_2_restores_and_the_record_has_it_all(drill: Drill) -> None:
     """open → pages → option 1 fails verify → option 2 restore → verify → restart → resolve → record v1;
     reopen → resolve → record v2 with v1 kept."""
@@ -221,8 +239,11 @@ def test_option_1_fails_then_option_2_restores_and_the_record_has_it_all(drill: 
     for step_id in ("immediate.stop-app", "opt1.run-rollback", "opt2.restore", "opt2.verify", "post.restart-app"):
         assert steps[step_id] == "done"
     assert steps["opt1.verify"] == "failed"
+    paged = {(p.person.id, p.role, p.acked_by.id if p.acked_by else None) for p in record.pages}
+    assert paged == {(OTHER_OPERATOR, "devops_lead", OTHER_OPERATOR), (NOT_OPERATOR, "product_manager", None)}
+    assert "All times are in Europe/Berlin" in markdown
     metrics = {m.name: m for m in record.metrics}
-    assert metrics["time_to_first_ack"].minutes is not None
+    assert metrics["time_to_first_ack"].minutes is not None and metrics["time_to_first_ack"].met is True
     assert metrics["time_to_rollback_complete"].at == verify2.finished_at
     assert metrics["time_to_resolved"].minutes is not None and metrics["time_to_resolved"].met is True
     people = [e for e in record.timeline if e.source == "thread"]
@@ -248,15 +269,11 @@ def test_option_1_fails_then_option_2_restores_and_the_record_has_it_all(drill: 
 
 
 def page_incident(drill: Drill) -> None:
-    """Two people paged; one acknowledges a moment later."""
-    store = drill.service.store
-    now = drill.service.clock()
-    for user, role in ((OTHER_OPERATOR, "DevOps Lead"), (NOT_OPERATOR, "Product")):
-        store.insert("pages", {"incident_id": "RB-1", "user_id": user, "role": role, "paged_at": now.isoformat()})
-    store.cond_update(
-        "pages", {"incident_id": "RB-1", "user_id": OTHER_OPERATOR},
-        {"acked_by": OTHER_OPERATOR, "acked_at": drill.service.clock().isoformat()},
-    )  # fmt: skip
+    """The contacts file pages Bob and Carol by DM; Bob acknowledges from his DM."""
+    dm = wait_for(lambda: drill.fake.messages("D0BOB"), what="page DM to Bob")[0]
+    assert drill.driver.click(OTHER_OPERATOR, "D0BOB", dm.ts, ActionId.PAGE_ACK, "RB-1|devops_lead").status_code == 200
+    wait_for(lambda: drill.bot.deps.paging.ack("RB-1", "devops_lead"), what="Bob's acknowledgement")
+    wait_for(lambda: drill.fake.messages("D0CAROL"), what="page DM to Carol")
 
 
 def test_a_refusal_shows_the_cause_offers_retry_and_no_fallback(drill: Drill) -> None:

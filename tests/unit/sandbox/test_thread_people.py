@@ -56,7 +56,7 @@ def test_view_submission_fills_only_inputs_the_view_has(client: WebClient, fake:
     }
     opened = client.views_open(trigger_id=fake.new_trigger_id(), view=view)["view"]
     req = build_view_submission(
-        fake, signing_secret="s", user_id=ALICE, view_id=opened["id"], values={"due_date": "2030-01-02"}
+        fake, signing_secret="s", user_id=ALICE, view_id=opened["id"], edits={"due_date": "2030-01-02"}
     )
     payload = json.loads(unquote(req.body.removeprefix("payload=")))
     assert payload["type"] == "view_submission" and payload["view"]["callback_id"] == "cb"
@@ -64,5 +64,5 @@ def test_view_submission_fills_only_inputs_the_view_has(client: WebClient, fake:
         "cause": {"root_cause": {"type": "plain_text_input", "value": "guess"}},
         "due": {"due_date": {"type": "datepicker", "selected_date": "2030-01-02"}},
     }
-    with pytest.raises(ElementNotFound, match="no input"):
-        build_view_submission(fake, signing_secret="s", user_id=ALICE, view_id=opened["id"], values={"nope": "x"})
+    with pytest.raises(ElementNotFound, match="has no inputs"):
+        build_view_submission(fake, signing_secret="s", user_id=ALICE, view_id=opened["id"], edits={"nope": "x"})

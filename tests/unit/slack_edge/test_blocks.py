@@ -1,6 +1,6 @@
 """Every message the bot builds for the default runbook stays within Block Kit limits, in every state."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -76,7 +76,8 @@ def test_pending_steps_have_done_and_skip_with_decodable_values() -> None:
 def test_done_step_shows_who_and_when_and_offers_undo() -> None:
     msg = section_message(_incident(), RUNBOOK.section("immediate"), _steps("done"))
     text = msg.blocks[1]["text"]["text"]
-    assert "Done by <@U0LONGUSERID> at 03:00:00 UTC" in text
+    assert "Done by <@U0LONGUSERID> at <!date^" in text and "{date_short_pretty} {time}|" in text
+    assert "03:00 UTC>" in text
     assert {b["action_id"] for b in _buttons(msg.blocks)} == {ActionId.STEP_UNDO}
 
 
@@ -99,10 +100,17 @@ def test_closed_incident_has_no_buttons() -> None:
 
 
 def test_parent_message_says_id_severity_target_who_and_when() -> None:
-    msg = incident_parent(_incident(), done=3, total=49, agent_url="http://127.0.0.1:8787")
+    incident = _incident()
+    now = incident.opened_at + timedelta(minutes=3)
+    msg = incident_parent(incident, done=3, total=49, agent_url="http://127.0.0.1:8787", now=now)
     flat = str(msg.blocks)
-    for needle in ("RB-12", "critical", "target 15 min", "<@U1>", "03:00:00 UTC", "Due by", "03:15:00 UTC", "3/49"):
+    opened, due = int(incident.opened_at.timestamp()), int(incident.due_at.timestamp())
+    for needle in ("RB-12", "critical", "target 15 min", "<@U1>", "Due by", "3/49", "(12 min left)"):
         assert needle in flat
+    assert f"<!date^{opened}^{{date_short_pretty}} {{time}}|" in flat and f"<!date^{due}^" in flat
+    assert "03:15 UTC>" in flat
+    late = incident_parent(incident, done=3, total=49, agent_url=None, now=now + timedelta(minutes=20))
+    assert "(8 min overdue)" in str(late.blocks)
     assert "RB-12" in msg.text and "critical" in msg.text
     assert limit_violations(msg.blocks) == []
 

@@ -69,8 +69,9 @@ def test_a_store_from_release_e35c39f_upgrades_in_place_and_keeps_every_row(tmp_
         store.close()
     after = _rows(path)
     for table, rows in before.items():
-        if table != "counters":  # RB-3 moved the incident counter on
-            assert set(rows) <= set(after[table]), table
+        if table != "counters" and rows:  # RB-3 moved the incident counter on
+            width = len(rows[0])  # later migrations may append columns; the old ones keep their values
+            assert set(rows) <= {r[:width] for r in after[table]}, table
     assert after["counters"] == [("incident", 3)]
     with sqlite3.connect(path) as conn:
         assert schema_version(conn) == LATEST

@@ -1,0 +1,119 @@
+"""The stakeholder notice through app.dispatch: modal prefilled, edited text sent to the chosen
+audiences' channels, a failed channel said plainly, steps ticked, the thread links it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from app.factory import RollbackBot, create_app
+from app.settings import Settings
+from bot.domain import AgentJob
+from bot.notice import UNKNOWN_IMPACT, impact_line
+from handlers.actions_ids import ActionId
+from sandbox.fake_slack import FakeSlack
+from sandbox.slack_user import build_view_submission
+from tests.conftest import SIGNING_SECRET, wait_for
+from tests.dispatch.test_rollback_dispatch import CHANNEL, click, open_incident
+
+CONTACTS = """
+roles:
+  development_lead: {users: [U0ALICE]}
+severities:
+  critical: {roles: [development_lead]}
+stakeholders:
+  channels: {development_team: C0DEV, qa: C0QA, customer_support: C0SUPPORT, end_users: C0GONE}
+"""
+
+
+@pytest.fixture
+def notice_bot(bot_settings: Settings, tmp_path: Path, fake_slack: FakeSlack) -> Iterator[RollbackBot]:
+    for channel, name in (("C0DEV", "dev"), ("C0QA", "qa"), ("C0SUPPORT", "support")):
+        fake_slack.add_channel(channel, name)
+    path = tmp_path / "contacts.yaml"
+    path.write_text(CONTACTS)
+    b = create_app(bot_settings.model_copy(update={"rollback_contacts_path": path}))
+    yield b
+    b.close()
+
+
+def _submit(fake: FakeSlack, bot: RollbackBot, view_id: str, edits: dict[str, object]) -> tuple[int, str]:
+    req = build_view_submission(fake, signing_secret=SIGNING_SECRET, user_id="U0BOB", view_id=view_id, edits=edits)
+    resp = bot.app.dispatch(req.bolt_request())
+    return resp.status, resp.body
+
+
+def test_notice_modal_is_prefilled_and_the_edited_text_reaches_its_channels(
+    fake_slack: FakeSlack, notice_bot: RollbackBot
+) -> None:
+    parent_ts = open_incident(fake_slack, notice_bot)
+    comms_ts = notice_bot.deps.service.section_messages("RB-1")["comms"]
+    click(fake_slack, notice_bot, comms_ts, ActionId.NOTICE_OPEN, "RB-1", user="U0BOB")
+    view = wait_for(lambda: fake_slack.views(), what="modal opened")[0]
+    draft = view.view["blocks"][1]["element"]["initial_value"]
+    assert draft.startswith("URGENT: Media Migration Rollback Initiated")
+    for needle in ("Environment: production", "Method: not chosen yet", "Expected duration: about 15 minutes"):
+        assert needle in draft
+    assert f"Impact: {UNKNOWN_IMPACT}" in draft
+    options = [o["value"] for o in view.view["blocks"][2]["element"]["options"]]
+    assert options == ["development_team", "qa", "customer_support", "end_users"]
+
+    status, body = _submit(fake_slack, notice_bot, view.id, {"notice_audiences": []})
+    assert status == 200 and json.loads(body)["errors"] == {"notice_audiences": "Choose at least one audience."}
+    assert fake_slack.messages("C0DEV") == []
+
+    edited = draft.replace("Updates follow", "Uploads are paused. Updates follow")
+    status, _ = _submit(
+        fake_slack,
+        notice_bot,
+        view.id,
+        {"notice_text": edited, "notice_audiences": ["development_team", "qa", "end_users"]},
+    )
+    assert status == 200
+    wait_for(lambda: any(":mega:" in m.text for m in fake_slack.thread(CHANNEL, parent_ts)), what="thread link")
+    for channel in ("C0DEV", "C0QA"):
+        posted = fake_slack.messages(channel)
+        assert len(posted) == 1 and posted[0].text == edited.strip()
+        assert "<!date^" in str(posted[0].blocks)
+    assert fake_slack.messages("C0SUPPORT") == []
+    line = next(m.text for m in fake_slack.thread(CHANNEL, parent_ts) if ":mega:" in m.text)
+    assert "Development team (<https://" in line and "Quality assurance team" in line
+    assert "Could not post to End users (<#C0GONE>: `channel_not_found`)" in line
+    steps = notice_bot.deps.service.steps("RB-1")
+    assert (steps["comms.notify.dev"].state, steps["comms.notify.qa"].state) == ("done", "done")
+    assert steps["comms.notify.dev"].actor == "U0BOB" and steps["comms.notify.dev"].note == "notice sent to <#C0DEV>"
+    assert (steps["comms.notify.support"].state, steps["comms.notify.users"].state) == ("pending", "pending")
+    sent = [e for e in notice_bot.deps.service.events("RB-1") if e.kind == "notice.sent"]
+    assert len(sent) == 1 and sent[0].data["text"] == edited.strip()
+    wait_for(
+        lambda: ":white_check_mark: *Development team*" in str(fake_slack.message(CHANNEL, comms_ts).blocks),
+        what="comms section re-rendered",
+    )
+
+
+def _job(operation: str, result: dict[str, object]) -> AgentJob:
+    at = datetime(2025, 1, 1, tzinfo=UTC)
+    return AgentJob(
+        request_id=operation,
+        incident_id="RB-1",
+        step_id="s",
+        operation=operation,
+        state="finished",
+        outcome="ok",
+        result=result,
+        started_by="U1",
+        started_at=at,
+    )
+
+
+def test_impact_comes_from_the_rollback_or_else_the_dry_run() -> None:
+    lost = {"lost_rows": [{"id": i, "file_name": f"f{i}.png"} for i in range(7)]}
+    assert impact_line([]) == UNKNOWN_IMPACT
+    assert impact_line([_job("dry_run", lost)]).startswith("7 media upload(s)")
+    assert "a dry run" in impact_line([_job("dry_run", lost)]) and "f4.png…" in impact_line([_job("dry_run", lost)])
+    both = impact_line([_job("rollback", {"lost_rows": []}), _job("dry_run", lost)])
+    assert both.startswith("No media uploads are lost (the rollback")
