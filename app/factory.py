@@ -21,6 +21,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from app.settings import Settings
 from bot.agents import AgentDirectory
 from bot.contacts import load_contacts
+from bot.follow_ups import FollowUpService
 from bot.incidents import IncidentService
 from bot.jobs import JobRunner
 from bot.pagerduty import PagerDutyEvents
@@ -33,6 +34,7 @@ from bot.store import Store
 from bot.timers import TimerService
 from handlers import (
     agent_actions,
+    follow_up_actions,
     incident_actions,
     notice_actions,
     page_actions,
@@ -101,7 +103,13 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
 
     def context_for(incident_id: str) -> SectionContext:
         environment = service.get(incident_id).environment
-        return SectionContext(agent_url=agents.url_for(environment), backups=runner.latest_backups(incident_id))
+        return SectionContext(
+            agent_url=agents.url_for(environment),
+            backups=runner.latest_backups(incident_id),
+            follow_ups={f.step_id: f for f in follow_ups.items(incident_id)},
+            follow_up_steps=follow_ups.step_ids(),
+            time_zone=settings.rollback_time_zone,
+        )
 
     notes = NotesPublisher(client, service)
     publisher = ThreadPublisher(
@@ -128,6 +136,7 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
     phone = PagerDutyEvents(settings.rollback_pagerduty_events_url) if contacts and contacts.uses_pagerduty else None
     paging = PagingService(store, service, contacts, timers, sender, group_members, phone=phone)
     reminders = ReminderService(service, timers, SlackReminderSender(publisher, service.clock))
+    follow_ups = FollowUpService(service, timers)
 
     operators = OperatorPolicy(settings.rollback_operators, settings.rollback_operator_group, group_members)
     deps = HandlerDeps(
@@ -142,12 +151,15 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         reminders=reminders,
         notes=notes,
         records=records,
+        follow_ups=follow_ups,
+        time_zone=settings.rollback_time_zone,
     )
     rollback_command.register(app, deps)
     step_actions.register(app, deps)
     agent_actions.register(app, deps)
     incident_actions.register(app, deps)
     thread_events.register(app, deps)
+    follow_up_actions.register(app, deps)
     page_actions.register(app, deps)
     notice_actions.register(app, deps)
     if recovered := runner.recover():

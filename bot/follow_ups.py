@@ -88,6 +88,9 @@ class FollowUpService:
         """Who tells the owner when a follow-up is due (the Slack edge: DM and thread)."""
         self._notify = notify
 
+    def step_ids(self) -> frozenset[str]:
+        return frozenset(sid for sid, _ in self.tasks())
+
     def tasks(self) -> list[tuple[str, str]]:
         """(step id, title) of the follow-up tasks: the follow-up section's top-level steps."""
         section = self.service.runbook.section(FOLLOW_UP_SECTION)
@@ -198,6 +201,8 @@ class FollowUpService:
         item = self.get(incident_id, step_id)
         if item is None or item.state != FollowUpState.open or item.timer_key != timer.key:
             return
+        if self.service.step_state(incident_id, step_id).state in (StepStatus.done, StepStatus.skipped):
+            return  # ticked off in the checklist in the meantime
         now = self.clock()
         self.store.cond_update(
             "follow_ups",

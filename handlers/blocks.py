@@ -24,10 +24,12 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.follow_ups import FollowUp
 from bot.incidents import Incident, StepState
 from bot.paging import PagingView
 from bot.runbook import RunbookSection, RunbookStep
 from handlers.actions_ids import ActionId, StepRef
+from handlers.follow_up_blocks import follow_up_buttons, follow_up_line
 from handlers.limits import MAX_HEADER, check_limits, clip
 from handlers.message import SlackMessage
 from handlers.paging_blocks import paging_status_blocks
@@ -45,10 +47,14 @@ STATE_VERB = {"done": "Done", "skipped": "Skipped", "failed": "Failed", "running
 
 
 class SectionContext(BaseModel):
-    """What a section render needs besides the store: is an agent there, which backups it has."""
+    """What a section render needs besides the store: is an agent there, which backups it has,
+    the follow-up tasks' owners and due dates (shown in the record's time zone)."""
 
     agent_url: str | None = None
     backups: list[dict[str, Any]] | None = None
+    follow_ups: dict[str, FollowUp] = {}
+    follow_up_steps: frozenset[str] = frozenset()
+    time_zone: str = "UTC"
 
 
 def _message(text: str, blocks: list[Block]) -> SlackMessage:
@@ -245,6 +251,13 @@ def _step_blocks(
             who += f" · {state.note}"
         lines.append(who)
     ref = StepRef(incident_id=incident.id, step_id=step.id).encode()
+    if step.id in ctx.follow_up_steps:  # owner, due date and their buttons, also after the close
+        item = ctx.follow_ups.get(step.id)
+        lines.append(follow_up_line(item, ctx.time_zone, indent))
+        done = state.state in ("done", "skipped") or (item is not None and item.state == "done")
+        text = MarkdownTextObject(text=clip("\n".join(lines)))
+        buttons = follow_up_buttons(incident.id, step.id, item, done=done)
+        return [SectionBlock(block_id=f"s|{step.id}", text=text), *([buttons] if buttons else [])]
     blocks: list[Block] = [SectionBlock(block_id=f"s|{step.id}", text=MarkdownTextObject(text=clip("\n".join(lines))))]
     if incident.state != "open":
         return blocks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.follow_ups import FollowUpService
 from bot.incidents import IncidentService
 from bot.jobs import JobRunner
 from bot.paging import PagingService
@@ -28,3 +29,5 @@ class HandlerDeps:
     reminders: ReminderService
     notes: NotesPublisher
     records: RecordPublisher
+    follow_ups: FollowUpService
+    time_zone: str

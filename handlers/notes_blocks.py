@@ -51,9 +51,11 @@ def notes_message(notes: IncidentNotes) -> SlackMessage:
     step = "none yet"
     if notes.current_step is not None:
         s = notes.current_step
-        role = "held by" if s.state == "running" else "by"
-        holder = f", {role} {_who(s.holder)}" if s.holder else ""
-        step = f"{s.title}: {s.state}{holder} at {fmt_time(s.since)}"
+        if s.state == "running":
+            step = f"{s.title}: running, held by {_who(s.holder)} since {fmt_time(s.since)}"
+        else:
+            last = f"; last checklist action by {_who(s.holder)}" if s.holder else ""
+            step = f"{s.title}: {s.state}{last}"
     option = notes.option_title or f"Option {notes.chosen_option}" if notes.chosen_option else "not chosen yet"
     if notes.rows_lost is None:
         lost = "no rollback yet"

@@ -11,11 +11,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from bot.domain import AgentJob, StepStatus
+from bot.domain import AgentJob
 from bot.incidents import IncidentService
 from bot.record.builder import page_from_row, read_pages
 from bot.record.model import RecordPage, RecordPerson
 from bot.record.timeline import KEY_EVENT_KINDS, describe_event
+from bot.reminders import current_step
 from ops.models import utcnow
 
 SHA_PREFIX = 12
@@ -73,17 +74,15 @@ def build_notes(service: IncidentService, incident_id: str, *, clock: Callable[[
     def plain(user_id: str | None) -> RecordPerson | None:
         return RecordPerson(id=user_id, name=user_id) if user_id else None
 
-    running = [s for s in steps.values() if s.state == StepStatus.running]
-    touched = [s for s in steps.values() if s.at is not None]
-    current_state = running[0] if running else (max(touched, key=lambda s: s.at or now) if touched else None)
     current = None
-    if current_state is not None:
+    found = current_step(service, incident)  # the one rule for "the step the team is on"
+    if found is not None:
         current = NotesStep(
-            step_id=current_state.step_id,
-            title=runbook.step(current_state.step_id).title,
-            state=current_state.state.value,
-            holder=current_state.actor,
-            since=current_state.at,
+            step_id=found.step_id,
+            title=found.title,
+            state=found.state.value,
+            holder=found.holder,
+            since=steps[found.step_id].at,
         )
     finished = [j for j in jobs if j.finished_at is not None]
     last_result = None

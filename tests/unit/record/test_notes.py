@@ -12,7 +12,11 @@ from tests.unit.record.scenario import SHA_BACKUP, full_incident
 def test_notes_while_it_runs(svc: IncidentService, clock: FakeClock) -> None:
     inc = svc.open("production", "critical", "x", "C1", "U0ALICE").id
     notes = build_notes(svc, inc, clock=clock)
-    assert (notes.state, notes.minutes_left, notes.pages, notes.current_step) == ("open", 15.0, [], None)
+    assert (notes.state, notes.minutes_left, notes.pages) == ("open", 15.0, [])
+    assert notes.current_step is not None and (notes.current_step.title, notes.current_step.state) == (
+        "Alert the team",
+        "pending",
+    )
     assert notes.rows_lost is None and notes.last_agent_result is None
     svc.begin_job(inc, "opt1.run-rollback", "rollback", {}, "U0BOB", "r1")
     clock.advance(minutes=20)
