@@ -111,7 +111,10 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
             time_zone=settings.rollback_time_zone,
         )
 
-    notes = NotesPublisher(client, service)
+    def role_names() -> dict[str, str]:
+        return {r: contacts.role_name(r) for r in contacts.roles} if contacts else {}
+
+    notes = NotesPublisher(client, service, role_names=role_names)
     publisher = ThreadPublisher(
         client,
         service,
@@ -122,7 +125,13 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         on_change=notes.refresh,
     )
     keeper = RecordKeeper(service, time_zone=settings.rollback_time_zone)
-    records = RecordPublisher(client, service, keeper, on_stored=publisher.refresh_parent)
+    records = RecordPublisher(
+        client,
+        service,
+        keeper,
+        on_stored=publisher.refresh_parent,
+        role_names=role_names,
+    )
     runner = JobRunner(service, agents, SlackJobPresenter(publisher, service))
 
     def group_members(group_id: str) -> list[str]:

@@ -140,6 +140,7 @@ def close_incident(
     # What people wrote is in the store before anything else can fail: a record can always be rebuilt.
     deps.service.record(incident.id, "record.requested", user, record_kind=kind, notes=notes.model_dump())
     deps.publisher.refresh_parent(incident.id)
+    deps.notes.refresh_now(incident.id)  # the final state, not after the throttle
     for section in deps.runbook.sections:
         deps.publisher.refresh_section(incident.id, section.id)
     deps.publisher.reply(
@@ -175,6 +176,7 @@ def _reopen_clicked(deps: HandlerDeps) -> Callable[..., None]:
             tell_clicker(deps, payload, f"{incident.id} is already open.")
             return
         deps.publisher.refresh_parent(incident.id)
+        deps.notes.refresh_now(incident.id)
         for section in deps.runbook.sections:
             deps.publisher.refresh_section(incident.id, section.id)
         next_version = deps.records.keeper.archive.next_version(incident.id)

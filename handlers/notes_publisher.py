@@ -34,8 +34,10 @@ class NotesPublisher:
         *,
         min_interval_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
+        role_names: Callable[[], dict[str, str]] = dict,
     ) -> None:
         self.client = client
+        self.role_names = role_names
         self.service = service
         self.min_interval_s = min_interval_s
         self.clock = clock
@@ -57,7 +59,9 @@ class NotesPublisher:
         """Post the notes as the thread's first reply and pin them; a failed pin is logged, not fatal."""
         if incident.thread_ts is None or self.notes_ts(incident.id):
             return self.notes_ts(incident.id)
-        msg = notes_message(build_notes(self.service, incident.id, clock=self.service.clock))
+        msg = notes_message(
+            build_notes(self.service, incident.id, clock=self.service.clock, role_names=self.role_names())
+        )
         resp = self.client.chat_postMessage(
             channel=incident.channel, thread_ts=incident.thread_ts, text=msg.text, blocks=msg.blocks
         )
@@ -104,15 +108,24 @@ class NotesPublisher:
             return
         with self._render_lock:
             incident = self.service.get(incident_id)
-            msg = notes_message(build_notes(self.service, incident_id, clock=self.service.clock))
+            msg = notes_message(
+                build_notes(self.service, incident_id, clock=self.service.clock, role_names=self.role_names())
+            )
             try:
                 self.client.chat_update(channel=incident.channel, ts=ts, text=msg.text, blocks=msg.blocks)
             except SlackApiError as exc:  # the next change re-renders everything from the store
                 log.warning("could not update the notes of %s: %s", incident_id, exc.response.get("error"))
 
     def close(self) -> None:
+        """Stop the timers, but show the edits they were holding back first: the last state is kept."""
         with self._lock:
             self._closed = True
+            pending = list(self._timers)
             for timer in self._timers.values():
                 timer.cancel()
             self._timers.clear()
+        for incident_id in pending:
+            try:
+                self._render(incident_id)
+            except Exception:  # shutting down: Slack or the store may be gone already
+                log.exception("could not show the last notes of %s", incident_id)

@@ -34,12 +34,14 @@ class RecordPublisher:
         keeper: RecordKeeper,
         *,
         on_stored: Callable[[str], None] = lambda incident_id: None,
+        role_names: Callable[[], dict[str, str]] = dict,
     ) -> None:
         self.client = client
         self.service = service
         self.keeper = keeper
         self.names = UserNames(client)
         self.on_stored = on_stored
+        self.role_names = role_names
         self._own_ids: frozenset[str] | None = None
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="incident-record")
 
@@ -116,6 +118,7 @@ class RecordPublisher:
             thread_note=thread_note,
             own_ids=self.own_ids(),
             names=names,
+            role_names=self.role_names(),
         )
         link = self._upload(incident_id, stored)
         self.on_stored(incident_id)

@@ -27,7 +27,7 @@ from bot.record.model import (
     RecordSummary,
     ResolutionStep,
 )
-from bot.record.timeline import ThreadMessage, merge_timeline
+from bot.record.timeline import Labels, ThreadMessage, merge_timeline
 from ops.models import utcnow
 
 FOLLOW_UP_SECTION = "followup"
@@ -121,13 +121,17 @@ def agent_operation(
     )
 
 
-def page_from_row(row: Mapping[str, Any], person: Callable[[str | None], RecordPerson | None]) -> RecordPage:
+def page_from_row(
+    row: Mapping[str, Any],
+    person: Callable[[str | None], RecordPerson | None],
+    role_names: Mapping[str, str] | None = None,
+) -> RecordPage:
     """A pages-table row as the record shows it (tolerates the column names either schema uses)."""
     who = str(row.get("user_id") or row.get("contact") or row.get("contact_id") or "?")
     acked_by = row.get("acked_by")
     return RecordPage(
         person=person(who) or RecordPerson(id=who, name=who),
-        role=row.get("role"),
+        role=(role_names or {}).get(str(row.get("role")), row.get("role")),
         round=row.get("round"),
         paged_at=_parse_time(row.get("paged_at") or row.get("sent_at")),
         via=row.get("via") or row.get("channel"),
@@ -159,6 +163,7 @@ class RecordBuilder:
         time_zone: str = "UTC",
         generated_by: str | None = None,
         follow_ups: Mapping[str, FollowUpItem] | None = None,
+        role_names: Mapping[str, str] | None = None,
     ) -> IncidentRecord:
         svc = self.service
         incident = svc.get(incident_id)
@@ -177,7 +182,8 @@ class RecordBuilder:
 
         events: list[Event] = svc.events(incident_id)
         jobs = svc.jobs(incident_id)
-        pages = [page_from_row(row, person) for row in read_pages(svc, incident_id)]
+        labels = Labels(people=dict(names), roles=dict(role_names or {}))
+        pages = [page_from_row(row, person, labels.roles) for row in read_pages(svc, incident_id)]
         opened_by = person(incident.opened_by) or RecordPerson(id=incident.opened_by, name=incident.opened_by)
         summary = RecordSummary(
             incident_id=incident.id,
@@ -200,6 +206,7 @@ class RecordBuilder:
             own_ids=own_ids,
             person=person,
             step_title=step_title,
+            labels=labels,
         )
         if thread is None and not thread_note:
             thread_note = "the thread was not read; messages come from the events the bot received"

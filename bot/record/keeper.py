@@ -40,6 +40,7 @@ class RecordKeeper:
         own_ids: frozenset[str] = frozenset(),
         names: Mapping[str, str] | None = None,
         follow_ups: Mapping[str, FollowUpItem] | None = None,
+        role_names: Mapping[str, str] | None = None,
     ) -> StoredRecord:
         """Store the next version of the incident's record and return it (with its Markdown)."""
         with self.service.store.transaction():
@@ -56,5 +57,6 @@ class RecordKeeper:
                 time_zone=self.time_zone,
                 generated_by=by,
                 follow_ups=follow_ups,
+                role_names=role_names,
             )
             return self.archive.save(record, render_markdown(record), by)

@@ -121,7 +121,7 @@ def render_markdown(record: IncidentRecord) -> str:
             [
                 (
                     who(p.person),
-                    p.role if p.round is None else f"{p.role or '–'} (round {p.round})",
+                    p.role if not p.round else f"{p.role or '–'} (escalation round {p.round})",
                     clock.full(p.paged_at) + (f" ({p.state})" if p.state and p.state != "sent" else ""),
                     (p.via or "–") + (f"; error: {p.error}" if p.error else ""),
                     f"{clock.full(p.acked_at)} by {who(p.acked_by)}" if p.acked_at else "not acknowledged",

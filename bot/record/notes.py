@@ -6,7 +6,7 @@ Slack edge renders it into the pinned notes message; nothing here knows about Sl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -63,7 +63,13 @@ def _last(jobs: list[AgentJob], operation: str) -> AgentJob | None:
     return done[-1] if done else None
 
 
-def build_notes(service: IncidentService, incident_id: str, *, clock: Callable[[], datetime] = utcnow) -> IncidentNotes:
+def build_notes(
+    service: IncidentService,
+    incident_id: str,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    role_names: Mapping[str, str] | None = None,
+) -> IncidentNotes:
     incident = service.get(incident_id)
     now = clock()
     runbook = service.runbook
@@ -112,7 +118,7 @@ def build_notes(service: IncidentService, incident_id: str, *, clock: Callable[[
         opened_at=incident.opened_at,
         due_at=incident.due_at,
         minutes_left=round((incident.due_at - now).total_seconds() / 60, 1),
-        pages=[page_from_row(r, plain) for r in read_pages(service, incident_id)],
+        pages=[page_from_row(r, plain, role_names) for r in read_pages(service, incident_id)],
         chosen_option=incident.chosen_option,
         option_title=option_title,
         current_step=current,

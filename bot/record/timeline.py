@@ -201,9 +201,52 @@ def _op_args(args: Mapping[str, Any]) -> str:
     return " (" + ", ".join(f"{k}={v}" for k, v in shown.items()) + ")"
 
 
-def describe_event(event: Event, step_title: StepTitle) -> tuple[str, bool]:
+class Labels(BaseModel):
+    """Readable names for ids in event data: people (display names) and paging roles."""
+
+    people: dict[str, str] = Field(default_factory=dict)
+    roles: dict[str, str] = Field(default_factory=dict)
+
+    def person(self, user_id: object) -> str:
+        return self.people.get(str(user_id), str(user_id))
+
+    def role(self, role_id: object) -> str:
+        return self.roles.get(str(role_id), str(role_id))
+
+
+def _paging(kind: str, d: dict[str, Any], labels: Labels) -> tuple[str, bool]:
+    role = labels.role(d.get("role"))
+    if kind == "page.sent":
+        return f"Paged {labels.person(d.get('user'))} as {role} (round {d.get('round', 0)})", False
+    if kind == "page.failed":
+        return f"Page to {labels.person(d.get('user'))} as {role} failed", True
+    if kind == "page.acked":
+        secs = d.get("seconds_to_ack")
+        after = f" after {float(secs) / 60:.1f} min" if isinstance(secs, (int, float)) else ""
+        return f"{role} acknowledged{after} (via {d.get('via')})", True
+    if kind == "paging.opened":
+        counts = ", ".join(f"{len(d.get(k) or [])} {k}" for k in ("paged", "deferred", "failed"))
+        return f"Paging started: {counts}", False
+    if kind == "paging.escalated":
+        who = ", ".join(labels.person(u) for u in d.get("paged") or []) or "nobody new"
+        return f"Escalated {role} to round {d.get('round')}: paged {who}", True
+    if kind == "paging.channel_alert":
+        roles = ", ".join(labels.role(r) for r in d.get("roles") or [])
+        return f"Channel alert: nobody acknowledged {roles}", True
+    if kind == "notice.sent":
+        reached = [x.get("audience") for x in d.get("deliveries") or [] if isinstance(x, dict) and not x.get("error")]
+        text = " ".join(str(d.get("text") or "").split())
+        return f"Stakeholder notice sent to {', '.join(map(str, reached)) or 'nobody'}: {text}", True
+    if kind == "reminder.target":
+        return f"Reminder: {d.get('percent')}% of the target time used", False
+    extra = ", ".join(f"{k}={v}" for k, v in d.items() if not isinstance(v, (dict, list)))
+    return f"{kind}{': ' + extra if extra else ''}", False
+
+
+def describe_event(event: Event, step_title: StepTitle, labels: Labels | None = None) -> tuple[str, bool]:
     """(one human line, is it a key event) for a bot event. Unknown kinds are shown, not dropped."""
     d = event.data
+    labels = labels or Labels()
     title = f"“{step_title(event.step_id)}”" if event.step_id else ""
     kind = event.kind
     if kind == "incident.opened":
@@ -237,9 +280,8 @@ def describe_event(event: Event, step_title: StepTitle) -> tuple[str, bool]:
         return f"Listed backups ({d.get('outcome')}, {count} found)", False
     if kind == "agent.backups_unavailable":
         return f"Could not list backups: {d.get('error')}", True
-    if kind.startswith("page") or kind.startswith("contact"):
-        who = d.get("user_id") or d.get("contact") or ""
-        return f"{kind}: {who} {d.get('role') or ''}".strip(), kind.endswith("acked")
+    if kind.startswith(("page.", "paging.", "notice.", "reminder.")):
+        return _paging(kind, d, labels)
     if kind == "record.stored":
         return f"Record version {d.get('version')} stored ({d.get('record_kind')})", False
     if kind.startswith("follow_up."):
@@ -248,12 +290,14 @@ def describe_event(event: Event, step_title: StepTitle) -> tuple[str, bool]:
     return f"{kind}{': ' + extra if extra else ''}", False
 
 
-def event_entries(events: Iterable[Event], *, person: PersonOf, step_title: StepTitle) -> list[TimelineEntry]:
+def event_entries(
+    events: Iterable[Event], *, person: PersonOf, step_title: StepTitle, labels: Labels | None = None
+) -> list[TimelineEntry]:
     out: list[TimelineEntry] = []
     for event in events:
         if event.kind in THREAD_KINDS or event.kind in INTERNAL_KINDS:
             continue
-        text, key = describe_event(event, step_title)
+        text, key = describe_event(event, step_title, labels)
         out.append(
             TimelineEntry(
                 at=event.at,
@@ -276,9 +320,10 @@ def merge_timeline(
     own_ids: frozenset[str],
     person: PersonOf,
     step_title: StepTitle,
+    labels: Labels | None = None,
 ) -> list[TimelineEntry]:
     """Bot events and thread messages in time order; at equal times bot events come first, in log order."""
-    bot = event_entries(events, person=person, step_title=step_title)
+    bot = event_entries(events, person=person, step_title=step_title, labels=labels)
     msgs = message_entries(events, fetched, parent_ts=parent_ts, own_ids=own_ids, person=person)
     indexed = [(e.at, 0, i, e) for i, e in enumerate(bot)]
     indexed += [(e.at, 1, i, e) for i, e in enumerate(sorted(msgs, key=lambda m: ts_sort_key(m.ts or "0")))]
