@@ -12,10 +12,11 @@ from app.factory import RollbackBot, create_app
 from app.settings import Settings
 from bot.record.builder import RecordBuilder
 from bot.record.timeline import ts_sort_key
+from handlers.actions_ids import ActionId
 from handlers.thread_history import ThreadUnreadable, fetch_thread
 from sandbox.fake_slack import FakeSlack
 from sandbox.fake_slack.api_chat import post
-from sandbox.slack_user import build_event
+from sandbox.slack_user import build_block_action, build_event
 from tests.conftest import SIGNING_SECRET, wait_for
 
 CHANNEL = "C0OPS"
@@ -154,3 +155,29 @@ def test_messages_written_while_the_bot_was_down_come_from_the_thread(fake_slack
     assert [(e.text, e.ts, e.actor.id if e.actor else None) for e in people] == [
         ("restarted nginx too", missed["ts"], "U0CAROL")
     ]
+
+
+def test_cancel_writes_a_short_record_and_a_non_operator_cannot_close(fake_slack: FakeSlack, bot: RollbackBot) -> None:
+    svc = bot.deps.service
+    inc = svc.open("production", "critical", "media 500s", CHANNEL, "U0ALICE")
+    parent_ts = bot.deps.publisher.open_thread(inc)
+
+    def press(action: str, user: str) -> None:
+        req = build_block_action(
+            fake_slack, signing_secret=SIGNING_SECRET, user_id=user, channel_id=CHANNEL, message_ts=parent_ts,
+            action_id=action, value="RB-1",
+        )  # fmt: skip
+        assert bot.app.dispatch(req.bolt_request()).status == 200
+
+    press(ActionId.INCIDENT_CANCEL, "U0CAROL")  # neither the opener nor an operator
+    wait_for(lambda: fake_slack.ephemerals(CHANNEL, "U0CAROL"), what="refusal")
+    assert svc.get("RB-1").state == "open"
+    press(ActionId.INCIDENT_CANCEL, "U0ALICE")  # the opener: a false alarm
+    upload = wait_for(lambda: [f for f in fake_slack.files() if f.completed], timeout_s=20, what="short record")[0]
+    stored = bot.deps.records.keeper.archive.get("RB-1")
+    assert (stored.version, stored.kind, upload.filename) == (1, "short", "RB-1-record-v1.md")
+    markdown = (upload.content or b"").decode()
+    assert "Short record (cancelled)" in markdown and "Cancelled as a false alarm" in markdown
+    assert "## Checklist" not in markdown  # nothing was done: no 49-row table of pending steps
+    wait_for(lambda: "incident record v1" in str(fake_slack.message(CHANNEL, parent_ts).blocks), what="record link")
+    wait_for(lambda: ActionId.INCIDENT_REOPEN in str(fake_slack.message(CHANNEL, parent_ts).blocks), what="Reopen")
