@@ -240,7 +240,7 @@ def test_option_1_fails_then_option_2_restores_and_the_record_has_it_all(drill: 
         assert steps[step_id] == "done"
     assert steps["opt1.verify"] == "failed"
     paged = {(p.person.id, p.role, p.acked_by.id if p.acked_by else None) for p in record.pages}
-    assert paged == {(OTHER_OPERATOR, "devops_lead", OTHER_OPERATOR), (NOT_OPERATOR, "product_manager", None)}
+    assert paged == {(OTHER_OPERATOR, "DevOps lead", OTHER_OPERATOR), (NOT_OPERATOR, "Product manager", None)}
     assert "All times are in Europe/Berlin" in markdown
     metrics = {m.name: m for m in record.metrics}
     assert metrics["time_to_first_ack"].minutes is not None and metrics["time_to_first_ack"].met is True
