@@ -220,8 +220,10 @@ def staging_drill(d: Drill, host: SandboxHost) -> None:
     d.run(BOB, "immediate.stop-app")
     d.run(BOB, "opt1.run-rollback")
     _say("(someone runs a stray `DELETE FROM images WHERE id = 1` by hand on staging)")
-    with sqlite3.connect(host.root / "db_data" / "main.db") as conn:
+    conn = sqlite3.connect(host.root / "db_data" / "main.db")
+    with conn:  # closed right after: an open handle would (rightly) make the agent refuse to work
         conn.execute("DELETE FROM images WHERE id = 1")
+    conn.close()
     d.run(BOB, "opt1.verify")  # fails on the counts -> option 2 offered
     d.choose_option_from_offer(ALICE, 2)
     d.run(ALICE, "opt2.restore")

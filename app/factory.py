@@ -33,23 +33,22 @@ from bot.runbook import load_runbook
 from bot.store import Store
 from bot.timers import TimerService
 from handlers import (
-    agent_actions,
     follow_up_actions,
     incident_actions,
     notice_actions,
     page_actions,
     rollback_command,
-    step_actions,
+    steps,
     thread_events,
 )
 from handlers.agent_presenter import SlackJobPresenter
-from handlers.blocks import SectionContext
 from handlers.deps import HandlerDeps
 from handlers.notes_publisher import NotesPublisher
 from handlers.paging_sender import SlackPageSender
 from handlers.publisher import ThreadPublisher
 from handlers.record_publisher import RecordPublisher
 from handlers.reminders import SlackReminderSender
+from handlers.steps import SectionContext
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +89,15 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
     contacts = load_contacts(settings.rollback_contacts_path)  # ContactsError before anything starts
     store = Store(settings.rollback_store_path)
     runbook = load_runbook(settings.rollback_runbook_path)
-    service = IncidentService(store, runbook)
-    client = client or build_client(settings)
+    slack = client or build_client(settings)
+
+    def group_members(group_id: str) -> list[str]:
+        return list(slack.usergroups_users_list(usergroup=group_id)["users"])
+
+    operators = OperatorPolicy(settings.rollback_operators, settings.rollback_operator_group, group_members)
+    service = IncidentService(store, runbook, operators=operators)
     app = App(
-        client=client,
+        client=slack,
         signing_secret=settings.signing_secret,
         # Resolve the bot identity at start-up: a wrong token fails here, not on the first click.
         token_verification_enabled=True,
@@ -107,16 +111,15 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
             agent_url=agents.url_for(environment),
             backups=runner.latest_backups(incident_id),
             follow_ups={f.step_id: f for f in follow_ups.items(incident_id)},
-            follow_up_steps=follow_ups.step_ids(),
             time_zone=settings.rollback_time_zone,
         )
 
     def role_names() -> dict[str, str]:
         return {r: contacts.role_name(r) for r in contacts.roles} if contacts else {}
 
-    notes = NotesPublisher(client, service, role_names=role_names)
+    notes = NotesPublisher(slack, service, role_names=role_names)
     publisher = ThreadPublisher(
-        client,
+        slack,
         service,
         runbook,
         context_for,
@@ -126,7 +129,7 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
     )
     keeper = RecordKeeper(service, time_zone=settings.rollback_time_zone)
     records = RecordPublisher(
-        client,
+        slack,
         service,
         keeper,
         on_stored=publisher.refresh_parent,
@@ -134,20 +137,15 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
     )
     runner = JobRunner(service, agents, SlackJobPresenter(publisher, service))
 
-    def group_members(group_id: str) -> list[str]:
-        return list(client.usergroups_users_list(usergroup=group_id)["users"])
-
     timers = TimerService(store, scheduler=BackgroundScheduler(timezone="UTC"))
     sender = SlackPageSender(
-        client, publisher, contacts.ack_timeout_minutes if contacts else lambda _severity: 0.0, service.clock
+        slack, publisher, contacts.ack_timeout_minutes if contacts else lambda _severity: 0.0, service.clock
     )
     # Phones ring only for contacts that name a PagerDuty routing key.
     phone = PagerDutyEvents(settings.rollback_pagerduty_events_url) if contacts and contacts.uses_pagerduty else None
     paging = PagingService(store, service, contacts, timers, sender, group_members, phone=phone)
     reminders = ReminderService(service, timers, SlackReminderSender(publisher, service.clock))
     follow_ups = FollowUpService(service, timers)
-
-    operators = OperatorPolicy(settings.rollback_operators, settings.rollback_operator_group, group_members)
     deps = HandlerDeps(
         environments=settings.environments,
         default_environment=settings.rollback_default_environment,
@@ -155,7 +153,6 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         runbook=runbook,
         publisher=publisher,
         runner=runner,
-        operators=operators,
         paging=paging,
         reminders=reminders,
         notes=notes,
@@ -163,9 +160,10 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         follow_ups=follow_ups,
         time_zone=settings.rollback_time_zone,
     )
+    # Every listener, by what it answers: the slash command, each step kind's controls, the
+    # parent's Resolve / Cancel, and thread messages.
     rollback_command.register(app, deps)
-    step_actions.register(app, deps)
-    agent_actions.register(app, deps)
+    steps.register(app, deps)
     incident_actions.register(app, deps)
     thread_events.register(app, deps)
     follow_up_actions.register(app, deps)

@@ -56,7 +56,6 @@ StepAction = Literal["done", "skip", "undo", "start", "succeed", "fail", "retry"
 STEP_ACTIONS: tuple[str, ...] = get_args(StepAction)
 
 
-
 class Incident(BaseModel):
     id: str
     environment: str

@@ -19,7 +19,6 @@ from bot.domain import StepStatus
 from bot.incidents import DomainError, IncidentService
 from ops.models import utcnow
 
-FOLLOW_UP_SECTION = "followup"
 REMINDER_KIND = "follow_up_due"
 
 
@@ -88,13 +87,9 @@ class FollowUpService:
         """Who tells the owner when a follow-up is due (the Slack edge: DM and thread)."""
         self._notify = notify
 
-    def step_ids(self) -> frozenset[str]:
-        return frozenset(sid for sid, _ in self.tasks())
-
     def tasks(self) -> list[tuple[str, str]]:
-        """(step id, title) of the follow-up tasks: the follow-up section's top-level steps."""
-        section = self.service.runbook.section(FOLLOW_UP_SECTION)
-        return [(s.id, s.title) for s in section.steps]
+        """(step id, title) of the follow-up tasks: the runbook's steps of kind ``follow_up``."""
+        return [(s.id, s.title) for s in self.service.runbook.follow_up_steps()]
 
     def _title(self, step_id: str) -> str:
         for sid, title in self.tasks():

@@ -22,7 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
+
+from pydantic import BaseModel, Field
 
 from bot.domain import (
     STEP_ACTIONS,
@@ -37,6 +40,7 @@ from bot.domain import (
     StepStatus,
     Transition,
 )
+from bot.permissions import OperatorPolicy
 from bot.runbook import Runbook
 from bot.store import Store
 from ops.contract import OPERATIONS
@@ -44,6 +48,10 @@ from ops.models import utcnow
 
 __all__ = [
     "AgentJob",
+    "Authorization",
+    "BackupChoiceOutcome",
+    "CloseOutcome",
+    "CloseRefusal",
     "DomainError",
     "Event",
     "Incident",
@@ -120,13 +128,51 @@ def _iso(dt: datetime) -> str:
     return dt.isoformat()
 
 
+class CloseRefusal(StrEnum):
+    not_allowed = "not_allowed"  # neither an operator nor the opener
+    job_running = "job_running"  # an agent job still runs: its result must land in an open incident
+    already_closed = "already_closed"
+
+
+class CloseOutcome(BaseModel):
+    """What Resolve / Cancel did: closed (with the resolution sentence kept on the incident) or why not."""
+
+    closed: bool
+    incident: Incident
+    refusal: CloseRefusal | None = None
+    running_operation: str | None = None
+    resolution: str | None = None
+
+
+class Authorization(BaseModel):
+    """May this person run agent operations here; ``reason`` is shown to a refused person and recorded."""
+
+    allowed: bool
+    reason: str
+
+
+class BackupChoiceOutcome(BaseModel):
+    """Choosing a backup: whether the choice changed, and which backup-choice steps it completed."""
+
+    changed: bool
+    completed_steps: list[str] = Field(default_factory=list)
+
+
 class IncidentService:
     """Open, track and close incidents over a Store and a Runbook. Thread-safe via the Store."""
 
-    def __init__(self, store: Store, runbook: Runbook, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        store: Store,
+        runbook: Runbook,
+        clock: Callable[[], datetime] = utcnow,
+        operators: OperatorPolicy | None = None,
+    ) -> None:
         self.store = store
         self.runbook = runbook
         self.clock = clock
+        # No policy means nobody is an operator: an unconfigured bot must not run agent operations.
+        self.operators = operators or OperatorPolicy([], None, lambda group: [])
         self._step_ids = runbook.step_ids()
         self._step_set = set(self._step_ids)
 
@@ -245,6 +291,59 @@ class IncidentService:
                 )
         return changed
 
+    def close(self, incident_id: str, actor: str, state: IncidentState | str) -> CloseOutcome:
+        """Resolve or cancel on someone's click: the opener or an operator, never while a job runs.
+
+        The resolution says how long it took against the severity's target, for the record.
+        """
+        target = IncidentState(state)
+        if target == IncidentState.open:
+            raise ValueError("close needs resolved or cancelled")
+        verb = "resolve" if target == IncidentState.resolved else "cancel"
+        refused = self.close_refusal(incident_id, actor, verb)
+        if refused is not None:
+            return refused
+        incident = self.get(incident_id)
+        minutes = (self.clock() - incident.opened_at).total_seconds() / 60
+        if target == IncidentState.resolved:
+            met = "met" if minutes <= incident.target_minutes else "missed"
+            text = f"resolved after {minutes:.0f} min (target {incident.target_minutes} min {met})"
+        else:
+            text = f"cancelled after {minutes:.0f} min"
+        if not self._close(incident.id, target, actor, text):
+            return CloseOutcome(closed=False, incident=self.get(incident.id), refusal=CloseRefusal.already_closed)
+        return CloseOutcome(closed=True, incident=self.get(incident.id), resolution=text)
+
+    def close_refusal(self, incident_id: str, actor: str, verb: str) -> CloseOutcome | None:
+        """Why ``actor`` may not ``verb`` (resolve, cancel, reopen) the incident now, or None.
+
+        The opener may close their own incident (e.g. opened by mistake); otherwise operators only;
+        and never while an agent job runs (its result must land in an open incident). A permission
+        refusal is recorded. Resolve asks before opening its dialog, and again on submit.
+        """
+        incident = self.get(incident_id)
+        if actor != incident.opened_by and not self.operators.allowed(actor)[0]:
+            self.record(incident.id, "permission.refused", actor, attempted=verb, reason="not an operator")
+            return CloseOutcome(closed=False, incident=incident, refusal=CloseRefusal.not_allowed)
+        running = [j for j in self.jobs(incident.id) if j.state == JobState.running]
+        if running:
+            return CloseOutcome(
+                closed=False,
+                incident=incident,
+                refusal=CloseRefusal.job_running,
+                running_operation=running[0].operation,
+            )
+        if verb != "reopen" and not incident.is_open:
+            return CloseOutcome(closed=False, incident=incident, refusal=CloseRefusal.already_closed)
+        return None
+
+    def authorize_run(self, incident_id: str, actor: str, attempted: str, step_id: str | None = None) -> Authorization:
+        """Only operators run agent operations; a refusal is recorded in the timeline."""
+        allowed, why = self.operators.allowed(actor)
+        if not allowed:
+            self.record(incident_id, "permission.refused", actor, step_id, attempted=attempted, reason=why)
+        return Authorization(allowed=allowed, reason=why)
+
     # -- choices ------------------------------------------------------------------------------------
 
     def choose_option(self, incident_id: str, option: int, actor: str) -> bool:
@@ -258,6 +357,18 @@ class IncidentService:
         if not name or name in {".", ".."} or "/" in name or "\\" in name:
             raise ValueError(f"backup name must be a bare file name, got {backup_name!r}")
         return self._choose(incident_id, "chosen_backup", name, actor, "backup.chosen", "backup")
+
+    def choose_backup_for_restore(self, incident_id: str, backup_name: str, actor: str) -> BackupChoiceOutcome:
+        """Choose the backup the restores use; a new choice completes the runbook's backup-choice steps."""
+        if not self.choose_backup(incident_id, backup_name, actor):
+            return BackupChoiceOutcome(changed=False)
+        name = backup_name.strip()
+        completed = [
+            step.id
+            for step in self.runbook.backup_choice_steps()
+            if self.transition(incident_id, step.id, "done", actor, note=f"chose {name}").changed
+        ]
+        return BackupChoiceOutcome(changed=True, completed_steps=completed)
 
     def _choose(self, incident_id: str, column: str, value: Any, actor: str, kind: str, key: str) -> bool:
         with self.store.transaction():
@@ -382,9 +493,11 @@ class IncidentService:
 
     def agent_args(self, incident_id: str, step_id: str) -> dict[str, Any]:
         """The arguments for a step's agent operation, with incident choices filled in."""
-        step = self.runbook.step(step_id)
+        step = self.runbook.agent_step(step_id)
+        if step is None:
+            raise ValueError(f"step {step_id!r} has no agent operation")
         args = dict(step.agent_args)
-        if step.agent_args_from == "chosen_backup":
+        if step.uses_chosen_backup:
             backup = self.get(incident_id).chosen_backup
             if not backup:
                 raise MissingChoice(f"step {step_id!r} needs a chosen backup first")

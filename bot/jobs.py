@@ -12,6 +12,7 @@ import logging
 import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
+from enum import StrEnum
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -43,11 +44,29 @@ class JobObserver(Protocol):
     def offer_fallback(self, incident_id: str, option: int, after: AgentJob, backups: list[dict[str, Any]]) -> None: ...
 
 
+class StartRefusal(StrEnum):
+    """Why Run did not start a job; the Slack edge turns each into a sentence for the clicker."""
+
+    no_agent_op = "no_agent_op"  # the step is not something the agent does
+    no_agent = "no_agent"  # no host agent is configured for the incident's environment
+    backup_not_chosen = "backup_not_chosen"  # a restore needs a chosen backup first
+    backup_changed = "backup_changed"  # the choice changed since the dialog the person confirmed
+    already_running = "already_running"
+    not_runnable = "not_runnable"  # done or skipped: undo it first
+
+
 class StartOutcome(BaseModel):
-    """Either a job that now runs, or the reason it doesn't (shown to the clicker)."""
+    """Either a job that now runs, or the reason it doesn't, with the facts the reason is about."""
 
     job: AgentJob | None = None
-    refusal: str | None = None
+    refusal: StartRefusal | None = None
+    operation: str | None = None
+    environment: str | None = None
+    step_title: str | None = None
+    chosen_backup: str | None = None
+    confirmed_backup: str | None = None
+    running_by: str | None = None
+    step_state: StepStatus | None = None
 
 
 class JobRunner:
@@ -73,21 +92,25 @@ class JobRunner:
     def start(self, incident_id: str, step_id: str, actor: str, *, confirmed_backup: str | None = None) -> StartOutcome:
         """Start a step's operation. ``confirmed_backup`` is the backup named in the dialog the
         person confirmed; a restore runs only if it is still the incident's chosen backup."""
-        step = self.service.runbook.step(step_id)
-        if step.agent_op is None:
-            return StartOutcome(refusal=f"step {step.title!r} has no agent operation")
+        step = self.service.runbook.agent_step(step_id)
+        if step is None:
+            return StartOutcome(refusal=StartRefusal.no_agent_op, step_title=self.service.runbook.step(step_id).title)
         incident = self.service.get(incident_id)
+        facts = StartOutcome(
+            operation=step.agent_op,
+            environment=incident.environment,
+            step_title=step.title,
+            chosen_backup=incident.chosen_backup,
+            confirmed_backup=confirmed_backup,
+        )
         if self.agents.client_for(incident.environment) is None:
-            return StartOutcome(refusal=f"no host agent is configured for `{incident.environment}` (ROLLBACK_AGENTS)")
+            return facts.model_copy(update={"refusal": StartRefusal.no_agent})
         try:
             args = self.service.agent_args(incident_id, step_id)
         except MissingChoice:
-            return StartOutcome(refusal="choose a backup first (the backup menu in Option 2)")
-        if step.agent_args_from == "chosen_backup" and confirmed_backup != incident.chosen_backup:
-            return StartOutcome(
-                refusal=f"the chosen backup is now `{incident.chosen_backup}`, not `{confirmed_backup}` as the "
-                "button you pressed said; the message was redrawn, press Run again to confirm"
-            )
+            return facts.model_copy(update={"refusal": StartRefusal.backup_not_chosen})
+        if step.uses_chosen_backup and confirmed_backup != incident.chosen_backup:
+            return facts.model_copy(update={"refusal": StartRefusal.backup_changed})
         if step.agent_op == "restore":
             sha = self.backup_sha256(incident_id, args["backup"])
             if sha:  # pin the exact bytes the person saw listed; the agent refuses anything else
@@ -97,14 +120,14 @@ class JobRunner:
         if job is None:
             current = self.service.step_state(incident_id, step_id)
             if current.state == StepStatus.running:
-                return StartOutcome(refusal=f"`{step.agent_op}` is already running (started by <@{current.actor}>)")
-            return StartOutcome(refusal=f"the step is {current.state.value}; undo it first to run it again")
+                return facts.model_copy(update={"refusal": StartRefusal.already_running, "running_by": current.actor})
+            return facts.model_copy(update={"refusal": StartRefusal.not_runnable, "step_state": current.state})
         try:
             self.observer.job_started(job)
         except Exception:  # Slack hiccup: the job still runs and its result is still shown
             log.exception("could not show the start of %s", job.request_id)
         self.submit(job.request_id)
-        return StartOutcome(job=job)
+        return facts.model_copy(update={"job": job})
 
     def submit(self, request_id: str) -> Future[AgentJob | None]:
         return self._pool.submit(self._run_safely, request_id)

@@ -1,10 +1,22 @@
-"""Turning a clicked control back into an open incident's step, or telling the clicker why not."""
+"""The preamble every click on an incident's controls shares, in one place.
+
+``on_click`` builds a bolt listener that acks first, parses the payload, decodes the button's
+``<incident>|<step>`` value, looks the incident up and checks that it is still open; only then does
+it call the handler with a :class:`StepClick`. A control that no longer applies gets an ephemeral
+saying why, and the handler never runs. ``require_operator`` is the operator check for handlers
+that run agent operations (the rule itself is ``IncidentService.authorize_run``).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from bot.incidents import UnknownIncident
+from slack_bolt import Ack
+
+from bot.incidents import Incident, UnknownIncident
 from handlers.actions_ids import StepRef
 from handlers.deps import HandlerDeps
 from handlers.payloads import BlockActions
@@ -12,11 +24,50 @@ from handlers.payloads import BlockActions
 log = logging.getLogger(__name__)
 
 
-def resolve_click(deps: HandlerDeps, payload: BlockActions, value: str | None = None) -> StepRef | None:
+@dataclass(frozen=True)
+class StepClick:
+    """A click on an open incident's control: who, on what, and the incident as it was read."""
+
+    payload: BlockActions
+    ref: StepRef
+    incident: Incident
+
+    @property
+    def user(self) -> str:
+        return self.payload.user.id
+
+
+ClickHandler = Callable[[HandlerDeps, StepClick], None]
+# Where a listener finds the button value when it is not the action's own value (e.g. a select).
+ValueOf = Callable[[HandlerDeps, BlockActions], str | None]
+
+
+def on_click(
+    deps: HandlerDeps, handle: ClickHandler, *, name: str, value_of: ValueOf | None = None
+) -> Callable[..., None]:
+    """A bolt listener: ack, resolve the click, then ``handle`` it (or tell the clicker why not)."""
+
+    def listener(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        payload = BlockActions.parse(body)
+        if value_of is not None:
+            value = value_of(deps, payload)
+            if value is None:
+                return
+        else:
+            value = payload.action.value or ""
+        click = resolve_click(deps, payload, value)
+        if click is not None:
+            handle(deps, click)
+
+    listener.__name__ = name
+    return listener
+
+
+def resolve_click(deps: HandlerDeps, payload: BlockActions, value: str) -> StepClick | None:
     """The clicked control's target if its incident is open; otherwise an ephemeral says why."""
     try:
-        raw = value if value is not None else (payload.action.value or "")
-        ref = StepRef.decode(raw)
+        ref = StepRef.decode(value)
         incident = deps.service.get(ref.incident_id)
     except (ValueError, UnknownIncident) as exc:
         log.warning("click on a control that no longer applies: %s", exc)
@@ -25,7 +76,20 @@ def resolve_click(deps: HandlerDeps, payload: BlockActions, value: str | None = 
     if incident.state != "open":
         tell_clicker(deps, payload, f":lock: {incident.id} is {incident.state}; nothing changed.")
         return None
-    return ref
+    return StepClick(payload=payload, ref=ref, incident=incident)
+
+
+def require_operator(deps: HandlerDeps, click: StepClick, attempted: str) -> bool:
+    """True if the clicker may run agent operations; otherwise they are told why (and it is recorded)."""
+    auth = deps.service.authorize_run(click.incident.id, click.user, attempted, click.ref.step_id)
+    if not auth.allowed:
+        tell_clicker(
+            deps,
+            click.payload,
+            f":no_entry: Only operators can {attempted} ({auth.reason}). "
+            "Ask an operator, or mark the step Done by hand.",
+        )
+    return auth.allowed
 
 
 def tell_clicker(deps: HandlerDeps, payload: BlockActions, text: str) -> None:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bot.follow_ups import FollowUpService
-from bot.incidents import IncidentService
-from bot.jobs import JobRunner
-from bot.paging import PagingService
-from bot.permissions import OperatorPolicy
-from bot.reminders import ReminderService
-from bot.runbook import Runbook
-from handlers.notes_publisher import NotesPublisher
-from handlers.publisher import ThreadPublisher
-from handlers.record_publisher import RecordPublisher
+if TYPE_CHECKING:  # types only: listener modules import this, and the publisher imports the builders
+    from bot.follow_ups import FollowUpService
+    from bot.incidents import IncidentService
+    from bot.jobs import JobRunner
+    from bot.paging import PagingService
+    from bot.reminders import ReminderService
+    from bot.runbook import Runbook
+    from handlers.notes_publisher import NotesPublisher
+    from handlers.publisher import ThreadPublisher
+    from handlers.record_publisher import RecordPublisher
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,6 @@ class HandlerDeps:
     runbook: Runbook
     publisher: ThreadPublisher
     runner: JobRunner
-    operators: OperatorPolicy
     paging: PagingService
     reminders: ReminderService
     notes: NotesPublisher

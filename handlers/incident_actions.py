@@ -3,7 +3,8 @@
 Resolve opens a dialog (root cause, resolution, lessons; prefilled from what the bot saw); its
 submission closes the incident and hands the record to the RecordPublisher. Cancel (a false alarm)
 closes at once and still gets a short record. Reopen brings a closed incident back; resolving it
-again stores a new record version next to the old ones.
+again stores a new record version next to the old ones. Who may close or reopen, and when, is the
+domain's rule (``IncidentService.close_refusal`` / ``close``); this turns its outcome into words.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from slack_bolt import Ack, App
 from slack_sdk.errors import SlackApiError
 
 from bot.domain import Incident
-from bot.incidents import IncidentAlreadyOpen, UnknownIncident
+from bot.incidents import CloseOutcome, CloseRefusal, IncidentAlreadyOpen, IncidentState, UnknownIncident
 from bot.record.model import ClosingNotes
 from bot.record.prefill import suggest_notes
 from handlers.actions_ids import ActionId
@@ -32,16 +33,13 @@ def register(app: App, deps: HandlerDeps) -> None:
     app.view(RESOLVE_CALLBACK)(_resolve_submitted(deps))
 
 
-def close_refusal(deps: HandlerDeps, incident: Incident, user: str, verb: str) -> str | None:
-    """Why ``user`` may not close (or reopen) the incident now, or None."""
-    # The opener may close their own incident (e.g. opened by mistake); otherwise operators only.
-    if user != incident.opened_by and not deps.operators.allowed(user)[0]:
-        deps.service.record(incident.id, "permission.refused", user, attempted=verb, reason="not an operator")
+def refusal_text(outcome: CloseOutcome, verb: str) -> str:
+    incident = outcome.incident
+    if outcome.refusal == CloseRefusal.not_allowed:
         return f":no_entry: Only operators or the opener can {verb} {incident.id}."
-    running = [j for j in deps.service.jobs(incident.id) if j.state == "running"]
-    if running:
-        return f":hourglass: `{running[0].operation}` is still running; {verb} when it has finished."
-    return None
+    if outcome.refusal == CloseRefusal.job_running:
+        return f":hourglass: `{outcome.running_operation}` is still running; {verb} when it has finished."
+    return f"{incident.id} is already {incident.state.value}."
 
 
 def _incident_of(deps: HandlerDeps, payload: BlockActions) -> Incident | None:
@@ -59,12 +57,9 @@ def _resolve_clicked(deps: HandlerDeps) -> Callable[..., None]:
         incident = _incident_of(deps, payload)
         if incident is None:
             return
-        if not incident.is_open:
-            tell_clicker(deps, payload, f"{incident.id} is already {incident.state.value}.")
-            return
-        refusal = close_refusal(deps, incident, payload.user.id, "resolve")
-        if refusal:
-            tell_clicker(deps, payload, refusal)
+        refused = deps.service.close_refusal(incident.id, payload.user.id, "resolve")
+        if refused is not None:
+            tell_clicker(deps, payload, refusal_text(refused, "resolve"))
             return
         view = resolve_modal(incident.id, incident.environment, suggest_notes(deps.service, incident.id))
         try:
@@ -84,11 +79,9 @@ def _resolve_submitted(deps: HandlerDeps) -> Callable[..., None]:
         except UnknownIncident as exc:
             ack(response_action="errors", errors={"root_cause": str(exc)})
             return
-        refusal = close_refusal(deps, incident, user, "resolve") if incident.is_open else None
-        if not incident.is_open:
-            refusal = f"{incident.id} is already {incident.state.value}."
-        if refusal:
-            ack(response_action="errors", errors={"root_cause": refusal.split(" ", 1)[1]})
+        refused = deps.service.close_refusal(incident.id, user, "resolve")
+        if refused is not None:  # e.g. a job started while the dialog was open: keep the dialog, say why
+            ack(response_action="errors", errors={"root_cause": refusal_text(refused, "resolve").split(" ", 1)[1]})
             return
         ack()
         close_incident(deps, incident, user, "resolve", closing_notes(view))
@@ -103,14 +96,8 @@ def _cancel_clicked(deps: HandlerDeps) -> Callable[..., None]:
         incident = _incident_of(deps, payload)
         if incident is None:
             return
-        if not incident.is_open:
-            tell_clicker(deps, payload, f"{incident.id} is already {incident.state.value}.")
+        if not close_incident(deps, incident, payload.user.id, "cancel", None):
             return
-        refusal = close_refusal(deps, incident, payload.user.id, "cancel")
-        if refusal:
-            tell_clicker(deps, payload, refusal)
-            return
-        close_incident(deps, incident, payload.user.id, "cancel", None)
 
     return incident_cancel
 
@@ -118,21 +105,14 @@ def _cancel_clicked(deps: HandlerDeps) -> Callable[..., None]:
 def close_incident(
     deps: HandlerDeps, incident: Incident, user: str, verb: Literal["resolve", "cancel"], notes: ClosingNotes | None
 ) -> bool:
-    """Close, freeze the thread, and write the record (a short one for a cancel)."""
-    minutes = (deps.service.clock() - incident.opened_at).total_seconds() / 60
-    if verb == "resolve":
-        met = "met" if minutes <= incident.target_minutes else "missed"
-        text = f"resolved after {minutes:.0f} min (target {incident.target_minutes} min {met})"
-        changed = deps.service.resolve(incident.id, user, text)
-    else:
-        text = f"cancelled after {minutes:.0f} min"
-        changed = deps.service.cancel(incident.id, user, text)
-        notes = ClosingNotes(resolution_summary=f"Cancelled as a false alarm after {minutes:.0f} min; nothing changed.")
-    if not changed:
-        deps.publisher.ephemeral(
-            incident.channel, user, f"{incident.id} is already {deps.service.get(incident.id).state.value}."
-        )
+    """Close (the domain checks who and when), freeze the thread, write the record (short for a cancel)."""
+    state = IncidentState.resolved if verb == "resolve" else IncidentState.cancelled
+    outcome = deps.service.close(incident.id, user, state)
+    if not outcome.closed:
+        deps.publisher.ephemeral(incident.channel, user, refusal_text(outcome, verb), thread_ts=incident.thread_ts)
         return False
+    if verb == "cancel":
+        notes = ClosingNotes(resolution_summary=f"Cancelled as a false alarm ({outcome.resolution}); nothing changed.")
     deps.paging.stop(incident.id)
     deps.reminders.stop(incident.id)
     kind: Literal["full", "short"] = "full" if verb == "resolve" else "short"
@@ -144,7 +124,7 @@ def close_incident(
     for section in deps.runbook.sections:
         deps.publisher.refresh_section(incident.id, section.id)
     deps.publisher.reply(
-        deps.service.get(incident.id), f"<@{user}> {text}. {incident.id} is closed; writing the incident record."
+        outcome.incident, f"<@{user}> {outcome.resolution}. {incident.id} is closed; writing the incident record."
     )
     deps.records.publish(incident.id, by=user, kind=kind, notes=notes)
     return True
@@ -158,9 +138,9 @@ def _reopen_clicked(deps: HandlerDeps) -> Callable[..., None]:
         if incident is None:
             return
         user = payload.user.id
-        if user != incident.opened_by and not deps.operators.allowed(user)[0]:
-            deps.service.record(incident.id, "permission.refused", user, attempted="reopen", reason="not an operator")
-            tell_clicker(deps, payload, f":no_entry: Only operators or the opener can reopen {incident.id}.")
+        refused = deps.service.close_refusal(incident.id, user, "reopen")
+        if refused is not None:
+            tell_clicker(deps, payload, refusal_text(refused, "reopen"))
             return
         try:
             changed = deps.service.reopen(incident.id, user)

@@ -46,10 +46,13 @@ from ops.models import (
     MarkerInfo,
     MissingFile,
     OpResult,
+    RecoverJournalResult,
+    ReplaceDbResult,
     RestoreFilesResult,
     RestoreResult,
     RollbackResult,
     StatusResult,
+    StoppedProof,
     VerifyResult,
 )
 
@@ -59,7 +62,6 @@ BACKUP_ROWS_SHOWN = 15
 WARNINGS_SHOWN = 5
 NAMES_SHOWN = 10
 MAX_FIELD = 2000  # section fields: Slack's limit is lower than a section's text
-
 
 
 # --- text primitives ---------------------------------------------------------------------------------
@@ -282,7 +284,10 @@ def _status_blocks(r: StatusResult) -> list[Block]:
     ]
     if r.error:
         pairs.append(("Error", esc_clip(r.error, 500)))
-    return [_fields(pairs), _section(_code_block(_counts_lines(r.counts), head="*Row counts*"))]
+    blocks: list[Block] = [_fields(pairs), _section(_code_block(_counts_lines(r.counts), head="*Row counts*"))]
+    if r.next_step:
+        blocks.append(_context(f":point_right: {esc_clip(r.next_step, 500)}"))
+    return blocks
 
 
 def _rollback_blocks(r: RollbackResult) -> list[Block]:
@@ -306,15 +311,57 @@ def _rollback_blocks(r: RollbackResult) -> list[Block]:
     if r.missing_files:
         head = f"*{len(r.missing_files)} live images/docs row(s) have no file* (`restore_files` copies them back):"
         blocks.append(_section(_missing_text(r.missing_files, head)))
+    blocks.extend(_proof_context(r.stopped_proof))
     return blocks
+
+
+def _baseline_text(source: str | None) -> str:
+    if not source:
+        return "none"
+    kind, _, name = source.partition(":")
+    if kind == "newest-pre-migration":
+        return f"the newest pre-migration backup {code(name, 150)}"
+    if kind == "backup":
+        return f"backup {code(name, 150)}"
+    return esc(source)
 
 
 def _verify_blocks(r: VerifyResult) -> list[Block]:
-    head = f"*Checks* (baseline: {esc(r.baseline_source or 'none')})"
+    head = f"*Checks* (baseline: {_baseline_text(r.baseline_source)})"
     blocks: list[Block] = [_section(_list_text(head, _check_lines(r.checks), shown=50))]
     if r.missing_files:
         blocks.append(_section(_missing_text(r.missing_files, f"*{len(r.missing_files)} missing file(s):*")))
+    if r.sqlite3:
+        lines: list[str] = []
+        for cmd in r.sqlite3:
+            lines.append(f"$ {cmd.command}")
+            lines.extend(cmd.output.splitlines() or [""])
+        blocks.append(_section(_code_block(lines, head="*What the checklist's `sqlite3` commands print*")))
     return blocks
+
+
+def _proof_context(proof: StoppedProof | None) -> list[Block]:
+    """How the agent knew the app was stopped, and whose word it was if nothing could prove it."""
+    if proof is None:
+        return []
+    how = {
+        "controller": "proven stopped by the controller",
+        "open-files": "proven stopped: nobody holds the DB open and the API is silent",
+        "asserted": f"NOT provable here: asserted stopped by {mention_or_text(proof.asserted_by)}",
+    }[proof.method]
+    extra = (
+        f" (also asserted by {mention_or_text(proof.asserted_by)})"
+        if proof.asserted_by and proof.method != "asserted"
+        else ""
+    )
+    return [_context(f":stop_sign: App {how}{extra} · {esc_clip(proof.open_files, 600)}")]
+
+
+def mention_or_text(who: str | None) -> str:
+    """A Slack user id becomes a mention; anything else (``cli:ops@host``) is shown as code."""
+    if who and who.isalnum() and who[:1] in "UW":
+        return mention(who)
+    return code(who or "?", 100)
 
 
 def _backups_list_blocks(r: BackupListResult) -> list[Block]:
@@ -358,6 +405,13 @@ def _backups_create_blocks(r: BackupCreateResult) -> list[Block]:
     return [_fields(pairs)]
 
 
+def _replace_db_blocks(r: ReplaceDbResult) -> list[Block]:
+    source = f"*Source:* {code(r.source_path, 300)}" + (
+        f" · copied into backups/ as {code(r.imported_as, 150)}" if r.imported_as else ""
+    )
+    return [_section(source), *_restore_blocks(r)]
+
+
 def _restore_blocks(r: RestoreResult) -> list[Block]:
     lines = [
         f"*Restored:* {code(r.backup, 150)} · sha256 {_sha(r.backup_sha256)} (backup integrity "
@@ -373,10 +427,33 @@ def _restore_blocks(r: RestoreResult) -> list[Block]:
     ]
     if r.removed_journal:
         lines.append(f"*Removed stale journal:* {code(r.removed_journal)}")
+    if r.quarantine is not None:
+        lines.append(
+            f"*Broken main.db ({esc(r.db_state_before)}) kept in:* {code(r.quarantine.folder, 300)} "
+            f"({_names(r.quarantine.files)})"
+        )
+    if r.row_check is not None and r.row_check.override_reason:
+        lines.append(f"*Fewer-rows override:* {esc_clip(r.row_check.override_reason, 300)}")
     return [
         _section("\n".join(lines)),
         _section(_code_block(_counts_change_lines(r.counts_before, r.counts_after), head="*Row counts*")),
+        *_proof_context(r.stopped_proof),
     ]
+
+
+def _recover_journal_blocks(r: RecoverJournalResult) -> list[Block]:
+    def files(side: Any) -> str:
+        return ", ".join(f"{f.name} {_size(f.size)}" for f in side.files) or "none"
+
+    lines = [
+        f"*Before:* {esc(files(r.before))} (journal {r.before.journal_state})",
+        f"*After:* {esc(files(r.after))} (journal {r.after.journal_state})",
+    ]
+    if r.integrity_after:
+        lines.append(f"*Integrity after:* {esc_clip(r.integrity_after, 300)} · era {r.era_after or '?'}")
+    if r.copied_to:
+        lines.append(f"*Copies taken first:* {code(r.copied_to, 300)}")
+    return [_section("\n".join(lines))]
 
 
 def _restore_files_blocks(r: RestoreFilesResult) -> list[Block]:
@@ -393,7 +470,15 @@ def _check_api_blocks(r: CheckApiResult) -> list[Block]:
     blocks: list[Block] = [
         _section(_list_text(f"*Checks against {code(r.api_url, 200)}*", _check_lines(r.checks), shown=50))
     ]
-    if r.serves_media:
+    if r.uploads_will_fail:
+        blocks.append(
+            _section(
+                ":rotating_light: *Uploads will fail*: a migration-era go-fast-cdn binary is serving; every upload "
+                'writes the dropped `media` table (500 "no such table: media") until the binary is rolled back '
+                "to a pre-migration build"
+            )
+        )
+    elif r.serves_media:
         blocks.append(_context(":warning: `/api/cdn/media/all` answers: a migration-era binary is serving"))
     return blocks
 
@@ -452,10 +537,12 @@ PRESENTERS: dict[str, Callable[[Any], list[Block]]] = {
     "backups_list": _backups_list_blocks,
     "backups_create": _backups_create_blocks,
     "restore": _restore_blocks,
+    "replace_db": _replace_db_blocks,
     "restore_files": _restore_files_blocks,
     "check_api": _check_api_blocks,
     "tail_logs": _logs_blocks,
     "dry_run": _dry_run_blocks,
+    "recover_journal": _recover_journal_blocks,
 }
 
 
@@ -562,6 +649,8 @@ def _headline(
         return f":x: {op} failed on {env}: {summary_t or err_t or 'no details'}"
     if outcome == "noop":
         return f":information_source: {op} on {env}: nothing to do: {summary_t}"
+    if outcome == "inconclusive":
+        return f":grey_question: {op} on {env} inconclusive: {summary_t}"
     if outcome == "refused":
         return f":no_entry: {op} on {env} refused as unsafe: {err_t or summary_t}{code_t}"
     if outcome == "invalid":

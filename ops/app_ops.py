@@ -20,9 +20,22 @@ from ops.control.probe import wait_for_api
 from ops.errors import OpInputError
 from ops.host import Host
 from ops.models import AppControlResult, Check, CheckApiResult, LogsResult, Outcome, utcnow
+from ops.stopped import effective_state, server_state
 
 MAX_LOG_LINES = 5000
 _KINDS = (("images", "image", "images"), ("docs", "doc", "docs"))  # (table, listing, download dir)
+
+
+UPLOADS_FAIL = (
+    "a migration-era go-fast-cdn binary is running (GET /api/cdn/media/all answers): every upload, on the "
+    "image and doc routes too, writes the media table, which the rollback dropped, so uploads fail with "
+    '500 "no such table: media" until the binary is rolled back to a pre-migration build; the '
+    'checklist\'s "upload ... works" cannot pass'
+)
+UPLOADS_TO_MEDIA = (
+    "a migration-era go-fast-cdn binary is running (GET /api/cdn/media/all answers): uploads go to the "
+    "media table, which a pre-migration build never reads; roll the binary back to a pre-migration build"
+)
 
 
 def _describe(host: Host) -> str:
@@ -30,9 +43,13 @@ def _describe(host: Host) -> str:
 
 
 def stop_app(host: Host, timeout_s: float = 30) -> AppControlResult:
-    """Stop go-fast-cdn and confirm it stopped (required before any DB rollback or restore)."""
+    """Stop go-fast-cdn and confirm it stopped (required before any DB rollback or restore).
+
+    Before and after are judged by the controller, the API probe and the open-file scan together,
+    so a server started by hand (no controller) that is gone counts as stopped, and one the
+    controller does not know about but that still answers or holds the DB does not."""
     ctl, started, t0 = host.controller, utcnow(), time.monotonic()
-    before = ctl.state()
+    before = effective_state(host)
     common: dict[str, Any] = {"operation": "stop_app", "action": "stop", "controller": ctl.kind}
     if before.running is False:
         return AppControlResult(
@@ -43,9 +60,10 @@ def stop_app(host: Host, timeout_s: float = 30) -> AppControlResult:
             after=before,
             started_at=started,
         )
-    after = ctl.stop(timeout_s)
+    stopped = ctl.stop(timeout_s)
+    after = effective_state(host, stopped) if stopped.running is False else stopped
     ok = after.running is False
-    summary = f"stopped ({_describe(host)}): {after.detail}" if ok else f"stop failed: {after.detail}"
+    summary = f"stopped ({_describe(host)}): {stopped.detail}" if ok else f"stop failed: {after.detail}"
     return AppControlResult(
         **common,
         outcome="ok" if ok else "failed",
@@ -59,9 +77,10 @@ def stop_app(host: Host, timeout_s: float = 30) -> AppControlResult:
 
 
 def start_app(host: Host, timeout_s: float = 30, *, wait_api: bool = True) -> AppControlResult:
-    """Start go-fast-cdn; ok only when it runs and (with ``wait_api``) its API answers "pong"."""
+    """Start go-fast-cdn; ok only when it runs and (with ``wait_api``) its API answers "pong".
+    An API that already answers means running, whatever the controller says."""
     ctl, started, t0 = host.controller, utcnow(), time.monotonic()
-    before = ctl.state()
+    before = server_state(host)
     common: dict[str, Any] = {"operation": "start_app", "action": "start", "controller": ctl.kind}
     if before.running is True:
         return AppControlResult(
@@ -234,11 +253,11 @@ def check_api(host: Host, *, timeout_s: float = 5) -> CheckApiResult:
                 checks.append(_check_listing(client, base, table, kind, live))
                 checks.append(_check_download(client, host, table, folder, live))
             serves_media = _serves_media(client, base)
-            if serves_media:
-                warnings.append(
-                    "GET /api/cdn/media/all answers: a migration-era binary is running "
-                    "(it reads and writes media, not images/docs)"
-                )
+    binary = _binary_check(serves_media, reachable, host, base)
+    checks.insert(2, binary)
+    uploads_will_fail = None if serves_media is None else bool(serves_media and not _media_table(host))
+    if serves_media:
+        warnings.insert(0, UPLOADS_FAIL if uploads_will_fail else UPLOADS_TO_MEDIA)
     failed = [c for c in checks if not c.passed]
     summary = (
         f"API at {base}: all {len(checks)} checks passed"
@@ -253,6 +272,7 @@ def check_api(host: Host, *, timeout_s: float = 5) -> CheckApiResult:
         api_url=base,
         checks=checks,
         serves_media=serves_media,
+        uploads_will_fail=uploads_will_fail,
         warnings=warnings,
         started_at=started,
         finished_at=utcnow(),
@@ -280,15 +300,39 @@ def _ping(client: httpx.Client, base: str) -> tuple[Check, bool]:
 
 
 def _serves_media(client: httpx.Client, base: str) -> bool | None:
-    """Pre-migration: no media route (404, or the UI's index.html). Migration era: a JSON list."""
+    """Pre-migration: no media route (404, or the UI's index.html). Migration era: 200 with a JSON
+    list, or ``null`` when the media table is gone (the handler ignores GORM's error)."""
     try:
         resp = client.get(f"{base}/api/cdn/media/all")
     except httpx.HTTPError:
         return None
     try:
-        return resp.status_code == 200 and isinstance(resp.json(), list)
+        body = resp.json()
     except ValueError:
         return False
+    return resp.status_code == 200 and (body is None or isinstance(body, list))
+
+
+def _media_table(host: Host) -> bool:
+    try:
+        with sqlite3.connect(f"file:{host.deployment.db_path}?mode=ro", uri=True, timeout=5) as con:
+            return con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='media'").fetchone() is not None
+    except sqlite3.Error:
+        return False
+
+
+def _binary_check(serves_media: bool | None, reachable: bool, host: Host, base: str) -> Check:
+    """Which build serves: a DB rollback only helps together with a pre-migration binary."""
+    name = "pre_migration_binary"
+    if not reachable:
+        return Check(name=name, passed=False, detail=f"not run: API unreachable at {base}")
+    if serves_media is None:
+        return Check(name=name, passed=False, detail=f"GET {base}/api/cdn/media/all did not answer")
+    if serves_media:
+        return Check(name=name, passed=False, detail=UPLOADS_FAIL if not _media_table(host) else UPLOADS_TO_MEDIA)
+    return Check(
+        name=name, passed=True, detail="no media routes (GET /api/cdn/media/all is 404): a pre-migration build"
+    )
 
 
 # -- tail_logs ------------------------------------------------------------------------------

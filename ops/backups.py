@@ -15,7 +15,6 @@ import json
 import os
 import re
 import sqlite3
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +26,18 @@ from ops.baseline import baseline_from_db, write_baseline
 from ops.deployment import Deployment
 from ops.errors import OpInputError, OpRefused
 from ops.host import Host
-from ops.models import BackupCreateResult, BackupInfo, BackupListResult, RestoreResult, utcnow
+from ops.leftovers import temp_name
+from ops.models import (
+    BackupCreateResult,
+    BackupInfo,
+    BackupListResult,
+    QuarantineRecord,
+    RestoreResult,
+    RowCheck,
+    utcnow,
+)
+from ops.quarantine import SQLITE_MAGIC, assess, broken_db_error, quarantine
+from ops.restore_gate import check_journal_mode, check_rows, check_shape, current_counts, header_journal_mode
 from ops.schema import Counts, MarkerInfo, SchemaEra, inspect, open_ro
 from ops.status import clear_stale_journal, require_stopped, stale_journal_warning
 
@@ -111,6 +121,14 @@ def check_db(path: Path, *, quick: bool = False) -> DbCheck:
     )
 
 
+def _has_sqlite_header(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+    except OSError:
+        return False
+
+
 def resolve_backup(dep: Deployment, name: str) -> Path:
     """A bare file name inside backups/ that exists and stays inside (symlinks included)."""
     if not name or name != Path(name).name or "/" in name or "\\" in name or name in (".", ".."):
@@ -161,6 +179,19 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
+def _write_atomic(path: Path, text: str) -> None:
+    """Temp file (a recognisable name) + fsync + rename: a crash leaves the old file or the new one."""
+    tmp = path.with_name(temp_name(path.name))
+    try:
+        with open(tmp, "x") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):  # some filesystems refuse directory fsync
         _fsync_file(path)
@@ -188,7 +219,13 @@ def _pre_migration_verdict(
 
 def describe_backup(path: Path, marker_created: datetime | None = None) -> BackupInfo:
     when, kind, label = name_time(path.name)
-    chk = check_db(path, quick=True)
+    mode = header_journal_mode(path) if _has_sqlite_header(path) else "rollback"
+    # a WAL-mode file is not go-fast-cdn's, and opening it (even read-only) would create -wal/-shm beside it
+    chk = (
+        check_db(path, quick=True)
+        if mode == "rollback"
+        else DbCheck(valid=False, integrity=f"{mode} journal mode: not a go-fast-cdn DB (not opened)")
+    )
     sc = _read_sidecar(path)
     pre, note = _pre_migration_verdict(chk, kind, label, when, marker_created)
     return BackupInfo(
@@ -304,10 +341,11 @@ def create_backup(host: Host, *, label: str = "manual", progress: Progress = Non
     """Online backup of main.db into backups/ (safe while the app runs; never overwrites)."""
     started = utcnow()
     dep = host.deployment
-    if not dep.db_path.is_file():
-        raise OpInputError("no_database", f"{dep.db_path} does not exist")
+    health = assess(dep)
+    if health.broken:
+        raise broken_db_error(health, "back up main.db")
     dep.backups_dir.mkdir(parents=True, exist_ok=True)
-    tmp = dep.backups_dir / f".rollback-agent-{uuid.uuid4().hex}.part"
+    tmp = dep.backups_dir / temp_name("backup", ".part")
     say(progress, f"backing up {dep.db_path.name} (SQLite online backup)")
     try:
         try:
@@ -330,7 +368,8 @@ def create_backup(host: Host, *, label: str = "manual", progress: Progress = Non
     _fsync_dir(dep.backups_dir)
     counts = chk.counts or Counts()
     sidecar = _sidecar(final)
-    sidecar.write_text(
+    _write_atomic(
+        sidecar,
         json.dumps(
             {
                 "name": final.name,
@@ -343,7 +382,7 @@ def create_backup(host: Host, *, label: str = "manual", progress: Progress = Non
                 "source_marker": chk.marker_state,
             },
             indent=2,
-        )
+        ),
     )
     say(progress, f"backup {final.name} sha256 {digest[:12]}… integrity {chk.integrity}")
     return BackupCreateResult(
@@ -386,11 +425,12 @@ def validate_backup(dep: Deployment, backup: str, *, expected_sha256: str | None
             "backup_checksum_mismatch",
             f"{backup}: sha256 {digest} is not the expected {expected}; nothing was changed",
         )
+    if _has_sqlite_header(path):
+        check_journal_mode(path, backup)  # before SQLite opens it (a WAL file would grow -wal/-shm)
     chk = check_db(path)
     if not chk.valid:
         raise OpInputError("backup_invalid", f"{backup} is not a valid SQLite DB: {chk.integrity}")
-    if chk.era in (None, "unknown"):
-        raise OpInputError("backup_not_gofastcdn", f"{backup} has no images/docs tables: not a go-fast-cdn DB")
+    check_shape(path, backup, chk.era)
     sc = _read_sidecar(path)
     if sc and "sha256" in sc and sc["sha256"] != digest:
         raise OpInputError(
@@ -404,7 +444,7 @@ def install_db_file(src: Path, dst: Path, *, expect_sha256: str | None = None) -
     """Copy ``src`` over ``dst`` atomically: temp file in dst's folder, fsync, os.replace, fsync folder.
     Returns the sha256 of what was written. With ``expect_sha256``, bytes that hash differently (the
     file changed since it was checked) are never installed: OpInputError, ``dst`` untouched."""
-    tmp = dst.with_name(f".{dst.name}.rollback-agent-{uuid.uuid4().hex}.tmp")
+    tmp = dst.with_name(temp_name(dst.name, ".tmp"))
     h = hashlib.sha256()
     try:
         with open(src, "rb") as fin, open(tmp, "xb") as fout:
@@ -428,24 +468,61 @@ def install_db_file(src: Path, dst: Path, *, expect_sha256: str | None = None) -
 
 
 def restore_backup(
-    host: Host, backup: str, *, expected_sha256: str | None = None, progress: Progress = None
+    host: Host,
+    backup: str,
+    *,
+    expected_sha256: str | None = None,
+    accept_fewer_rows: str | None = None,
+    app_stopped_by: str | None = None,
+    progress: Progress = None,
 ) -> RestoreResult:
-    """Replace main.db with a backup (app must be stopped; the current DB is backed up first).
+    """Replace main.db with a backup (app must be stopped).
 
-    ``expected_sha256`` pins the backup: if its SHA-256 differs, OpInputError ``backup_checksum_mismatch``
-    and nothing is touched (no pre-restore backup either)."""
+    Every check runs before anything changes: the backup (pin, integrity, go-fast-cdn tables of its
+    era, rollback-journal mode), the live DB's health, and the live row comparison (far fewer live
+    images/docs needs ``accept_fewer_rows``, a reason that is recorded). A healthy DB is backed up
+    first (``pre-restore``); a broken one (missing, zero bytes, unreadable, not SQLite, corrupt) can't
+    be, so it is moved with its journal/WAL into ``db_data/quarantine/`` instead and the restore goes
+    on: option 2 is the way out of a broken DB. A hot journal beside a healthy DB is refused
+    (recover_journal replays it)."""
     started = utcnow()
     dep = host.deployment
-    require_stopped(host, "restore")
+    proof = require_stopped(host, "restore", asserted_by=app_stopped_by)
     path, digest, chk = validate_backup(dep, backup, expected_sha256=expected_sha256)
     expected = normalise_sha256(expected_sha256)
+    health = assess(dep)
+    rows: RowCheck | None = None
+    if not health.broken:
+        rows = check_rows(backup, chk.counts, current_counts(dep.db_path), accept_fewer_rows)
+        if health.journal in ("hot", "wal"):
+            clear_stale_journal(dep, "restore")  # raises journal_present with the recover_journal hint
+    # --- nothing has been changed up to here -------------------------------------------------------
     warnings: list[str] = []
-    removed = clear_stale_journal(dep, "restore")
-    if removed:
-        warnings.append(stale_journal_warning(removed))
-        say(progress, f"removed stale {removed}")
+    removed: str | None = None
+    quarantined: QuarantineRecord | None = None
+    pre: BackupCreateResult | None = None
+    before: DbCheck | None = None
+    if health.broken:
+        say(progress, f"main.db is {health.state} ({health.detail}): moving it aside, keeping it")
+        dep.db_dir.mkdir(parents=True, exist_ok=True)
+        if health.state != "missing" or health.journal_files:
+            quarantined = quarantine(dep, health, "restore", keep_db_in_place=True)
+            warnings.append(
+                f"main.db was {health.state} ({health.detail}); kept as {', '.join(quarantined.files)} in "
+                f"{quarantined.folder} (never deleted); no pre-restore backup possible"
+            )
+        else:
+            warnings.append("main.db was missing: nothing to back up or keep")
+    else:
+        removed = clear_stale_journal(dep, "restore")
+        if removed:
+            warnings.append(stale_journal_warning(removed))
+            say(progress, f"removed stale {removed}")
+        before = check_db(dep.db_path, quick=True)
     if expected is not None:
         say(progress, f"{backup} sha256 {digest[:12]}… matches the pinned value")
+    if rows is not None and rows.far_fewer:
+        warnings.append(f"far fewer live rows than the replaced DB ({rows.detail})")
     if not chk.pre_migration:
         what = (
             "a rolled-back DB (migration_records present), not a pre-migration backup"
@@ -453,13 +530,10 @@ def restore_backup(
             else "not a pre-migration backup"
         )
         warnings.append(f"{backup} is {what} (marker {chk.marker_state}, era {chk.era})")
-    before = check_db(dep.db_path, quick=True) if dep.db_path.is_file() else None
-    pre: BackupCreateResult | None = None
-    if dep.db_path.is_file():
+    if not health.broken:
         say(progress, "backing up the current DB before restoring")
         pre = create_backup(host, label="pre-restore", progress=progress)
     say(progress, f"restoring {backup} (atomic replace)")
-    dep.db_dir.mkdir(parents=True, exist_ok=True)
     written = install_db_file(path, dep.db_path, expect_sha256=digest)
     after = check_db(dep.db_path)
     restored_sha = sha256_file(dep.db_path)
@@ -469,14 +543,15 @@ def restore_backup(
         base = baseline_from_db(dep.db_path, source="restore", backup=backup)
         base_path = str(write_baseline(dep, base))
     c = after.counts or Counts()
+    kept = f"; broken main.db kept in {quarantined.folder}" if quarantined else ""
     summary = (
         f"restored {backup} (sha256 {digest[:12]} matches{' the pinned value' if expected else ''}, "
         f"integrity {after.integrity}); images "
         f"{c.images_live}/{c.images_raw}, docs {c.docs_live}/{c.docs_raw} live/raw; "
-        f"marker {after.marker_state}"
+        f"marker {after.marker_state}{kept}"
         if ok
         else f"restore of {backup} FAILED its check: integrity {after.integrity}, sha256 {restored_sha[:12]} "
-        f"vs {digest[:12]}; pre-restore backup {pre.name if pre else 'none'}"
+        f"vs {digest[:12]}; pre-restore backup {pre.name if pre else 'none'}{kept}"
     )
     say(progress, summary)
     return RestoreResult(
@@ -499,4 +574,8 @@ def restore_backup(
         marker_after=after.marker,
         removed_journal=removed,
         baseline_path=base_path,
+        db_state_before=health.state,
+        quarantine=quarantined,
+        row_check=rows,
+        stopped_proof=proof,
     )

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from ops.deployment import Deployment
+from ops.leftovers import temp_name
 from ops.models import Baseline
 from ops.schema import counts, open_ro
 
@@ -42,9 +43,12 @@ def write_baseline(dep: Deployment, baseline: Baseline) -> Path:
     """Atomic write (temp + replace) so verify never reads half a file."""
     p = baseline_path(dep)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_suffix(".json.tmp")
-    tmp.write_text(baseline.model_dump_json(indent=2))
-    os.replace(tmp, p)
+    tmp = p.with_name(temp_name(p.name))
+    try:
+        tmp.write_text(baseline.model_dump_json(indent=2))
+        os.replace(tmp, p)
+    finally:
+        tmp.unlink(missing_ok=True)
     return p
 
 

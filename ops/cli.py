@@ -15,19 +15,21 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 from pydantic import ValidationError
 
 from ops.agent.audit import AuditLog
 from ops.agent.config import AgentSettings, ConfigError, build_host
-from ops.agent.jobs import JobError, run_call
+from ops.agent.jobs import JobError, is_busy, run_call, stopped_note
 from ops.contract import OPERATIONS
-from ops.errors import OpError
+from ops.errors import OpError, OpInputError
 from ops.registry import Registry, default_registry, summarise_validation
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
-EXIT_BY_OUTCOME = {"ok": 0, "noop": 0, "failed": 1, "error": 1, "invalid": 2, "refused": 3}
+EXIT_INCONCLUSIVE = 4
+EXIT_BY_OUTCOME = {"ok": 0, "noop": 0, "failed": 1, "error": 1, "invalid": 2, "refused": 3, "inconclusive": 4}
 
 EPILOG = """\
 exit codes:
@@ -35,17 +37,25 @@ exit codes:
   1  failed: the operation ran and a check or action failed, or it crashed (see the message)
   2  usage: bad arguments, bad input (e.g. unknown backup), bad configuration, or no confirmation
   3  refused as unsafe right now (e.g. the app is running); nothing was changed
+  4  inconclusive: nothing failed, but a check could not be made (verify without any baseline)
   (answering anything but "yes" at a confirmation prompt exits 1 with CANCELLED; nothing was changed)
 
-rollback and restore (and stop-app/start-app) ask for confirmation on a terminal; pass --yes in scripts.
+rollback, restore and replace-db (and stop-app/start-app) ask for confirmation on a terminal; pass --yes
+in scripts. They refuse unless go-fast-cdn is proven stopped: by the controller, or by nobody holding
+db_data/main.db (or its journal/WAL) open and the API not answering. Where open files cannot be read
+(no /proc), --app-stopped asserts it in your name (recorded in the audit log); it never overrides a
+process that holds the DB or an API that answers.
 Settings may come from the environment: ROLLBACK_AGENT_DEPLOYMENT, ROLLBACK_AGENT_STATE_DIR,
 ROLLBACK_AGENT_CONTROLLER (JSON, e.g. '{"kind":"systemd","unit":"go-fast-cdn"}'), ROLLBACK_AGENT_API_URL,
-ROLLBACK_AGENT_HOST, ROLLBACK_AGENT_PORT, ROLLBACK_AGENT_SECRET (serve only).
+ROLLBACK_AGENT_HOST, ROLLBACK_AGENT_PORT, ROLLBACK_AGENT_SECRET (serve only), ROLLBACK_AGENT_SOURCE_DIRS
+(JSON list of folders replace-db may copy from), ROLLBACK_AGENT_PROC_ROOT (where /proc is, default /proc).
 """
 
 CONFIRM = {
     "rollback": "roll back the media migration (drops `media`; rows created after the migration are lost)",
     "restore": "overwrite main.db with backup {backup}",
+    "recover_journal": "let SQLite replay the hot journal into main.db (copies of both are kept first)",
+    "replace_db": "overwrite main.db with {source}",
     "stop_app": "stop go-fast-cdn",
     "start_app": "start go-fast-cdn",
 }
@@ -75,6 +85,12 @@ def _common(destructive: bool = False) -> argparse.ArgumentParser:
     c.add_argument("--pidfile", help="process: pid file")
     c.add_argument("--app-cwd", help="process: working directory")
     c.add_argument("--app-log", help="process: log file")
+    g.add_argument(
+        "--source-dir",
+        action="append",
+        metavar="DIR",
+        help="a folder replace-db may copy a DB from, besides backups/ (repeatable)",
+    )
     if destructive:
         p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -106,6 +122,53 @@ def _restore_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--sha256", metavar="HEX", help="refuse unless the backup's SHA-256 is this (as shown by `backups list`)"
     )
+    _accept_fewer_rows(p)
+    _app_stopped(p)
+
+
+def _accept_fewer_rows(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--accept-fewer-rows",
+        metavar="REASON",
+        help="restore even though the backup has far fewer live images/docs than main.db (the reason is recorded)",
+    )
+
+
+def _accepted(ns: argparse.Namespace) -> dict[str, Any]:
+    return {"accept_fewer_rows": ns.accept_fewer_rows} if ns.accept_fewer_rows is not None else {}
+
+
+def _restore_call(ns: argparse.Namespace) -> dict[str, Any]:
+    return {"backup": ns.backup, **_sha(ns), **_accepted(ns), **_asserted(ns)}
+
+
+def _app_stopped(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--app-stopped",
+        action="store_true",
+        help="assert that go-fast-cdn is stopped where the agent cannot prove it (recorded in the audit log); "
+        "never overrides a process holding the DB or an API that answers",
+    )
+
+
+def _asserted(ns: argparse.Namespace) -> dict[str, Any]:
+    return {"app_stopped_by": operator_name()} if getattr(ns, "app_stopped", False) else {}
+
+
+def _sha(ns: argparse.Namespace) -> dict[str, Any]:
+    return {"expected_sha256": ns.sha256} if ns.sha256 else {}
+
+
+def _rollback_args(p: argparse.ArgumentParser) -> None:
+    _soft_marker(p)
+    _app_stopped(p)
+
+
+def _replace_db_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", metavar="SOURCE", help="a backup name in backups/, or an absolute path in a --source-dir")
+    p.add_argument("--sha256", metavar="HEX", help="refuse unless the file's SHA-256 is this")
+    _accept_fewer_rows(p)
+    _app_stopped(p)
 
 
 def _dry_run_args(p: argparse.ArgumentParser) -> None:
@@ -113,15 +176,14 @@ def _dry_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("backup", nargs="?", metavar="BACKUP")
     p.add_argument("--soft-marker", action="store_true")
     p.add_argument("--sha256", metavar="HEX", help="restore: refuse unless the backup's SHA-256 is this")
+    _accept_fewer_rows(p)
 
 
 def _dry_run_call(ns: argparse.Namespace) -> dict[str, Any]:
     args: dict[str, Any] = {"operation": ns.target, **_marker(ns)}
     if ns.backup:
         args["backup"] = ns.backup
-    if ns.sha256:
-        args["expected_sha256"] = ns.sha256
-    return args
+    return {**args, **_sha(ns), **_accepted(ns)}
 
 
 def _label(p: argparse.ArgumentParser) -> None:
@@ -155,7 +217,10 @@ class CliCommand:
 COMMANDS: dict[str, CliCommand] = {
     "status": CliCommand(("status",), "DB schema era, marker, counts, app state"),
     "rollback": CliCommand(
-        ("rollback",), "roll the media migration back (app must be stopped)", _soft_marker, _marker
+        ("rollback",),
+        "roll the media migration back (app must be stopped)",
+        _rollback_args,
+        lambda ns: {**_marker(ns), **_asserted(ns)},
     ),
     "verify": CliCommand(
         ("verify",),
@@ -169,7 +234,16 @@ COMMANDS: dict[str, CliCommand] = {
         ("restore",),
         "restore main.db from a backup (app must be stopped)",
         _restore_args,
-        lambda ns: {"backup": ns.backup, **({"expected_sha256": ns.sha256} if ns.sha256 else {})},
+        _restore_call,
+    ),
+    "replace_db": CliCommand(
+        ("replace-db",),
+        "option 3: replace main.db with a backup, or a file from a --source-dir folder (restore's safety)",
+        _replace_db_args,
+        lambda ns: {"source": ns.source, **_sha(ns), **_accepted(ns), **_asserted(ns)},
+    ),
+    "recover_journal": CliCommand(
+        ("recover-journal",), "replay a hot main.db-journal left by a crash (app must be stopped; copies kept)"
     ),
     "restore_files": CliCommand(("restore-files",), "copy missing images/docs files back from uploads/media"),
     "check_api": CliCommand(("check-api",), "probe go-fast-cdn's HTTP API"),
@@ -239,6 +313,11 @@ def operation_of(ns: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     return name, COMMANDS[name].to_args(ns)
 
 
+def operator_name() -> str:
+    """Who runs the CLI, for the audit log (the same form as a local run's caller)."""
+    return f"cli:{getpass.getuser()}@{socket.gethostname()}"
+
+
 def settings_from(ns: argparse.Namespace) -> AgentSettings:
     """Environment first, then flags on top."""
     overrides: dict[str, Any] = {}
@@ -249,6 +328,7 @@ def settings_from(ns: argparse.Namespace) -> AgentSettings:
         ("host", "host"),
         ("port", "port"),
         ("secret_env", "secret_env"),
+        ("source_dir", "source_dirs"),
     ]:
         value = getattr(ns, flag, None)
         if value is not None:
@@ -325,7 +405,9 @@ def human(operation: str, outcome: str, result: dict[str, Any] | None, error: Jo
         lines.append(f"{label} {operation} ({error.code}): {error.message}")
         return "\n".join(lines)
     assert result is not None
-    head = {"ok": "OK", "noop": "NOTHING TO DO", "failed": "FAILED"}.get(outcome, outcome.upper())
+    head = {"ok": "OK", "noop": "NOTHING TO DO", "failed": "FAILED", "inconclusive": "INCONCLUSIVE"}.get(
+        outcome, outcome.upper()
+    )
     lines.append(f"{head}: {operation}: {result.get('summary', '')}")
     details = {k: v for k, v in result.items() if k not in COMMON_FIELDS}
     _render(details, 1, lines)
@@ -350,10 +432,24 @@ def confirm(operation: str, args: dict[str, Any], where: str, yes: bool, stdin: 
 
 def run_local(ns: argparse.Namespace, registry: Registry) -> int:
     operation, args = operation_of(ns)
-    call = registry.prepare(operation, args)  # OpInputError -> exit 2 before touching anything
     settings = settings_from(ns)
     host = build_host(settings)
     state_dir = settings.resolved_state_dir(host.deployment)
+    caller = f"cli:{getpass.getuser()}@{socket.gethostname()}"
+    try:
+        call = registry.prepare(operation, args)  # OpInputError -> exit 2 before touching anything
+    except OpInputError as exc:
+        _audit(
+            state_dir,
+            "local_rejected",
+            caller=caller,
+            operation=operation,
+            args=args,
+            reason=exc.code,
+            outcome="invalid",
+            error=exc.to_dict(),
+        )
+        raise
     if call.spec.destructive and not confirm(
         operation, call.args.model_dump(), str(host.deployment.root), getattr(ns, "yes", False), sys.stdin
     ):
@@ -364,21 +460,22 @@ def run_local(ns: argparse.Namespace, registry: Registry) -> int:
         print(f"  ... {line}", file=sys.stderr, flush=True)
 
     outcome, result, error, tb = run_call(call, host, progress, state_dir=state_dir)
-    caller = f"cli:{getpass.getuser()}@{socket.gethostname()}"
-    try:
-        AuditLog(state_dir / "audit.jsonl").write(
-            "local_run",
-            caller=caller,
-            operation=operation,
-            args=call.args.model_dump(mode="json"),
-            outcome=outcome,
-            summary=(result or {}).get("summary"),
-            result=result,
-            error=error.model_dump() if error else None,
-            traceback=tb,
-        )
-    except OSError as exc:
-        print(f"warning: could not write the audit log: {exc}", file=sys.stderr)
+    asserted = getattr(call.args, "app_stopped_by", None)
+    if asserted:
+        note = stopped_note(result)
+        _audit(state_dir, "app_stopped_asserted", by=asserted, caller=caller, operation=operation, **note)
+    _audit(
+        state_dir,
+        "local_busy" if is_busy(outcome, error) else "local_run",
+        caller=caller,
+        operation=operation,
+        args=call.args.model_dump(mode="json"),
+        outcome=outcome,
+        summary=(result or {}).get("summary"),
+        result=result,
+        error=error.model_dump() if error else None,
+        traceback=tb,
+    )
     try:  # `rollback-agent status | head` must still exit with the operation's code
         if ns.json:
             payload = {
@@ -396,6 +493,13 @@ def run_local(ns: argparse.Namespace, registry: Registry) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return EXIT_BY_OUTCOME[outcome]
+
+
+def _audit(state_dir: Path, event: str, **fields: Any) -> None:
+    try:
+        AuditLog(state_dir / "audit.jsonl").write(event, **fields)
+    except OSError as exc:
+        print(f"warning: could not write the audit log: {exc}", file=sys.stderr)
 
 
 def run_serve(ns: argparse.Namespace, registry: Registry) -> int:

@@ -18,7 +18,7 @@ agent. To add an operation: an args model here (if it takes arguments), a result
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,6 +30,8 @@ from ops.models import (
     DryRunResult,
     LogsResult,
     OpResult,
+    RecoverJournalResult,
+    ReplaceDbResult,
     RestoreFilesResult,
     RestoreResult,
     RollbackResult,
@@ -56,8 +58,14 @@ class AppControlArgs(Args):
     timeout_s: float = Field(30.0, gt=0, le=600)
 
 
+# Who asserted, where nothing can prove it, that go-fast-cdn is stopped (CLI --app-stopped, Slack
+# confirm); recorded in the result and the audit log, never stronger than evidence of running.
+AssertedBy = Annotated[str | None, Field(min_length=1, max_length=200)]
+
+
 class RollbackArgs(Args):
     marker_mode: Literal["hard", "soft"] = "hard"
+    app_stopped_by: AssertedBy = None
 
 
 class VerifyArgs(Args):
@@ -68,9 +76,22 @@ class BackupCreateArgs(Args):
     label: str = Field("manual", pattern=r"^[A-Za-z0-9_-]{1,40}$")
 
 
+# the reason an operator gives to restore a backup with far fewer live images/docs than main.db (recorded)
+OverrideReason = Annotated[str | None, Field(min_length=3, max_length=300)]
+
+
 class RestoreArgs(Args):
     backup: str = Field(pattern=BACKUP_NAME)
     expected_sha256: str | None = Field(None, pattern=SHA256_HEX)  # pin: refuse a backup with another hash
+    accept_fewer_rows: OverrideReason = None
+    app_stopped_by: AssertedBy = None
+
+
+class ReplaceDbArgs(Args):
+    source: str = Field(min_length=1, max_length=1000)  # a backup name, or an absolute path in a source dir
+    expected_sha256: str | None = Field(None, pattern=SHA256_HEX)
+    accept_fewer_rows: OverrideReason = None
+    app_stopped_by: AssertedBy = None
 
 
 class CheckApiArgs(Args):
@@ -86,6 +107,7 @@ class DryRunArgs(Args):
     backup: str | None = Field(None, pattern=BACKUP_NAME)
     marker_mode: Literal["hard", "soft"] = "hard"
     expected_sha256: str | None = Field(None, pattern=SHA256_HEX)  # restore only
+    accept_fewer_rows: OverrideReason = None  # restore only
 
 
 # --- the contract ----------------------------------------------------------------------------------
@@ -118,6 +140,14 @@ _ENTRIES = (
     ),
     OperationContract("restore", RestoreArgs, RestoreResult, True, True, "restore main.db from a backup"),
     OperationContract(
+        "replace_db",
+        ReplaceDbArgs,
+        ReplaceDbResult,
+        True,
+        True,
+        "option 3: replace main.db with a backup or a file from an allowed folder (restore's safety)",
+    ),
+    OperationContract(
         "restore_files",
         NoArgs,
         RestoreFilesResult,
@@ -129,6 +159,14 @@ _ENTRIES = (
     OperationContract("check_api", CheckApiArgs, CheckApiResult, False, False, "probe the go-fast-cdn HTTP API"),
     OperationContract("tail_logs", TailLogsArgs, LogsResult, False, False, "last lines of the app's log"),
     OperationContract("dry_run", DryRunArgs, DryRunResult, False, True, "rehearse rollback/restore on a copy"),
+    OperationContract(
+        "recover_journal",
+        NoArgs,
+        RecoverJournalResult,
+        True,
+        True,
+        "let SQLite replay a hot journal into main.db (copies kept first)",
+    ),
 )
 
 OPERATIONS: dict[str, OperationContract] = {op.name: op for op in _ENTRIES}

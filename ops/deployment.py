@@ -23,15 +23,18 @@ class Deployment(BaseModel):
 
     @classmethod
     def locate(cls, path: str | Path) -> Deployment:
-        """Accept the deployment folder or the executable inside it; require ``db_data/main.db``."""
+        """Accept the deployment folder or the executable inside it; require its ``db_data/`` folder.
+
+        ``main.db`` itself may be missing (lost or deleted in the outage): the agent must still start,
+        report it in ``status`` and restore a backup into it."""
         p = Path(path).expanduser().resolve()
         if p.is_file():
             p = p.parent
         dep = cls(root=p)
-        if not dep.db_path.is_file():
+        if not dep.db_dir.is_dir():
             raise OpInputError(
                 "no_database",
-                f"{dep.db_path} does not exist: pass the folder of the go-fast-cdn executable "
+                f"{dep.db_dir} does not exist: pass the folder of the go-fast-cdn executable "
                 "(the one holding db_data/main.db; /app in Docker)",
             )
         return dep

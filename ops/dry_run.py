@@ -10,13 +10,17 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
 from ops.backups import install_db_file, normalise_sha256, sha256_file, validate_backup
-from ops.errors import OpInputError
+from ops.errors import OpInputError, OpRefused
 from ops.host import Host
-from ops.models import DryRunResult, utcnow
+from ops.leftovers import dry_run_prefix
+from ops.models import Counts, DbHealth, DryRunResult, utcnow
+from ops.quarantine import assess, broken_db_error
+from ops.restore_gate import check_rows, current_counts
 from ops.rollback import MarkerMode, describe, run_rollback_on
 from ops.schema import inspect_file, open_ro
 from ops.status import app_state, journal_blockers
@@ -58,6 +62,40 @@ def _refusals(host: Host, operation: str) -> list[str]:
     return out
 
 
+def _restore_over_broken(
+    host: Host, health: DbHealth, backup: str, expected: str | None, started: datetime
+) -> DryRunResult:
+    """Nothing to copy: a real restore would move the broken main.db aside and install the backup."""
+    _bpath, bsha, chk = validate_backup(host.deployment, backup, expected_sha256=expected)
+    st = app_state(host)
+    refuse = [] if st.running is False else [f"go-fast-cdn is not provably stopped ({st.detail})"]
+    moved = ", ".join(["main.db", *health.journal_files]) if health.state != "missing" else ""
+    c = chk.counts or Counts()
+    summary = (
+        f"dry run: main.db is {health.state} ({health.detail}); restoring {backup} would "
+        + (f"move {moved} aside into db_data/quarantine/ (kept, never deleted) and " if moved else "")
+        + f"install it: era {chk.era}, marker {chk.marker_state}, images live {c.images_live}, docs live "
+        f"{c.docs_live}" + (f" (real restore would be refused now: {refuse[0]})" if refuse else "")
+    )
+    return DryRunResult(
+        outcome="ok",
+        summary=summary,
+        started_at=started,
+        target_operation="restore",
+        backup=backup,
+        backup_sha256=bsha,
+        expected_sha256=expected,
+        would_refuse=refuse,
+        action="restore",
+        marker_after=chk.marker,
+        counts_after=c,
+        era_after=chk.era,
+        live_db_sha256="",
+        live_db_unchanged=True,
+        warnings=[f"the real restore would be refused now: {r}" for r in refuse],
+    )
+
+
 def dry_run(
     host: Host,
     operation: Literal["rollback", "restore"],
@@ -65,6 +103,7 @@ def dry_run(
     backup: str | None = None,
     marker_mode: MarkerMode = "hard",
     expected_sha256: str | None = None,
+    accept_fewer_rows: str | None = None,
 ) -> DryRunResult:
     """What ``operation`` would change, computed on a temp copy; the live DB is never opened for writing.
     ``expected_sha256`` (restore only) pins the backup exactly like ``restore_backup``."""
@@ -79,18 +118,29 @@ def dry_run(
     if expected_sha256 is not None and operation != "restore":
         raise OpInputError("bad_argument", "expected_sha256 only applies to a restore")
     expected = normalise_sha256(expected_sha256)
-    if not dep.db_path.is_file():
-        raise OpInputError("no_database", f"{dep.db_path} does not exist")
+    if accept_fewer_rows is not None and operation != "restore":
+        raise OpInputError("bad_argument", "accept_fewer_rows only applies to a restore")
+    health = assess(dep)
+    if health.broken:
+        if operation == "rollback":
+            raise broken_db_error(health, "dry-run a rollback")
+        return _restore_over_broken(host, health, str(backup), expected, started)
     bpath: Path | None = None
     bsha: str | None = None
+    refuse = _refusals(host, operation)
     if operation == "restore" and backup:
-        bpath, bsha, _chk = validate_backup(dep, backup, expected_sha256=expected)
+        bpath, bsha, chk = validate_backup(dep, backup, expected_sha256=expected)
+        try:
+            check_rows(backup, chk.counts, current_counts(dep.db_path), accept_fewer_rows)
+        except OpRefused as exc:
+            refuse.append(exc.message)
     live_sha = sha256_file(dep.db_path)
     warnings: list[str] = []
-    refuse = _refusals(host, operation)
     warnings += [f"the real {operation} would be refused now: {r}" for r in refuse]
-    with tempfile.TemporaryDirectory(prefix="rollback-agent-dryrun-") as tmpdir:
-        copy = Path(tmpdir) / "main.db"
+    tmpdir = Path(tempfile.gettempdir()) / dry_run_prefix()  # a recognisable name: swept if this run dies
+    tmpdir.mkdir()
+    try:
+        copy = tmpdir / "main.db"
         _snapshot(dep.db_path, copy, warnings)
         res = DryRunResult(
             outcome="ok",
@@ -140,6 +190,8 @@ def dry_run(
                 + (f", media rows {cb.media_raw} -> {ca.media_raw}" if cb.media_raw or ca.media_raw else "")
                 + (f"; drops {', '.join(res.dropped)}" if res.dropped else "")
             )
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
     after_sha = sha256_file(dep.db_path)
     res.live_db_unchanged = after_sha == live_sha
     if not res.live_db_unchanged:  # someone else wrote meanwhile (the app?); never us

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from ops.deployment import Deployment
 from ops.host import Host
+from ops.leftovers import temp_name
 from ops.models import MissingFile, RestoreFilesResult, utcnow
+from ops.quarantine import require_healthy
 from ops.schema import open_ro, tables
 
 FOLDERS = {"images": "images", "docs": "docs"}
@@ -90,10 +92,37 @@ def missing_legacy_files(conn: sqlite3.Connection, dep: Deployment) -> list[Miss
     return out
 
 
+def copy_file_into_place(src: Path, dst: Path) -> bool:
+    """Copy via a recognisable temp name beside ``dst``, then publish it with ``os.link`` (fails if
+    ``dst`` exists, never overwrites): a crash leaves no half-written file under a real name.
+    False if ``dst`` already exists."""
+    tmp = dst.with_name(temp_name(dst.name, ".part"))
+    try:
+        with open(src, "rb") as fin, open(tmp, "xb") as fout:
+            shutil.copyfileobj(fin, fout)
+            fout.flush()
+            os.fsync(fout.fileno())
+        shutil.copystat(src, tmp)
+        try:
+            os.link(tmp, dst)
+        except FileExistsError:
+            return False
+        except OSError:  # no hard links on this file system: reserve the name exclusively, then rename
+            try:
+                os.close(os.open(dst, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                return False
+            os.replace(tmp, dst)
+        return True
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def restore_files(host: Host) -> RestoreFilesResult:
     """Copy missing legacy files back from uploads/media (never overwriting; safe while running)."""
     started = utcnow()
     dep = host.deployment
+    require_healthy(dep, "check the legacy files against main.db")
     with open_ro(dep.db_path) as conn:
         missing = missing_legacy_files(conn, dep)
     copied: list[str] = []
@@ -106,11 +135,7 @@ def restore_files(host: Host) -> RestoreFilesResult:
             continue
         dst = dep.uploads_dir / FOLDERS[m.table] / name
         dst.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with open(src, "rb") as fin, open(dst, "xb") as fout:
-                shutil.copyfileobj(fin, fout)
-            shutil.copystat(src, dst)
-        except FileExistsError:
+        if not copy_file_into_place(src, dst):
             continue  # appeared meanwhile: not ours to overwrite
         copied.append(m.expected_path)
     if not missing:

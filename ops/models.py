@@ -6,8 +6,10 @@ agent's implementation (SQLite surgery, app controllers, the job store).
 
 ``outcome`` is what the bot turns into a step state: ``ok`` (done), ``failed`` (a check or an
 action failed; details in the result), ``noop`` (nothing to do: its own outcome, never shown as
-success). Refusals and bad input are exceptions on the agent (ops.errors) and job outcomes on the
-wire (``refused``, ``invalid``), never results.
+success), ``inconclusive`` (a check could not be made, e.g. verify with no baseline anywhere:
+neither a pass nor a failure, so it never moves the team to a fallback). Refusals and bad input
+are exceptions on the agent (ops.errors) and job outcomes on the wire (``refused``, ``invalid``),
+never results.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-Outcome = Literal["ok", "failed", "noop"]
+Outcome = Literal["ok", "failed", "noop", "inconclusive"]
 # Every outcome a job of the agent API can finish with (``JobView.outcome``).
-JobOutcome = Literal["ok", "failed", "noop", "refused", "invalid", "error"]
+JobOutcome = Literal["ok", "failed", "noop", "inconclusive", "refused", "invalid", "error"]
+ProofMethod = Literal["controller", "open-files", "asserted"]
 JobState = Literal["queued", "running", "finished"]
 
 SchemaEra = Literal[
@@ -34,6 +37,10 @@ SchemaEra = Literal[
 MarkerState = Literal["live", "soft-deleted", "absent"]
 MarkerMode = Literal["hard", "soft"]
 RollbackAction = Literal["noop", "drop-empty-media", "rollback"]
+# the live main.db, judged without writing it (ops.quarantine.assess)
+DbState = Literal["ok", "missing", "zero-bytes", "unreadable", "not-sqlite", "corrupt"]
+# what lies beside it: a -wal/-shm, a journal SQLite would replay, an empty/zero-first-byte one, or nothing
+JournalState = Literal["none", "stale", "hot", "wal"]
 
 
 def utcnow() -> datetime:
@@ -47,6 +54,8 @@ class OpResult(BaseModel):
     outcome: Outcome
     summary: str
     warnings: list[str] = Field(default_factory=list)
+    # temp files a crashed agent run left (writer process gone), removed before this operation ran
+    leftovers_removed: list[str] = Field(default_factory=list)
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime = Field(default_factory=utcnow)
 
@@ -57,6 +66,7 @@ class Check(BaseModel):
     name: str
     passed: bool
     detail: str = ""
+    inconclusive: bool = False  # could not be made (passed is then False, but nothing failed either)
 
 
 class AppState(BaseModel):
@@ -65,6 +75,31 @@ class AppState(BaseModel):
     running: bool | None
     detail: str
     pid: int | None = None
+
+
+class DbHolder(BaseModel):
+    """A process that has the DB (or its journal/WAL) open."""
+
+    pid: int
+    cmdline: str
+    files: list[str]  # file names it holds: main.db, main.db-journal, main.db-wal, main.db-shm
+    uid: int | None = None
+
+    def describe(self) -> str:
+        return f"pid {self.pid} ({self.cmdline or '?'}) holds {', '.join(self.files)}"
+
+
+class StoppedProof(BaseModel):
+    """How a destructive operation knew the app was stopped (kept in its result and the audit log)."""
+
+    method: ProofMethod
+    detail: str
+    controller: str
+    controller_detail: str
+    api_detail: str
+    open_files: str
+    processes_checked: int = 0
+    asserted_by: str | None = None
 
 
 class MarkerInfo(BaseModel):
@@ -157,13 +192,63 @@ class RollbackResult(OpResult):
     marker_after: MarkerInfo | None = None
     dropped: list[str] = Field(default_factory=list)  # indexes then the table
     sequence_row_removed: bool = False
-    removed_journal: str | None = None  # a stale (empty/zeroed-header) main.db-journal removed first
+    removed_journal: str | None = None  # a stale (empty or zero first byte) main.db-journal removed first
+    stopped_proof: StoppedProof | None = None  # how the app was known to be stopped
+
+
+class Leftover(BaseModel):
+    """A temp file or folder the agent recognises as its own (ops.leftovers)."""
+
+    path: str
+    kind: Literal["file", "folder"]
+    size: int
+    writer_pid: int | None = None  # None: an older agent version's name (no pid in it)
+    stale: bool  # the writer is gone (or, for old names, untouched for an hour)
+    removed: bool = False
+    error: str | None = None  # why a stale one could not be removed
+
+
+class DbHealth(BaseModel):
+    """What the live main.db is, judged without writing it (a hot journal is replayed on a scratch copy)."""
+
+    state: DbState
+    detail: str
+    size: int | None = None
+    journal: JournalState = "none"
+    journal_files: list[str] = Field(default_factory=list)  # -journal / -wal / -shm present
+
+    @property
+    def broken(self) -> bool:
+        return self.state != "ok"
+
+
+class QuarantineRecord(BaseModel):
+    """Where a broken main.db (and its journal/WAL) went; recorded in quarantine.json beside them."""
+
+    folder: str
+    reason: str  # a DbState, or why the copies were taken
+    detail: str
+    files: list[str]  # names inside the folder, as they were next to the live DB
+    sizes: dict[str, int] = Field(default_factory=dict)
+    operation: str
+    moved_at: datetime
+
+
+class RowCheck(BaseModel):
+    """Live images+docs of a backup against the DB it replaces (ops.restore_gate)."""
+
+    backup_live: int
+    current_live: int | None = None  # None: the current DB is missing or unreadable
+    far_fewer: bool = False
+    override_reason: str | None = None  # given by the operator to restore anyway
+    detail: str
 
 
 class StatusResult(OpResult):
     operation: str = "status"
     app_running: bool | None
     app_detail: str
+    db_holders: list[DbHolder] = Field(default_factory=list)  # processes with main.db/journal/WAL open
     db_path: str
     db_exists: bool
     db_size: int | None = None
@@ -176,16 +261,33 @@ class StatusResult(OpResult):
     marker: MarkerInfo | None = None
     counts: Counts = Field(default_factory=Counts)
     error: str | None = None
+    db_state: DbState | None = None  # ok / missing / zero-bytes / unreadable / not-sqlite / corrupt
+    db_detail: str | None = None
+    journal_state: JournalState = "none"  # none / stale / hot / wal
+    hot_journal: bool = False  # a hot journal or WAL: recover_journal replays it (app stopped)
+    leftovers: list[Leftover] = Field(default_factory=list)  # agent temp files found (stale ones removed)
+    next_step: str | None = None  # what an operator should run next, when something is wrong
+
+
+class SqliteCommand(BaseModel):
+    """One of the checklist's ``sqlite3`` lines and what it prints on this DB."""
+
+    command: str
+    output: str
 
 
 class VerifyResult(OpResult):
     operation: str = "verify"
     checks: list[Check] = Field(default_factory=list)
     failed_checks: list[str] = Field(default_factory=list)
+    inconclusive_checks: list[str] = Field(default_factory=list)
     baseline: Baseline | None = None
-    baseline_source: str | None = None  # "baseline.json" or "backup:<name>"
+    # "baseline.json", "backup:<name>" (asked for) or "newest-pre-migration:<name>" (found in backups/)
+    baseline_source: str | None = None
     counts: Counts = Field(default_factory=Counts)
     missing_files: list[MissingFile] = Field(default_factory=list)
+    # option 3's "Verify database state": the checklist's three sqlite3 commands and their output
+    sqlite3: list[SqliteCommand] = Field(default_factory=list)
 
 
 class BackupInfo(BaseModel):
@@ -250,6 +352,43 @@ class RestoreResult(OpResult):
     marker_after: MarkerInfo | None = None
     removed_journal: str | None = None
     baseline_path: str | None = None
+    db_state_before: DbState = "ok"
+    quarantine: QuarantineRecord | None = None  # where a broken main.db (and its journal) was moved
+    row_check: RowCheck | None = None  # live images+docs of the backup vs the DB it replaced
+    stopped_proof: StoppedProof | None = None  # how the app was known to be stopped
+
+
+class FileFacts(BaseModel):
+    name: str
+    size: int
+    sha256: str
+
+
+class DbFiles(BaseModel):
+    """The live files at one moment: main.db and whatever lies beside it."""
+
+    files: list[FileFacts] = Field(default_factory=list)
+    journal_state: JournalState
+
+
+class RecoverJournalResult(OpResult):
+    operation: str = "recover_journal"
+    before: DbFiles
+    after: DbFiles
+    copied_to: str | None = None  # the untouched copies of main.db + journal, made first
+    removed_stale_journal: bool = False
+    integrity_after: str | None = None
+    era_after: SchemaEra | None = None
+    marker_after: MarkerInfo | None = None
+    counts_after: Counts = Field(default_factory=Counts)
+
+
+class ReplaceDbResult(RestoreResult):
+    """Option 3's "Replace database file": a restore whose source may come from an allowed folder."""
+
+    operation: str = "replace_db"
+    source_path: str  # what the operator named
+    imported_as: str | None = None  # the name of its copy in backups/ (None: it was already there)
 
 
 class AppControlResult(OpResult):
@@ -265,6 +404,7 @@ class CheckApiResult(OpResult):
     api_url: str
     checks: list[Check] = Field(default_factory=list)
     serves_media: bool | None = None  # /api/cdn/media/all answers: a migration-era binary runs
+    uploads_will_fail: bool | None = None  # a migration-era binary over a DB without media
 
 
 class LogsResult(OpResult):

@@ -26,6 +26,7 @@ from ops.contract import (
     DryRunArgs,
     NoArgs,
     OperationContract,
+    ReplaceDbArgs,
     RestoreArgs,
     RollbackArgs,
     TailLogsArgs,
@@ -37,7 +38,6 @@ from ops.models import OpResult
 
 Progress = Callable[[str], None]
 OpFunc = Callable[[Host, Any, Progress], OpResult]
-
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,9 @@ def _start_app(host: Host, args: AppControlArgs, progress: Progress) -> OpResult
 
 
 def _rollback(host: Host, args: RollbackArgs, progress: Progress) -> OpResult:
-    return _fn("ops.rollback", "rollback")(host, marker_mode=args.marker_mode, progress=progress)
+    return _fn("ops.rollback", "rollback")(
+        host, marker_mode=args.marker_mode, app_stopped_by=args.app_stopped_by, progress=progress
+    )
 
 
 def _verify(host: Host, args: VerifyArgs, progress: Progress) -> OpResult:
@@ -155,8 +157,28 @@ def _backups_create(host: Host, args: BackupCreateArgs, progress: Progress) -> O
 
 def _restore(host: Host, args: RestoreArgs, progress: Progress) -> OpResult:
     return _fn("ops.backups", "restore_backup")(
-        host, args.backup, expected_sha256=args.expected_sha256, progress=progress
+        host,
+        args.backup,
+        expected_sha256=args.expected_sha256,
+        accept_fewer_rows=args.accept_fewer_rows,
+        app_stopped_by=args.app_stopped_by,
+        progress=progress,
     )
+
+
+def _replace_db(host: Host, args: ReplaceDbArgs, progress: Progress) -> OpResult:
+    return _fn("ops.replace_db", "replace_db")(
+        host,
+        args.source,
+        expected_sha256=args.expected_sha256,
+        accept_fewer_rows=args.accept_fewer_rows,
+        app_stopped_by=args.app_stopped_by,
+        progress=progress,
+    )
+
+
+def _recover_journal(host: Host, args: NoArgs, progress: Progress) -> OpResult:
+    return _fn("ops.journal", "recover_journal")(host, progress=progress)
 
 
 def _restore_files(host: Host, args: NoArgs, progress: Progress) -> OpResult:
@@ -178,6 +200,7 @@ def _dry_run(host: Host, args: DryRunArgs, progress: Progress) -> OpResult:
         backup=args.backup,
         marker_mode=args.marker_mode,
         expected_sha256=args.expected_sha256,
+        accept_fewer_rows=args.accept_fewer_rows,
     )
 
 
@@ -191,10 +214,12 @@ IMPLEMENTATIONS: dict[str, OpFunc] = {
     "backups_list": _backups_list,
     "backups_create": _backups_create,
     "restore": _restore,
+    "replace_db": _replace_db,
     "restore_files": _restore_files,
     "check_api": _check_api,
     "tail_logs": _tail_logs,
     "dry_run": _dry_run,
+    "recover_journal": _recover_journal,
 }
 
 

@@ -23,6 +23,7 @@ from ops.gorm_time import gorm_now, parse_datetime, to_ns
 from ops.host import Host
 from ops.models import LostRow, MarkerMode, RollbackResult, utcnow
 from ops.models import RollbackAction as Action
+from ops.quarantine import assess, broken_db_error
 from ops.schema import MARKER_NAME, MarkerInfo, SchemaInfo, inspect, inspect_file, q
 from ops.status import clear_stale_journal, require_stopped, stale_journal_warning
 
@@ -213,17 +214,23 @@ def describe(out: CoreOutcome, marker_mode: MarkerMode) -> str:
 
 
 def rollback(
-    host: Host, *, marker_mode: MarkerMode = "hard", progress: Callable[[str], None] | None = None
+    host: Host,
+    *,
+    marker_mode: MarkerMode = "hard",
+    app_stopped_by: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> RollbackResult:
-    """Refuse unless stopped and free of a hot journal/-wal (a stale empty or zeroed-header journal is
+    """Refuse unless stopped and free of a hot journal/-wal (a stale journal (empty, or first byte zero) is
     removed, exactly as restore does); then backup, baseline, report losses, drop, verify."""
     started = utcnow()
     if marker_mode not in ("hard", "soft"):
         raise OpInputError("bad_marker_mode", f"marker_mode must be 'hard' or 'soft', not {marker_mode!r}")
     dep = host.deployment
-    require_stopped(host, "roll back")
-    if not dep.db_path.is_file():
-        raise OpInputError("no_database", f"{dep.db_path} does not exist")
+    proof = require_stopped(host, "roll back", asserted_by=app_stopped_by)
+    say(progress, f"app stopped ({proof.method}): {proof.detail}")
+    health = assess(dep)
+    if health.broken:  # missing/zero-byte/unreadable/corrupt: a failure whose way out is a restore
+        raise broken_db_error(health, "roll back")
     removed = clear_stale_journal(dep, "roll back")
     warnings: list[str] = []
     if removed:
@@ -245,6 +252,7 @@ def rollback(
             marker_before=before.marker,
             marker_after=before.marker,
             removed_journal=removed,
+            stopped_proof=proof,
             warnings=warnings,
         )
         if before.marker.state == "soft-deleted":
@@ -288,6 +296,7 @@ def rollback(
         dropped=out.dropped,
         sequence_row_removed=out.sequence_row_removed,
         removed_journal=removed,
+        stopped_proof=proof,
         warnings=warnings,
     )
     if out.plan.missing_files:

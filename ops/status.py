@@ -11,48 +11,30 @@ from ops.control.base import AppState
 from ops.deployment import Deployment
 from ops.errors import OpRefused
 from ops.host import Host
-from ops.models import StatusResult, utcnow
+from ops.leftovers import describe, sweep
+from ops.models import DbHealth, StatusResult, utcnow
+from ops.quarantine import assess, journal_is_harmless, sidecar_files
 from ops.schema import inspect_file
+from ops.stopped import StoppedProof, effective_state, observe, prove_stopped
+
+__all__ = ["journal_is_harmless"]  # re-exported: the journal rule lives in ops.quarantine
 
 
 def journal_files(dep: Deployment) -> list[Path]:
     """main.db-journal / -wal / -shm present next to the DB (go-fast-cdn uses DELETE mode, so any of
     them means a writer is active or died mid-transaction)."""
-    return [p for p in (dep.journal_path, dep.wal_path, dep.shm_path) if p.exists()]
+    return sidecar_files(dep)
 
 
 def app_state(host: Host) -> AppState:
-    try:
-        return host.controller.state()
-    except Exception as exc:  # a broken controller means "unknown", never "stopped"
-        return AppState(running=None, detail=f"state check failed: {exc}")
+    """The controller, the API probe and the open-file scan together (ops.stopped)."""
+    return effective_state(host)
 
 
-def require_stopped(host: Host, action: str) -> AppState:
-    """Refuse unless the controller proves the app is stopped (``running`` None counts as running)."""
-    st = app_state(host)
-    if st.running is True:
-        raise OpRefused("app_running", f"refusing to {action}: go-fast-cdn is running ({st.detail}); stop it first")
-    if st.running is None:
-        raise OpRefused(
-            "app_state_unknown",
-            f"refusing to {action}: cannot prove go-fast-cdn is stopped ({st.detail}); stop it and retry",
-        )
-    return st
-
-
-JOURNAL_HEADER = 28  # bytes of a rollback journal's header; all zero = never hot
-
-
-def journal_is_harmless(journal: Path) -> bool:
-    """Zero-length, or a zeroed header (SQLite never treats those as hot): safe to delete.
-    Unreadable counts as not harmless."""
-    try:
-        with open(journal, "rb") as f:
-            data = f.read(JOURNAL_HEADER)
-    except OSError:
-        return False
-    return len(data) == 0 or not any(data)
+def require_stopped(host: Host, action: str, *, asserted_by: str | None = None) -> StoppedProof:
+    """Refuse unless the app is proven stopped (or, where nothing can prove it, asserted); the proof
+    says how, for the operation's result."""
+    return prove_stopped(host, action, asserted_by=asserted_by)
 
 
 def journal_blockers(dep: Deployment) -> list[Path]:
@@ -61,21 +43,22 @@ def journal_blockers(dep: Deployment) -> list[Path]:
 
 
 def stale_journal_warning(name: str) -> str:
-    return f"removed a stale {name} (empty or zeroed header, not a hot journal)"
+    return f"removed a stale {name} (empty or first byte zero: SQLite never replays it)"
 
 
 def clear_stale_journal(dep: Deployment, action: str) -> str | None:
     """The one journal guard of every writing operation (rollback, restore).
 
     Refuse (nothing touched) when a hot journal (journal magic), a -wal or a -shm lies next to the
-    DB: it may hold a crashed writer's data. A zero-length or zeroed-header ``main.db-journal`` is
+    DB: it may hold a crashed writer's data. A zero-length or zero-first-byte ``main.db-journal`` is
     not hot: remove it and return its name (the caller reports it as a warning)."""
     if journal_blockers(dep):
         names = ", ".join(p.name for p in journal_files(dep))
         raise OpRefused(
             "journal_present",
             f"refusing to {action}: {names} next to the DB (a writer is active or crashed mid-transaction and "
-            "it may hold its data); start and stop go-fast-cdn cleanly, or inspect the file by hand",
+            "it may hold its data); with go-fast-cdn stopped, run recover_journal (`rollback-agent "
+            "recover-journal`): it keeps a copy, lets SQLite replay the journal and checks integrity",
         )
     if dep.journal_path.exists():
         dep.journal_path.unlink()
@@ -138,39 +121,78 @@ def docker_layout_warnings(dep: Deployment) -> list[str]:
     ]
 
 
+def _next_step(health: DbHealth) -> str | None:
+    if health.broken:
+        return (
+            f"main.db is {health.state}: restore a backup (option 2); the restore moves the broken file "
+            "aside into db_data/quarantine/ and keeps it"
+        )
+    if health.journal in ("hot", "wal"):
+        return (
+            f"{', '.join(health.journal_files)} left by a crashed writer: with go-fast-cdn stopped, run "
+            "recover_journal (it keeps a copy, lets SQLite replay the journal, checks integrity)"
+        )
+    return None
+
+
 def status(host: Host) -> StatusResult:
-    """Report app state, files and schema era without writing anything (DB opened with mode=ro)."""
+    """Report app state, files, DB health and schema era. The DB is opened read-only (a hot journal is
+    replayed on a scratch copy to judge it); the only write is removing a dead agent run's temp files."""
     started = utcnow()
     dep = host.deployment
-    st = app_state(host)
-    jf = [p.name for p in journal_files(dep)]
+    obs = observe(host)
+    st = obs.state()
+    found = sweep(dep)
+    health = assess(dep)
+    jf = health.journal_files
     res = StatusResult(
         outcome="ok",
         summary="",
         started_at=started,
         app_running=st.running,
         app_detail=st.detail,
+        db_holders=obs.scan.holders,
         db_path=str(dep.db_path),
         db_exists=dep.db_path.is_file(),
+        db_size=health.size,
         journal_files=jf,
+        db_state=health.state,
+        db_detail=health.detail,
+        journal_state=health.journal,
+        hot_journal=health.journal in ("hot", "wal"),
+        leftovers=found,
+        next_step=_next_step(health),
     )
+    res.warnings += describe(found)
     if jf:
-        res.warnings.append(f"{', '.join(jf)} present next to the DB")
+        res.warnings.append(
+            f"{', '.join(jf)} present next to the DB"
+            + (" (hot: run recover_journal)" if res.hot_journal else " (stale: empty or first byte zero)")
+        )
     res.warnings += docker_layout_warnings(dep)
     app_txt = {True: "running", False: "stopped", None: "state unknown"}[st.running]
-    if not res.db_exists:
+    if health.broken:
         res.outcome = "failed"
-        res.error = "database file missing"
-        res.summary = f"app {app_txt}; no database at {dep.db_path}"
+        res.error = (
+            "database file missing"
+            if health.state == "missing"
+            else f"cannot read database: main.db is {health.state} ({health.detail})"
+        )
+        res.summary = (
+            f"app {app_txt}; no database at {dep.db_path}"
+            if health.state == "missing"
+            else f"app {app_txt}; main.db {health.state}: {health.detail}"
+        ) + "; restore a backup (option 2)"
         res.finished_at = utcnow()
         return res
-    res.db_size = dep.db_path.stat().st_size
     try:
         info = inspect_file(dep.db_path)
     except sqlite3.Error as exc:
         res.outcome = "failed"
         res.error = f"cannot read database: {exc}"
-        res.summary = f"app {app_txt}; database unreadable: {exc}"
+        res.summary = f"app {app_txt}; database unreadable: {exc}" + (
+            f"; {', '.join(jf)} present: run recover_journal" if res.hot_journal else ""
+        )
         res.finished_at = utcnow()
         return res
     res.tables, res.indexes, res.schema_era = info.tables, info.indexes, info.era

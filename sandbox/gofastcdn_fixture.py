@@ -180,8 +180,7 @@ def add_file_row(
     created = _ts(at)
     with connect(dep.root) as conn:
         cur = conn.execute(
-            f"INSERT INTO `{table}`(created_at, updated_at, deleted_at, file_name, checksum) "
-            "VALUES (?, ?, NULL, ?, ?)",
+            f"INSERT INTO `{table}`(created_at, updated_at, deleted_at, file_name, checksum) VALUES (?, ?, NULL, ?, ?)",
             (created, created, name, checksum_of(body)),
         )
         row_id = int(cur.lastrowid or 0)
@@ -220,10 +219,7 @@ def create_media_table(conn: sqlite3.Connection, schema: MediaSchema, *, tip_ind
 
 
 def _table_exists(conn: sqlite3.Connection, name: str) -> bool:
-    return (
-        conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
-        is not None
-    )
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
 
 
 def migrate(
@@ -329,9 +325,7 @@ def upload_after_migration(
     return media_id
 
 
-def rename_after_migration(
-    root: Path, old: str, new: str, *, table: Literal["images", "docs"] = "images"
-) -> None:
+def rename_after_migration(root: Path, old: str, new: str, *, table: Literal["images", "docs"] = "images") -> None:
     """PUT /rename/image on a migration-era server: renames the media row and the legacy file only."""
     dep = Deployment(root=Path(root))
     with connect(dep.root) as conn:

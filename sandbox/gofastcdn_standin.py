@@ -1,33 +1,54 @@
-"""A stand-in for the go-fast-cdn server: the read-only public API the rollback bot checks.
+"""A stand-in for the go-fast-cdn server, modelling each binary a team may actually run.
 
-Serves a deployment folder (``db_data/main.db`` + ``uploads/``) the way gin/GORM would:
-``GET /api/`` -> "pong"; ``/api/cdn/image/all`` and ``/api/cdn/doc/all`` -> live rows;
-``/api/cdn/download/{images,docs}/<name>`` -> file bytes. ``--era migration`` behaves like the
-migration-era binary instead: the legacy listings read ``media`` and ``/api/cdn/media/all`` exists.
+Serves a deployment folder (``db_data/main.db`` + ``uploads/``) the way gin/GORM do, as observed on
+the real builds (``--binary``):
 
-The DB is opened read-only per request because the rollback replaces it atomically while we run.
-Run: ``python -m sandbox.gofastcdn_standin --root DEPLOYMENT --port PORT [--host 127.0.0.1]``.
+- ``pre-migration`` (fork main / upstream): ``/api/cdn/{image,doc}/all`` read ``images``/``docs``;
+  uploads write them; no media routes (404).
+- ``migration-era`` (a7396e9): the legacy lists still read ``images``/``docs``; ``/api/cdn/media/all``
+  reads ``media`` and answers 200 ``null`` when the table is gone; *every* upload (legacy or media)
+  writes ``media``, so after a rollback each one fails with 500 "no such table: media".
+- ``tip``: reads and writes only ``media`` (legacy lists filter it by type), and its connect step
+  re-creates an empty ``media`` table (tip DDL + composite index) at start-up.
+
+All binaries: ``GET /api/`` -> "pong"; ``/api`` -> 301 to ``/api/``; HEAD is 404; 404 bodies are
+``404 page not found\n`` as ``text/plain; charset=utf-8``; media JSON omits null width/height.
+Like GORM's connection pool the server keeps ``main.db`` open for its whole life (so the agent's
+open-file check sees it), and reads each request on a fresh connection (so it sees a swapped file).
+Uploads need ``Authorization: Bearer <JWT HS256>`` signed with ``JWT_SECRET`` (go-fast-cdn's default
+secret when unset); ``make_token`` builds one. Loopback only.
+Run: ``python -m sandbox.gofastcdn_standin --root DEPLOYMENT --port PORT [--binary pre-migration]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
+import hmac
 import ipaddress
 import json
 import mimetypes
+import os
 import re
 import signal
 import socket
 import sqlite3
 import sys
 import threading
+import time
 from collections.abc import Sequence
+from contextlib import closing
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
+
+from ops.gorm_time import gorm_now
+from sandbox.gofastcdn_fixture import MEDIA_DDL_TIP, MEDIA_TIP_COMPOSITE_INDEX
 
 _GORM_TIME = re.compile(r"^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.(\d+))?\s*(Z|[+-]\d\d:?\d\d)?$")
 _ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -73,14 +94,89 @@ def row_json(row: sqlite3.Row) -> dict[str, Any]:
     return out
 
 
+Binary = Literal["pre-migration", "migration-era", "tip"]
+BINARIES: tuple[str, ...] = ("pre-migration", "migration-era", "tip")
+DEFAULT_JWT_SECRET = "your-super-secret-jwt-key"  # go-fast-cdn's default when JWT_SECRET is unset
+_LEGACY = {"image": ("images", "images", "image"), "doc": ("docs", "docs", "doc")}  # table, folder, form field
+
+
+class UploadError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def make_token(secret: str = DEFAULT_JWT_SECRET, *, user_id: int = 1, ttl_s: int = 900) -> str:
+    """An access token go-fast-cdn would accept (HS256, ``exp`` in the future)."""
+    head = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    claims = _b64url(json.dumps({"user_id": user_id, "role": "admin", "exp": int(time.time()) + ttl_s}).encode())
+    sig = hmac.new(secret.encode(), f"{head}.{claims}".encode(), hashlib.sha256).digest()
+    return f"{head}.{claims}.{_b64url(sig)}"
+
+
+def check_token(header: str | None, secret: str) -> bool:
+    if not header or not header.startswith("Bearer "):
+        return False
+    parts = header.removeprefix("Bearer ").strip().split(".")
+    if len(parts) != 3:
+        return False
+    want = _b64url(hmac.new(secret.encode(), f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest())
+    if not hmac.compare_digest(want, parts[2]):
+        return False
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return False
+    return isinstance(claims, dict) and float(claims.get("exp", 0)) > time.time()
+
+
+def media_json(row: sqlite3.Row) -> dict[str, Any]:
+    """A media row as the migration-era/tip binary renders it: null width/height are omitted."""
+    out = row_json(row)
+    for col in ("width", "height"):
+        if out.get(col) is None:
+            out.pop(col, None)
+    return out
+
+
 class StandinApp:
     """The request logic, separate from HTTP plumbing so it is easy to read and to test."""
 
-    def __init__(self, root: Path, era: str = "pre") -> None:
+    def __init__(self, root: Path, binary: Binary = "pre-migration") -> None:
+        if binary not in BINARIES:
+            raise ValueError(f"unknown binary {binary!r}; one of {', '.join(BINARIES)}")
         self.root = root
-        self.era = era
+        self.binary = binary
         self.db_path = root / "db_data" / "main.db"
+        self.jwt_secret = os.environ.get("JWT_SECRET") or DEFAULT_JWT_SECRET
+        self._held: sqlite3.Connection | None = None
+        self._write_lock = threading.Lock()
 
+    # -- life cycle ---------------------------------------------------------------------------
+    def open(self) -> None:
+        """What the binary does when it starts: connect (the tip re-creates media) and keep the pool."""
+        if not self.db_path.is_file():
+            return  # the stand-in never creates a DB (the real one would create an empty one)
+        if self.binary == "tip":
+            with self._write_lock, closing(sqlite3.connect(self.db_path, timeout=5)) as con:
+                if not self._table_in(con, "media"):
+                    with con:
+                        for stmt in MEDIA_DDL_TIP:
+                            con.execute(stmt)
+                        con.execute(MEDIA_TIP_COMPOSITE_INDEX)
+        self._held = sqlite3.connect(self.db_path, check_same_thread=False)
+        self._held.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+
+    def close(self) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
+
+    # -- reads ----------------------------------------------------------------------------------
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         if not self.db_path.is_file():
             raise FileNotFoundError(f"{self.db_path} does not exist")
@@ -93,21 +189,30 @@ class StandinApp:
         finally:
             con.close()
 
+    @staticmethod
+    def _table_in(con: sqlite3.Connection, name: str) -> bool:
+        return con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
+
     def _has_table(self, name: str) -> bool:
         rows = self._query("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,))
         return bool(rows)
 
-    def listing(self, kind: str) -> list[dict[str, Any]]:
-        if kind == "media" or self.era == "migration":
+    def serves_media(self) -> bool:
+        return self.binary != "pre-migration"
+
+    def listing(self, kind: str) -> list[dict[str, Any]] | None:
+        """Rows of a listing route; None is Go's nil slice (JSON ``null``): GORM's error on a missing
+        table is ignored by the media handler."""
+        if kind == "media" or self.binary == "tip":
             if not self._has_table("media"):
-                return []  # the tip re-creates an empty media table on connect
+                return None if kind == "media" else []
             sql = "SELECT * FROM media WHERE deleted_at IS NULL"
             params: tuple[Any, ...] = ()
             if kind != "media":
                 sql += " AND type = ?"
                 params = (_MEDIA_TYPE[kind],)
-            return [row_json(r) for r in self._query(sql + " ORDER BY id", params)]
-        table = {"image": "images", "doc": "docs"}[kind]
+            return [media_json(r) for r in self._query(sql + " ORDER BY id", params)]
+        table = _LEGACY[kind][0]
         rows = self._query(f"SELECT * FROM {table} WHERE deleted_at IS NULL ORDER BY id")
         return [row_json(r) for r in rows]
 
@@ -122,6 +227,74 @@ class StandinApp:
         up = self.root / "uploads"
         return sum(p.stat().st_size for p in up.rglob("*") if p.is_file()) if up.is_dir() else 0
 
+    # -- uploads --------------------------------------------------------------------------------
+    def upload(self, kind: str, fields: dict[str, tuple[str | None, bytes]]) -> str:
+        """POST /api/cdn/upload/<kind>: returns the file URL, or raises UploadError(status, message)."""
+        if kind == "media" and not self.serves_media():
+            raise UploadError(404, "404 page not found")
+        field = "file" if kind == "media" else _LEGACY[kind][2]
+        if field not in fields:
+            raise UploadError(400, f"Failed to read file: http: no such file ({field})")
+        filename, data = fields[field]
+        name = (fields["filename"][1].decode() if "filename" in fields else "") or (filename or "")
+        name = Path(name).name
+        if not name:
+            raise UploadError(400, "filename is required")
+        if self.binary == "pre-migration":
+            table, folder, _ = _LEGACY[kind]
+            checksum = hashlib.md5(data[:512].ljust(512, b"\0")).digest()
+            media_type = None
+        else:  # every migration-era and tip upload lands in media, the legacy routes too
+            table = "media"
+            folder = "media" if kind == "media" else _LEGACY[kind][1]
+            checksum = hashlib.md5(data).digest()
+            media_type = "document" if kind == "doc" else "image" if kind == "image" else _guess_type(name)
+        now = gorm_now(local=True)
+        with self._write_lock, closing(sqlite3.connect(self.db_path, timeout=5)) as con:
+            try:
+                with con:
+                    dup = con.execute(
+                        f"SELECT 1 FROM {table} WHERE checksum = ? AND deleted_at IS NULL", (checksum,)
+                    ).fetchone()
+                    if dup:
+                        raise UploadError(409, "File already exists")
+                    if media_type is None:
+                        con.execute(
+                            f"INSERT INTO {table} (created_at, updated_at, file_name, checksum) VALUES (?,?,?,?)",
+                            (now, now, name, checksum),
+                        )
+                    else:
+                        con.execute(
+                            "INSERT INTO media (created_at, updated_at, file_name, checksum, type) VALUES (?,?,?,?,?)",
+                            (now, now, name, checksum, media_type),
+                        )
+            except sqlite3.Error as exc:
+                raise UploadError(500, str(exc)) from exc
+        target = self.root / "uploads" / folder
+        target.mkdir(parents=True, exist_ok=True)
+        (target / name).write_bytes(data)
+        return f"/download/{folder}/{name}"
+
+
+def _guess_type(name: str) -> str:
+    mime = mimetypes.guess_type(name)[0] or ""
+    major = mime.split("/", 1)[0]
+    return {"image": "image", "video": "video", "audio": "audio"}.get(major, "document")
+
+
+def parse_multipart(content_type: str, body: bytes) -> dict[str, tuple[str | None, bytes]]:
+    """form field -> (file name, bytes) from a multipart/form-data body."""
+    msg = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+    if not msg.is_multipart():
+        return {}
+    out: dict[str, tuple[str | None, bytes]] = {}
+    for part in msg.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str):
+            payload = part.get_payload(decode=True)
+            out[name] = (part.get_filename(), payload if isinstance(payload, bytes) else b"")
+    return out
+
 
 _ROUTES = {
     "/api/cdn/image/all": "image",
@@ -129,6 +302,9 @@ _ROUTES = {
     "/api/cdn/media/all": "media",
 }
 _DOWNLOAD = re.compile(r"^/api/cdn/download/(images|docs|media)/(.+)$")
+_UPLOAD = re.compile(r"^/api/cdn/upload/(image|doc|media)$")
+NOT_FOUND = b"404 page not found\n"
+MAX_UPLOAD = 64 << 20
 
 
 class StandinRequestHandler(BaseHTTPRequestHandler):
@@ -136,10 +312,12 @@ class StandinRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     app: StandinApp  # set on the subclass made by make_server
 
-    def _send(self, status: int, body: bytes, ctype: str) -> None:
+    def _send(self, status: int, body: bytes, ctype: str, extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -149,7 +327,7 @@ class StandinRequestHandler(BaseHTTPRequestHandler):
         self._send(status, body, "application/json; charset=utf-8")
 
     def _not_found(self) -> None:
-        self._send(404, b"404 page not found", "text/plain")
+        self._send(404, NOT_FOUND, "text/plain; charset=utf-8")
 
     def do_GET(self) -> None:  # noqa: N802 (http.server naming)
         path = urlsplit(self.path).path
@@ -158,19 +336,42 @@ class StandinRequestHandler(BaseHTTPRequestHandler):
         except (sqlite3.Error, OSError) as exc:
             self._json(500, {"error": str(exc)})
 
-    do_HEAD = do_GET  # noqa: N815
+    def do_HEAD(self) -> None:  # noqa: N802 - gin routes no HEAD: every HEAD is a 404
+        self._not_found()
+
+    def do_POST(self) -> None:  # noqa: N802
+        path = urlsplit(self.path).path
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_UPLOAD:
+            return self._json(413, {"error": "file too large"})
+        body = self.rfile.read(length) if length else b""
+        m = _UPLOAD.match(path)
+        if not m or (m.group(1) == "media" and not self.app.serves_media()):
+            return self._not_found()
+        if not check_token(self.headers.get("Authorization"), self.app.jwt_secret):
+            return self._json(401, {"error": "Authorization header required"})
+        try:
+            fields = parse_multipart(self.headers.get("Content-Type", ""), body)
+            url = self.app.upload(m.group(1), fields)
+        except UploadError as exc:
+            return self._json(exc.status, {"error": str(exc)})
+        except OSError as exc:
+            return self._json(500, {"error": str(exc)})
+        return self._json(200, {"file_url": url})
 
     def _route(self, path: str) -> None:
         app = self.app
-        if path in ("/api", "/api/"):
+        if path == "/api":
+            return self._send(301, b"", "text/html; charset=utf-8", {"Location": "/api/"})
+        if path == "/api/":
             return self._json(200, "pong")
         if path == "/api/cdn/size":
             return self._json(200, {"cdn_size_bytes": app.cdn_size()})
         kind = _ROUTES.get(path)
-        if kind is not None and (kind != "media" or app.era == "migration"):
+        if kind is not None and (kind != "media" or app.serves_media()):
             return self._json(200, app.listing(kind))
         m = _DOWNLOAD.match(path)
-        if m and (m.group(1) != "media" or app.era == "migration"):
+        if m and (m.group(1) != "media" or app.serves_media()):
             file = app.file_path(m.group(1), unquote(m.group(2)))
             if file is None:
                 return self._not_found()
@@ -194,15 +395,25 @@ def check_loopback(host: str) -> str:
     return str(addr)
 
 
-def make_server(root: Path, port: int, host: str = "127.0.0.1", era: str = "pre") -> ThreadingHTTPServer:
+def make_server(
+    root: Path, port: int, host: str = "127.0.0.1", binary: Binary = "pre-migration"
+) -> ThreadingHTTPServer:
+    """Bind and start the app (``app.open()``: the tip's connect, the held DB); ``server_close`` closes it."""
     addr = check_loopback(host)
-    handler = type("BoundHandler", (StandinRequestHandler,), {"app": StandinApp(root, era)})
+    app = StandinApp(root, binary)
+    handler = type("BoundHandler", (StandinRequestHandler,), {"app": app})
 
     class Server(ThreadingHTTPServer):
         daemon_threads = True
         address_family = socket.AF_INET6 if ":" in addr else socket.AF_INET
 
-    return Server((addr, port), handler)
+        def server_close(self) -> None:
+            super().server_close()
+            app.close()
+
+    server = Server((addr, port), handler)
+    app.open()
+    return server
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -210,11 +421,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--root", required=True, type=Path, help="deployment folder (holds db_data/main.db)")
     ap.add_argument("--port", type=int, default=8080, help="0 picks a free port (printed on start)")
     ap.add_argument("--host", default="127.0.0.1", help="loopback only")
-    ap.add_argument("--era", choices=("pre", "migration"), default="pre", help="which binary to imitate")
+    ap.add_argument("--binary", choices=BINARIES, default="pre-migration", help="which go-fast-cdn build to imitate")
     ns = ap.parse_args(argv)
     try:
-        server = make_server(ns.root.resolve(), ns.port, ns.host, ns.era)
-    except (ValueError, OSError) as exc:
+        server = make_server(ns.root.resolve(), ns.port, ns.host, ns.binary)
+    except (ValueError, OSError, sqlite3.Error) as exc:
         print(f"gofastcdn-standin: {exc}", file=sys.stderr, flush=True)
         return 2
 
@@ -227,7 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     host, port = str(server.server_address[0]), int(server.server_address[1])
     shown = f"[{host}]" if ":" in host else host
     print(
-        f"gofastcdn-standin ({ns.era}) listening on http://{shown}:{port} root={ns.root.resolve()}",
+        f"gofastcdn-standin ({ns.binary}) listening on http://{shown}:{port} root={ns.root.resolve()}",
         flush=True,
     )
     try:

@@ -30,8 +30,6 @@ from bot.record.model import (
 from bot.record.timeline import Labels, ThreadMessage, merge_timeline
 from ops.models import utcnow
 
-FOLLOW_UP_SECTION = "followup"
-
 
 def _parse_time(value: Any) -> datetime | None:
     if value in (None, ""):
@@ -244,7 +242,9 @@ class RecordBuilder:
             steps=steps if kind == "full" else [s for s in steps if s.state != "pending"],
             agent_operations=ops,
             resolution_steps=self._resolution_steps(steps, ops),
-            follow_ups=self._follow_ups(steps, follow_ups or self._assigned(incident_id, person)),
+            follow_ups=self._follow_ups(
+                steps, follow_ups or self._assigned(incident_id, person), {s.id for s in svc.runbook.follow_up_steps()}
+            ),
         )
 
     @staticmethod
@@ -284,11 +284,13 @@ class RecordBuilder:
         return out
 
     @staticmethod
-    def _follow_ups(steps: list[RecordStep], known: Mapping[str, FollowUpItem]) -> list[FollowUpItem]:
-        """The follow-up section's top-level steps, with owner and due date where one was set."""
+    def _follow_ups(
+        steps: list[RecordStep], known: Mapping[str, FollowUpItem], tasks: set[str]
+    ) -> list[FollowUpItem]:
+        """The follow-up tasks (steps of kind ``follow_up``), with owner and due date where one was set."""
         out: list[FollowUpItem] = []
         for s in steps:
-            if not s.step_id.startswith(FOLLOW_UP_SECTION + ".") or s.step_id.count(".") != 1:
+            if s.step_id not in tasks:
                 continue
             item = known.get(s.step_id) or FollowUpItem(step_id=s.step_id, title=s.title)
             if s.state == "done" and item.done_at is None:

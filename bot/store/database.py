@@ -31,6 +31,7 @@ JSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "agent_jobs": ("args", "result", "error"),
 }
 
+
 def _encode(table: str, row: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(row)
     for col in JSON_COLUMNS.get(table, ()):

@@ -249,9 +249,7 @@ def _keep_copy(conn: sqlite3.Connection, path: str, version: int) -> str:
     return target
 
 
-def migrate(
-    db: sqlite_utils.Database, path: str = ":memory:", migrations: tuple[Migration, ...] = MIGRATIONS
-) -> int:
+def migrate(db: sqlite_utils.Database, path: str = ":memory:", migrations: tuple[Migration, ...] = MIGRATIONS) -> int:
     """Bring the open store up to the newest migration; returns the version it is at now."""
     conn = db.conn
     versions = [m.version for m in migrations]

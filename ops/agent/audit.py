@@ -1,12 +1,19 @@
 """Append-only audit trail: one JSON object per line in ``<state-dir>/audit.jsonl``, fsync'd.
 
 Every line has ``time`` and ``event``; the rest depends on the event:
-``rejected`` (401: reason, method, path, caller, remote), ``accepted`` (a new job), ``duplicate`` (a
-known request id, nothing run), ``started`` / ``finished`` (one execution: outcome, summary, the full
-``result`` (the operation result's model_dump, as stored on the job), error, traceback),
-``interrupted`` (found unfinished at startup), ``local_run`` (the CLI, no agent; also with ``result``).
-Counting ``started`` lines per job therefore counts executions. Successful ``GET /v1/jobs/{id}`` polls
-are not audited (they change nothing; a bot polls several times a second); rejected ones are.
+``rejected`` (every request refused before anything ran: status 400/401/404/405/409/413/503 with
+reason, method, path, caller, remote; or an invalid operation/args: reason = the error code,
+outcome ``invalid``, job_id), ``accepted`` (a new job), ``duplicate`` (a known request id, nothing
+run), ``started`` (the operation lock is held and the operation begins: exactly one line per
+execution), ``finished`` (outcome, summary, the full ``result`` (the operation result's model_dump,
+as stored on the job), error, traceback), ``busy`` (another state-changing operation held the lock:
+refused, nothing ran, no ``started``), ``interrupted`` (found unfinished at startup), ``local_run``
+(one CLI execution, with ``result``), ``local_busy`` / ``local_rejected`` (a CLI run refused as busy /
+with invalid arguments), ``app_stopped_asserted`` (an operator asserted go-fast-cdn is stopped: by
+whom, and whether that assertion was the proof the operation ran on). Counting ``started`` +
+``local_run`` lines therefore counts executions.
+Successful ``GET /v1/jobs/{id}`` polls are not audited (they change nothing; a bot polls several
+times a second); rejected ones are.
 """
 
 from __future__ import annotations

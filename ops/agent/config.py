@@ -34,14 +34,14 @@ class AgentSettings(BaseSettings):
     controller: dict[str, Any] | None = None  # JSON in ROLLBACK_AGENT_CONTROLLER
     api_url: str = "http://127.0.0.1:8080"
     secret_env: str = DEFAULT_SECRET_ENV
+    # folders replace_db may copy a DB from, besides backups/ (JSON list in ROLLBACK_AGENT_SOURCE_DIRS)
+    source_dirs: list[Path] = Field(default_factory=list)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
 
     def secret(self) -> str:
         value = os.environ.get(self.secret_env, "")
         if not value.strip():
-            raise ConfigError(
-                f"{self.secret_env} is not set: export a shared secret (e.g. `openssl rand -hex 32`)"
-            )
+            raise ConfigError(f"{self.secret_env} is not set: export a shared secret (e.g. `openssl rand -hex 32`)")
         if len(value) < 16:
             raise ConfigError(f"{self.secret_env} is too short: use at least 16 characters")
         return value
@@ -71,4 +71,12 @@ def make_controller_from(config: dict[str, Any] | None, api_url: str) -> AppCont
 def build_host(settings: AgentSettings) -> Host:
     deployment = settings.locate()
     controller = make_controller_from(settings.controller, settings.api_url)
-    return Host(deployment=deployment, controller=controller, api_url=settings.api_url)
+    missing = [d for d in settings.source_dirs if not d.is_dir()]
+    if missing:
+        raise ConfigError(f"source dir {missing[0]} is not a folder (--source-dir / ROLLBACK_AGENT_SOURCE_DIRS)")
+    return Host(
+        deployment=deployment,
+        controller=controller,
+        api_url=settings.api_url,
+        source_dirs=tuple(d.expanduser().resolve() for d in settings.source_dirs),
+    )

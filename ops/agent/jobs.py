@@ -14,14 +14,17 @@ import sqlite3
 import threading
 import traceback
 import uuid
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from ops import leftovers
 from ops.agent import locks
 from ops.agent.audit import AuditLog
 from ops.errors import OpError, OpInputError
 from ops.host import Host
+from ops.leftovers import Leftover
 from ops.models import JobError, JobOutcome, JobView, ProgressLine, utcnow
 from ops.registry import PreparedCall, Registry
 
@@ -218,20 +221,42 @@ class _ProgressSink:
             self._store.add_progress(self._job_id, MAX_PROGRESS_LINES + 1, f"({self.dropped} more lines dropped)")
 
 
+def _sweep_leftovers(host: Host) -> list[Leftover]:
+    """Remove a dead agent run's temp files; a failure here never stops the operation."""
+    try:
+        return leftovers.sweep(host.deployment)
+    except OSError:
+        return []
+
+
 def run_call(
-    call: PreparedCall, host: Host, progress: Any, *, state_dir: Path, job_id: str | None = None
+    call: PreparedCall,
+    host: Host,
+    progress: Any,
+    *,
+    state_dir: Path,
+    job_id: str | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> tuple[JobOutcome, dict[str, Any] | None, JobError | None, str | None]:
     """Run one prepared call under the deployment lock when needed and map how it ended.
 
     Returns (outcome, result, error, traceback). Shared by agent jobs and local CLI runs so both
     report a refusal, bad input or crash the same way; a crash is never reported as ok.
+    ``on_start`` is called once the lock is held, right before the operation runs: a ``busy``
+    refusal never calls it, so an audit ``started`` line always means one execution. Every
+    operation first removes the temp files of a dead agent run (reported in ``leftovers_removed``).
     """
     guard: AbstractContextManager[None] = (
         locks.exclusive(state_dir, call.spec.name, job_id) if call.spec.exclusive else nullcontext()
     )
     try:
         with guard:
+            if on_start is not None:
+                on_start()
+            found = _sweep_leftovers(host)
             result = call.run(host, progress)
+            result.leftovers_removed = [f.path for f in found if f.removed] + result.leftovers_removed
+            result.warnings = leftovers.describe(found) + result.warnings
         return result.outcome, result.model_dump(mode="json"), None, None
     except OpError as exc:
         outcome: JobOutcome = exc.kind if exc.kind in ("refused", "invalid") else "failed"  # type: ignore[assignment]
@@ -244,6 +269,17 @@ def run_call(
             JobError(kind="error", code=type(exc).__name__, message=message),
             (traceback.format_exc()),
         )
+
+
+def is_busy(outcome: JobOutcome, error: JobError | None) -> bool:
+    """The lock was held by another operation: refused before anything ran."""
+    return outcome == "refused" and error is not None and error.code == "busy"
+
+
+def stopped_note(result: dict[str, Any] | None) -> dict[str, Any]:
+    """For the ``app_stopped_asserted`` audit line: whether the assertion was what let it run."""
+    proof = (result or {}).get("stopped_proof") or {}
+    return {"proof_method": proof.get("method"), "proof_detail": proof.get("detail")}
 
 
 class JobExecutor:
@@ -298,10 +334,12 @@ class JobExecutor:
         if not created:
             self.audit.write("duplicate", **common, state=view.state, outcome=view.outcome)
             return view, False
-        self.audit.write("accepted", **common)
-        if finished:
-            self.audit.write("finished", **common, outcome=finished[0], result=None, error=finished[1].model_dump())
+        if finished:  # invalid: recorded as a finished job (the request id is spent), nothing runs
+            self.audit.write(
+                "rejected", **common, reason=finished[1].code, outcome=finished[0], error=finished[1].model_dump()
+            )
             return view, True
+        self.audit.write("accepted", **common)
         assert call is not None
         thread = threading.Thread(target=self._execute, args=(view.job_id, call, common), name=f"job-{view.job_id[:8]}")
         with self._threads_lock:
@@ -330,14 +368,25 @@ class JobExecutor:
 
     def _execute(self, job_id: str, call: PreparedCall, common: dict[str, Any]) -> None:
         sink = _ProgressSink(self.store, job_id)
+        started = False
+
+        def on_start() -> None:
+            nonlocal started
+            started = True
+            self.audit.write("started", **common)
+
         try:
             self.store.mark_running(job_id)
-            self.audit.write("started", **common)
-            outcome, result, error, tb = run_call(call, self.host, sink, state_dir=self.state_dir, job_id=job_id)
+            outcome, result, error, tb = run_call(
+                call, self.host, sink, state_dir=self.state_dir, job_id=job_id, on_start=on_start
+            )
             sink.close()
+            asserted = getattr(call.args, "app_stopped_by", None)
+            if asserted:  # an operator's word that the app is stopped: its own line, whatever came of it
+                self.audit.write("app_stopped_asserted", **common, by=asserted, outcome=outcome, **stopped_note(result))
             self.store.finish(job_id, outcome, result, error)
             self.audit.write(
-                "finished",
+                "finished" if started or not is_busy(outcome, error) else "busy",
                 **common,
                 outcome=outcome,
                 summary=(result or {}).get("summary"),

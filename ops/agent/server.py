@@ -54,32 +54,36 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def create_app(
-    runner: JobExecutor, verifier: Verifier, audit: AuditLog, *, max_body_bytes: int = 65536
-) -> Starlette:
+def create_app(runner: JobExecutor, verifier: Verifier, audit: AuditLog, *, max_body_bytes: int = 65536) -> Starlette:
     def remote(request: Request) -> str | None:
         return request.client.host if request.client else None
+
+    def reject(request: Request, status: int, reason: str, caller: str | None = None, **extra: Any) -> Response:
+        """Every refused request leaves one ``rejected`` audit line (status, reason, who, from where)."""
+        audit.write(
+            "rejected",
+            status=status,
+            reason=reason,
+            method=request.method,
+            path=request.url.path,
+            caller=caller if caller is not None else request.headers.get(CALLER_HEADER),
+            authenticated=caller is not None,
+            remote=remote(request),
+            **extra,
+        )
+        return _error(status, reason)
 
     async def authenticate(request: Request) -> tuple[str, bytes] | Response:
         try:
             body = await _read_body(request, max_body_bytes)
         except BodyTooLarge:
-            return _error(413, f"body larger than {max_body_bytes} bytes")
+            return reject(request, 413, f"body larger than {max_body_bytes} bytes")
         try:
             caller = verifier.verify(request.method, request.url.path, body, request.headers)
         except AuthError as exc:
-            audit.write(
-                "rejected",
-                status=401,
-                reason=exc.reason,
-                method=request.method,
-                path=request.url.path,
-                caller=request.headers.get(CALLER_HEADER),
-                remote=remote(request),
-            )
-            return _error(401, exc.reason)
+            return reject(request, 401, exc.reason)
         except ReplayCacheFull as exc:
-            return _error(503, str(exc))
+            return reject(request, 503, str(exc))
         return caller, body
 
     async def healthz(request: Request) -> Response:
@@ -93,9 +97,9 @@ def create_app(
         try:
             payload = json.loads(body)
         except ValueError:
-            return _error(400, "body is not JSON")
+            return reject(request, 400, "body is not JSON", caller)
         if not isinstance(payload, dict):
-            return _error(400, "body must be a JSON object")
+            return reject(request, 400, "body must be a JSON object", caller)
         request_id, operation, args = (
             payload.get("request_id"),
             payload.get("operation"),
@@ -103,11 +107,11 @@ def create_app(
         )
         unknown = set(payload) - {"request_id", "operation", "args"}
         if unknown:
-            return _error(400, f"unknown fields: {', '.join(sorted(unknown))}")
+            return reject(request, 400, f"unknown fields: {', '.join(sorted(unknown))}", caller)
         if not isinstance(request_id, str) or not REQUEST_ID.match(request_id):
-            return _error(400, "request_id must be 1-128 characters of [A-Za-z0-9._:@/-]")
+            return reject(request, 400, "request_id must be 1-128 characters of [A-Za-z0-9._:@/-]", caller)
         if not isinstance(operation, str) or not OPERATION.match(operation):
-            return _error(400, "operation must be a lowercase name like 'status'")
+            return reject(request, 400, "operation must be a lowercase name like 'status'", caller)
         try:
             view, created = await run_in_threadpool(
                 lambda: runner.submit(
@@ -119,7 +123,7 @@ def create_app(
                 )
             )
         except RequestIdConflict as exc:
-            return _error(409, str(exc))
+            return reject(request, 409, str(exc), caller, request_id=request_id, operation=operation)
         return JSONResponse(view.model_dump(mode="json"), status_code=202 if created else 200)
 
     async def get_job(request: Request) -> Response:
@@ -129,12 +133,12 @@ def create_app(
         job_id = request.path_params["job_id"]
         view = await run_in_threadpool(runner.get, job_id)
         if view is None:
-            return _error(404, f"no job {job_id}")
+            return reject(request, 404, f"no job {job_id}", auth[0])
         return JSONResponse(view.model_dump(mode="json"))
 
     async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        return _error(exc.status_code, exc.detail)
+        assert isinstance(exc, HTTPException)  # unknown path (404), wrong method (405)
+        return reject(request, exc.status_code, exc.detail)
 
     async def server_error(request: Request, exc: Exception) -> Response:
         audit.write("server_error", method=request.method, path=request.url.path, error=repr(exc))
@@ -186,9 +190,7 @@ def serve(
         real_port = sock.getsockname()[1]
         shown = f"[{bind_host}]" if family == socket.AF_INET6 else bind_host
         if not _is_loopback(bind_host):
-            print(
-                f"warning: listening on {bind_host}, not loopback; keep the port firewalled", file=sys.stderr
-            )
+            print(f"warning: listening on {bind_host}, not loopback; keep the port firewalled", file=sys.stderr)
         audit.write("agent_started", url=f"http://{shown}:{real_port}", state_dir=str(state_dir))
         out(f"rollback-agent listening on http://{shown}:{real_port}")
         sys.stdout.flush()

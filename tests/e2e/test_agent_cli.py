@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.db_holder import hold_open
 from sandbox.gofastcdn_fixture import FixtureInfo, build_migrated_deployment
 from tests.e2e.test_agent_harness import REPO, agent_env, closed_port_url, process_controller_flags
 
@@ -18,11 +19,11 @@ def dep(tmp_path: Path) -> FixtureInfo:
     return build_migrated_deployment(tmp_path / "dep")
 
 
-def cli(dep: FixtureInfo, *args: str, controller: bool = True) -> subprocess.CompletedProcess[str]:
+def cli(dep: FixtureInfo, *args: str, controller: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
     flags = process_controller_flags(dep.root) if controller else ["--controller", "none"]
     return subprocess.run(
         [sys.executable, "-m", "ops.cli", *args, *flags],
-        env=agent_env(ROLLBACK_AGENT_DEPLOYMENT=str(dep.root), ROLLBACK_AGENT_API_URL=closed_port_url()),
+        env=agent_env(ROLLBACK_AGENT_DEPLOYMENT=str(dep.root), ROLLBACK_AGENT_API_URL=closed_port_url(), **env),
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -44,10 +45,34 @@ def test_json_output(dep: FixtureInfo) -> None:
     assert data["result"]["newest_pre_migration"] == dep.pre_migration_backup
 
 
-def test_rollback_unknown_app_state_refused_exit_3(dep: FixtureInfo) -> None:
-    proc = cli(dep, "rollback", "--yes", controller=False)
+def test_no_controller_nobody_holds_the_db_rollback_runs(dep: FixtureInfo) -> None:
+    proc = cli(dep, "rollback", "--yes", "--json", controller=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proof = json.loads(proc.stdout)["result"]["stopped_proof"]
+    assert proof["method"] == "open-files" and "no process holds main.db" in proof["detail"]
+
+
+def test_no_controller_a_shell_holding_the_db_refused_exit_3(dep: FixtureInfo) -> None:
+    with hold_open(dep.deployment.db_path) as holder:
+        proc = cli(dep, "rollback", "--yes", "--app-stopped", controller=False)
     assert proc.returncode == 3
-    assert proc.stdout.startswith("REFUSED rollback (app_state_unknown)")
+    assert proc.stdout.startswith("REFUSED rollback (db_in_use)") and f"pid {holder.pid}" in proc.stdout
+
+
+def test_unprovable_state_refused_then_app_stopped_assertion_recorded(dep: FixtureInfo, tmp_path: Path) -> None:
+    (tmp_path / "no-proc").mkdir()
+    noproc = {"ROLLBACK_AGENT_PROC_ROOT": str(tmp_path / "no-proc")}
+    proc = cli(dep, "rollback", "--yes", controller=False, **noproc)
+    assert proc.returncode == 3
+    assert proc.stdout.startswith("REFUSED rollback (app_state_unknown)") and "--app-stopped" in proc.stdout
+    proc = cli(dep, "rollback", "--yes", "--app-stopped", "--json", controller=False, **noproc)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads(proc.stdout)
+    who = data["args"]["app_stopped_by"]
+    assert who.startswith("cli:") and data["result"]["stopped_proof"]["method"] == "asserted"
+    audit = [json.loads(line) for line in (dep.deployment.state_dir / "audit.jsonl").read_text().splitlines()]
+    asserted = [a for a in audit if a["event"] == "app_stopped_asserted"]
+    assert len(asserted) == 1 and asserted[0]["by"] == who and asserted[0]["proof_method"] == "asserted"
 
 
 def test_destructive_without_tty_or_yes_exit_2(dep: FixtureInfo) -> None:
@@ -111,7 +136,12 @@ def test_restore_sha256_pin(dep: FixtureInfo) -> None:
     ok = cli(dep, "restore", name, "--sha256", real.upper(), "--yes", "--json")
     data = json.loads(ok.stdout)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert data["args"] == {"backup": name, "expected_sha256": real.upper()}
+    assert data["args"] == {
+        "backup": name,
+        "expected_sha256": real.upper(),
+        "accept_fewer_rows": None,
+        "app_stopped_by": None,
+    }
     assert data["result"]["expected_sha256"] == real == data["result"]["restored_sha256"]
     audit = [json.loads(line) for line in (dep.root / ".rollback-agent" / "audit.jsonl").read_text().splitlines()]
     runs = [r for r in audit if r["event"] == "local_run" and r["operation"] == "restore"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,8 +169,10 @@ def test_option_1_fails_then_option_2_restores_and_the_record_has_it_all(drill: 
     # Injected failure: the DB is damaged after the rollback (a stray manual DELETE), so the
     # built-in path's verify fails on the counts and the team must fall back to the backup.
     db = drill.host.root / "db_data" / "main.db"
-    with sqlite3.connect(db) as conn:
+    conn = sqlite3.connect(db)  # closed at once: an open handle is a holder the agent refuses to work under
+    with conn:
         conn.execute("DELETE FROM images WHERE file_name = ?", (drill.host.info.images[0],))
+    conn.close()
     verify = drill.run("opt1.verify")
     assert verify.outcome == "failed" and "counts_match_baseline" in verify.result["failed_checks"]
     assert drill.service.step_state("RB-1", "opt1.verify").state == "failed"
@@ -279,7 +282,8 @@ def page_incident(drill: Drill) -> None:
 def test_a_refusal_shows_the_cause_offers_retry_and_no_fallback(drill: Drill) -> None:
     # The app is still running: the agent refuses the rollback, and nothing moves to option 2.
     rollback = drill.run("opt1.run-rollback")
-    assert rollback.outcome == "refused" and rollback.error["code"] in ("app_running", "app_state_unknown")
+    # the running server holds main.db open and answers its API
+    assert rollback.outcome == "refused" and rollback.error["code"] in ("app_running", "db_in_use")
     assert "refused as unsafe" in drill.result_message(rollback)
     opt1_ts = drill.section_ts("opt1.run-rollback")
     wait_for(lambda: ActionId.STEP_RETRY in str(drill.fake.message(CHANNEL, opt1_ts).blocks), what="Retry button")
@@ -349,4 +353,5 @@ def test_non_operator_run_is_refused_and_recorded(drill: Drill) -> None:
     assert drill.service.jobs("RB-1") == []
     assert drill.service.step_state("RB-1", "opt1.run-rollback").state == "pending"
     assert db.read_bytes() == before
-    assert sqlite3.connect(db).execute("select count(*) from sqlite_master where name='media'").fetchone() == (1,)
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("select count(*) from sqlite_master where name='media'").fetchone() == (1,)

@@ -107,6 +107,4 @@ def fake_host(tmp_path: Path) -> Host:
 
 def make_runner(host: Host, gate: Gate) -> JobExecutor:
     state = host.deployment.state_dir
-    return JobExecutor(
-        JobStore(state / "agent.db"), make_registry(gate), host, AuditLog(state / "audit.jsonl"), state
-    )
+    return JobExecutor(JobStore(state / "agent.db"), make_registry(gate), host, AuditLog(state / "audit.jsonl"), state)

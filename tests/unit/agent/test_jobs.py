@@ -119,7 +119,10 @@ def test_finished_audit_line_carries_the_error(fake_host: Host, gate: Gate) -> N
         "code": "app_running",
         "message": "go-fast-cdn is running: stop it first",
     }
-    assert finished["r2"]["result"] is None and finished["r2"]["error"]["code"] == "unknown_operation"  # type: ignore[index]
+    assert "r2" not in finished  # an invalid request never runs: one `rejected` line, no accepted/finished
+    (rejected,) = [e for e in events(fake_host) if e["request_id"] == "r2"]
+    assert rejected["event"] == "rejected" and rejected["reason"] == "unknown_operation"
+    assert rejected["outcome"] == "invalid" and rejected["error"]["code"] == "unknown_operation"  # type: ignore[index]
 
 
 def test_crash_traceback_in_audit(fake_host: Host, gate: Gate) -> None:
@@ -166,6 +169,15 @@ def test_exclusive_ops_do_not_overlap_but_reads_do(fake_host: Host, gate: Gate) 
     after, _ = submit(runner, "r4", "other_destructive")
     after_done = runner.wait(after.job_id, 5)
     assert after_done is not None and after_done.outcome == "ok"
+    # one execution = one `started` line; the busy refusal is its own line and never `started`
+    by_rid: dict[object, list[object]] = {}
+    for e in events(fake_host):
+        by_rid.setdefault(e.get("request_id"), []).append(e["event"])
+    assert by_rid["r1"] == ["accepted", "started", "finished"]
+    assert by_rid["r2"] == ["accepted", "busy"]
+    assert by_rid["r4"] == ["accepted", "started", "finished"]
+    (busy_line,) = [e for e in events(fake_host) if e["event"] == "busy"]
+    assert busy_line["outcome"] == "refused" and busy_line["error"]["code"] == "busy"  # type: ignore[index]
 
 
 def test_store_survives_reopen(tmp_path: Path) -> None:

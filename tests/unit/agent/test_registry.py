@@ -16,10 +16,12 @@ EXPECTED = {
     "backups_list",
     "backups_create",
     "restore",
+    "replace_db",
     "restore_files",
     "check_api",
     "tail_logs",
     "dry_run",
+    "recover_journal",
 }
 
 
@@ -75,18 +77,24 @@ def test_args_must_be_an_object() -> None:
 
 def test_good_args_are_parsed_with_defaults() -> None:
     call = default_registry().prepare("rollback", None)
-    assert call.args.model_dump() == {"marker_mode": "hard"}
+    assert call.args.model_dump() == {"marker_mode": "hard", "app_stopped_by": None}
     call = default_registry().prepare("dry_run", {"operation": "restore", "backup": "db_backup_20240101-000000.db"})
     assert call.args.model_dump()["backup"] == "db_backup_20240101-000000.db"
 
 
 def test_restore_args_schema() -> None:
     reg = default_registry()
-    assert reg.prepare("restore", {"backup": "b.db"}).args.model_dump() == {"backup": "b.db", "expected_sha256": None}
+    none = {"expected_sha256": None, "accept_fewer_rows": None, "app_stopped_by": None}
+    assert reg.prepare("restore", {"backup": "b.db"}).args.model_dump() == {"backup": "b.db", **none}
     pinned = reg.prepare("restore", {"backup": "b.db", "expected_sha256": "AB" * 32}).args.model_dump()
-    assert pinned == {"backup": "b.db", "expected_sha256": "AB" * 32}
+    assert pinned == {"backup": "b.db", **none, "expected_sha256": "AB" * 32}
     schema = reg.get("restore").args_model.model_json_schema()
-    assert set(schema["properties"]) == {"backup", "expected_sha256"} and schema["required"] == ["backup"]
+    assert set(schema["properties"]) == {"backup", "expected_sha256", "accept_fewer_rows", "app_stopped_by"}
+    assert schema["required"] == ["backup"]
+    with pytest.raises(OpInputError, match="accept_fewer_rows"):
+        reg.prepare("restore", {"backup": "b.db", "accept_fewer_rows": ""})  # an override needs a reason
+    with pytest.raises(OpInputError, match="app_stopped_by"):
+        reg.prepare("rollback", {"app_stopped_by": ""})  # an assertion names somebody
     dry = reg.prepare("dry_run", {"operation": "restore", "backup": "b.db", "expected_sha256": "0" * 64})
     assert dry.args.model_dump()["expected_sha256"] == "0" * 64
 
@@ -109,6 +117,9 @@ def test_restore_adapter_passes_the_pin(monkeypatch: pytest.MonkeyPatch) -> None
     args = {"operation": "restore", "backup": "b.db", "expected_sha256": "cd" * 32}
     default_registry().prepare("dry_run", args).run(host, print)
     assert seen["expected_sha256"] == "cd" * 32
+    seen.clear()
+    default_registry().prepare("restore", {"backup": "b.db", "accept_fewer_rows": "empty on purpose"}).run(host, print)
+    assert seen["accept_fewer_rows"] == "empty on purpose"
 
 
 def test_adapters_match_the_real_operation_signatures(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -135,8 +146,10 @@ def test_adapters_match_the_real_operation_signatures(monkeypatch: pytest.Monkey
     monkeypatch.setattr(registry_module, "_fn", checked)
     pin = {"expected_sha256": "ab" * 32}
     samples = {
-        "restore": {"backup": "b.db", **pin},
-        "dry_run": {"operation": "restore", "backup": "b.db", **pin},
+        "restore": {"backup": "b.db", **pin, "accept_fewer_rows": "why"},
+        "dry_run": {"operation": "restore", "backup": "b.db", **pin, "accept_fewer_rows": "why"},
+        "replace_db": {"source": "/srv/old/pre.db", "app_stopped_by": "U1", **pin},
+        "rollback": {"app_stopped_by": "cli:ops@host"},
     }
     reg = default_registry()
     for name in reg.names():

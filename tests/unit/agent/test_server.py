@@ -171,3 +171,43 @@ def test_unreachable() -> None:
     c = AgentClient("http://127.0.0.1:9", SECRET, "c", retries=1, backoff_s=0, timeout_s=1)
     with pytest.raises(AgentUnreachable, match="cannot reach"):
         c.submit("status", {}, "rid")
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "needle"),
+    [
+        (b"not json", 400, "not JSON"),
+        (b"[1]", 400, "JSON object"),
+        (b'{"operation":"echo"}', 400, "request_id"),
+        (b'{"request_id":"r","operation":"Echo!"}', 400, "operation must be"),
+        (b'{"request_id":"r","operation":"echo","evil":1}', 400, "unknown fields"),
+        (b'{"request_id":"r","operation":"echo","args":{"text":"' + b"x" * 3000 + b'"}}', 413, "larger"),
+    ],
+)
+def test_every_rejected_submission_is_audited(
+    http: TestClient, fake_host: Host, gate: Gate, body: bytes, status: int, needle: str
+) -> None:
+    r = http.post("/v1/jobs", content=body, headers=signed_headers(SECRET, "tester", "POST", "/v1/jobs", body))
+    assert r.status_code == status
+    (line,) = audit(fake_host)
+    assert line["event"] == "rejected" and line["status"] == status and needle in str(line["reason"])
+    assert line["path"] == "/v1/jobs" and line["caller"] == "tester" and gate.calls == 0
+
+
+def test_conflict_unknown_job_and_unknown_route_are_audited(http: TestClient, fake_host: Host) -> None:
+    c = client(http)
+    c.submit("echo", {"text": "a"}, "rid-c")
+    with pytest.raises(AgentProtocolError):
+        c.submit("echo", {"text": "b"}, "rid-c")
+    with pytest.raises(AgentProtocolError):
+        c.job("nope")
+    assert http.get("/v2/whatever").status_code == 404
+    assert http.put("/v1/jobs").status_code == 405
+    rejected = [(e["status"], e["path"]) for e in audit(fake_host) if e["event"] == "rejected"]
+    assert rejected == [(409, "/v1/jobs"), (404, "/v1/jobs/nope"), (404, "/v2/whatever"), (405, "/v1/jobs")]
+
+
+def test_invalid_operation_is_one_rejected_line(http: TestClient, fake_host: Host) -> None:
+    client(http).submit("drop_everything", {}, "rid-i")
+    (line,) = audit(fake_host)
+    assert line["event"] == "rejected" and line["reason"] == "unknown_operation" and line["outcome"] == "invalid"

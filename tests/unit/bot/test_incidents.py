@@ -25,13 +25,13 @@ from tests.unit.bot.helpers import kinds, open_prod, run_in_threads
 
 def test_severity_targets() -> None:
     assert [(s.value, s.target_minutes) for s in Severity] == [
-        ("critical", 15), ("major", 60), ("minor", 240),
+        ("critical", 15),
+        ("major", 60),
+        ("minor", 240),
     ]
 
 
-def test_open_creates_incident_steps_and_event(
-    svc: IncidentService, runbook: Runbook, clock: FakeClock
-) -> None:
+def test_open_creates_incident_steps_and_event(svc: IncidentService, runbook: Runbook, clock: FakeClock) -> None:
     inc = svc.open("prod", Severity.major, "media broken", "C1", "U1")
     assert inc.id == "RB-1"
     assert (inc.environment, inc.severity, inc.target_minutes, inc.state) == ("prod", "major", 60, "open")
@@ -180,9 +180,7 @@ def put_in_state(svc: IncidentService, incident_id: str, step_id: str, state: st
 
 
 @pytest.mark.parametrize(("start", "action", "end"), ALLOWED)
-def test_allowed_transitions(
-    svc: IncidentService, clock: FakeClock, start: str, action: str, end: str
-) -> None:
+def test_allowed_transitions(svc: IncidentService, clock: FakeClock, start: str, action: str, end: str) -> None:
     inc = open_prod(svc)
     put_in_state(svc, inc.id, "immediate.alert-team", start)
     before = len(svc.events(inc.id))
@@ -262,7 +260,8 @@ def test_choose_option_recorded_once(svc: IncidentService) -> None:
     assert svc.get(inc.id).chosen_option == 2
     chosen = [e for e in svc.events(inc.id) if e.kind == "option.chosen"]
     assert [(e.actor, e.data) for e in chosen] == [
-        ("U1", {"option": 1, "previous": None}), ("U2", {"option": 2, "previous": 1}),
+        ("U1", {"option": 1, "previous": None}),
+        ("U2", {"option": 2, "previous": 1}),
     ]
     with pytest.raises(KeyError):
         svc.choose_option(inc.id, 7, "U1")

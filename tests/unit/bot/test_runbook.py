@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.runbook import Runbook, RunbookError, load_runbook, parse_runbook
+from bot.runbook import (
+    STEP_KINDS,
+    AgentOpStep,
+    BackupChoiceStep,
+    ManualStep,
+    Runbook,
+    RunbookError,
+    load_runbook,
+    parse_runbook,
+)
 from ops.contract import DESTRUCTIVE as DESTRUCTIVE_OPS
 from ops.contract import OPERATIONS as AGENT_OPS
 
@@ -68,10 +77,18 @@ def test_every_checklist_item_is_a_step(path: Path, runbook: Runbook) -> None:
 
 def test_sections_and_option_labels(runbook: Runbook) -> None:
     assert [s.id for s in runbook.sections] == [
-        "immediate", "opt1", "opt2", "opt3", "post", "comms", "followup",
+        "immediate",
+        "opt1",
+        "opt2",
+        "opt3",
+        "post",
+        "comms",
+        "followup",
     ]
     assert [(s.option, s.option_label) for s in runbook.options()] == [
-        (1, "preferred"), (2, "if option 1 fails"), (3, "if both fail"),
+        (1, "preferred"),
+        (2, "if option 1 fails"),
+        (3, "if both fail"),
     ]
     assert runbook.section("opt1").title == "Option 1: Built-in Rollback (Preferred)"
     assert runbook.option(2).title == "Option 2: Backup Restoration"
@@ -108,24 +125,29 @@ EXPECTED_OPS = {
 
 
 def test_agent_ops_mapping(runbook: Runbook) -> None:
-    ops = {step.id: step.agent_op for _, step, _ in runbook.iter_steps() if step.agent_op}
+    ops = {step.id: step.agent_op for _, step, _ in runbook.iter_steps() if isinstance(step, AgentOpStep)}
     assert ops == EXPECTED_OPS
     assert set(ops.values()) <= set(AGENT_OPS)
-    assert runbook.step("opt3.emergency-backup").agent_args == {"label": "emergency"}
+    assert agent(runbook, "opt3.emergency-backup").agent_args == {"label": "emergency"}
     for sid in ("opt2.restore", "opt3.replace-db"):
-        assert runbook.step(sid).agent_args_from == "chosen_backup"
-    assert runbook.step("opt2.identify-backup").choice == "backup"
+        assert agent(runbook, sid).agent_args_from == "chosen_backup"
+    assert runbook.step("opt2.identify-backup").kind == "backup_choice"
 
 
 def test_destructive_ops_carry_a_confirm_sentence(runbook: Runbook) -> None:
-    destructive = [s for _, s, _ in runbook.iter_steps() if s.agent_op in DESTRUCTIVE_OPS]
+    agent_steps = [s for _, s, _ in runbook.iter_steps() if isinstance(s, AgentOpStep)]
+    destructive = [s for s in agent_steps if s.agent_op in DESTRUCTIVE_OPS]
     assert {s.id for s in destructive} == {
-        "immediate.stop-app", "opt1.run-rollback", "opt2.restore",
-        "opt3.stop-app", "opt3.replace-db", "post.restart-app",
+        "immediate.stop-app",
+        "opt1.run-rollback",
+        "opt2.restore",
+        "opt3.stop-app",
+        "opt3.replace-db",
+        "post.restart-app",
     }
     for s in destructive:
         assert s.confirm and len(s.confirm.split()) >= 8, s.id
-    assert runbook.step("immediate.assess").confirm is None
+    assert agent(runbook, "immediate.assess").confirm is None
 
 
 def test_commands_kept_for_reference(runbook: Runbook) -> None:
@@ -151,7 +173,7 @@ def test_helpers(runbook: Runbook) -> None:
 
 
 def test_load_from_path_equals_packaged(runbook: Runbook) -> None:
-    path = REPO / "bot/runbooks/default.yaml"
+    path = REPO / "bot/runbook/default.yaml"
     assert load_runbook(path) == runbook
 
 
@@ -161,16 +183,19 @@ GOOD_STEP = "{id: a.one, title: One}"
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
-        ("sections: [{id: a, title: A, steps: [{id: a.one, title: One, agent_op: format_disk}]}]",
-         "sections.0.steps.0.agent_op"),
+        (
+            "sections: [{id: a, title: A, steps: [{id: a.one, title: One, agent_op: format_disk}]}]",
+            "sections.0.steps.0.agent_op",
+        ),
         (f"sections: [{{id: a, title: A, steps: [{GOOD_STEP}, {GOOD_STEP}]}}]", "duplicate step id 'a.one'"),
-        ("sections: [{id: a, title: A, steps: [{id: a.one, title: One, agent_op: rollback}]}]",
-         "needs a 'confirm' sentence"),
+        (
+            "sections: [{id: a, title: A, steps: [{id: a.one, title: One, agent_op: rollback}]}]",
+            "needs a 'confirm' sentence",
+        ),
         ("sections: [{id: a, title: A, steps: [{id: 'Bad Id', title: One}]}]", "sections.0.steps.0.id"),
         ("sections: [{id: a, title: A, steps: [{id: a.one, titel: One}]}]", "titel"),
         ("sections: [{id: a, title: A, steps: [{id: " + "x" * 61 + ", title: One}]}]", "longer than 60"),
-        ("sections: [{id: a, title: A, steps: [{id: a.one, title: One, agent_args: {x: 1}}]}]",
-         "without agent_op"),
+        ("sections: [{id: a, title: A, steps: [{id: a.one, title: One, agent_args: {x: 1}}]}]", "without agent_op"),
         ("- just a list", "expected a mapping"),
         ("sections: [unclosed", "not valid YAML"),
     ],
@@ -192,5 +217,76 @@ def test_missing_runbook_file(tmp_path: Path) -> None:
 
 def test_parse_minimal_runbook() -> None:
     rb = parse_runbook("sections: [{id: a, title: A, steps: [{id: a.one, title: One, agent_op: status}]}]")
-    assert rb.step("a.one").agent_op == "status"
+    assert agent(rb, "a.one").agent_op == "status"
     assert rb.options() == []
+
+
+def agent(runbook: Runbook, step_id: str) -> AgentOpStep:
+    step = runbook.agent_step(step_id)
+    assert step is not None, step_id
+    return step
+
+
+LEGACY = """
+sections:
+  - id: a
+    title: A
+    steps:
+      - {id: a.look, title: Look, agent_op: status}
+      - {id: a.pick, title: Pick, choice: backup}
+      - {id: a.restore, title: Restore, agent_op: restore, agent_args_from: chosen_backup,
+         confirm: Restore it now please.}
+      - {id: a.talk, title: Talk, children: [{id: a.talk.more, title: More}]}
+"""
+EXPLICIT = """
+sections:
+  - id: a
+    title: A
+    steps:
+      - {id: a.look, title: Look, kind: agent_op, agent_op: status}
+      - {id: a.pick, title: Pick, kind: backup_choice}
+      - {id: a.restore, title: Restore, kind: agent_op, agent_op: restore, agent_args_from: chosen_backup,
+         confirm: Restore it now please.}
+      - {id: a.talk, title: Talk, kind: manual, children: [{id: a.talk.more, title: More}]}
+"""
+
+
+def test_runbooks_written_before_step_kinds_load_as_the_same_kinds() -> None:
+    legacy, explicit = parse_runbook(LEGACY), parse_runbook(EXPLICIT)
+    assert legacy == explicit
+    kinds = {step.id: type(step) for _, step, _ in legacy.iter_steps()}
+    assert kinds == {
+        "a.look": AgentOpStep,
+        "a.pick": BackupChoiceStep,
+        "a.restore": AgentOpStep,
+        "a.talk": ManualStep,
+        "a.talk.more": ManualStep,
+    }
+    assert [s.id for s in legacy.backup_choice_steps()] == ["a.pick"]
+    assert legacy.agent_step("a.talk") is None and agent(legacy, "a.restore").uses_chosen_backup
+
+
+def test_every_step_kind_is_in_the_union_once() -> None:
+    from typing import get_args
+
+    from bot.runbook.steps import RunbookStep as Union
+
+    members = get_args(get_args(Union)[0])
+    declared = [get_args(m)[0].model_fields["kind"].default for m in members]
+    assert sorted(declared) == sorted(STEP_KINDS)
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ("sections: [{id: a, title: A, steps: [{id: a.one, title: One, kind: page_everyone}]}]", "page_everyone"),
+        ("sections: [{id: a, title: A, steps: [{id: a.one, title: One, kind: manual, agent_op: status}]}]",
+         "sections.0.steps.0.agent_op: Extra inputs are not permitted"),
+        ("sections: [{id: a, title: A, steps: [{id: a.one, title: One, kind: agent_op}]}]",
+         "sections.0.steps.0.agent_op: Field required"),
+    ],
+)
+def test_bad_step_kinds_are_named(body: str, needle: str) -> None:
+    with pytest.raises(RunbookError) as info:
+        parse_runbook(body, source="custom.yaml")
+    assert needle in str(info.value)

@@ -11,9 +11,10 @@ import pytest
 
 from bot.domain import AgentJob
 from bot.incidents import IncidentService
-from bot.jobs import JobRunner
+from bot.jobs import JobRunner, StartRefusal
 from bot.runbook import load_runbook
 from bot.store import Store
+from handlers.steps.agent_op import refusal_text
 from ops.client import AgentAuthError, AgentTimeout, AgentUnreachable, JobView
 from tests.conftest import wait_for
 
@@ -125,7 +126,8 @@ def test_second_start_while_running_is_refused_and_runs_nothing(tmp_path: Path) 
     service, runner, rec, inc = make(tmp_path, client)
     assert runner.start(inc, "opt1.run-rollback", "U1").job is not None
     second = runner.start(inc, "opt1.run-rollback", "U2")
-    assert second.job is None and "already running" in (second.refusal or "")
+    assert second.job is None and second.refusal == StartRefusal.already_running
+    assert "already running" in refusal_text(second, service.runbook)
     client.gate.set()
     wait_finished(rec)
     assert [c[0] for c in client.calls] == ["rollback"]
@@ -161,14 +163,16 @@ def test_restore_without_a_chosen_backup_is_refused_before_any_call(tmp_path: Pa
     client = FakeClient({})
     service, runner, rec, inc = make(tmp_path, client)
     out = runner.start(inc, "opt2.restore", "U1")
-    assert out.job is None and "choose a backup" in (out.refusal or "")
+    assert out.job is None and out.refusal == StartRefusal.backup_not_chosen
+    assert "choose a backup first (the backup menu in Option 2)" in refusal_text(out, service.runbook)
     assert client.calls == [] and service.step_state(inc, "opt2.restore").state == "pending"
 
 
 def test_no_agent_for_the_environment_is_refused(tmp_path: Path) -> None:
     service, runner, rec, inc = make(tmp_path, None)
     out = runner.start(inc, "immediate.stop-app", "U1")
-    assert out.job is None and "no host agent is configured for `production`" in (out.refusal or "")
+    assert out.job is None and out.refusal == StartRefusal.no_agent
+    assert "no host agent is configured for `production`" in refusal_text(out, service.runbook)
 
 
 def test_recover_reattaches_to_running_jobs_with_the_same_request_id(tmp_path: Path) -> None:
@@ -218,7 +222,8 @@ def test_restore_runs_only_with_the_backup_the_person_confirmed(tmp_path: Path) 
     service.choose_backup(inc, "db_backup_20250730-203339.db", "U1")
     service.choose_backup(inc, "rollback-agent_20261124-055702-890397_emergency.db", "U2")
     stale = runner.start(inc, "opt2.restore", "U1", confirmed_backup="db_backup_20250730-203339.db")
-    assert stale.job is None and "press Run again" in (stale.refusal or "")
+    assert stale.job is None and stale.refusal == StartRefusal.backup_changed
+    assert "press Run again" in refusal_text(stale, service.runbook)
     unpinned = runner.start(inc, "opt2.restore", "U1")
     assert unpinned.job is None
     assert client.calls == [] and service.step_state(inc, "opt2.restore").state == "pending"

@@ -35,14 +35,14 @@ def test_registry_flags_come_from_the_contract() -> None:
         )
         assert issubclass(op.args, Args) and issubclass(op.result, OpResult)
         assert not op.destructive or op.exclusive
-    assert {"stop_app", "start_app", "rollback", "restore"} == DESTRUCTIVE
+    assert {"stop_app", "start_app", "rollback", "restore", "recover_journal", "replace_db"} == DESTRUCTIVE
 
 
 def test_cli_asks_for_confirmation_exactly_for_destructive_operations() -> None:
     parser = build_parser()
     for name, command in COMMANDS.items():
         argv = [*command.words]
-        if name == "restore":
+        if name in ("restore", "replace_db"):
             argv.append("b.db")
         if name == "dry_run":
             argv.append("rollback")
@@ -79,8 +79,19 @@ def test_the_bot_side_loads_without_the_agent_implementation() -> None:
         "bad = sorted(m for m in sys.modules if m in FORBIDDEN); print(bad); sys.exit(1 if bad else 0)"
     )
     forbidden = [
-        "ops.backups", "ops.rollback", "ops.verify", "ops.status", "ops.app_ops", "ops.dry_run", "ops.files",
-        "ops.schema", "ops.registry", "ops.agent.jobs", "ops.agent.server", "ops.control", "ops.host",
+        "ops.backups",
+        "ops.rollback",
+        "ops.verify",
+        "ops.status",
+        "ops.app_ops",
+        "ops.dry_run",
+        "ops.files",
+        "ops.schema",
+        "ops.registry",
+        "ops.agent.jobs",
+        "ops.agent.server",
+        "ops.control",
+        "ops.host",
     ]
     run = subprocess.run(
         [sys.executable, "-c", f"FORBIDDEN = {forbidden!r}\n{code}"], capture_output=True, text=True, check=False

@@ -166,3 +166,12 @@ def process_host(
         return Host(deployment=deployment, controller=ctl, api_url=f"http://127.0.0.1:{port}"), ctl
 
     return make
+
+
+@pytest.fixture
+def no_proc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A host where open files cannot be listed (no /proc): only a controller or an assertion proves "stopped"."""
+    empty = tmp_path / "no-proc"
+    empty.mkdir(exist_ok=True)
+    monkeypatch.setenv("ROLLBACK_AGENT_PROC_ROOT", str(empty))
+    return empty

@@ -21,7 +21,15 @@ from .conftest import add_row, free_port, migrate_to_media
 from .test_controllers_fake import FakeRunner, FakeSystemd
 
 HostFactory = Callable[..., tuple[Host, ProcessController]]
-CHECK_NAMES = ["db_read", "ping", "image_listing", "images_download", "doc_listing", "docs_download"]
+CHECK_NAMES = [
+    "db_read",
+    "ping",
+    "pre_migration_binary",
+    "image_listing",
+    "images_download",
+    "doc_listing",
+    "docs_download",
+]
 
 
 def by_name(result: object) -> dict[str, tuple[bool, str]]:
@@ -99,7 +107,7 @@ def test_none_controller(deployment: Deployment, running: Host) -> None:
     assert res.outcome == "failed"
 
 
-def test_unknown_state_stop_is_attempted_and_judged_by_after(deployment: Deployment) -> None:
+def test_unknown_state_stop_is_attempted_and_judged_by_after(deployment: Deployment, no_proc: Path) -> None:
     class Flaky:
         kind = "fake"
 
@@ -170,16 +178,37 @@ def test_check_api_wrong_bytes_and_listing_mismatch(
     assert detail == "API lists 2, DB has 1 live docs; only in API: 'extra.pdf'"
 
 
-def test_check_api_migration_era_binary(process_host: HostFactory, deployment: Deployment) -> None:
+def test_check_api_tip_binary(process_host: HostFactory, deployment: Deployment) -> None:
     migrate_to_media(deployment.root)
-    host, _ = process_host("--era", "migration")
+    host, _ = process_host("--binary", "tip")
     assert start_app(host, timeout_s=10).outcome == "ok"
     res = check_api(host)
     assert res.outcome == "failed"
     assert res.serves_media is True
-    assert any("migration-era binary" in w for w in res.warnings)
+    assert res.uploads_will_fail is False and "uploads go to the media table" in res.warnings[0]
     passed, detail = by_name(res)["image_listing"]
     assert not passed and "IDs differ" in detail
+    assert by_name(res)["pre_migration_binary"][0] is False
+
+
+def test_check_api_migration_era_binary_after_a_rollback(process_host: HostFactory) -> None:
+    """The real a7396e9 server on a rolled-back DB lists and serves everything, but cannot upload."""
+    host, _ = process_host("--binary", "migration-era")
+    assert start_app(host, timeout_s=10).outcome == "ok"
+    res = check_api(host)
+    checks = by_name(res)
+    assert all(checks[n][0] for n in CHECK_NAMES if n != "pre_migration_binary")  # retrieval works
+    passed, detail = checks["pre_migration_binary"]
+    assert not passed and 'uploads fail with 500 "no such table: media"' in detail
+    assert "until the binary is rolled back to a pre-migration build" in detail
+    assert res.outcome == "failed" and res.uploads_will_fail is True
+    assert res.warnings[0] == detail and "pre_migration_binary" in res.summary
+
+
+def test_check_api_pre_migration_binary_passes(running: Host) -> None:
+    res = check_api(running)
+    assert res.outcome == "ok" and res.serves_media is False and res.uploads_will_fail is False
+    assert "pre-migration build" in by_name(res)["pre_migration_binary"][1]
 
 
 def test_check_api_when_down(deployment: Deployment) -> None:
@@ -220,7 +249,7 @@ def test_tail_logs_from_process_log(running: Host) -> None:
     assert res.outcome == "ok" and res.requested == 2
     assert len(res.lines) == 2
     assert all('"GET /api/cdn/' in line for line in res.lines)
-    assert tail_logs(running, lines=5000).lines[0].startswith("gofastcdn-standin (pre) listening on")
+    assert tail_logs(running, lines=5000).lines[0].startswith("gofastcdn-standin (pre-migration) listening on")
 
 
 def test_tail_logs_systemd_and_none(deployment: Deployment) -> None:

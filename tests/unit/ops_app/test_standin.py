@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from ops.deployment import Deployment
-from sandbox.gofastcdn_standin import check_loopback, go_time, make_server
+from sandbox.gofastcdn_standin import Binary, check_loopback, go_time, make_server, make_token
 
 from .conftest import REPO, add_row, build_deployment, checksum, migrate_to_media
 
@@ -35,8 +35,8 @@ def test_go_time(text: str | None, want: str | None) -> None:
     assert go_time(text) == want
 
 
-def serve(root: Path, era: str = "pre") -> Iterator[httpx.Client]:
-    server = make_server(root, 0, era=era)
+def serve(root: Path, binary: Binary = "pre-migration") -> Iterator[httpx.Client]:
+    server = make_server(root, 0, binary=binary)
     t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     t.start()
     port = server.server_address[1]
@@ -76,7 +76,7 @@ def test_routes_and_row_shape(client: httpx.Client) -> None:
 def test_db_replaced_while_running_and_no_lock_held(tmp_path: Path, deployment: Deployment) -> None:
     for c in serve(deployment.root):
         assert len(c.get("/api/cdn/image/all").json()) == 2
-        # a writer can take an exclusive lock between requests: the stand-in holds nothing open
+        # a writer can take an exclusive lock between requests: the held connection is idle
         con = sqlite3.connect(deployment.db_path, timeout=0.1)
         con.execute("BEGIN EXCLUSIVE")
         con.rollback()
@@ -96,9 +96,9 @@ def test_missing_db_is_500_and_not_created(deployment: Deployment) -> None:
     assert not deployment.db_path.exists()
 
 
-def test_migration_era_reads_media(deployment: Deployment) -> None:
+def test_tip_reads_media(deployment: Deployment) -> None:
     migrate_to_media(deployment.root)
-    for c in serve(deployment.root, era="migration"):
+    for c in serve(deployment.root, binary="tip"):
         media = c.get("/api/cdn/media/all").json()
         assert [(m["ID"], m["file_name"], m["type"]) for m in media] == [
             (2, "cat.png", "image"),
@@ -125,3 +125,78 @@ def test_cli_refuses_non_loopback_bind(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "loopback only" in proc.stderr
+
+
+# -- each binary as observed ------------------------------------------------------------------------
+
+
+def _upload(c: httpx.Client, kind: str, name: str, data: bytes, token: str | None = None) -> httpx.Response:
+    field = {"image": "image", "doc": "doc", "media": "file"}[kind]
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return c.post(f"/api/cdn/upload/{kind}", files={field: (name, data)}, headers=headers)
+
+
+@pytest.mark.parametrize("binary", ["pre-migration", "migration-era", "tip"])
+def test_gin_behaviours_every_binary(deployment: Deployment, binary: Binary) -> None:
+    for c in serve(deployment.root, binary):
+        resp = c.get("/api")
+        assert resp.status_code == 301 and resp.headers["location"] == "/api/"
+        assert c.get("/api", follow_redirects=True).json() == "pong"
+        head = c.head("/api/")
+        assert head.status_code == 404 and head.content == b""
+        missing = c.get("/api/cdn/nope")
+        assert missing.status_code == 404 and missing.content == b"404 page not found\n"
+        assert missing.headers["content-type"] == "text/plain; charset=utf-8"
+        assert _upload(c, "image", "x.png", b"x").status_code == 401  # no token
+
+
+def test_migration_era_after_a_rollback(deployment: Deployment) -> None:
+    """a7396e9 restarted on a rolled-back DB: lists served from images/docs, media/all is 200 null,
+    and every upload fails because it writes media."""
+    for c in serve(deployment.root, "migration-era"):
+        assert [r["ID"] for r in c.get("/api/cdn/image/all").json()] == [1, 3]  # the images table's ids
+        media = c.get("/api/cdn/media/all")
+        assert media.status_code == 200 and media.text == "null"
+        for kind in ("image", "doc", "media"):
+            resp = _upload(c, kind, f"new-{kind}.bin", kind.encode() * 40, make_token())
+            assert resp.status_code == 500 and resp.json() == {"error": "no such table: media"}
+    assert not (deployment.uploads_dir / "images" / "new-image.bin").exists()
+
+
+def test_migration_era_before_the_rollback(deployment: Deployment) -> None:
+    migrate_to_media(deployment.root)
+    for c in serve(deployment.root, "migration-era"):
+        assert [r["ID"] for r in c.get("/api/cdn/image/all").json()] == [1, 3]  # still images, not media
+        rows = c.get("/api/cdn/media/all").json()
+        assert [r["file_name"] for r in rows] == ["cat.png", "dog photo.jpg", "guide.pdf"]
+        assert all("width" not in r and "height" not in r for r in rows)  # null dims omitted
+        assert _upload(c, "image", "late.png", b"late" * 50, make_token()).status_code == 200
+    con = sqlite3.connect(deployment.db_path)
+    assert con.execute("SELECT type FROM media WHERE file_name='late.png'").fetchall() == [("image",)]
+    assert con.execute("SELECT COUNT(*) FROM images WHERE file_name='late.png'").fetchone() == (0,)
+    con.close()
+    assert (deployment.uploads_dir / "images" / "late.png").is_file()  # legacy folder, media row
+
+
+def test_tip_recreates_an_empty_media_table_at_start(deployment: Deployment) -> None:
+    for c in serve(deployment.root, "tip"):
+        assert c.get("/api/cdn/media/all").json() == []
+        assert c.get("/api/cdn/image/all").json() == []  # the tip reads media only
+    con = sqlite3.connect(deployment.db_path)
+    names = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
+    con.close()
+    assert {"media", "idx_media_file_name_type"} <= names
+
+
+def test_pre_migration_upload_writes_images_and_refuses_duplicates(deployment: Deployment) -> None:
+    token = make_token()
+    for c in serve(deployment.root):
+        ok = _upload(c, "image", "bird.png", b"bird" * 200, token)
+        assert ok.status_code == 200 and ok.json() == {"file_url": "/download/images/bird.png"}
+        assert _upload(c, "image", "bird2.png", b"bird" * 200, token).status_code == 409  # same checksum
+        assert _upload(c, "image", "x.png", b"x", make_token("wrong-secret")).status_code == 401
+        assert _upload(c, "media", "m.png", b"m", token).status_code == 404
+    con = sqlite3.connect(deployment.db_path)
+    row = con.execute("SELECT checksum FROM images WHERE file_name='bird.png'").fetchone()
+    con.close()
+    assert row == (checksum(b"bird" * 200),)

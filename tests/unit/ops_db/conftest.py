@@ -20,3 +20,12 @@ def migrated(tmp_path: Path, request: pytest.FixtureRequest) -> FixtureInfo:
 @pytest.fixture
 def migrated_a(tmp_path: Path) -> FixtureInfo:
     return build_migrated_deployment(tmp_path / "gfc", schema="a7396e9")
+
+
+@pytest.fixture
+def no_proc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A host where open files cannot be listed (no /proc): only a controller or an assertion proves "stopped"."""
+    empty = tmp_path / "no-proc"
+    empty.mkdir(exist_ok=True)
+    monkeypatch.setenv("ROLLBACK_AGENT_PROC_ROOT", str(empty))
+    return empty

@@ -40,7 +40,7 @@ def test_noop_dry_run(tmp_path: Path) -> None:
     assert dr.outcome == "noop" and dr.dropped == []
 
 
-def test_restore_dry_run(migrated_a: FixtureInfo) -> None:
+def test_restore_dry_run(migrated_a: FixtureInfo, no_proc: Path) -> None:
     digest = db_digest(migrated_a)
     fx.leave_journal(migrated_a.root, "empty")
     dr = dry_run(migrated_a.host(running=None), "restore", backup=migrated_a.pre_migration_backup)

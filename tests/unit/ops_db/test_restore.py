@@ -38,7 +38,7 @@ def test_restore_pre_migration_backup(migrated: FixtureInfo) -> None:
 
 
 @pytest.mark.parametrize(("running", "code"), [(True, "app_running"), (None, "app_state_unknown")])
-def test_refused_while_running(migrated_a: FixtureInfo, running: bool | None, code: str) -> None:
+def test_refused_while_running(migrated_a: FixtureInfo, running: bool | None, code: str, no_proc: Path) -> None:
     digest = db_digest(migrated_a)
     with pytest.raises(OpRefused) as ei:
         restore_backup(migrated_a.host(running=running), str(migrated_a.pre_migration_backup))

@@ -17,7 +17,9 @@ from .conftest import db_digest
 
 
 @pytest.mark.parametrize(("running", "code"), [(True, "app_running"), (None, "app_state_unknown")])
-def test_refused_while_running_or_unknown(migrated_a: FixtureInfo, running: bool | None, code: str) -> None:
+def test_refused_while_running_or_unknown(
+    migrated_a: FixtureInfo, running: bool | None, code: str, no_proc: Path
+) -> None:
     digest = db_digest(migrated_a)
     with pytest.raises(OpRefused) as ei:
         rollback(migrated_a.host(running=running))

@@ -34,7 +34,7 @@ def test_tip_without_composite_index_is_tip(tmp_path: Path) -> None:
     assert st.schema_era == "tip-media" and st.media_schema == "tip"
 
 
-def test_pre_migration_rolled_back_and_empty_media_eras(tmp_path: Path) -> None:
+def test_pre_migration_rolled_back_and_empty_media_eras(tmp_path: Path, no_proc: Path) -> None:
     info = fx.build_migrated_deployment(tmp_path, schema="tip")
     pre = fx.build_pre_migration_deployment(tmp_path / "pre")
     assert status(pre.host()).schema_era == "pre-migration"

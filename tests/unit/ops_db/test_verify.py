@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -47,11 +48,63 @@ def test_baseline_from_backup(migrated_a: FixtureInfo) -> None:
     assert ei.value.code == "backup_path_outside"
 
 
-def test_no_baseline_fails(tmp_path: Path) -> None:
+def test_no_baseline_anywhere_is_inconclusive(tmp_path: Path) -> None:
     info = fx.build_pre_migration_deployment(tmp_path)
     res = verify(info.host())
+    assert res.outcome == "inconclusive" and res.failed_checks == []
+    assert res.inconclusive_checks == ["counts_match_baseline"]
+    chk = next(c for c in res.checks if c.name == "counts_match_baseline")
+    assert chk.inconclusive and not chk.passed and "no baseline" in chk.detail and "--baseline" in chk.detail
+    assert res.summary.startswith("verify INCONCLUSIVE")
+
+
+def test_inconclusive_never_hides_a_failure(tmp_path: Path) -> None:
+    info = fx.build_migrated_deployment(tmp_path)
+    (info.deployment.backups_dir / str(info.pre_migration_backup)).unlink()  # no baseline anywhere
+    res = verify(info.host())
+    assert res.outcome == "failed" and "media_absent" in res.failed_checks
+    assert res.inconclusive_checks == ["counts_match_baseline"]
+
+
+def test_after_gofastcdn_builtin_rollback_uses_its_db_backup(migrated: FixtureInfo) -> None:
+    """Option 1 done by hand with go-fast-cdn's own tool: no baseline.json, only its db_backup_*.db."""
+    fx.builtin_rollback(migrated.root)
+    assert not (migrated.deployment.state_dir / "baseline.json").exists()
+    res = verify(migrated.host())
+    chk = next(c for c in res.checks if c.name == "counts_match_baseline")
+    assert chk.passed, chk.detail
+    assert res.baseline_source == f"newest-pre-migration:{migrated.pre_migration_backup}"
+    assert f"the newest pre-migration backup {migrated.pre_migration_backup}" in chk.detail
+    assert any("newest pre-migration backup" in w for w in res.warnings)
+    assert res.outcome == "ok", res.summary
+
+
+def test_newest_pre_migration_backup_is_the_one_used(tmp_path: Path) -> None:
+    info = fx.build_pre_migration_deployment(tmp_path)
+    fx.make_gofastcdn_backup(info.root, datetime(2025, 7, 1, 10, 0, 0))  # 3 images: older
+    fx.add_image(info.root, "late.png")  # 4 live images from now on
+    newest = fx.make_gofastcdn_backup(info.root, datetime(2025, 7, 2, 10, 0, 0))
+    res = verify(info.host())
+    assert res.baseline_source == f"newest-pre-migration:{newest.name}" and res.outcome == "ok"
+    fx.soft_delete_row(info.root, "images", "late.png")
+    res = verify(info.host())
     assert res.outcome == "failed" and res.failed_checks == ["counts_match_baseline"]
-    assert _check(res, "counts_match_baseline")[1].startswith("no baseline")
+
+
+def test_sqlite3_view_prints_what_the_checklist_commands_print(migrated_a: FixtureInfo) -> None:
+    rollback(migrated_a.host())
+    res = verify(migrated_a.host())
+    db = str(migrated_a.deployment.db_path)
+    assert [c.command for c in res.sqlite3] == [
+        f'sqlite3 {db} ".tables"',
+        f'sqlite3 {db} "SELECT COUNT(*) FROM images;"',
+        f'sqlite3 {db} "SELECT COUNT(*) FROM docs;"',
+    ]
+    tables = res.sqlite3[0].output.split()
+    assert "media" not in tables and {"images", "docs", "configs", "users"} <= set(tables)
+    assert not any(t.startswith("sqlite_") for t in tables)
+    # raw counts, soft-deleted rows included (what sqlite3 prints), not GORM's live counts
+    assert (res.sqlite3[1].output, res.sqlite3[2].output) == (str(migrated_a.images_raw), str(migrated_a.docs_raw))
 
 
 def test_fails_when_counts_differ(migrated_a: FixtureInfo) -> None:
@@ -78,8 +131,9 @@ def test_fails_when_media_present_and_marker_live(migrated_a: FixtureInfo) -> No
         "media_absent",
         "media_indexes_absent",
         "no_live_marker",
-        "counts_match_baseline",
     }
+    # no baseline.json yet: the go-fast-cdn db_backup_*.db taken before the migration is the baseline
+    assert res.baseline_source == f"newest-pre-migration:{migrated_a.pre_migration_backup}"
     assert "idx_media_file_name" in _check(res, "media_indexes_absent")[1]
 
 

@@ -1,83 +1,27 @@
 """The runbook as data: sections, steps and sub-steps loaded from YAML.
 
-The seed checklist (runbooks/EMERGENCY_ROLLBACK_CHECKLIST.md) lives in bot/runbooks/default.yaml so
-a team can point the bot at its own file without touching code. The file also says which steps the
-host agent can do (``agent_op``) and which of those need a human to confirm first (``confirm``).
+The seed checklist (runbooks/EMERGENCY_ROLLBACK_CHECKLIST.md) lives in bot/runbook/default.yaml so
+a team can point the bot at its own file without touching code. Each step is of a kind (steps.py):
+manual, done by the host agent (``agent_op``, with ``confirm`` before anything destructive), or a choice.
 Loading validates everything up front so a bad file fails at start-up, not mid-incident.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ops.contract import DESTRUCTIVE, OPERATIONS
+from bot.runbook.steps import STEP_KINDS, AgentOpStep, BackupChoiceStep, FollowUpStep, RunbookStep, check_id
 
-DEFAULT_RUNBOOK_RESOURCE = "runbooks/default.yaml"
-_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-MAX_ID_LEN = 60
+DEFAULT_RUNBOOK_RESOURCE = "default.yaml"
 
 
 class RunbookError(ValueError):
     """A runbook file that cannot be used; the message names the file and the offending field."""
-
-
-def _check_id(value: str) -> str:
-    if len(value) > MAX_ID_LEN:
-        raise ValueError(f"id {value!r} is longer than {MAX_ID_LEN} characters")
-    if not _ID_RE.match(value):
-        raise ValueError(f"id {value!r} must be a lowercase slug (a-z, 0-9, '.', '-', '_')")
-    return value
-
-
-class RunbookStep(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str
-    title: str = Field(min_length=1)
-    detail: str = ""
-    commands: list[str] = Field(default_factory=list)
-    children: list[RunbookStep] = Field(default_factory=list)
-    agent_op: str | None = None
-    agent_args: dict[str, Any] = Field(default_factory=dict)
-    # Arguments filled from the incident at run time, e.g. "chosen_backup" -> args["backup"].
-    agent_args_from: Literal["chosen_backup"] | None = None
-    # The sentence shown before a destructive operation runs: exactly what will happen.
-    confirm: str | None = None
-    # A choice a human makes at this step (the Slack layer renders a picker), e.g. "backup".
-    choice: Literal["backup"] | None = None
-    # Done by the bot when this happens: the pages went out, or the stakeholder notice was sent
-    # (to ``audience``'s channel, for a notify step).
-    completed_by: Literal["pages_sent", "stakeholder_notice"] | None = None
-    audience: Literal["development_team", "qa", "customer_support", "end_users"] | None = None
-
-    @field_validator("id")
-    @classmethod
-    def _valid_id(cls, v: str) -> str:
-        return _check_id(v)
-
-    @field_validator("agent_op")
-    @classmethod
-    def _known_op(cls, v: str | None) -> str | None:
-        if v is not None and v not in OPERATIONS:
-            raise ValueError(f"unknown agent operation {v!r}; known: {', '.join(OPERATIONS)}")
-        return v
-
-    @model_validator(mode="after")
-    def _destructive_needs_confirm(self) -> RunbookStep:
-        if self.agent_op in DESTRUCTIVE and not (self.confirm or "").strip():
-            raise ValueError(f"step {self.id!r}: agent_op {self.agent_op!r} needs a 'confirm' sentence")
-        if self.audience is not None and self.completed_by != "stakeholder_notice":
-            raise ValueError(f"step {self.id!r}: audience is only for completed_by: stakeholder_notice")
-        if (self.agent_args or self.agent_args_from) and self.agent_op is None:
-            raise ValueError(f"step {self.id!r}: agent_args/agent_args_from given without agent_op")
-        return self
 
 
 class RunbookSection(BaseModel):
@@ -92,7 +36,7 @@ class RunbookSection(BaseModel):
     @field_validator("id")
     @classmethod
     def _valid_id(cls, v: str) -> str:
-        return _check_id(v)
+        return check_id(v)
 
     def iter_steps(self) -> Iterator[tuple[RunbookStep, int]]:
         """Pre-order walk: each step, then its children; depth 0 for top-level steps."""
@@ -148,6 +92,19 @@ class Runbook(BaseModel):
         """Ids of the steps the bot completes itself when ``event`` happens."""
         return [step.id for _, step, _ in self.iter_steps() if step.completed_by == event]
 
+    def agent_step(self, step_id: str) -> AgentOpStep | None:
+        """The step if the host agent can do it, else None."""
+        step = self.step(step_id)
+        return step if isinstance(step, AgentOpStep) else None
+
+    def follow_up_steps(self) -> list[FollowUpStep]:
+        """The tasks for after the incident (owner, due date, reminder)."""
+        return [step for _, step, _ in self.iter_steps() if isinstance(step, FollowUpStep)]
+
+    def backup_choice_steps(self) -> list[BackupChoiceStep]:
+        """The steps that choosing a backup completes."""
+        return [step for _, step, _ in self.iter_steps() if isinstance(step, BackupChoiceStep)]
+
     def section_of(self, step_id: str) -> RunbookSection:
         for section, step, _ in self.iter_steps():
             if step.id == step_id:
@@ -174,7 +131,10 @@ class Runbook(BaseModel):
 def _describe(err: ValidationError) -> str:
     parts = []
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        # drop the step-kind tag pydantic puts in the path (steps.0.manual.id -> steps.0.id)
+        path = e["loc"]
+        kept = [p for i, p in enumerate(path) if not (p in STEP_KINDS and i and isinstance(path[i - 1], int))]
+        loc = ".".join(str(p) for p in kept) or "(top level)"
         parts.append(f"{loc}: {e['msg']}")
     return "; ".join(parts)
 
@@ -194,10 +154,10 @@ def parse_runbook(text: str, source: str = "<string>") -> Runbook:
 
 
 def load_runbook(path: Path | str | None = None) -> Runbook:
-    """Load a runbook file, or the packaged default (bot/runbooks/default.yaml) when ``path`` is None."""
+    """Load a runbook file, or the packaged default (bot/runbook/default.yaml) when ``path`` is None."""
     if path is None:
-        res = resources.files("bot").joinpath(DEFAULT_RUNBOOK_RESOURCE)
-        return parse_runbook(res.read_text(encoding="utf-8"), source=f"bot/{DEFAULT_RUNBOOK_RESOURCE}")
+        res = resources.files("bot.runbook").joinpath(DEFAULT_RUNBOOK_RESOURCE)
+        return parse_runbook(res.read_text(encoding="utf-8"), source=f"bot/runbook/{DEFAULT_RUNBOOK_RESOURCE}")
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")

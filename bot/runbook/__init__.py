@@ -1,0 +1,35 @@
+"""The runbook as data: sections of steps, each step one of a few kinds (steps.py), loaded from YAML."""
+
+from bot.runbook.model import (
+    DEFAULT_RUNBOOK_RESOURCE,
+    Runbook,
+    RunbookError,
+    RunbookSection,
+    load_runbook,
+    parse_runbook,
+)
+from bot.runbook.steps import (
+    STEP_KINDS,
+    AgentOpStep,
+    BackupChoiceStep,
+    FollowUpStep,
+    ManualStep,
+    RunbookStep,
+    StepKind,
+)
+
+__all__ = [
+    "DEFAULT_RUNBOOK_RESOURCE",
+    "STEP_KINDS",
+    "AgentOpStep",
+    "BackupChoiceStep",
+    "FollowUpStep",
+    "ManualStep",
+    "Runbook",
+    "RunbookError",
+    "RunbookSection",
+    "RunbookStep",
+    "StepKind",
+    "load_runbook",
+    "parse_runbook",
+]

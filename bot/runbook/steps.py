@@ -1,0 +1,151 @@
+"""The kinds of runbook step, as one discriminated union (``RunbookStep``) keyed by ``kind``.
+
+Each kind carries only the fields it needs, so a builder or a listener never has to guess what a
+step is from which optional fields happen to be set. A runbook file names the kind (``kind:
+agent_op``); files written before kinds existed still load: a step with ``agent_op`` is an
+``agent_op`` step, one with ``choice: backup`` a ``backup_choice`` step, anything else ``manual``.
+
+To add a kind: a class here with ``kind: Literal["<name>"]``, added to ``RunbookStep`` and
+``STEP_KINDS``; then one builder and its listeners in ``handlers/steps/<name>.py``, listed in
+``handlers/steps/__init__.py``. ``tests/unit/handlers/test_step_kinds.py`` fails until both exist.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+
+from ops.contract import DESTRUCTIVE, OPERATIONS
+
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+MAX_ID_LEN = 60
+
+
+def check_id(value: str) -> str:
+    if len(value) > MAX_ID_LEN:
+        raise ValueError(f"id {value!r} is longer than {MAX_ID_LEN} characters")
+    if not _ID_RE.match(value):
+        raise ValueError(f"id {value!r} must be a lowercase slug (a-z, 0-9, '.', '-', '_')")
+    return value
+
+
+class StepBase(BaseModel):
+    """What every step has: an id the store keys on, what to do, and nested sub-steps."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    title: str = Field(min_length=1)
+    detail: str = ""
+    commands: list[str] = Field(default_factory=list)
+    children: list[RunbookStep] = Field(default_factory=list)
+    # Done by the bot when this happens: the pages went out, or the stakeholder notice was sent
+    # (to ``audience``'s channel, for a notify step).
+    completed_by: Literal["pages_sent", "stakeholder_notice"] | None = None
+    audience: Literal["development_team", "qa", "customer_support", "end_users"] | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, v: str) -> str:
+        return check_id(v)
+
+    @model_validator(mode="after")
+    def _audience_needs_notice(self) -> StepBase:
+        if self.audience is not None and self.completed_by != "stakeholder_notice":
+            raise ValueError(f"step {self.id!r}: audience is only for completed_by: stakeholder_notice")
+        return self
+
+
+class ManualStep(StepBase):
+    """A person does it and marks it Done or Skip."""
+
+    kind: Literal["manual"] = "manual"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _agent_fields_need_agent_op(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ("agent_args" in data or "agent_args_from" in data):
+            raise ValueError(f"step {data.get('id')!r}: agent_args/agent_args_from given without agent_op")
+        return data
+
+
+class AgentOpStep(StepBase):
+    """The host agent can do it (Run / Retry); the result settles the step."""
+
+    kind: Literal["agent_op"] = "agent_op"
+    agent_op: str
+    agent_args: dict[str, Any] = Field(default_factory=dict)
+    # Arguments filled from the incident at run time, e.g. "chosen_backup" -> args["backup"].
+    agent_args_from: Literal["chosen_backup"] | None = None
+    # The sentence shown before a destructive operation runs: exactly what will happen.
+    confirm: str | None = None
+
+    @field_validator("agent_op")
+    @classmethod
+    def _known_op(cls, v: str) -> str:
+        if v not in OPERATIONS:
+            raise ValueError(f"unknown agent operation {v!r}; known: {', '.join(OPERATIONS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _destructive_needs_confirm(self) -> AgentOpStep:
+        if self.agent_op in DESTRUCTIVE and not (self.confirm or "").strip():
+            raise ValueError(f"step {self.id!r}: agent_op {self.agent_op!r} needs a 'confirm' sentence")
+        return self
+
+    @property
+    def destructive(self) -> bool:
+        return self.agent_op in DESTRUCTIVE
+
+    @property
+    def uses_chosen_backup(self) -> bool:
+        return self.agent_args_from == "chosen_backup"
+
+
+class BackupChoiceStep(StepBase):
+    """A person picks the backup that the restore steps will use; picking it completes the step."""
+
+    kind: Literal["backup_choice"] = "backup_choice"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_choice_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("choice") == "backup":  # the file format before kinds
+            data = {k: v for k, v in data.items() if k != "choice"}
+        return data
+
+
+class FollowUpStep(StepBase):
+    """A task for after the incident: it gets an owner and a due date, a reminder when due, and stays
+    open to clicks after the incident is closed (bot/follow_ups.py)."""
+
+    kind: Literal["follow_up"] = "follow_up"
+
+
+def _kind_of(value: Any) -> str:
+    """The tag of a step given as a mapping (runbook file) or as a model."""
+    if isinstance(value, dict):
+        if "kind" in value:
+            return str(value["kind"])
+        if "agent_op" in value:
+            return "agent_op"
+        if value.get("choice") == "backup":
+            return "backup_choice"
+        return "manual"
+    return str(getattr(value, "kind", "manual"))
+
+
+RunbookStep = Annotated[
+    Annotated[ManualStep, Tag("manual")]
+    | Annotated[AgentOpStep, Tag("agent_op")]
+    | Annotated[BackupChoiceStep, Tag("backup_choice")]
+    | Annotated[FollowUpStep, Tag("follow_up")],
+    Discriminator(_kind_of),
+]
+StepKind = Literal["manual", "agent_op", "backup_choice", "follow_up"]
+STEP_KINDS: tuple[str, ...] = get_args(StepKind)
+
+for _model in (ManualStep, AgentOpStep, BackupChoiceStep, FollowUpStep):
+    _model.model_rebuild()

@@ -1,0 +1,116 @@
+"""Steps the host agent does: Run (pending) or Retry (failed), behind a confirm dialog when the
+operation is destructive. Only operators may press them; the job runner does the rest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from slack_sdk.models.blocks import Block, ButtonElement
+
+from bot.jobs import StartOutcome, StartRefusal
+from bot.runbook import AgentOpStep, Runbook
+from handlers.actions_ids import ActionId, StepRef
+from handlers.clicks import StepClick, on_click, require_operator, tell_clicker
+from handlers.deps import HandlerDeps
+from handlers.elements import confirm_dialog
+from handlers.steps.base import Listener, StepKindView, StepView, step_blocks
+
+
+def build(view: StepView) -> list[Block]:
+    step = view.step
+    assert isinstance(step, AgentOpStep)
+    if view.ctx.agent_url is None:  # no agent for this environment: a manual step in effect
+        return step_blocks(view)
+    ref = view.ref
+    if step.uses_chosen_backup and view.incident.chosen_backup:
+        # Pin what the confirm dialog names: a Run click is refused if the choice changed since.
+        ref = StepRef(incident_id=view.incident.id, step_id=step.id, arg=view.incident.chosen_backup).encode()
+    return step_blocks(view, run=_run_button(view, step, ref), ref=ref)
+
+
+def _run_button(view: StepView, step: AgentOpStep, ref: str) -> ButtonElement | None:
+    """Run (pending) or Retry (failed); destructive operations ask first, naming the environment."""
+    state, incident = view.state.state, view.incident
+    if state not in ("pending", "failed"):
+        return None
+    label = "Run" if state == "pending" else "Retry"
+    action = ActionId.STEP_RUN if state == "pending" else ActionId.STEP_RETRY
+    confirm = None
+    if step.confirm:
+        what = step.confirm
+        if step.uses_chosen_backup:
+            sha = next(
+                (
+                    str(b.get("sha256", ""))[:12]
+                    for b in view.ctx.backups or []
+                    if b.get("name") == incident.chosen_backup
+                ),
+                "",
+            )
+            what += (
+                f" Backup: {incident.chosen_backup}" + (f" (sha256 {sha}…)." if sha else ".")
+                if incident.chosen_backup
+                else " No backup is chosen yet: the bot will refuse until one is."
+            )
+        confirm = confirm_dialog(
+            f"{label} {step.agent_op} on {incident.environment}?",
+            f"{what} Environment: {incident.environment}.",
+            confirm=f"{label} {step.agent_op}",
+        )
+    return ButtonElement(
+        text=label, action_id=action, value=ref, style="danger" if step.confirm else "primary", confirm=confirm
+    )
+
+
+def refusal_text(outcome: StartOutcome, runbook: Runbook) -> str:
+    """Why Run did not start, as the clicker reads it (also kept in the timeline)."""
+    match outcome.refusal:
+        case StartRefusal.no_agent_op:
+            return f"step {outcome.step_title!r} has no agent operation"
+        case StartRefusal.no_agent:
+            return f"no host agent is configured for `{outcome.environment}` (ROLLBACK_AGENTS)"
+        case StartRefusal.backup_not_chosen:
+            return f"choose a backup first (the backup menu in {_backup_menu_place(runbook)})"
+        case StartRefusal.backup_changed:
+            return (
+                f"the chosen backup is now `{outcome.chosen_backup}`, not `{outcome.confirmed_backup}` as the "
+                "button you pressed said; the message was redrawn, press Run again to confirm"
+            )
+        case StartRefusal.already_running:
+            return f"`{outcome.operation}` is already running (started by <@{outcome.running_by}>)"
+        case StartRefusal.not_runnable:
+            state = outcome.step_state.value if outcome.step_state else "not pending"
+            return f"the step is {state}; undo it first to run it again"
+    return "not started"
+
+
+def _backup_menu_place(runbook: Runbook) -> str:
+    """Where the backup menu is: "Option 2" for the default runbook."""
+    for step in runbook.backup_choice_steps():
+        section = runbook.section_of(step.id)
+        return f"Option {section.option}" if section.option is not None else section.title
+    return "the thread"
+
+
+def _run(verb: str) -> Callable[[HandlerDeps, StepClick], None]:
+    def handle(deps: HandlerDeps, click: StepClick) -> None:
+        step = deps.runbook.agent_step(click.ref.step_id)
+        operation = step.agent_op if step is not None else None
+        if not require_operator(deps, click, f"{verb} `{operation}`"):
+            return
+        outcome = deps.runner.start(click.incident.id, click.ref.step_id, click.user, confirmed_backup=click.ref.arg)
+        if outcome.refusal is not None:
+            reason = refusal_text(outcome, deps.runbook)
+            deps.service.record(click.incident.id, "agent.not_started", click.user, click.ref.step_id, reason=reason)
+            tell_clicker(deps, click.payload, f":information_source: Not started: {reason}.")
+
+    return handle
+
+
+VIEW = StepKindView(
+    build=build,
+    listeners=(
+        Listener(ActionId.STEP_RUN, lambda deps: on_click(deps, _run("run"), name="step_run")),
+        Listener(ActionId.STEP_RETRY, lambda deps: on_click(deps, _run("retry"), name="step_retry")),
+    ),
+)

@@ -1,0 +1,136 @@
+"""What every step kind's builder and listeners share: the render input, the state line, and the
+Done / Skip / Undo buttons every step has (their listeners are in ``state.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, Field
+from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, MarkdownTextObject, SectionBlock
+
+from bot.follow_ups import FollowUp
+from bot.incidents import Incident, StepState
+from bot.runbook import RunbookStep
+from handlers.actions_ids import ActionId, StepRef
+from handlers.deps import HandlerDeps
+from handlers.limits import clip
+from handlers.text import fmt_time, mention
+
+STATE_ICON = {
+    "pending": ":white_square:",
+    "running": ":hourglass_flowing_sand:",
+    "done": ":white_check_mark:",
+    "skipped": ":fast_forward:",
+    "failed": ":x:",
+}
+STATE_VERB = {"done": "Done", "skipped": "Skipped", "failed": "Failed", "running": "Running"}
+
+
+class SectionContext(BaseModel):
+    """What a section render needs besides the incident and its steps: is an agent there, which
+    backups it has, the follow-up tasks' owners and due dates (shown in ``time_zone``)."""
+
+    agent_url: str | None = None
+    backups: list[dict[str, Any]] | None = None
+    follow_ups: dict[str, FollowUp] = Field(default_factory=dict)
+    time_zone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class StepView:
+    """One step as a builder draws it."""
+
+    incident: Incident
+    step: RunbookStep
+    state: StepState
+    depth: int
+    ctx: SectionContext
+
+    @property
+    def indent(self) -> str:
+        return "\u2003" * self.depth
+
+    @property
+    def ref(self) -> str:
+        """The button value that brings a click back to this step."""
+        return StepRef(incident_id=self.incident.id, step_id=self.step.id).encode()
+
+
+StepBuilder = Callable[[StepView], list[Block]]
+ListenerFactory = Callable[[HandlerDeps], Callable[..., None]]
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One bolt action listener: the action id it answers, and how to build it from the deps."""
+
+    action_id: ActionId
+    make: ListenerFactory
+
+
+@dataclass(frozen=True)
+class StepKindView:
+    """A step kind on Slack: the builder that draws a step of that kind, and the listeners its own
+    controls need (Done / Skip / Undo are shared by all kinds and registered once)."""
+
+    build: StepBuilder
+    listeners: tuple[Listener, ...] = field(default_factory=tuple)
+
+
+def state_text(view: StepView) -> SectionBlock:
+    """Icon, title and detail; the commands while pending; who did what, when, once it moved."""
+    step, state, indent = view.step, view.state, view.indent
+    lines = [f"{indent}{STATE_ICON.get(state.state, '')} *{step.title}*" + (f": {step.detail}" if step.detail else "")]
+    if step.commands and state.state == "pending":
+        lines.append(indent + " ".join(f"`{c}`" for c in step.commands))
+    if state.state != "pending":
+        verb = STATE_VERB.get(state.state, state.state)
+        who = f"{indent}_{verb} by {mention(state.actor)} at {fmt_time(state.at)}_"
+        if state.note:
+            who += f" · {state.note}"
+        lines.append(who)
+    return SectionBlock(block_id=f"s|{step.id}", text=MarkdownTextObject(text=clip("\n".join(lines))))
+
+
+def state_buttons(state: str, ref: str, run: ButtonElement | None = None) -> list[ButtonElement]:
+    """Done / Skip (pending), Done / Skip / Undo (failed), Undo (done, skipped); ``run`` leads the row."""
+    head = [run] if run is not None else []
+    done_style = None if run is not None else "primary"
+    if state == "pending":
+        return [
+            *head,
+            ButtonElement(text="Done", action_id=ActionId.STEP_DONE, value=ref, style=done_style),
+            ButtonElement(text="Skip", action_id=ActionId.STEP_SKIP, value=ref),
+        ]
+    if state == "failed":
+        return [
+            *head,
+            ButtonElement(text="Done", action_id=ActionId.STEP_DONE, value=ref),
+            ButtonElement(text="Skip", action_id=ActionId.STEP_SKIP, value=ref),
+            ButtonElement(text="Undo", action_id=ActionId.STEP_UNDO, value=ref),
+        ]
+    if state in ("done", "skipped"):
+        return [ButtonElement(text="Undo", action_id=ActionId.STEP_UNDO, value=ref)]
+    return []
+
+
+def step_blocks(
+    view: StepView,
+    *,
+    leading: Sequence[Any] = (),
+    notes: Sequence[Block] = (),
+    run: ButtonElement | None = None,
+    ref: str | None = None,
+) -> list[Block]:
+    """The state line, then (while the incident is open) ``notes`` and one row of controls:
+    ``leading`` elements (a select), ``run``, and the state buttons."""
+    blocks: list[Block] = [state_text(view)]
+    if not view.incident.is_open:
+        return blocks
+    blocks.extend(notes)
+    elements = [*leading, *state_buttons(view.state.state, ref or view.ref, run)]
+    if elements:
+        blocks.append(ActionsBlock(block_id=f"a|{view.step.id}", elements=elements))
+    return blocks
