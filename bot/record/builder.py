@@ -168,10 +168,14 @@ class RecordBuilder:
         names = names or {}
         now = self.clock()
 
+        people: dict[str, RecordPerson] = {}
+
         def person(user_id: str | None) -> RecordPerson | None:
             if not user_id:
                 return None
-            return RecordPerson(id=user_id, name=names.get(user_id, user_id))
+            if user_id not in people:  # one model per person, shared by every line they appear on
+                people[user_id] = RecordPerson(id=user_id, name=names.get(user_id, user_id))
+            return people[user_id]
 
         titles = {step.id: step.title for _, step, _ in svc.runbook.iter_steps()}
 
