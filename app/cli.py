@@ -1,4 +1,4 @@
-"""``rollback-bot serve | demo | check-config`` plus the record commands (app/record_cli.py).
+"""``rollback-bot serve | demo [--drill] | check-config`` plus the record commands (app/record_cli.py).
 
 Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage (one line naming the variable),
 or an unknown incident or record version.
@@ -69,9 +69,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from app.demo import run_demo
+    if args.drill:
+        from app.demo import run_demo
 
-    return run_demo(out_dir=args.out)
+        return run_demo(out_dir=args.out)
+    from app.sandbox_demo import run_sandbox
+
+    return run_sandbox(port=args.port, keep=args.keep)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,8 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.set_defaults(func=cmd_serve)
     check = sub.add_parser("check-config", help="validate the environment and the contacts file, and exit")
     check.set_defaults(func=cmd_check_config)
-    demo = sub.add_parser("demo", help="scripted drill against the local Slack sandbox and a sandbox host")
+    demo = sub.add_parser("demo", help="the Slack sandbox page with the bot and two sandbox hosts, until Ctrl-C")
+    demo.add_argument("--drill", action="store_true", help="run the scripted drill instead, print it and exit")
     demo.add_argument("--out", default="demo-out", help="folder for the drill's files (default: demo-out)")
+    demo.add_argument("--port", type=int, default=8787, help="port of the sandbox page (any free one if taken)")
+    demo.add_argument("--keep", action="store_true", help="keep the sandbox's temp folder after Ctrl-C")
     demo.set_defaults(func=cmd_demo)
     add_record_commands(sub)
     args = parser.parse_args(argv)

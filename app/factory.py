@@ -7,6 +7,7 @@ client pointed at the sandbox is the only difference between a drill and product
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -48,7 +49,6 @@ from handlers.paging_sender import SlackPageSender
 from handlers.publisher import ThreadPublisher
 from handlers.record_publisher import RecordPublisher
 from handlers.reminders import SlackReminderSender
-from handlers.steps import SectionContext
 
 log = logging.getLogger(__name__)
 
@@ -101,18 +101,12 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         signing_secret=settings.signing_secret,
         # Resolve the bot identity at start-up: a wrong token fails here, not on the first click.
         token_verification_enabled=True,
+        listener_executor=ThreadPoolExecutor(
+            max_workers=settings.rollback_listener_workers, thread_name_prefix="bolt-listener"
+        ),
     )
 
     agents = AgentDirectory(settings.rollback_agents)
-
-    def context_for(incident_id: str) -> SectionContext:
-        environment = service.get(incident_id).environment
-        return SectionContext(
-            agent_url=agents.url_for(environment),
-            backups=runner.latest_backups(incident_id),
-            follow_ups={f.step_id: f for f in follow_ups.items(incident_id)},
-            time_zone=settings.rollback_time_zone,
-        )
 
     def role_names() -> dict[str, str]:
         return {r: contacts.role_name(r) for r in contacts.roles} if contacts else {}
@@ -122,8 +116,10 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         slack,
         service,
         runbook,
-        context_for,
+        agents.url_for,
         lambda incident_id: paging.view(incident_id),
+        follow_ups_for=lambda incident_id: {f.step_id: f for f in follow_ups.items(incident_id)},
+        time_zone=settings.rollback_time_zone,
         after_parent=notes.post,
         on_change=notes.refresh,
     )

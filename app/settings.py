@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     rollback_operators: Annotated[list[str], NoDecode] = Field(default_factory=list)
     rollback_operator_group: str | None = None
     rollback_time_zone: str = "UTC"
+    # bolt runs listeners (ack, then the Slack calls after it) on this many threads; with bolt's
+    # default of 5, acks queue behind other clicks' post-ack work under load (bench/README.md)
+    rollback_listener_workers: int = Field(default=32, ge=1, le=1024)
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=0, le=65535)
 

@@ -36,15 +36,41 @@ class Budget:
 
 @dataclass
 class Row:
+    """One line of the table. ``max_ratio``/``max_abs`` are the goal (PASS/FAIL); without either the
+    line only reports."""
+
     goal: str
-    measured_s: float
+    measured_s: float  # seconds, or MiB when unit == "MiB"
     baseline_s: float
     note: str = ""
     ok: bool = True  # False when the operation itself failed (a bug, not slowness)
+    unit: str = "s"
+    max_ratio: float | None = None
+    max_abs: float | None = None
 
     @property
     def ratio(self) -> float:
         return self.measured_s / self.baseline_s if self.baseline_s > 0 else math.inf
+
+    @property
+    def target(self) -> str:
+        parts = []
+        if self.max_ratio is not None:
+            parts.append(f"<= {self.max_ratio:g}x")
+        if self.max_abs is not None:
+            parts.append(f"<= {self.max_abs:g} {self.unit}")
+        return ", ".join(parts) or "-"
+
+    @property
+    def verdict(self) -> str:
+        if not self.ok:
+            return "FAIL"
+        if self.max_ratio is None and self.max_abs is None:
+            return "info"
+        passed = (self.max_ratio is None or self.ratio <= self.max_ratio) and (
+            self.max_abs is None or self.measured_s <= self.max_abs
+        )
+        return "PASS" if passed else "FAIL"
 
 
 def percentile(samples: Sequence[float], pct: float) -> float:
@@ -105,15 +131,31 @@ def fmt_ratio(ratio: float) -> str:
     return "inf" if math.isinf(ratio) else f"{ratio:.2f}x"
 
 
+def fmt_value(value: float, unit: str) -> str:
+    return fmt_s(value) if unit == "s" else f"{value:.0f} {unit}"
+
+
 def table(rows: Sequence[Row]) -> str:
-    header = ("goal", "measured", "baseline", "ratio", "note")
-    cells = [header] + [(r.goal, fmt_s(r.measured_s), fmt_s(r.baseline_s), fmt_ratio(r.ratio), r.note) for r in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(4)]
+    """One Markdown table: goal, measured, baseline, ratio, target, verdict, note."""
+    header = ("goal", "measured", "baseline", "ratio", "target", "verdict", "note")
+    cells = [header] + [
+        (
+            r.goal,
+            fmt_value(r.measured_s, r.unit),
+            fmt_value(r.baseline_s, r.unit),
+            fmt_ratio(r.ratio),
+            r.target,
+            r.verdict,
+            r.note,
+        )
+        for r in rows
+    ]
+    widths = [max(len(c[i]) for c in cells) for i in range(6)]
     lines = []
     for n, c in enumerate(cells):
         left = c[0].ljust(widths[0])
-        nums = [c[i].rjust(widths[i]) for i in (1, 2, 3)]
-        lines.append(" | ".join([left, *nums, c[4]]).rstrip())
+        mid = [c[i].rjust(widths[i]) for i in (1, 2, 3)] + [c[4].ljust(widths[4]), c[5].ljust(widths[5])]
+        lines.append("| " + " | ".join([left, *mid, c[6]]) + " |")
         if n == 0:
-            lines.append("-+-".join("-" * w for w in widths) + "-+-" + "-" * 4)
+            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|---|")
     return "\n".join(lines)

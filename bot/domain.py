@@ -52,6 +52,27 @@ class JobState(StrEnum):
     finished = "finished"
 
 
+class AgentOutcome(StrEnum):
+    """How an agent job ended, as the bot records it: every outcome the agent returns
+    (``ops.models.JobOutcome``), plus the ones the bot decides when the call itself failed."""
+
+    ok = "ok"
+    failed = "failed"  # it ran; a check or an action failed
+    noop = "noop"  # nothing to do
+    inconclusive = "inconclusive"  # a check could not be made (e.g. no baseline anywhere): not a success
+    refused = "refused"  # unsafe right now (app running, hot journal, busy); nothing changed
+    invalid = "invalid"  # rejected input; nothing changed
+    error = "error"  # the operation or the bot crashed
+    unreachable = "unreachable"  # bot side: no answer from the agent
+    timeout = "timeout"  # bot side: no result within the deadline
+    unauthorized = "unauthorized"  # bot side: the agent rejected the signature (401)
+    protocol = "protocol"  # bot side: an answer the bot could not read
+
+
+# Outcomes that complete the step (with the note shown next to it); anything else fails it.
+DONE_OUTCOMES: dict[AgentOutcome, str | None] = {AgentOutcome.ok: None, AgentOutcome.noop: "nothing to do"}
+
+
 StepAction = Literal["done", "skip", "undo", "start", "succeed", "fail", "retry"]
 STEP_ACTIONS: tuple[str, ...] = get_args(StepAction)
 
@@ -72,6 +93,7 @@ class Incident(BaseModel):
     chosen_option: int | None = None
     chosen_backup: str | None = None
     resolution: str | None = None
+    drill: bool = False  # a rehearsal: the agent works on a scratch copy; kept out of incident stats
 
     @property
     def is_open(self) -> bool:
@@ -125,7 +147,7 @@ class AgentJob(BaseModel):
     operation: str
     args: dict[str, Any] = Field(default_factory=dict)
     state: JobState = JobState.running
-    outcome: str | None = None
+    outcome: AgentOutcome | None = None
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     started_by: str

@@ -25,11 +25,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from bot.domain import (
+    DONE_OUTCOMES,
     STEP_ACTIONS,
     AgentJob,
+    AgentOutcome,
     Event,
     Incident,
     IncidentState,
@@ -44,7 +46,7 @@ from bot.permissions import OperatorPolicy
 from bot.runbook import Runbook
 from bot.store import Store
 from ops.contract import OPERATIONS
-from ops.models import utcnow
+from ops.models import BackupInfo, utcnow
 
 __all__ = [
     "AgentJob",
@@ -56,6 +58,7 @@ __all__ = [
     "Event",
     "Incident",
     "IncidentAlreadyOpen",
+    "IncidentSnapshot",
     "IncidentClosed",
     "IncidentService",
     "IncidentState",
@@ -85,8 +88,6 @@ RULES: dict[str, tuple[frozenset[StepStatus], StepStatus]] = {
     "fail": (frozenset({R}), F),
 }
 
-# finish_job: agent outcomes that complete the step; anything else fails it.
-DONE_OUTCOMES = {"ok": None, "noop": "nothing to do"}
 
 
 class DomainError(Exception):
@@ -151,6 +152,41 @@ class Authorization(BaseModel):
     reason: str
 
 
+class IncidentSnapshot(BaseModel):
+    """Everything a render of an incident's messages needs, read at once (``IncidentService.snapshot``).
+
+    ``backups`` is the newest backup listing seen in this incident (a step's ``backups_list`` or the
+    listing fetched for a fallback offer), None if there was none.
+    """
+
+    incident: Incident
+    steps: dict[str, StepState]
+    section_messages: dict[str, str]
+    jobs: list[AgentJob]
+    backups: list[BackupInfo] | None = None
+
+    @property
+    def done(self) -> int:
+        """Steps done or skipped: the checklist's progress."""
+        return sum(1 for s in self.steps.values() if s.state in (StepStatus.done, StepStatus.skipped))
+
+    @property
+    def total(self) -> int:
+        return len(self.steps)
+
+    def job(self, request_id: str) -> AgentJob:
+        for job in self.jobs:
+            if job.request_id == request_id:
+                return job
+        raise UnknownJob(request_id)
+
+    def running_jobs(self) -> list[AgentJob]:
+        return [j for j in self.jobs if j.state == JobState.running]
+
+    def backup(self, name: str | None) -> BackupInfo | None:
+        return next((b for b in self.backups or [] if b.name == name), None)
+
+
 class BackupChoiceOutcome(BaseModel):
     """Choosing a backup: whether the choice changed, and which backup-choice steps it completed."""
 
@@ -178,17 +214,30 @@ class IncidentService:
 
     # -- incidents ----------------------------------------------------------------------------------
 
-    def open(self, environment: str, severity: Severity | str, summary: str, channel: str, opened_by: str) -> Incident:
-        """Open an incident with every runbook step pending; IncidentAlreadyOpen if one is open here."""
+    def open(
+        self,
+        environment: str,
+        severity: Severity | str,
+        summary: str,
+        channel: str,
+        opened_by: str,
+        *,
+        drill: bool = False,
+    ) -> Incident:
+        """Open an incident with every runbook step pending; IncidentAlreadyOpen if one is open here.
+
+        Drills and real incidents are counted apart: a drill never stands in the way of a real one.
+        """
         sev = Severity(severity)
         now = self.clock()
         with self.store.transaction():
-            existing = self.open_for(environment)
+            existing = self.open_for(environment, drill=drill)
             if existing is not None:
                 raise IncidentAlreadyOpen(existing)
-            seq = self.store.next_value("incident")
+            # Drills are numbered apart (DRILL-n), so rehearsals never shift the real incident numbers.
+            seq = self.store.next_value("drill" if drill else "incident")
             incident = Incident(
-                id=f"RB-{seq}",
+                id=f"DRILL-{seq}" if drill else f"RB-{seq}",
                 environment=environment,
                 severity=sev,
                 target_minutes=sev.target_minutes,
@@ -196,6 +245,7 @@ class IncidentService:
                 channel=channel,
                 opened_by=opened_by,
                 opened_at=now,
+                drill=drill,
             )
             row = incident.model_dump(mode="json")
             row["seq"] = seq
@@ -206,7 +256,7 @@ class IncidentService:
                 "incident.opened",
                 opened_by,
                 None,
-                {"environment": environment, "severity": sev.value, "summary": summary},
+                {"environment": environment, "severity": sev.value, "summary": summary, "drill": drill},
             )
         return incident
 
@@ -216,8 +266,9 @@ class IncidentService:
             raise UnknownIncident(incident_id)
         return Incident.model_validate(row)
 
-    def open_for(self, environment: str) -> Incident | None:
-        row = self.store.row("incidents", "environment = ? AND state = 'open'", [environment])
+    def open_for(self, environment: str, *, drill: bool = False) -> Incident | None:
+        """The open real incident of an environment (or its open drill, with ``drill=True``)."""
+        row = self.store.row("incidents", "environment = ? AND state = 'open' AND drill = ?", [environment, int(drill)])
         return Incident.model_validate(row) if row else None
 
     def by_thread(self, channel: str, thread_ts: str) -> Incident | None:
@@ -343,6 +394,46 @@ class IncidentService:
         if not allowed:
             self.record(incident_id, "permission.refused", actor, step_id, attempted=attempted, reason=why)
         return Authorization(allowed=allowed, reason=why)
+
+    # -- read model ---------------------------------------------------------------------------------
+
+    def snapshot(self, incident_id: str) -> IncidentSnapshot:
+        """The incident, its steps, messages, jobs and latest backup listing, from one read of the store."""
+        with self.store.read():
+            incident = self.get(incident_id)
+            rows = {r["step_id"]: r for r in self.store.rows("steps", "incident_id = ?", [incident_id])}
+            steps = {sid: StepState.model_validate(rows[sid]) for sid in self._step_ids if sid in rows}
+            jobs = [AgentJob.model_validate(r) for r in self._job_rows(incident_id)]
+            return IncidentSnapshot(
+                incident=incident,
+                steps=steps,
+                section_messages=self.section_messages(incident_id),
+                jobs=jobs,
+                backups=self._latest_backups(incident_id, jobs),
+            )
+
+    def latest_backups(self, incident_id: str) -> list[BackupInfo] | None:
+        """The newest backup listing seen in this incident, None if none was."""
+        with self.store.read():
+            return self._latest_backups(incident_id, self.jobs(incident_id))
+
+    def _latest_backups(self, incident_id: str, jobs: list[AgentJob]) -> list[BackupInfo] | None:
+        rows = self.store.rows(
+            "events",
+            "incident_id = ? AND kind IN ('agent.backups_listed', 'agent.finished')",
+            [incident_id],
+            order_by="id DESC",
+        )
+        for row in rows:
+            data = row.get("data") or {}
+            if data.get("outcome") != "ok":
+                continue
+            if row["kind"] == "agent.backups_listed":
+                return backups_of_result(data.get("result"))
+            if data.get("operation") == "backups_list":
+                job = next((j for j in jobs if j.request_id == data.get("request_id")), None)
+                return backups_of_result(job.result if job else None)
+        return None
 
     # -- choices ------------------------------------------------------------------------------------
 
@@ -471,6 +562,26 @@ class IncidentService:
             self.get(incident_id)
             return self._append(incident_id, kind, actor, step_id, data)
 
+    def record_thread_message(
+        self, incident_id: str, author: str | None, ts: str, text: str, files: list[str] | None = None
+    ) -> bool:
+        """Keep what someone wrote in the incident's thread, once per message ``ts`` (Slack redelivers
+        events it thinks were not acked); False if it was already kept."""
+        with self.store.transaction():
+            self.get(incident_id)
+            seen = self.store.query(
+                "SELECT 1 FROM events WHERE incident_id = ? AND kind = 'thread.message' "
+                "AND json_extract(data, '$.ts') = ? LIMIT 1",
+                (incident_id, ts),
+            )
+            if seen:
+                return False
+            data: dict[str, Any] = {"ts": ts, "text": text}
+            if files:
+                data["files"] = files
+            self._append(incident_id, "thread.message", author, None, data)
+            return True
+
     def events(self, incident_id: str) -> list[Event]:
         rows = self.store.rows("events", "incident_id = ?", [incident_id], order_by="id")
         return [Event.model_validate(r) for r in rows]
@@ -557,15 +668,17 @@ class IncidentService:
     def finish_job(
         self,
         request_id: str,
-        outcome: str,
+        outcome: AgentOutcome | str,
         result: dict[str, Any] | None = None,
         error: dict[str, Any] | None = None,
     ) -> AgentJob:
         """Record an agent result and settle the step: ok -> done; noop -> done ("nothing to do");
         anything else (failed, refused, invalid, error, unreachable, ...) -> failed, reason as note.
 
-        Idempotent: finishing a finished job changes nothing and returns it as stored.
+        Idempotent: finishing a finished job changes nothing and returns it as stored. An outcome
+        that is not an ``AgentOutcome`` is a ValueError (nothing written).
         """
+        outcome = AgentOutcome(outcome)
         with self.store.transaction():
             job = self.job(request_id)
             if job.state == JobState.finished:
@@ -576,7 +689,7 @@ class IncidentService:
                 {"request_id": request_id},
                 {
                     "state": JobState.finished.value,
-                    "outcome": outcome,
+                    "outcome": outcome.value,
                     "result": result,
                     "error": error,
                     "finished_at": now,
@@ -602,7 +715,7 @@ class IncidentService:
                 {
                     "request_id": request_id,
                     "operation": job.operation,
-                    "outcome": outcome,
+                    "outcome": outcome.value,
                     "step_state": target.value if step_changed else None,
                     "note": note,
                     "summary": (result or {}).get("summary"),
@@ -618,8 +731,10 @@ class IncidentService:
         return AgentJob.model_validate(row)
 
     def jobs(self, incident_id: str) -> list[AgentJob]:
-        rows = self.store.rows("agent_jobs", "incident_id = ?", [incident_id], order_by="started_at, rowid")
-        return [AgentJob.model_validate(r) for r in rows]
+        return [AgentJob.model_validate(r) for r in self._job_rows(incident_id)]
+
+    def _job_rows(self, incident_id: str) -> list[dict[str, Any]]:
+        return self.store.rows("agent_jobs", "incident_id = ?", [incident_id], order_by="started_at, rowid")
 
     def running_jobs(self) -> list[AgentJob]:
         """Jobs without a result, across incidents: after a restart, poll the agent for these."""
@@ -635,3 +750,14 @@ class IncidentService:
 def _failure_note(outcome: str, result: dict[str, Any] | None, error: dict[str, Any] | None) -> str:
     detail = (error or {}).get("message") or (result or {}).get("summary")
     return f"{outcome}: {detail}" if detail else outcome
+
+
+def backups_of_result(result: dict[str, Any] | None) -> list[BackupInfo]:
+    """The backups of a ``backups_list`` result; an entry this release can't read is left out."""
+    out: list[BackupInfo] = []
+    for raw in (result or {}).get("backups", []) or []:
+        try:
+            out.append(BackupInfo.model_validate(raw))
+        except ValidationError:
+            continue
+    return out

@@ -18,9 +18,10 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from bot.agents import CALLER, AgentDirectory
-from bot.domain import AgentJob, StepStatus
-from bot.incidents import IncidentService, MissingChoice
+from bot.domain import AgentJob, AgentOutcome, StepStatus
+from bot.incidents import IncidentService, MissingChoice, backups_of_result
 from ops.client import AgentAuthError, AgentError, AgentProtocolError, AgentTimeout, AgentUnreachable
+from ops.models import BackupInfo
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,10 @@ FALLBACK_TRIGGERS: dict[int, frozenset[str]] = {1: frozenset({"rollback", "verif
 # Only an operation that ran and failed moves the team to the next option. A refusal (app running,
 # hot journal, busy), an unreachable agent or a rejected signature says "fix the cause and Retry":
 # jumping to a backup restore would throw away more data than option 1 loses.
-FALLBACK_OUTCOMES = frozenset({"failed", "error"})
+FALLBACK_OUTCOMES = frozenset({AgentOutcome.failed, AgentOutcome.error})
 POLL_WINDOW_S = 300.0
+# Outcomes our own shutdown can cause by cutting the call: the next process re-attaches instead.
+CUT_BY_SHUTDOWN = frozenset({AgentOutcome.unreachable, AgentOutcome.timeout, AgentOutcome.protocol, AgentOutcome.error})
 
 
 class JobObserver(Protocol):
@@ -41,7 +44,7 @@ class JobObserver(Protocol):
 
     def job_finished(self, job: AgentJob) -> None: ...
 
-    def offer_fallback(self, incident_id: str, option: int, after: AgentJob, backups: list[dict[str, Any]]) -> None: ...
+    def offer_fallback(self, incident_id: str, option: int, after: AgentJob, backups: list[BackupInfo]) -> None: ...
 
 
 class StartRefusal(StrEnum):
@@ -156,7 +159,7 @@ class JobRunner:
                 return None
             log.exception("agent job %s crashed in the bot", request_id)
             job = self.service.finish_job(
-                request_id, "error", None, {"kind": "error", "code": "bot_error", "message": f"bot error: {exc}"}
+                request_id, AgentOutcome.error, None, _error("error", "bot_error", f"bot error: {exc}")
             )
             self.observer.job_finished(job)
             return job
@@ -168,7 +171,7 @@ class JobRunner:
         error: dict[str, Any] | None
         if client is None:
             error = {"kind": "unreachable", "code": "no_agent", "message": f"no agent configured for {environment}"}
-            outcome, result = "unreachable", None
+            outcome, result = AgentOutcome.unreachable, None
         else:
             progress: list[str] = []
 
@@ -177,7 +180,7 @@ class JobRunner:
                 self.observer.job_progress(job, list(progress))
 
             outcome, result, error = self._call(client, job, on_progress)
-        if self._closing.is_set() and outcome in ("unreachable", "timeout", "protocol", "error") and result is None:
+        if self._closing.is_set() and outcome in CUT_BY_SHUTDOWN and result is None:
             raise RuntimeError("closing")  # the call was cut by our own shutdown, not by the agent
         finished = self.service.finish_job(request_id, outcome, result, error)
         self.observer.job_finished(finished)
@@ -186,21 +189,21 @@ class JobRunner:
 
     def _call(
         self, client: Any, job: AgentJob, on_progress: Any
-    ) -> tuple[str, dict[str, Any] | None, dict[str, Any] | None]:
+    ) -> tuple[AgentOutcome, dict[str, Any] | None, dict[str, Any] | None]:
         try:
             view = self._watch(client, job, on_progress)
         except AgentAuthError as exc:
-            return "unauthorized", None, {"kind": "unauthorized", "code": "bad_signature", "message": str(exc)}
+            return AgentOutcome.unauthorized, None, _error("unauthorized", "bad_signature", str(exc))
         except AgentUnreachable as exc:
-            return "unreachable", None, {"kind": "unreachable", "code": "unreachable", "message": str(exc)}
+            return AgentOutcome.unreachable, None, _error("unreachable", "unreachable", str(exc))
         except AgentTimeout as exc:
-            return "timeout", None, {"kind": "timeout", "code": "timeout", "message": str(exc)}
+            return AgentOutcome.timeout, None, _error("timeout", "timeout", str(exc))
         except AgentProtocolError as exc:
-            return "protocol", None, {"kind": "protocol", "code": f"http_{exc.status}", "message": str(exc)}
+            return AgentOutcome.protocol, None, _error("protocol", f"http_{exc.status}", str(exc))
         except AgentError as exc:
-            return "error", None, {"kind": "error", "code": "agent_error", "message": str(exc)}
+            return AgentOutcome.error, None, _error("error", "agent_error", str(exc))
         error = view.error.model_dump(mode="json") if view.error else None
-        return view.outcome or "error", view.result, error
+        return AgentOutcome(view.outcome or AgentOutcome.error), view.result, error
 
     def _watch(self, client: Any, job: AgentJob, on_progress: Any) -> Any:
         """Submit (idempotent by request id) and poll in windows until the job finishes.
@@ -209,6 +212,7 @@ class JobRunner:
         same request id is polled again, up to ``deadline_s`` in all.
         """
         waited = 0.0
+        drill = self._drill_of(job.incident_id)
         while True:
             window = max(1.0, min(self.poll_window_s, self.deadline_s - waited))
             try:
@@ -219,6 +223,7 @@ class JobRunner:
                     on_progress=on_progress,
                     deadline_s=window,
                     caller=f"{CALLER}/{job.started_by}",  # who clicked, in the agent's audit log
+                    drill=drill,
                 )
             except AgentTimeout:
                 waited += window
@@ -226,6 +231,10 @@ class JobRunner:
                     raise
                 took = f"{waited:.0f} s" if waited < 120 else f"{waited / 60:.0f} min"
                 on_progress(f"still running after {took}; still watching")
+
+    def _drill_of(self, incident_id: str) -> str | None:
+        """A drill's jobs run on the agent's scratch copy named after the drill; real ones on the host."""
+        return incident_id if self.service.get(incident_id).drill else None
 
     # -- fallbacks --------------------------------------------------------------------------------
     def _maybe_offer_fallback(self, job: AgentJob) -> None:
@@ -240,9 +249,9 @@ class JobRunner:
         )
         self.observer.offer_fallback(job.incident_id, next_option, job, self.backups(job.incident_id))
 
-    def backups(self, incident_id: str) -> list[dict[str, Any]]:
+    def backups(self, incident_id: str) -> list[BackupInfo]:
         """The newest backup list for the incident's host, fetched now (read-only) if none is known."""
-        known = self.latest_backups(incident_id)
+        known = self.service.latest_backups(incident_id)
         if known is not None:
             return known
         incident = self.service.get(incident_id)
@@ -251,7 +260,7 @@ class JobRunner:
             return []
         request_id = f"{incident_id}.backups.{uuid.uuid4().hex[:12]}"
         try:
-            view = client.run("backups_list", {}, request_id, deadline_s=60)
+            view = client.run("backups_list", {}, request_id, deadline_s=60, drill=self._drill_of(incident_id))
         except AgentError as exc:
             self.service.record(incident_id, "agent.backups_unavailable", SYSTEM_ACTOR, error=str(exc))
             return []
@@ -263,26 +272,16 @@ class JobRunner:
             outcome=view.outcome,
             result=view.result,
         )
-        return list((view.result or {}).get("backups", []))
+        return backups_of_result(view.result)
 
     def backup_sha256(self, incident_id: str, name: str) -> str | None:
-        for backup in self.latest_backups(incident_id) or []:
-            if backup.get("name") == name and backup.get("sha256"):
-                return str(backup["sha256"])
+        """The SHA-256 the newest listing showed for ``name``: what a restore of it is pinned to."""
+        for backup in self.service.latest_backups(incident_id) or []:
+            if backup.name == name and backup.sha256:
+                return backup.sha256
         return None
 
-    def latest_backups(self, incident_id: str) -> list[dict[str, Any]] | None:
-        """The most recent backup list seen in this incident (a step's job or a fallback fetch)."""
-        for event in reversed(self.service.events(incident_id)):
-            if event.kind == "agent.backups_listed" and event.data.get("outcome") == "ok":
-                return list((event.data.get("result") or {}).get("backups", []))
-            # agent.finished carries operation and outcome: read the job row only for the one we want
-            # (this runs on every section render).
-            if (
-                event.kind == "agent.finished"
-                and event.data.get("operation") == "backups_list"
-                and event.data.get("outcome") == "ok"
-            ):
-                job = self.service.job(str(event.data.get("request_id")))
-                return list((job.result or {}).get("backups", []))
-        return None
+
+def _error(kind: str, code: str, message: str) -> dict[str, Any]:
+    """The ``error`` of a job the bot settles itself, shaped like the agent's ``JobError``."""
+    return {"kind": kind, "code": code, "message": message}

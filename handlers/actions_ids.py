@@ -59,3 +59,22 @@ class StepRef(BaseModel):
         if len(parts) < 2:
             raise ValueError(f"malformed button value {value!r}")
         return cls(incident_id=parts[0], step_id=parts[1], arg=parts[2] if len(parts) == 3 else None)
+
+
+class OptionRef(BaseModel):
+    """A "Choose option N" button's value: which incident, which option. Encoded
+    ``<incident>|option:<N>`` (the form buttons already posted in Slack carry)."""
+
+    incident_id: str = Field(min_length=1, max_length=64, pattern=r"^[^|]+$")
+    option: int = Field(ge=1, le=99)
+
+    def encode(self) -> str:
+        return f"{self.incident_id}|option:{self.option}"
+
+    @classmethod
+    def decode(cls, value: str) -> OptionRef:
+        incident_id, _, rest = value.partition("|")
+        number = rest.removeprefix("option:")
+        if not rest.startswith("option:") or not number.isdigit():
+            raise ValueError(f"malformed option value {value!r}")
+        return cls(incident_id=incident_id, option=int(number))

@@ -15,11 +15,12 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from bot.domain import AgentJob
-from bot.incidents import IncidentService
+from bot.incidents import IncidentService, IncidentSnapshot
 from handlers.blocks import fallback_offer
 from handlers.message import SlackMessage
 from handlers.publisher import ThreadPublisher
-from handlers.result_blocks import job_result_message, job_running_message
+from handlers.results import job_result_message, job_running_message
+from ops.models import BackupInfo
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +56,16 @@ class SlackJobPresenter:
             progress=lines,
         )
 
+    def _step_sections(self, job: AgentJob) -> list[str]:
+        return [self.service.runbook.section_of(job.step_id).id]
+
     def job_started(self, job: AgentJob) -> None:
-        incident = self.service.get(job.incident_id)
-        ts = self.publisher.post_in_thread(incident, self._running(job, incident.environment, []))
-        if ts:
-            self.service.set_job_display_ref(job.request_id, ts)
-        self.publisher.refresh_step(job.incident_id, job.step_id)
+        def post_running(snap: IncidentSnapshot) -> None:
+            ts = self.publisher.post_in_thread(snap.incident, self._running(job, snap.incident.environment, []))
+            if ts:
+                self.service.set_job_display_ref(job.request_id, ts)
+
+        self.publisher.redraw(job.incident_id, sections=self._step_sections(job), parent=True, first=post_running)
 
     def job_progress(self, job: AgentJob, lines: list[str]) -> None:
         with self._lock:
@@ -93,7 +98,7 @@ class SlackJobPresenter:
         if current.display_ref is None or current.state == "finished":
             return
         incident = self.service.get(job.incident_id)
-        msg = self._running(job, incident.environment, lines)
+        msg = self.publisher.marked(incident, self._running(job, incident.environment, lines))
         self._update(incident.channel, current.display_ref, msg.text, msg.blocks)
 
     def job_finished(self, job: AgentJob) -> None:
@@ -103,33 +108,37 @@ class SlackJobPresenter:
             self._pending.pop(job.request_id, None)
         if timer is not None:
             timer.cancel()
-        job = self.service.job(job.request_id)
-        incident = self.service.get(job.incident_id)
-        duration = (job.finished_at - job.started_at).total_seconds() if job.finished_at else None
-        msg = job_result_message(
-            operation=job.operation,
-            outcome=job.outcome or "error",
-            result=job.result,
-            error=job.error,
-            environment=incident.environment,
-            step_title=self._step_title(job),
-            started_by=job.started_by,
-            duration_s=duration,
-        )
-        if job.display_ref:
-            self._update(incident.channel, job.display_ref, msg.text, msg.blocks)
-        else:
-            self.publisher.post_in_thread(incident, msg)
-        self.publisher.refresh_step(job.incident_id, job.step_id)
 
-    def offer_fallback(self, incident_id: str, option: int, after: AgentJob, backups: list[dict[str, Any]]) -> None:
-        incident = self.service.get(incident_id)
+        def show_result(snap: IncidentSnapshot) -> None:
+            finished, incident = snap.job(job.request_id), snap.incident
+            took = (finished.finished_at - finished.started_at).total_seconds() if finished.finished_at else None
+            msg = job_result_message(
+                operation=finished.operation,
+                outcome=finished.outcome or "error",
+                result=finished.result,
+                error=finished.error,
+                environment=incident.environment,
+                step_title=self._step_title(finished),
+                started_by=finished.started_by,
+                duration_s=took,
+            )
+            msg = self.publisher.marked(incident, msg)
+            if finished.display_ref:
+                self._update(incident.channel, finished.display_ref, msg.text, msg.blocks)
+            else:
+                self.publisher.post_in_thread(incident, msg)
+
+        self.publisher.redraw(job.incident_id, sections=self._step_sections(job), parent=True, first=show_result)
+
+    def offer_fallback(self, incident_id: str, option: int, after: AgentJob, backups: list[BackupInfo]) -> None:
         reason = str((after.error or {}).get("message") or (after.result or {}).get("summary") or after.outcome)
-        msg = fallback_offer(incident, self.service.runbook.option(option), after.operation, reason, backups)
-        self.publisher.post_in_thread(incident, msg)
-        for section in self.service.runbook.sections:
-            if section.option is not None:
-                self.publisher.refresh_section(incident_id, section.id)
+        section = self.service.runbook.option(option)
+
+        def post_offer(snap: IncidentSnapshot) -> None:
+            msg = fallback_offer(snap.incident, section, after.operation, reason, backups)
+            self.publisher.post_in_thread(snap.incident, msg)
+
+        self.publisher.redraw(incident_id, sections=self.publisher.option_sections(), first=post_offer)
 
     def _update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
         try:

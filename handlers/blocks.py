@@ -7,7 +7,7 @@ tests. Built with slack_sdk's block models, which validate lengths as they are b
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -31,9 +31,10 @@ from handlers.elements import confirm_dialog
 from handlers.limits import MAX_HEADER, check_limits, clip
 from handlers.message import SlackMessage
 from handlers.paging_blocks import paging_status_blocks
-from handlers.result_blocks import backup_select
+from handlers.results import backup_select
 from handlers.steps import STEP_VIEWS, SectionContext, StepView, option_choice
 from handlers.text import fmt_due, fmt_time, mention
+from ops.models import BackupInfo
 
 
 def _message(text: str, blocks: list[Block]) -> SlackMessage:
@@ -59,7 +60,7 @@ def incident_parent(
     record: RecordLink | None = None,
 ) -> SlackMessage:
     """The channel message that anchors the incident thread (``paging``: who was paged, by role)."""
-    due = incident.opened_at + timedelta(minutes=incident.target_minutes)
+    due_text = fmt_due(incident.due_at, now) if now and incident.is_open else fmt_time(incident.due_at)
     state = {
         "open": ":red_circle: open",
         "resolved": ":large_green_circle: resolved",
@@ -70,7 +71,7 @@ def incident_parent(
         MarkdownTextObject(text=f"*Severity*\n{incident.severity} (target {target})"),
         MarkdownTextObject(text=f"*Environment*\n`{incident.environment}`"),
         MarkdownTextObject(text=f"*Opened by*\n{mention(incident.opened_by)} at {fmt_time(incident.opened_at)}"),
-        MarkdownTextObject(text=f"*Due by*\n{fmt_due(due, now) if now and incident.is_open else fmt_time(due)}"),
+        MarkdownTextObject(text=f"*Due by*\n{due_text}"),
         MarkdownTextObject(text=f"*State*\n{state}"),
         MarkdownTextObject(text=f"*Checklist*\n{done}/{total} steps done or skipped"),
     ]
@@ -193,7 +194,7 @@ def ephemeral_text(text: str) -> dict[str, Any]:
 
 
 def fallback_offer(
-    incident: Incident, section: RunbookSection, failed_operation: str, reason: str, backups: list[dict[str, Any]]
+    incident: Incident, section: RunbookSection, failed_operation: str, reason: str, backups: list[BackupInfo]
 ) -> SlackMessage:
     """After option N fails: offer option N+1, with the backup menu (newest pre-migration preselected)."""
     assert section.option is not None

@@ -12,24 +12,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from slack_bolt import Ack
 
 from bot.incidents import Incident, UnknownIncident
-from handlers.actions_ids import StepRef
+from handlers.actions_ids import OptionRef, StepRef
 from handlers.deps import HandlerDeps
 from handlers.payloads import BlockActions
 
 log = logging.getLogger(__name__)
 
 
+Ref = TypeVar("Ref", StepRef, OptionRef)
+
+
 @dataclass(frozen=True)
-class StepClick:
-    """A click on an open incident's control: who, on what, and the incident as it was read."""
+class Click(Generic[Ref]):
+    """A click on an open incident's control: who, on what (``ref``), and the incident as it was read."""
 
     payload: BlockActions
-    ref: StepRef
+    ref: Ref
     incident: Incident
 
     @property
@@ -37,13 +40,19 @@ class StepClick:
         return self.payload.user.id
 
 
-ClickHandler = Callable[[HandlerDeps, StepClick], None]
+StepClick = Click[StepRef]
+OptionClick = Click[OptionRef]
 # Where a listener finds the button value when it is not the action's own value (e.g. a select).
 ValueOf = Callable[[HandlerDeps, BlockActions], str | None]
 
 
 def on_click(
-    deps: HandlerDeps, handle: ClickHandler, *, name: str, value_of: ValueOf | None = None
+    deps: HandlerDeps,
+    handle: Callable[[HandlerDeps, Click[Ref]], None],
+    *,
+    name: str,
+    decode: Callable[[str], Ref] = StepRef.decode,  # type: ignore[assignment]
+    value_of: ValueOf | None = None,
 ) -> Callable[..., None]:
     """A bolt listener: ack, resolve the click, then ``handle`` it (or tell the clicker why not)."""
 
@@ -56,7 +65,7 @@ def on_click(
                 return
         else:
             value = payload.action.value or ""
-        click = resolve_click(deps, payload, value)
+        click = resolve_click(deps, payload, value, decode)
         if click is not None:
             handle(deps, click)
 
@@ -64,10 +73,12 @@ def on_click(
     return listener
 
 
-def resolve_click(deps: HandlerDeps, payload: BlockActions, value: str) -> StepClick | None:
+def resolve_click(
+    deps: HandlerDeps, payload: BlockActions, value: str, decode: Callable[[str], Ref]
+) -> Click[Ref] | None:
     """The clicked control's target if its incident is open; otherwise an ephemeral says why."""
     try:
-        ref = StepRef.decode(value)
+        ref = decode(value)
         incident = deps.service.get(ref.incident_id)
     except (ValueError, UnknownIncident) as exc:
         log.warning("click on a control that no longer applies: %s", exc)
@@ -76,7 +87,7 @@ def resolve_click(deps: HandlerDeps, payload: BlockActions, value: str) -> StepC
     if incident.state != "open":
         tell_clicker(deps, payload, f":lock: {incident.id} is {incident.state}; nothing changed.")
         return None
-    return StepClick(payload=payload, ref=ref, incident=incident)
+    return Click(payload=payload, ref=ref, incident=incident)
 
 
 def require_operator(deps: HandlerDeps, click: StepClick, attempted: str) -> bool:

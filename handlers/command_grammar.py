@@ -1,4 +1,4 @@
-"""The grammar of ``/rollback [environment] [severity] [summary]``.
+"""The grammar of ``/rollback [drill] [environment] [severity] [summary]``.
 
 Strict on purpose: during an outage a typo in the severity must not silently become a
 "critical" incident with the typo as its summary. The first word is an environment or a
@@ -12,7 +12,8 @@ from pydantic import BaseModel
 SEVERITIES = ("critical", "major", "minor")
 MAX_SUMMARY = 500
 USAGE = (
-    "Usage: `/rollback [environment] [severity] [summary]`\n"
+    "Usage: `/rollback [drill] [environment] [severity] [summary]`\n"
+    "• `drill`: rehearse on a scratch copy of the deployment (the live DB and app are not touched)\n"
     "• severity: `critical` (target 15 min, the default), `major` (1 h) or `minor` (4 h)\n"
     "• environments: {envs} (default `{default}`)\n"
     "Example: `/rollback {default} critical media listing returns 500s`"
@@ -21,6 +22,7 @@ USAGE = (
 
 class RollbackCommand(BaseModel):
     environment: str
+    drill: bool = False
     severity: str = "critical"
     summary: str = ""
 
@@ -35,6 +37,9 @@ def usage(environments: list[str], default: str) -> str:
 
 def parse_rollback_args(text: str, environments: list[str], default: str) -> RollbackCommand:
     words = text.split()
+    drill = bool(words) and words[0].lower() == "drill"
+    if drill:
+        words.pop(0)
     env = default
     envs_lower = {e.lower(): e for e in environments}
     if words and words[0].lower() in envs_lower:
@@ -51,4 +56,4 @@ def parse_rollback_args(text: str, environments: list[str], default: str) -> Rol
         raise CommandUsageError("The summary contains control characters.")
     if len(summary) > MAX_SUMMARY:
         raise CommandUsageError(f"The summary is {len(summary)} characters; keep it under {MAX_SUMMARY}.")
-    return RollbackCommand(environment=env, severity=severity, summary=summary)
+    return RollbackCommand(environment=env, severity=severity, summary=summary, drill=drill)

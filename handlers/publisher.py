@@ -1,8 +1,9 @@
-"""Slack I/O for an incident thread: post it, and re-render messages from the store.
+"""Slack I/O for an incident thread: post it, and redraw messages from one snapshot of the store.
 
 Messages are always rendered from the store, never patched, so a restart or a lost update heals
-on the next click. A lock per message serialises render+update, so two clicks in one section
-can't leave an older render on top of a newer one.
+on the next click. A redraw takes the locks of every message it redraws, then reads ONE snapshot
+(``IncidentService.snapshot``) and renders them all from it: two clicks in one section can't leave
+an older render on top of a newer one, and a redraw costs one read however many messages it touches.
 """
 
 from __future__ import annotations
@@ -10,18 +11,24 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 
 from slack_sdk import WebClient
 
-from bot.incidents import Incident, IncidentService
+from bot.follow_ups import FollowUp
+from bot.incidents import Incident, IncidentService, IncidentSnapshot
 from bot.paging import PagingView
 from bot.record.versions import RecordArchive, UnknownRecordVersion
 from bot.runbook import Runbook
-from handlers.blocks import RecordLink, SectionContext, incident_parent, section_message
+from handlers.blocks import RecordLink, incident_parent, section_message
+from handlers.drill_marker import mark_drill, mark_text
 from handlers.message import SlackMessage
+from handlers.steps import SectionContext
 
 log = logging.getLogger(__name__)
+
+PARENT = "__parent__"
 
 
 class ThreadPublisher:
@@ -30,17 +37,21 @@ class ThreadPublisher:
         client: WebClient,
         service: IncidentService,
         runbook: Runbook,
-        context_for: Callable[[str], SectionContext],
+        agent_url_for: Callable[[str], str | None],
         paging_for: Callable[[str], PagingView | None] = lambda _incident_id: None,
         *,
+        follow_ups_for: Callable[[str], dict[str, FollowUp]] = lambda _incident_id: {},
+        time_zone: str = "UTC",
         after_parent: Callable[[Incident], object] | None = None,
         on_change: Callable[[str], None] | None = None,
     ) -> None:
         self.client = client
-        self.paging_for = paging_for
         self.service = service
         self.runbook = runbook
-        self.context_for = context_for
+        self.agent_url_for = agent_url_for
+        self.paging_for = paging_for
+        self.follow_ups_for = follow_ups_for
+        self.time_zone = time_zone
         # The incident notes: posted right after the parent, refreshed whenever the parent is.
         self.after_parent = after_parent
         self.on_change = on_change
@@ -52,45 +63,61 @@ class ThreadPublisher:
         with self._locks_guard:
             return self._locks[(incident_id, key)]
 
-    def _progress(self, incident_id: str) -> tuple[int, int]:
-        steps = self.service.steps(incident_id)
-        return sum(1 for s in steps.values() if s.state in ("done", "skipped")), len(steps)
+    @contextmanager
+    def _holding(self, incident_id: str, keys: Iterable[str]) -> Iterator[None]:
+        with ExitStack() as stack:
+            for key in sorted(set(keys)):  # one order for everyone: no deadlock between redraws
+                stack.enter_context(self._lock(incident_id, key))
+            yield
 
-    def _parent(self, incident: Incident) -> SlackMessage:
-        done, total = self._progress(incident.id)
+    def context(self, snap: IncidentSnapshot) -> SectionContext:
+        return SectionContext(
+            agent_url=self.agent_url_for(snap.incident.environment),
+            backups=snap.backups,
+            follow_ups=self.follow_ups_for(snap.incident.id),
+            time_zone=self.time_zone,
+        )
+
+    def _parent(self, snap: IncidentSnapshot) -> SlackMessage:
+        incident = snap.incident
         record = None
         if not incident.is_open:
             try:
                 latest = self.records.get(incident.id)
                 record = RecordLink(version=latest.version, url=latest.file_ref)
             except UnknownRecordVersion:
-                record = None  # still being written; the parent is refreshed when it is stored
-        return incident_parent(
+                record = None  # still being written; the parent is redrawn when it is stored
+        msg = incident_parent(
             incident,
-            done=done,
-            total=total,
-            agent_url=self.context_for(incident.id).agent_url,
+            done=snap.done,
+            total=snap.total,
+            agent_url=self.agent_url_for(incident.environment),
             now=self.service.clock(),
             paging=self.paging_for(incident.id),
             record=record,
         )
+        return self.marked(incident, msg)
+
+    @staticmethod
+    def marked(incident: Incident, msg: SlackMessage) -> SlackMessage:
+        """Every message of a drill says DRILL; a real incident's messages are left as built."""
+        return mark_drill(msg) if incident.drill else msg
 
     def open_thread(self, incident: Incident) -> str:
         """Post the parent message and one reply per runbook section; returns the thread ts."""
-        parent = self._parent(incident)
+        parent = self._parent(self.service.snapshot(incident.id))
         resp = self.client.chat_postMessage(channel=incident.channel, text=parent.text, blocks=parent.blocks)
         thread_ts = str(resp["ts"])
         self.service.attach_thread(incident.id, thread_ts)
-        incident = self.service.get(incident.id)
         if self.after_parent is not None:
             try:
-                self.after_parent(incident)
+                self.after_parent(self.service.get(incident.id))
             except Exception:  # the checklist matters more than the notes: post it anyway
                 log.exception("could not post the notes of %s", incident.id)
-        steps = self.service.steps(incident.id)
-        ctx = self.context_for(incident.id)
+        snap = self.service.snapshot(incident.id)
+        ctx = self.context(snap)
         for section in self.runbook.sections:
-            msg = section_message(incident, section, steps, ctx)
+            msg = self.marked(snap.incident, section_message(snap.incident, section, snap.steps, ctx))
             r = self.client.chat_postMessage(
                 channel=incident.channel, thread_ts=thread_ts, text=msg.text, blocks=msg.blocks
             )
@@ -100,34 +127,56 @@ class ThreadPublisher:
         )
         return thread_ts
 
+    def redraw(
+        self,
+        incident_id: str,
+        *,
+        sections: Iterable[str] = (),
+        parent: bool = False,
+        first: Callable[[IncidentSnapshot], None] | None = None,
+    ) -> IncidentSnapshot:
+        """Re-render the given section messages (and the parent) from one snapshot; ``first`` runs
+        with the same snapshot before them (e.g. to show a job's result). Returns the snapshot."""
+        wanted = list(dict.fromkeys(sections))
+        with self._holding(incident_id, [*wanted, *([PARENT] if parent else [])]):
+            snap = self.service.snapshot(incident_id)
+            if first is not None:
+                first(snap)
+            incident, ctx = snap.incident, self.context(snap)
+            for section_id in wanted:
+                ts = snap.section_messages.get(section_id)
+                if ts is None:
+                    log.warning("no message for section %s of %s", section_id, incident_id)
+                    continue
+                section = self.runbook.section(section_id)
+                msg = self.marked(incident, section_message(incident, section, snap.steps, ctx))
+                self.client.chat_update(channel=incident.channel, ts=ts, text=msg.text, blocks=msg.blocks)
+            if parent and incident.thread_ts is not None:
+                msg = self._parent(snap)
+                self.client.chat_update(
+                    channel=incident.channel, ts=incident.thread_ts, text=msg.text, blocks=msg.blocks
+                )
+        if parent and self.on_change is not None:
+            self.on_change(incident_id)
+        return snap
+
     def refresh_section(self, incident_id: str, section_id: str) -> None:
-        with self._lock(incident_id, section_id):
-            incident = self.service.get(incident_id)
-            ts = self.service.section_messages(incident_id).get(section_id)
-            if ts is None:
-                log.warning("no message for section %s of %s", section_id, incident_id)
-                return
-            section = self.runbook.section(section_id)
-            msg = section_message(incident, section, self.service.steps(incident_id), self.context_for(incident_id))
-            self.client.chat_update(channel=incident.channel, ts=ts, text=msg.text, blocks=msg.blocks)
+        self.redraw(incident_id, sections=[section_id])
 
     def refresh_parent(self, incident_id: str) -> None:
-        with self._lock(incident_id, "__parent__"):
-            incident = self.service.get(incident_id)
-            if incident.thread_ts is None:
-                return
-            msg = self._parent(incident)
-            self.client.chat_update(channel=incident.channel, ts=incident.thread_ts, text=msg.text, blocks=msg.blocks)
-        if self.on_change is not None:
-            self.on_change(incident_id)
+        self.redraw(incident_id, parent=True)
 
     def refresh_step(self, incident_id: str, step_id: str) -> None:
-        self.refresh_section(incident_id, self.runbook.section_of(step_id).id)
-        self.refresh_parent(incident_id)
+        """A step changed: its section and the parent's progress."""
+        self.redraw(incident_id, sections=[self.runbook.section_of(step_id).id], parent=True)
+
+    def option_sections(self) -> list[str]:
+        return [s.id for s in self.runbook.sections if s.option is not None]
 
     def post_in_thread(self, incident: Incident, msg: SlackMessage) -> str | None:
         if incident.thread_ts is None:
             return None
+        msg = self.marked(incident, msg)
         r = self.client.chat_postMessage(
             channel=incident.channel, thread_ts=incident.thread_ts, text=msg.text, blocks=msg.blocks
         )
@@ -136,8 +185,12 @@ class ThreadPublisher:
     def reply(self, incident: Incident, text: str) -> str | None:
         if incident.thread_ts is None:
             return None
+        text = mark_text(text) if incident.drill else text
         r = self.client.chat_postMessage(channel=incident.channel, thread_ts=incident.thread_ts, text=text)
         return str(r["ts"])
 
     def ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
+        incident = self.service.by_thread(channel, thread_ts) if thread_ts else None
+        if incident is not None and incident.drill:
+            text = mark_text(text)
         self.client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)

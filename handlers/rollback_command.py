@@ -28,7 +28,9 @@ def register(app: App, deps: HandlerDeps) -> None:
             ack(text=f":warning: {exc}\n{usage(envs, default)}")
             return
         try:
-            incident = deps.service.open(args.environment, args.severity, args.summary, cmd.channel_id, cmd.user_id)
+            incident = deps.service.open(
+                args.environment, args.severity, args.summary, cmd.channel_id, cmd.user_id, drill=args.drill
+            )
         except IncidentAlreadyOpen as exc:
             other = exc.incident
             ack(
@@ -39,7 +41,13 @@ def register(app: App, deps: HandlerDeps) -> None:
                 )
             )
             return
-        ack(text=f":rotating_light: Opening {incident.id} for `{incident.environment}` ({incident.severity}).")
+        if incident.drill:
+            ack(
+                text=f":test_tube: DRILL: opening {incident.id} for `{incident.environment}` ({incident.severity}). "
+                "The agent works on a scratch copy; the live DB and app are not touched."
+            )
+        else:
+            ack(text=f":rotating_light: Opening {incident.id} for `{incident.environment}` ({incident.severity}).")
         try:
             deps.publisher.open_thread(incident)
         except Exception as exc:  # Slack refused, or anything else: never leave a half-posted open incident

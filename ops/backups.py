@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from ops.baseline import baseline_from_db, write_baseline
+from ops.baseline import baseline_from_counts, write_baseline
 from ops.deployment import Deployment
 from ops.errors import OpInputError, OpRefused
 from ops.host import Host
@@ -31,6 +31,7 @@ from ops.models import (
     BackupCreateResult,
     BackupInfo,
     BackupListResult,
+    DbHealth,
     QuarantineRecord,
     RestoreResult,
     RowCheck,
@@ -315,6 +316,51 @@ def _agent_name(label: str, when: datetime, n: int) -> str:
     return f"{AGENT_PREFIX}{when.strftime('%Y%m%d-%H%M%S-%f')}{suffix}_{clean}.db"
 
 
+COPY_CHUNK = 4 << 20
+
+
+def copy_hashing(src: Path, dst: Path) -> str:
+    """Copy ``src`` to a new file ``dst`` (never an existing one) and fsync it; the SHA-256 is taken
+    from the same buffers, so the bytes are read once."""
+    h = hashlib.sha256()
+    buf = bytearray(COPY_CHUNK)
+    view = memoryview(buf)
+    with open(src, "rb", buffering=0) as fin, open(dst, "xb", buffering=0) as fout:
+        while n := fin.readinto(buf):
+            h.update(view[:n])
+            done = 0
+            while done < n:
+                done += fout.write(view[done:n])
+        os.fsync(fout.fileno())
+    return h.hexdigest()
+
+
+def snapshot_copy(db: Path, dst: Path) -> str:
+    """A consistent copy of ``db`` at ``dst``, hashed in the copy pass; returns its SHA-256.
+
+    In rollback-journal mode (go-fast-cdn's) a read transaction holds SQLite's SHARED lock, so no
+    writer can commit while the bytes are copied: the copy is a snapshot, like the online backup
+    API's single step, without a second read to hash it. (Closing our own descriptor drops this
+    process's POSIX locks on the file, which is why the transaction ends right after.) A WAL DB
+    keeps committed pages outside the main file, so it goes through the backup API and is hashed
+    after. A hot journal makes the read fail (sqlite3.Error), as it did with the backup API."""
+    with open_ro(db) as conn:
+        if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+            dst_conn = sqlite3.connect(dst)
+            try:
+                conn.backup(dst_conn)
+            finally:
+                dst_conn.close()
+            _fsync_file(dst)
+            return sha256_file(dst)
+        conn.execute("BEGIN")
+        try:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # takes the SHARED lock
+            return copy_hashing(db, dst)
+        finally:
+            conn.execute("COMMIT")
+
+
 def _publish(tmp: Path, bdir: Path, label: str) -> Path:
     """Give ``tmp`` its final name without ever replacing an existing file (os.link fails if taken)."""
     when = _now()
@@ -337,31 +383,29 @@ def _publish(tmp: Path, bdir: Path, label: str) -> Path:
     raise OSError("could not find a free backup name")
 
 
-def create_backup(host: Host, *, label: str = "manual", progress: Progress = None) -> BackupCreateResult:
-    """Online backup of main.db into backups/ (safe while the app runs; never overwrites)."""
+def create_backup(
+    host: Host, *, label: str = "manual", progress: Progress = None, health: DbHealth | None = None
+) -> BackupCreateResult:
+    """Online backup of main.db into backups/ (safe while the app runs; never overwrites).
+
+    ``health`` is the assessment the calling operation made of this DB moments ago with the app
+    stopped (rollback, restore): it isn't read again. The copy's own integrity_check still runs."""
     started = utcnow()
     dep = host.deployment
-    health = assess(dep)
+    health = health or assess(dep)
     if health.broken:
         raise broken_db_error(health, "back up main.db")
     dep.backups_dir.mkdir(parents=True, exist_ok=True)
     tmp = dep.backups_dir / temp_name("backup", ".part")
-    say(progress, f"backing up {dep.db_path.name} (SQLite online backup)")
+    say(progress, f"backing up {dep.db_path.name} (consistent copy under a SQLite read lock)")
     try:
         try:
-            with open_ro(dep.db_path) as src:
-                dst = sqlite3.connect(tmp)
-                try:
-                    src.backup(dst)
-                finally:
-                    dst.close()
+            digest = snapshot_copy(dep.db_path, tmp)
         except sqlite3.Error as exc:
             raise OpRefused("db_unreadable", f"cannot back up {dep.db_path}: {exc}") from exc
-        _fsync_file(tmp)
         chk = check_db(tmp)
         if not chk.valid:
             raise OpRefused("backup_check_failed", f"backup failed integrity_check: {chk.integrity}")
-        digest = sha256_file(tmp)
         final = _publish(tmp, dep.backups_dir, label)
     finally:
         tmp.unlink(missing_ok=True)
@@ -397,6 +441,7 @@ def create_backup(host: Host, *, label: str = "manual", progress: Progress = Non
         sidecar=sidecar.name,
         source_counts=counts,
         source_marker=chk.marker,
+        source_era=chk.era,
     )
 
 
@@ -501,7 +546,6 @@ def restore_backup(
     removed: str | None = None
     quarantined: QuarantineRecord | None = None
     pre: BackupCreateResult | None = None
-    before: DbCheck | None = None
     if health.broken:
         say(progress, f"main.db is {health.state} ({health.detail}): moving it aside, keeping it")
         dep.db_dir.mkdir(parents=True, exist_ok=True)
@@ -518,7 +562,6 @@ def restore_backup(
         if removed:
             warnings.append(stale_journal_warning(removed))
             say(progress, f"removed stale {removed}")
-        before = check_db(dep.db_path, quick=True)
     if expected is not None:
         say(progress, f"{backup} sha256 {digest[:12]}… matches the pinned value")
     if rows is not None and rows.far_fewer:
@@ -532,15 +575,17 @@ def restore_backup(
         warnings.append(f"{backup} is {what} (marker {chk.marker_state}, era {chk.era})")
     if not health.broken:
         say(progress, "backing up the current DB before restoring")
-        pre = create_backup(host, label="pre-restore", progress=progress)
+        pre = create_backup(host, label="pre-restore", progress=progress, health=health)
     say(progress, f"restoring {backup} (atomic replace)")
     written = install_db_file(path, dep.db_path, expect_sha256=digest)
-    after = check_db(dep.db_path)
-    restored_sha = sha256_file(dep.db_path)
-    ok = after.valid and written == digest and restored_sha == digest
+    # main.db now holds exactly the bytes validated above (hashed as they were written, equal to
+    # the checked SHA-256), so that integrity check and those counts are its own: no second read
+    after = chk
+    restored_sha = written
+    ok = after.valid and written == digest
     base_path: str | None = None
     if ok:
-        base = baseline_from_db(dep.db_path, source="restore", backup=backup)
+        base = baseline_from_counts(after.counts or Counts(), source="restore", backup=backup, what=backup)
         base_path = str(write_baseline(dep, base))
     c = after.counts or Counts()
     kept = f"; broken main.db kept in {quarantined.folder}" if quarantined else ""
@@ -567,9 +612,9 @@ def restore_backup(
         pre_restore_sha256=pre.sha256 if pre else None,
         restored_sha256=restored_sha,
         integrity_after=after.integrity,
-        counts_before=(before.counts if before and before.counts else Counts()),
+        counts_before=pre.source_counts if pre else Counts(),  # the pre-restore copy's own check
         counts_after=c,
-        era_before=before.era if before else None,
+        era_before=pre.source_era if pre else None,
         era_after=after.era,
         marker_after=after.marker,
         removed_journal=removed,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ops.deployment import Deployment
 from ops.leftovers import temp_name
-from ops.models import Baseline
+from ops.models import Baseline, Counts
 from ops.schema import counts, open_ro
 
 BASELINE_FILE = "baseline.json"
@@ -27,8 +27,13 @@ def baseline_from_db(path: Path, *, source: str, backup: str | None = None) -> B
     """Counts of a DB file (opened read-only); a file without images/docs gives a ValueError."""
     with open_ro(path) as conn:
         c = counts(conn)
+    return baseline_from_counts(c, source=source, backup=backup, what=path.name)
+
+
+def baseline_from_counts(c: Counts, *, source: str, backup: str | None = None, what: str = "the DB") -> Baseline:
+    """The baseline of counts already taken (e.g. by the integrity check of the same bytes)."""
     if c.images_live is None or c.images_raw is None or c.docs_live is None or c.docs_raw is None:
-        raise ValueError(f"{path.name} has no images/docs tables")
+        raise ValueError(f"{what} has no images/docs tables")
     return Baseline(
         images_live=c.images_live,
         images_raw=c.images_raw,

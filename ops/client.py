@@ -100,10 +100,19 @@ class AgentClient:
             return False
 
     def submit(
-        self, operation: str, args: dict[str, Any] | None, request_id: str, *, caller: str | None = None
+        self,
+        operation: str,
+        args: dict[str, Any] | None,
+        request_id: str,
+        *,
+        caller: str | None = None,
+        drill: str | None = None,
     ) -> JobView:
-        """``caller`` names who asked (e.g. ``rollback-bot/U123``) in the agent's audit log."""
-        body = {"request_id": request_id, "operation": operation, "args": args or {}}
+        """``caller`` names who asked (e.g. ``rollback-bot/U123``) in the agent's audit log; ``drill``
+        runs the operation on that drill's scratch copy of the deployment, never the live one."""
+        body: dict[str, Any] = {"request_id": request_id, "operation": operation, "args": args or {}}
+        if drill is not None:
+            body["drill"] = drill
         return self._job_view(self._request("POST", "/v1/jobs", body, caller))
 
     def job(self, job_id: str, *, caller: str | None = None) -> JobView:
@@ -119,9 +128,10 @@ class AgentClient:
         poll_s: float = 0.2,
         deadline_s: float = 600,
         caller: str | None = None,
+        drill: str | None = None,
     ) -> JobView:
         """Submit and poll until the job finishes; each progress line is reported once."""
-        view = self.submit(operation, args, request_id, caller=caller)
+        view = self.submit(operation, args, request_id, caller=caller, drill=drill)
         seen = 0
         deadline = time.monotonic() + deadline_s
         while True:

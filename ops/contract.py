@@ -7,7 +7,7 @@ report progress (``long``), and one line saying what it does.
 
 Derived from :data:`OPERATIONS`: the agent's registry (``ops/registry.py`` binds each name to its
 implementation), the agent CLI (``ops/cli.py`` has one command per name), the bot's runbook
-validation (``bot/runbook``), and the Slack presenters (``PRESENTERS`` in ``handlers/result_blocks.py``).
+validation (``bot/runbook``), and the Slack presenters (``PRESENTERS`` in ``handlers/results/presenters.py``).
 ``tests/unit/ops/test_contract.py`` fails when any of them misses an operation.
 
 This module imports only pydantic and :mod:`ops.models`, so the bot can read it without loading the

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import stat
 from pathlib import Path
 
 from ops.deployment import Deployment
@@ -40,55 +41,73 @@ def file_locations(dep: Deployment, name: str) -> list[str]:
     return [f for f in ("media", "images", "docs") if (dep.uploads_dir / f / ok).is_file()]
 
 
-def _listed_files(folder: Path) -> tuple[set[str], bool]:
-    """(names, check_others): the regular files (not symlinks) directly in ``folder``, from one
-    ``scandir``, and whether a name outside that set still needs its own ``is_file`` check. It
-    doesn't only when ``folder`` is missing or not a directory (nothing under it can exist)."""
-    names: set[str] = set()
-    try:
-        with os.scandir(folder) as it:
-            for entry in it:
-                try:
-                    if entry.is_file(follow_symlinks=False):
-                        names.add(entry.name)
-                except OSError:
-                    continue  # left to its own check
-    except (FileNotFoundError, NotADirectoryError):
-        return set(), False
-    except OSError:  # e.g. not readable (but maybe searchable): check every name on its own
-        return set(), True
-    return names, True
+class _Folder:
+    """Answers "is ``name`` a file in this folder?" like ``Path.is_file`` (symlinks followed), with
+    one ``stat`` relative to an open directory handle: no path objects, no listing kept in memory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd: int | None = None
+        self.absent = False
+        try:
+            self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_PATH", 0))
+        except (FileNotFoundError, NotADirectoryError):
+            self.absent = True  # nothing under it can exist
+        except OSError:
+            self.fd = None  # left to a per-name check by path
+
+    def has(self, name: str) -> bool:
+        if self.absent:
+            return False
+        try:
+            st = os.stat(name, dir_fd=self.fd) if self.fd is not None else os.stat(self.path / name)
+        except (OSError, ValueError):
+            return False
+        return stat.S_ISREG(st.st_mode)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def missing_legacy_files(conn: sqlite3.Connection, dep: Deployment) -> list[MissingFile]:
     """Live images/docs rows whose file is not in uploads/images|docs.
 
     A row's file is there iff ``(uploads/<folder>/<name>).is_file()``: a symlink to a regular file
-    counts, a directory or a dangling symlink doesn't. To keep that cheap each folder is listed
-    once; a name listed as a regular file is there, and any other name still gets that ``is_file``
-    (symlinks, case-insensitive or normalising file systems) unless the folder itself is missing.
+    counts, a directory or a dangling symlink doesn't. Rows are streamed from the cursor and each
+    name gets one ``stat`` relative to the folder's handle, so memory stays flat at any size and
+    only the missing rows are kept.
     """
     present = tables(conn)
     out: list[MissingFile] = []
-    for table, folder in FOLDERS.items():
-        if table not in present:
-            continue
-        rows = conn.execute(f"SELECT id, file_name FROM {table} WHERE deleted_at IS NULL ORDER BY id").fetchall()
-        folder_path = dep.uploads_dir / folder
-        listed, check_others = _listed_files(folder_path)
-        for rid, name in rows:
-            ok = safe_name(name)
-            if ok is not None and (ok in listed or (check_others and (folder_path / ok).is_file())):
+    media = _Folder(dep.media_dir)
+    try:
+        for table, folder in FOLDERS.items():
+            if table not in present:
                 continue
-            out.append(
-                MissingFile(
-                    table=table,
-                    id=int(rid),
-                    file_name=str(name),
-                    expected_path=f"uploads/{folder}/{name}",
-                    copy_in_media=ok is not None and (dep.media_dir / ok).is_file(),
-                )
-            )
+            files = _Folder(dep.uploads_dir / folder)
+            try:
+                has = files.has
+                for rid, name in conn.execute(
+                    f"SELECT id, file_name FROM {table} WHERE deleted_at IS NULL ORDER BY id"
+                ):
+                    ok = safe_name(name)
+                    if ok is not None and has(ok):
+                        continue
+                    out.append(
+                        MissingFile(
+                            table=table,
+                            id=int(rid),
+                            file_name=str(name),
+                            expected_path=f"uploads/{folder}/{name}",
+                            copy_in_media=ok is not None and media.has(ok),
+                        )
+                    )
+            finally:
+                files.close()
+    finally:
+        media.close()
     return out
 
 

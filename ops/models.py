@@ -333,6 +333,7 @@ class BackupCreateResult(OpResult):
     sidecar: str
     source_counts: Counts
     source_marker: MarkerInfo | None = None
+    source_era: SchemaEra | None = None
 
 
 class RestoreResult(OpResult):

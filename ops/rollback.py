@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ops.backups import create_backup, say
-from ops.baseline import baseline_from_db, write_baseline
+from ops.baseline import baseline_from_counts, write_baseline
 from ops.deployment import Deployment
 from ops.errors import OpInputError, OpRefused
 from ops.files import MissingFile, file_locations, missing_legacy_files
@@ -24,7 +25,7 @@ from ops.host import Host
 from ops.models import LostRow, MarkerMode, RollbackResult, utcnow
 from ops.models import RollbackAction as Action
 from ops.quarantine import assess, broken_db_error
-from ops.schema import MARKER_NAME, MarkerInfo, SchemaInfo, inspect, inspect_file, q
+from ops.schema import MARKER_NAME, MarkerInfo, SchemaInfo, inspect, inspect_file, open_ro, q
 from ops.status import clear_stale_journal, require_stopped, stale_journal_warning
 
 _TYPE_TABLE = {"image": "images", "document": "docs"}
@@ -66,34 +67,91 @@ def _after_marker(created: str | None, marker: MarkerInfo) -> bool | None:
         return None
 
 
+# Stands in for NULL in the anti-join keys so a NULL name/checksum matches NULL (as tuple equality
+# did). It is text, so it never equals a blob checksum (SQLite compares storage classes first).
+_NULL_KEY = "\x00rollback-agent:null"
+_KEYS_TABLE = "temp.rollback_agent_legacy_keys"
+
+
+def _legacy_keys(conn: sqlite3.Connection) -> None:
+    """A temp table of every live images/docs row's (file_name, type, checksum), indexed.
+
+    The legacy tables have no index on file_name, and a correlated ``EXISTS`` on them picks the
+    ``deleted_at`` index and goes quadratic (1M x 1M). Copying the keys into a temp table and then
+    ``CREATE INDEX`` (one external sort, bounded by SQLite's page cache, spilling to a temp file)
+    makes each media row one index probe. Nothing is written to the DB file itself."""
+    conn.execute(f"DROP TABLE IF EXISTS {_KEYS_TABLE}")
+    conn.execute(f"CREATE TABLE {_KEYS_TABLE}(file_name, type, checksum)")
+    conn.execute(
+        f"INSERT INTO {_KEYS_TABLE} "
+        "SELECT coalesce(file_name, :nul), 'image', coalesce(checksum, :nul) FROM images WHERE deleted_at IS NULL "
+        "UNION ALL "
+        "SELECT coalesce(file_name, :nul), 'document', coalesce(checksum, :nul) FROM docs WHERE deleted_at IS NULL",
+        {"nul": _NULL_KEY},
+    )
+    conn.execute(f"CREATE INDEX {_KEYS_TABLE}_key ON rollback_agent_legacy_keys(file_name, type, checksum)")
+
+
+# Media rows whose fate changes with the drop: live ones no live legacy row matches (lost), and
+# soft-deleted ones a live legacy row matches (their delete is undone). Only those rows come back.
+LOST_ROWS_SQL = f"""
+SELECT m.id, m.file_name, m.type, m.checksum, m.created_at, m.deleted_at
+FROM media AS m
+WHERE (m.deleted_at IS NULL) <> EXISTS (
+    SELECT 1 FROM {_KEYS_TABLE} AS k
+    WHERE k.file_name = coalesce(m.file_name, :nul) AND k.type = m.type AND k.checksum = coalesce(m.checksum, :nul)
+)
+ORDER BY m.id
+"""
+
+
+def _renamed_from(conn: sqlite3.Connection, keys: set[tuple[str, bytes | str]]) -> dict[tuple[str, object], str]:
+    """(type, checksum) -> the first live legacy name with that checksum, for the given keys only."""
+    if not keys:
+        return {}
+    out: dict[tuple[str, object], str] = {}
+    conn.execute("DROP TABLE IF EXISTS temp.rollback_agent_wanted")
+    conn.execute("CREATE TABLE temp.rollback_agent_wanted(type, checksum, PRIMARY KEY (type, checksum)) WITHOUT ROWID")
+    conn.executemany("INSERT OR IGNORE INTO temp.rollback_agent_wanted VALUES (?, ?)", list(keys))
+    for mtype, checksum, name in conn.execute(
+        f"SELECT k.type, k.checksum, k.file_name FROM {_KEYS_TABLE} AS k "
+        "JOIN temp.rollback_agent_wanted AS w ON w.type = k.type AND w.checksum = k.checksum ORDER BY k.rowid"
+    ):
+        out.setdefault((mtype, checksum), name)
+    conn.execute("DROP TABLE temp.rollback_agent_wanted")
+    return out
+
+
 def lost_rows(conn: sqlite3.Connection, dep: Deployment, info: SchemaInfo) -> tuple[list[LostRow], list[LostRow]]:
     """(lost, deletes_undone): live media rows not matched by a live image/doc on (file_name, type,
-    checksum), and soft-deleted media rows that were (their legacy row will be live again)."""
+    checksum), and soft-deleted media rows that were (their legacy row will be live again).
+
+    One SQL anti-join returns only those rows, so time and memory grow with the rows lost, not
+    with the size of the media table (see :func:`_legacy_keys` for why it isn't a plain EXISTS)."""
     if not info.media_present:
         return [], []
-    legacy: set[tuple[str, str, bytes | None]] = set()
-    by_sum: dict[tuple[str, bytes | None], str] = {}
-    for table, mtype in (("images", "image"), ("docs", "document")):
-        for name, checksum in conn.execute(f"SELECT file_name, checksum FROM {table} WHERE deleted_at IS NULL"):
-            legacy.add((name, mtype, checksum))
-            by_sum.setdefault((mtype, checksum), name)
+    _legacy_keys(conn)
+    try:
+        changed = conn.execute(LOST_ROWS_SQL, {"nul": _NULL_KEY}).fetchall()
+        wanted = {
+            (str(mtype), _NULL_KEY if checksum is None else checksum)
+            for _, _, mtype, checksum, _, deleted in changed
+            if deleted is None and mtype in _TYPE_TABLE
+        }
+        by_sum = _renamed_from(conn, wanted)
+    finally:
+        conn.execute(f"DROP TABLE IF EXISTS {_KEYS_TABLE}")
     lost: list[LostRow] = []
     undone: list[LostRow] = []
-    for rid, name, mtype, checksum, created, deleted in conn.execute(
-        "SELECT id, file_name, type, checksum, created_at, deleted_at FROM media ORDER BY id"
-    ).fetchall():
-        matched = (name, mtype, checksum) in legacy
-        if deleted is None and matched:
-            continue  # a migrated copy: the images/docs row still carries it
-        if deleted is not None and not matched:
-            continue  # uploaded and deleted after the migration: nothing to lose
+    for rid, name, mtype, checksum, created, deleted in changed:
         after = _after_marker(created, info.marker)
+        renamed = by_sum.get((mtype, _NULL_KEY if checksum is None else checksum))
         if deleted is not None:
             reason = f"deleted after the migration; the {_TYPE_TABLE.get(mtype, mtype)} row is live again"
         elif mtype not in _TYPE_TABLE:
             reason = f"type {mtype}: only the media table can hold it"
-        elif (mtype, checksum) in by_sum and by_sum[(mtype, checksum)] != name:
-            reason = f"renamed from {by_sum[(mtype, checksum)]} after the migration"
+        elif renamed is not None and renamed != (_NULL_KEY if name is None else name):
+            reason = f"renamed from {None if renamed == _NULL_KEY else renamed} after the migration"
         elif after:
             reason = "uploaded after the migration"
         else:
@@ -114,17 +172,25 @@ def lost_rows(conn: sqlite3.Connection, dep: Deployment, info: SchemaInfo) -> tu
     return lost, undone
 
 
+def _missing_files_of(db_file: Path, dep: Deployment) -> list[MissingFile]:
+    with open_ro(db_file) as conn:
+        return missing_legacy_files(conn, dep)
+
+
 def plan_rollback(conn: sqlite3.Connection, dep: Deployment) -> RollbackPlan:
-    info = inspect(conn)
-    action = choose_action(info)
-    lost, undone = lost_rows(conn, dep, info)
-    return RollbackPlan(
-        info=info,
-        action=action,
-        lost_rows=lost,
-        deletes_undone=undone,
-        missing_files=missing_legacy_files(conn, dep),
-    )
+    """Inspect, lost rows and the legacy-file check. The file check (a stat per live row, Python
+    and system calls) runs on its own read-only connection in a second thread while SQLite computes
+    the lost rows (C, without the GIL), so the two overlap on two cores. It is always joined before
+    this returns, i.e. before any write (a reader left open would block the commit)."""
+    name = conn.execute("PRAGMA database_list").fetchone()[2]
+    db_file = Path(name) if name else None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollback-file-check") as pool:
+        files = pool.submit(_missing_files_of, db_file, dep) if db_file is not None else None
+        info = inspect(conn)
+        action = choose_action(info)
+        lost, undone = lost_rows(conn, dep, info)
+        missing = files.result() if files is not None else missing_legacy_files(conn, dep)
+    return RollbackPlan(info=info, action=action, lost_rows=lost, deletes_undone=undone, missing_files=missing)
 
 
 def _apply(conn: sqlite3.Connection, plan: RollbackPlan, marker_mode: MarkerMode) -> tuple[list[str], bool]:
@@ -179,10 +245,11 @@ def run_rollback_on(db_path: Path, dep: Deployment, marker_mode: MarkerMode) -> 
                 plan = plan_rollback(conn, dep)
             dropped: list[str] = []
             seq = False
+            after = plan.info
             if plan.action != "noop":
                 dropped, seq = _apply(conn, plan, marker_mode)
-                check = inspect(conn)
-                if check.media_present or check.marker.state == "live":
+                after = inspect(conn)  # what the commit below makes durable: no need to read it again
+                if after.media_present or after.marker.state == "live":
                     raise sqlite3.DatabaseError("media or live marker still present inside the transaction")
             conn.execute("COMMIT")
         except BaseException:
@@ -190,7 +257,7 @@ def run_rollback_on(db_path: Path, dep: Deployment, marker_mode: MarkerMode) -> 
             raise
     finally:
         conn.close()
-    return CoreOutcome(plan=plan, after=inspect_file(db_path), dropped=dropped, sequence_row_removed=seq)
+    return CoreOutcome(plan=plan, after=after, dropped=dropped, sequence_row_removed=seq)
 
 
 def describe(out: CoreOutcome, marker_mode: MarkerMode) -> str:
@@ -261,8 +328,9 @@ def rollback(
                 "'UNIQUE constraint failed: migration_records.name' until that row is hard-deleted"
             )
         return res
-    bk = create_backup(host, label="pre-rollback", progress=progress)
-    base = baseline_from_db(dep.backups_dir / bk.name, source="rollback", backup=bk.name)
+    bk = create_backup(host, label="pre-rollback", progress=progress, health=health)
+    # the backup's own check counted these very bytes: no second pass over them
+    base = baseline_from_counts(bk.source_counts, source="rollback", backup=bk.name, what=bk.name)
     base_path = write_baseline(dep, base)
     say(
         progress,

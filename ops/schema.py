@@ -110,19 +110,35 @@ def count(conn: sqlite3.Connection, table: str, *, live: bool) -> int:
 
 
 def counts(conn: sqlite3.Connection, present_tables: list[str] | None = None) -> Counts:
+    """Live and raw counts with one pass per table: images/docs over their (small) deleted_at
+    index, media over the table once, grouped by type (2M rows: one scan instead of six)."""
     present = present_tables if present_tables is not None else tables(conn)
     c = Counts()
-    for t in ("images", "docs", "media"):
+    for t in ("images", "docs"):
         if t in present:
-            setattr(c, f"{t}_live", count(conn, t, live=True))
-            setattr(c, f"{t}_raw", count(conn, t, live=False))
+            raw, live = conn.execute(f"SELECT COUNT(*), COUNT(*) - COUNT(deleted_at) FROM {q(t)}").fetchone()
+            setattr(c, f"{t}_live", int(live))
+            setattr(c, f"{t}_raw", int(raw))
     if "media" in present:
-        rows = conn.execute(
-            "SELECT type, COUNT(*) FROM media WHERE deleted_at IS NULL GROUP BY type ORDER BY type"
-        ).fetchall()
-        c.media_live_by_type = {str(t): int(n) for t, n in rows}
-        rows = conn.execute("SELECT type, COUNT(*) FROM media GROUP BY type ORDER BY type").fetchall()
-        c.media_raw_by_type = {str(t): int(n) for t, n in rows}
+        # one scan without a sort: the two types the migration writes are summed directly, and only
+        # if other types exist (written after it) are those grouped, on the rows that have them
+        img_raw, img_live, doc_raw, doc_live, other = conn.execute(
+            "SELECT COALESCE(SUM(type = 'image'), 0), COALESCE(SUM(type = 'image' AND deleted_at IS NULL), 0), "
+            "COALESCE(SUM(type = 'document'), 0), COALESCE(SUM(type = 'document' AND deleted_at IS NULL), 0), "
+            "COUNT(*) - COALESCE(SUM(type IN ('image', 'document')), 0) FROM media"
+        ).fetchone()
+        rows = [("document", doc_raw, doc_live), ("image", img_raw, img_live)]
+        rows = [r for r in rows if r[1]]
+        if other:
+            rows += conn.execute(
+                "SELECT type, COUNT(*), COUNT(*) - COUNT(deleted_at) FROM media "
+                "WHERE type IS NULL OR type NOT IN ('image', 'document') GROUP BY type"
+            ).fetchall()
+            rows.sort(key=lambda r: str(r[0]))
+        c.media_raw_by_type = {str(t): int(raw) for t, raw, _ in rows}
+        c.media_live_by_type = {str(t): int(live) for t, _, live in rows if live}
+        c.media_raw = sum(c.media_raw_by_type.values())
+        c.media_live = sum(c.media_live_by_type.values())
     return c
 
 

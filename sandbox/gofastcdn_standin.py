@@ -416,6 +416,11 @@ def make_server(
     return server
 
 
+# While this file exists in the deployment folder the stand-in ignores SIGTERM, like an app stuck in
+# a long request: the sandbox page's "app refuses to stop" fault. Only SIGKILL stops it then.
+REFUSES_STOP_FLAG = ".standin-refuses-sigterm"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sandbox.gofastcdn_standin", description="go-fast-cdn stand-in")
     ap.add_argument("--root", required=True, type=Path, help="deployment folder (holds db_data/main.db)")
@@ -430,6 +435,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     def on_term(signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGTERM and (ns.root / REFUSES_STOP_FLAG).exists():
+            print("gofastcdn-standin: busy, ignoring SIGTERM (sandbox fault: app refuses to stop)", flush=True)
+            return
         # shutdown() waits for serve_forever, so it must run on another thread.
         threading.Thread(target=server.shutdown, daemon=True).start()
 

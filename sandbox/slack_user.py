@@ -18,7 +18,8 @@ import httpx
 from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
-from sandbox.fake_slack import FakeSlack
+from sandbox.fake_slack import ElementNotFound, FakeSlack, Message
+from sandbox.fake_slack import interactions as fake_interactions
 
 DEFAULT_APP_ID = "A0SANDBOX"
 
@@ -102,8 +103,19 @@ def build_block_action(
         option_value=option_value,
         api_app_id=api_app_id,
     )
+    return _interaction(payload, signing_secret, timestamp)
+
+
+def _interaction(payload: dict[str, Any], signing_secret: str, timestamp: int | None) -> SignedRequest:
     body = "payload=" + quote(json.dumps(payload))
     return SignedRequest(body=body, headers=sign(body, signing_secret, timestamp=timestamp), payload=payload)
+
+
+def _event(envelope: dict[str, Any], signing_secret: str, timestamp: int | None) -> SignedRequest:
+    """Events API deliveries are JSON bodies, signed the same way as interactions."""
+    body = json.dumps(envelope)
+    headers = {**sign(body, signing_secret, timestamp=timestamp), "content-type": "application/json"}
+    return SignedRequest(body=body, headers=headers, payload=envelope)
 
 
 def build_view_submission(
@@ -112,14 +124,77 @@ def build_view_submission(
     signing_secret: str,
     user_id: str,
     view_id: str,
+    values: dict[str, dict[str, Any]] | None = None,
     edits: dict[str, Any] | None = None,
     api_app_id: str = DEFAULT_APP_ID,
     timestamp: int | None = None,
 ) -> SignedRequest:
-    """A signed `view_submission` of a modal the bot opened in the fake (what pressing Submit sends)."""
-    payload = fake.view_submission_payload(user_id=user_id, view_id=view_id, edits=edits, api_app_id=api_app_id)
-    body = "payload=" + quote(json.dumps(payload))
-    return SignedRequest(body=body, headers=sign(body, signing_secret, timestamp=timestamp), payload=payload)
+    """A signed `view_submission` of an open modal.
+
+    `values` is block_id -> action_id -> input, exactly what the person left in each input (the
+    sandbox page sends this). `edits` is action_id -> input for a test: the inputs it names change,
+    every other input keeps its initial value (a prefilled dialog submitted as it was shown).
+    """
+    if edits is not None:
+        values = _edited_values(fake, view_id, edits)
+    payload = fake_interactions.view_submission_payload(
+        fake.ws, user_id=user_id, view_id=view_id, raw_values=values or {}, api_app_id=api_app_id
+    )
+    return _interaction(payload, signing_secret, timestamp)
+
+
+_INITIAL_KEYS = ("initial_value", "initial_date", "initial_time", "initial_user", "initial_conversation")
+
+
+def _edited_values(fake: FakeSlack, view_id: str, edits: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    with fake.ws.lock:
+        stored = fake.ws.views.get(view_id)
+        if stored is None:
+            raise ElementNotFound(f"fake slack: no open view {view_id}")
+        values: dict[str, dict[str, Any]] = {}
+        for block in stored.view.get("blocks") or []:
+            element = block.get("element") if block.get("type") == "input" else None
+            if not isinstance(element, dict) or not element.get("action_id"):
+                continue
+            action_id = str(element["action_id"])
+            initial = next((element[k] for k in _INITIAL_KEYS if element.get(k) is not None), None)
+            if initial is None and isinstance(element.get("initial_option"), dict):
+                initial = element["initial_option"].get("value")
+            values.setdefault(str(block.get("block_id")), {})[action_id] = edits.get(action_id, initial)
+        named = {a for block in values.values() for a in block}
+        unknown = set(edits) - named
+        if unknown:
+            raise ElementNotFound(f"fake slack: view {view_id} has no inputs {sorted(unknown)}")
+        return values
+
+
+def build_view_closed(
+    fake: FakeSlack, *, signing_secret: str, user_id: str, view_id: str, api_app_id: str = DEFAULT_APP_ID
+) -> SignedRequest:
+    payload = fake_interactions.view_closed_payload(fake.ws, user_id=user_id, view_id=view_id, api_app_id=api_app_id)
+    return _interaction(payload, signing_secret, None)
+
+
+def build_message_event(
+    fake: FakeSlack, message: Message, *, signing_secret: str, api_app_id: str = DEFAULT_APP_ID
+) -> SignedRequest:
+    """The Events API delivery of a person's message (thread replies arrive with thread_ts)."""
+    event = fake_interactions.message_event(fake.ws, message)
+    return _event(fake_interactions.event_envelope(fake.ws, event, api_app_id=api_app_id), signing_secret, None)
+
+
+def build_reaction_added(
+    fake: FakeSlack,
+    *,
+    signing_secret: str,
+    user_id: str,
+    channel_id: str,
+    ts: str,
+    name: str,
+    api_app_id: str = DEFAULT_APP_ID,
+) -> SignedRequest:
+    event = fake_interactions.reaction_added_event(fake.ws, user_id=user_id, channel_id=channel_id, ts=ts, name=name)
+    return _event(fake_interactions.event_envelope(fake.ws, event, api_app_id=api_app_id), signing_secret, None)
 
 
 class SlackUserDriver:
@@ -254,24 +329,13 @@ def build_event(
     signing_secret: str,
     event: dict[str, Any],
     api_app_id: str = DEFAULT_APP_ID,
-    event_id: str | None = None,
     timestamp: int | None = None,
     retry_num: int | None = None,
 ) -> SignedRequest:
-    """A signed Events API ``event_callback`` (JSON body) carrying `event`, as Slack delivers it."""
-    envelope = {
-        "token": "verification-token-unused",
-        "team_id": fake.team_id,
-        "api_app_id": api_app_id,
-        "event": event,
-        "type": "event_callback",
-        "event_id": event_id or f"Ev{abs(hash((json.dumps(event, sort_keys=True), time.time_ns()))) % 10**10:010d}",
-        "event_time": int(time.time()),
-        "authorizations": [{"team_id": fake.team_id, "user_id": fake.bot_user_id, "is_bot": True}],
-    }
-    body = json.dumps(envelope)
-    headers = {**sign(body, signing_secret, timestamp=timestamp), "content-type": "application/json"}
+    """A signed Events API delivery of any `event` (e.g. what FakeSlack.edit_as_user returns);
+    `retry_num` marks it as Slack's redelivery (``X-Slack-Retry-Num``)."""
+    req = _event(fake_interactions.event_envelope(fake.ws, event, api_app_id=api_app_id), signing_secret, timestamp)
     if retry_num is not None:
-        headers.update({"x-slack-retry-num": str(retry_num), "x-slack-retry-reason": "http_timeout"})
-    return SignedRequest(body=body, headers=headers, payload=envelope)
-
+        headers = {**req.headers, "x-slack-retry-num": str(retry_num), "x-slack-retry-reason": "http_timeout"}
+        return replace(req, headers=headers)
+    return req

@@ -36,11 +36,7 @@ class ThreadLog:
         return self.service.get(rows[0]["incident_id"]) if rows else None
 
     def message(self, incident_id: str, ts: str, user: str | None, text: str, files: list[str]) -> bool:
-        with self.service.store.transaction():
-            if self._seen(incident_id, "thread.message", "ts", ts):
-                return False
-            self.service.record(incident_id, "thread.message", user, ts=ts, text=text, files=files)
-        return True
+        return self.service.record_thread_message(incident_id, user, ts, text, files)
 
     def changed(
         self, incident_id: str, ts: str, user: str | None, text: str, previous_text: str | None, event_ts: str

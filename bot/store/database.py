@@ -91,6 +91,21 @@ class Store:
             else:
                 conn.execute("COMMIT")
 
+    @contextmanager
+    def read(self) -> Iterator[sqlite_utils.Database]:
+        """Hold the lock and one read transaction: every query inside sees the same state of the file."""
+        with self._lock:
+            conn = self.db.conn
+            if conn.in_transaction:  # inside a write: already consistent
+                yield self.db
+                return
+            conn.execute("BEGIN")
+            try:
+                yield self.db
+            finally:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+
     # -- generic row access -----------------------------------------------------------------------
 
     def query(self, sql: str, params: Mapping[str, Any] | tuple[Any, ...] = ()) -> list[dict[str, Any]]:

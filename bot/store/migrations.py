@@ -147,8 +147,16 @@ def _v1_initial(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
-# --- 2: incident records (every version kept) and follow-up tasks (owner, due date, reminder) ---
-def _v2_records_follow_ups(db: sqlite_utils.Database) -> None:
+def _v2_drills(db: sqlite_utils.Database) -> None:
+    # A drill rehearses on a scratch copy; existing incidents were all real.
+    db["incidents"].add_column("drill", int, not_null_default=0)  # type: ignore[union-attr]
+    # One open real incident and one open drill per environment: a drill never blocks the real thing.
+    db.execute("DROP INDEX IF EXISTS incidents_one_open_per_env")
+    db.execute("CREATE UNIQUE INDEX incidents_one_open_per_env ON incidents(environment, drill) WHERE state = 'open'")
+
+
+# --- 3: incident records (every version kept) and follow-up tasks (owner, due date, reminder) ---
+def _v3_records_follow_ups(db: sqlite_utils.Database) -> None:
     db.table("records").create(
         {
             "incident_id": str,
@@ -187,8 +195,8 @@ def _v2_records_follow_ups(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS events_incident_kind ON events(incident_id, kind)")
 
 
-# --- 3: paging (pages get a unique key, round, state, DM and error), role acknowledgements, timers ---
-def _v3_paging_timers(db: sqlite_utils.Database) -> None:
+# --- 4: paging (pages get a unique key, round, state, DM and error), role acknowledgements, timers ---
+def _v4_paging_timers(db: sqlite_utils.Database) -> None:
     pages = db.table("pages")
     have = pages.columns_dict
     added: dict[str, type] = {"page_key": str, "round": int, "state": str, "dm_channel": str, "dm_ts": str}
@@ -227,8 +235,9 @@ def _v3_paging_timers(db: sqlite_utils.Database) -> None:
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "incidents, steps, section messages, events, agent jobs, pages, counters", _v1_initial),
-    Migration(2, "incident records (versions) and follow-up tasks", _v2_records_follow_ups),
-    Migration(3, "paging: page keys and states, role acknowledgements, persistent timers", _v3_paging_timers),
+    Migration(2, "incidents.drill: rehearsals on a scratch copy, kept apart from real incidents", _v2_drills),
+    Migration(3, "incident records (versions) and follow-up tasks", _v3_records_follow_ups),
+    Migration(4, "paging: page keys and states, role acknowledgements, persistent timers", _v4_paging_timers),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -39,14 +39,7 @@ def _run_button(view: StepView, step: AgentOpStep, ref: str) -> ButtonElement | 
     if step.confirm:
         what = step.confirm
         if step.uses_chosen_backup:
-            sha = next(
-                (
-                    str(b.get("sha256", ""))[:12]
-                    for b in view.ctx.backups or []
-                    if b.get("name") == incident.chosen_backup
-                ),
-                "",
-            )
+            sha = next((b.sha256[:12] for b in view.ctx.backups or [] if b.name == incident.chosen_backup), "")
             what += (
                 f" Backup: {incident.chosen_backup}" + (f" (sha256 {sha}…)." if sha else ".")
                 if incident.chosen_backup

@@ -10,7 +10,7 @@ from handlers.actions_ids import ActionId
 from handlers.clicks import StepClick, on_click
 from handlers.deps import HandlerDeps
 from handlers.payloads import BlockActions
-from handlers.result_blocks import backup_select
+from handlers.results import backup_select
 from handlers.steps.base import Listener, StepKindView, StepView, step_blocks
 
 
@@ -32,10 +32,7 @@ def apply_backup_choice(deps: HandlerDeps, incident_id: str, backup: str, actor:
     """Record the chosen backup and redraw what it changes (the option sections and the progress)."""
     if not deps.service.choose_backup_for_restore(incident_id, backup, actor).changed:
         return
-    for section in deps.runbook.sections:
-        if section.option is not None:
-            deps.publisher.refresh_section(incident_id, section.id)
-    deps.publisher.refresh_parent(incident_id)
+    deps.publisher.redraw(incident_id, sections=deps.publisher.option_sections(), parent=True)
 
 
 def _selected_in_thread(deps: HandlerDeps, payload: BlockActions) -> str | None:

@@ -17,6 +17,7 @@ from handlers.actions_ids import ActionId, StepRef
 from handlers.deps import HandlerDeps
 from handlers.limits import clip
 from handlers.text import fmt_time, mention
+from ops.models import BackupInfo
 
 STATE_ICON = {
     "pending": ":white_square:",
@@ -33,7 +34,7 @@ class SectionContext(BaseModel):
     backups it has, the follow-up tasks' owners and due dates (shown in ``time_zone``)."""
 
     agent_url: str | None = None
-    backups: list[dict[str, Any]] | None = None
+    backups: list[BackupInfo] | None = None
     follow_ups: dict[str, FollowUp] = Field(default_factory=dict)
     time_zone: str = "UTC"
 

@@ -7,24 +7,16 @@ from slack_sdk.models.blocks import Block, ButtonElement, ContextBlock, Markdown
 
 from bot.incidents import Incident
 from bot.runbook import RunbookSection
-from handlers.actions_ids import ActionId, StepRef
-from handlers.clicks import StepClick, on_click, tell_clicker
+from handlers.actions_ids import ActionId, OptionRef
+from handlers.clicks import OptionClick, on_click, tell_clicker
 from handlers.deps import HandlerDeps
 from handlers.steps.backup_choice import apply_backup_choice
 from handlers.steps.base import Listener
 
-OPTION_PREFIX = "option:"
-
 
 def option_ref(incident_id: str, option: int) -> str:
     """The button value of "Choose option N"."""
-    return StepRef(incident_id=incident_id, step_id=f"{OPTION_PREFIX}{option}").encode()
-
-
-def option_of(ref: StepRef) -> int | None:
-    """The option number a "Choose option N" value carries, or None for any other value."""
-    raw = ref.step_id.removeprefix(OPTION_PREFIX)
-    return int(raw) if ref.step_id.startswith(OPTION_PREFIX) and raw.isdigit() else None
+    return OptionRef(incident_id=incident_id, option=option).encode()
 
 
 def build(incident: Incident, section: RunbookSection) -> list[Block]:
@@ -49,22 +41,21 @@ def build(incident: Incident, section: RunbookSection) -> list[Block]:
     ]
 
 
-def _choose(deps: HandlerDeps, click: StepClick) -> None:
-    option = option_of(click.ref)
-    if option is None:
-        tell_clicker(deps, click.payload, f":warning: This control no longer applies ({click.ref.step_id!r}).")
-        return
+def _choose(deps: HandlerDeps, click: OptionClick) -> None:
+    option = click.ref.option
     backup = click.payload.selected_value(ActionId.BACKUP_SELECT)
     if backup is not None:  # the offer's menu, preselected or changed: choosing the option takes it
         apply_backup_choice(deps, click.incident.id, backup, click.user)
     if deps.service.choose_option(click.incident.id, option, click.user):
-        incident = deps.service.get(click.incident.id)
-        for section in deps.runbook.sections:
-            if section.option is not None:
-                deps.publisher.refresh_section(click.incident.id, section.id)
-        deps.publisher.reply(incident, f"<@{click.user}> chose option {option}.")
+        snap = deps.publisher.redraw(click.incident.id, sections=deps.publisher.option_sections())
+        deps.publisher.reply(snap.incident, f"<@{click.user}> chose option {option}.")
     else:
         tell_clicker(deps, click.payload, f"Option {option} was already chosen.")
 
 
-LISTENERS = (Listener(ActionId.OPTION_CHOOSE, lambda deps: on_click(deps, _choose, name="choose_option")),)
+LISTENERS = (
+    Listener(
+        ActionId.OPTION_CHOOSE,
+        lambda deps: on_click(deps, _choose, name="choose_option", decode=OptionRef.decode),
+    ),
+)

@@ -22,6 +22,7 @@ from typing import Any
 from ops import leftovers
 from ops.agent import locks
 from ops.agent.audit import AuditLog
+from ops.drill import drill_result, drill_root, prepare_drill
 from ops.errors import OpError, OpInputError
 from ops.host import Host
 from ops.leftovers import Leftover
@@ -51,7 +52,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT,
     created_at TEXT NOT NULL,
     started_at TEXT,
-    finished_at TEXT
+    finished_at TEXT,
+    drill TEXT
 );
 CREATE TABLE IF NOT EXISTS progress (
     job_id TEXT NOT NULL REFERENCES jobs(job_id),
@@ -79,6 +81,9 @@ class JobStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(jobs)")}
+            if "drill" not in columns:  # a job store from before drills
+                self._db.execute("ALTER TABLE jobs ADD COLUMN drill TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -93,6 +98,7 @@ class JobStore:
         caller: str,
         remote: str | None,
         finished: tuple[JobOutcome, JobError] | None = None,
+        drill: str | None = None,
     ) -> tuple[JobView, bool]:
         """Create the job, or return the existing one for ``request_id`` (created=False)."""
         now = utcnow().isoformat()
@@ -102,7 +108,7 @@ class JobStore:
             try:
                 self._db.execute(
                     "INSERT INTO jobs (job_id, request_id, operation, args, caller, remote, state, outcome,"
-                    " error, created_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    " error, created_at, finished_at, drill) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         job_id,
                         request_id,
@@ -115,6 +121,7 @@ class JobStore:
                         error.model_dump_json() if error else None,
                         now,
                         now if finished else None,
+                        drill,
                     ),
                 )
                 created = True
@@ -122,7 +129,10 @@ class JobStore:
                 created = False
             row = self._db.execute("SELECT * FROM jobs WHERE request_id = ?", (request_id,)).fetchone()
             view = self._view(row)
-        if not created and (view.operation != operation or canonical_args(view.args) != canonical_args(args)):
+        same_drill = row["drill"] == drill
+        if not created and (
+            view.operation != operation or canonical_args(view.args) != canonical_args(args) or not same_drill
+        ):
             raise RequestIdConflict(
                 f"request_id {request_id!r} was already used for {view.operation} {canonical_args(view.args)}"
                 f" (job {view.job_id}); use a new request_id for a different request"
@@ -306,13 +316,25 @@ class JobExecutor:
             )
 
     def submit(
-        self, *, request_id: str, operation: str, args: object, caller: str, remote: str | None
+        self,
+        *,
+        request_id: str,
+        operation: str,
+        args: object,
+        caller: str,
+        remote: str | None,
+        drill: str | None = None,
     ) -> tuple[JobView, bool]:
-        """Return (job, created). Invalid requests become finished ``invalid`` jobs (nothing run)."""
+        """Return (job, created). Invalid requests become finished ``invalid`` jobs (nothing run).
+
+        With ``drill`` the job runs on that drill's scratch copy of the deployment (ops/drill.py).
+        """
         call: PreparedCall | None = None
         finished: tuple[JobOutcome, JobError] | None = None
         try:
             call = self.registry.prepare(operation, args)
+            if drill is not None:
+                drill_root(self.state_dir, drill)  # validates the id before anything is stored
         except OpInputError as exc:
             finished = ("invalid", JobError(**exc.to_dict()))
         view, created = self.store.insert(
@@ -322,6 +344,7 @@ class JobExecutor:
             caller=caller,
             remote=remote,
             finished=finished,
+            drill=drill,
         )
         common = {
             "job_id": view.job_id,
@@ -330,6 +353,7 @@ class JobExecutor:
             "args": args,
             "caller": caller,
             "remote": remote,
+            **({"drill": drill} if drill else {}),
         }
         if not created:
             self.audit.write("duplicate", **common, state=view.state, outcome=view.outcome)
@@ -341,7 +365,9 @@ class JobExecutor:
             return view, True
         self.audit.write("accepted", **common)
         assert call is not None
-        thread = threading.Thread(target=self._execute, args=(view.job_id, call, common), name=f"job-{view.job_id[:8]}")
+        thread = threading.Thread(
+            target=self._execute, args=(view.job_id, call, common, drill), name=f"job-{view.job_id[:8]}"
+        )
         with self._threads_lock:
             self._threads[view.job_id] = thread
         thread.start()
@@ -349,6 +375,22 @@ class JobExecutor:
 
     def get(self, job_id: str) -> JobView | None:
         return self.store.get(job_id)
+
+    def _run_drill(
+        self, call: PreparedCall, sink: Any, drill: str, job_id: str, on_start: Callable[[], None]
+    ) -> tuple[JobOutcome, dict[str, Any] | None, JobError | None, str | None]:
+        """The same call on the drill's scratch copy (made on first use, under the deployment lock)."""
+        try:
+            with locks.exclusive(self.state_dir, "drill_prepare", job_id):
+                host = prepare_drill(self.host, self.state_dir, drill)
+        except OpError as exc:
+            outcome: JobOutcome = exc.kind if exc.kind in ("refused", "invalid") else "failed"  # type: ignore[assignment]
+            return outcome, None, JobError(**exc.to_dict()), None
+        stand_in = drill_result(call.spec.name, self.host, host)
+        if stand_in is not None:
+            on_start()
+            return stand_in.outcome, stand_in.model_dump(mode="json"), None, None
+        return run_call(call, host, sink, state_dir=drill_root(self.state_dir, drill), job_id=job_id, on_start=on_start)
 
     def wait(self, job_id: str, timeout: float | None = None) -> JobView | None:
         """Block until the job's thread ends (tests, graceful shutdown)."""
@@ -366,7 +408,7 @@ class JobExecutor:
         for job_id in self.running():
             self.wait(job_id, timeout)
 
-    def _execute(self, job_id: str, call: PreparedCall, common: dict[str, Any]) -> None:
+    def _execute(self, job_id: str, call: PreparedCall, common: dict[str, Any], drill: str | None = None) -> None:
         sink = _ProgressSink(self.store, job_id)
         started = False
 
@@ -377,9 +419,12 @@ class JobExecutor:
 
         try:
             self.store.mark_running(job_id)
-            outcome, result, error, tb = run_call(
-                call, self.host, sink, state_dir=self.state_dir, job_id=job_id, on_start=on_start
-            )
+            if drill is None:
+                outcome, result, error, tb = run_call(
+                    call, self.host, sink, state_dir=self.state_dir, job_id=job_id, on_start=on_start
+                )
+            else:
+                outcome, result, error, tb = self._run_drill(call, sink, drill, job_id, on_start)
             sink.close()
             asserted = getattr(call.args, "app_stopped_by", None)
             if asserted:  # an operator's word that the app is stopped: its own line, whatever came of it

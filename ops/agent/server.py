@@ -28,6 +28,7 @@ from starlette.routing import Route
 from ops.agent.audit import AuditLog
 from ops.agent.auth import CALLER_HEADER, AuthError, ReplayCacheFull, Verifier
 from ops.agent.jobs import JobExecutor, JobStore, RequestIdConflict
+from ops.drill import DRILL_ID
 from ops.registry import Registry
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$")
@@ -105,13 +106,16 @@ def create_app(runner: JobExecutor, verifier: Verifier, audit: AuditLog, *, max_
             payload.get("operation"),
             payload.get("args", {}),
         )
-        unknown = set(payload) - {"request_id", "operation", "args"}
+        drill = payload.get("drill")
+        unknown = set(payload) - {"request_id", "operation", "args", "drill"}
         if unknown:
             return reject(request, 400, f"unknown fields: {', '.join(sorted(unknown))}", caller)
         if not isinstance(request_id, str) or not REQUEST_ID.match(request_id):
             return reject(request, 400, "request_id must be 1-128 characters of [A-Za-z0-9._:@/-]", caller)
         if not isinstance(operation, str) or not OPERATION.match(operation):
             return reject(request, 400, "operation must be a lowercase name like 'status'", caller)
+        if drill is not None and (not isinstance(drill, str) or not DRILL_ID.match(drill)):
+            return reject(request, 400, f"drill must match {DRILL_ID.pattern}", caller)
         try:
             view, created = await run_in_threadpool(
                 lambda: runner.submit(
@@ -120,6 +124,7 @@ def create_app(runner: JobExecutor, verifier: Verifier, audit: AuditLog, *, max_
                     args=args,
                     caller=caller,
                     remote=remote(request),
+                    drill=drill,
                 )
             )
         except RequestIdConflict as exc:

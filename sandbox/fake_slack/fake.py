@@ -18,7 +18,8 @@ from sandbox.fake_slack.models import (
     Usergroup,
     View,
 )
-from sandbox.fake_slack.server import CallLog, FakeSlackServer
+from sandbox.fake_slack.registry import SlackError
+from sandbox.fake_slack.server import CallLog, FakeSlackServer, Mount
 from sandbox.fake_slack.state import RepliesRegime, Workspace
 
 
@@ -69,6 +70,12 @@ class FakeSlack:
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         self.stop()
+
+    def mount(self, routes: Mount) -> None:
+        """Serve extra routes ("/" and "/page/...") from this fake's HTTP server."""
+        if self._server is None:
+            raise RuntimeError("FakeSlack is not started; call .start() first")
+        self._server.mount = routes
 
     @property
     def root_url(self) -> str:
@@ -142,9 +149,19 @@ class FakeSlack:
         """A person deletes their message; returns the ``message_deleted`` event."""
         return events.delete(self.ws, channel, ts)
 
-    def react_as_user(self, channel: str, ts: str, user: str, name: str, *, added: bool = True) -> dict[str, Any]:
+    def react_in_thread(self, channel: str, ts: str, user: str, name: str, *, added: bool = True) -> dict[str, Any]:
         """A person adds (or removes) a reaction; returns ``reaction_added`` / ``reaction_removed``."""
         return events.react(self.ws, channel, ts, user, name, added=added)
+
+    def react_as_user(self, channel: str, ts: str, user: str, name: str) -> bool:
+        """A person adds a reaction (e.g. 📌 `pushpin`); False when they had already reacted so."""
+        try:
+            events.react(self.ws, channel, ts, user, name.strip(":"))
+        except SlackError as exc:
+            if exc.error == "already_reacted":
+                return False
+            raise
+        return True
 
     def restrict_replies(
         self, *, max_limit: int = 15, min_interval_s: float = 60.0, parent_on_every_page: bool = False
@@ -187,15 +204,25 @@ class FakeSlack:
         delay_s: float = 0.0,
         times: int | None = 1,
         after: int = 0,
-    ) -> None:
-        """Fail/slow the next `times` calls of `method` (None = until cleared), after `after` good ones.
+    ) -> Fault:
+        """Fail/slow the next `times` calls of `method` (None = until cleared or withdrawn), from call
+        number `after`+1 on (e.g. a 429 in the middle of paging).
 
-        `method` is a Web API name, or "response_url" / "upload" for those endpoints. status=429
-        sends Retry-After (default 1 s); `error` alone gives HTTP 200 `ok: false`.
+        `method` is a Web API name, "response_url" / "upload" for those endpoints, or "*" for every
+        call. status=429 sends Retry-After (default 1 s); `error` alone gives HTTP 200 `ok: false`.
         """
         if status == 429 and retry_after is None:
             retry_after = 1
-        self._faults.add(Fault(method, status, error, retry_after, delay_s, times, after))
+        fault = Fault(method, status, error, retry_after, delay_s, times, after)
+        self._faults.add(fault)
+        return fault
+
+    def withdraw(self, fault: Fault) -> None:
+        """Remove one injected fault before it is used up."""
+        self._faults.discard(fault)
+
+    def injections(self) -> list[Fault]:
+        return self._faults.active()
 
     def clear_injections(self) -> None:
         self._faults.clear()
@@ -291,11 +318,4 @@ class FakeSlack:
             block_id=block_id,
             option_value=option_value,
             api_app_id=api_app_id,
-        )
-
-    def view_submission_payload(
-        self, *, user_id: str, view_id: str, edits: dict[str, Any] | None = None, api_app_id: str = "A0SANDBOX"
-    ) -> dict[str, Any]:
-        return interactions.view_submission_payload(
-            self.ws, user_id=user_id, view_id=view_id, edits=edits or {}, api_app_id=api_app_id
         )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 @dataclass
 class Fault:
-    method: str
+    method: str  # a Web API method, "response_url", "upload", or "*" for every call
     status: int = 200
     error: str | None = None
     retry_after: int | None = None
@@ -32,12 +32,22 @@ class Faults:
         with self._lock:
             self._faults.clear()
 
+    def discard(self, fault: Fault) -> None:
+        """Withdraw one fault (e.g. a slow API switched off from the page); gone already is fine."""
+        with self._lock:
+            if fault in self._faults:
+                self._faults.remove(fault)
+
+    def active(self) -> list[Fault]:
+        with self._lock:
+            return list(self._faults)
+
     def take(self, method: str) -> Fault | None:
         """The fault for this call, if any. ``after`` counts every call of the method since injection."""
         with self._lock:
             chosen: Fault | None = None
             for fault in list(self._faults):
-                if fault.method != method:
+                if fault.method not in (method, "*"):
                     continue
                 if fault.after > 0:
                     fault.after -= 1

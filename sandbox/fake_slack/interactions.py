@@ -210,55 +210,138 @@ def block_action_payload(
         return payload
 
 
+def _typed_input(element: dict[str, Any], raw: Any) -> dict[str, Any]:
+    """One `view.state.values` entry as Slack types it, from what the person typed or picked."""
+    kind = str(element.get("type"))
+    if kind == "plain_text_input":
+        return {"type": kind, "value": None if raw in (None, "") else str(raw)}
+    if kind in ("static_select", "radio_buttons", "external_select"):
+        chosen = pick_option(element, str(raw)) if raw not in (None, "") else None
+        return {"type": kind, "selected_option": chosen}
+    if kind in ("checkboxes", "multi_static_select"):
+        picked = [pick_option(element, str(v)) for v in (raw or [])]
+        return {"type": kind, "selected_options": picked}
+    if kind == "datepicker":
+        return {"type": kind, "selected_date": raw or None}
+    if kind == "timepicker":
+        return {"type": kind, "selected_time": raw or None}
+    if kind == "users_select":
+        return {"type": kind, "selected_user": raw or None}
+    if kind in ("conversations_select", "channels_select"):
+        key = "selected_conversation" if kind == "conversations_select" else "selected_channel"
+        return {"type": kind, key: raw or None}
+    raise ElementNotFound(f"fake slack: the sandbox cannot fill a {kind!r} input")
+
+
 def view_submission_payload(
-    ws: Workspace, *, user_id: str, view_id: str, edits: dict[str, Any], api_app_id: str
+    ws: Workspace, *, user_id: str, view_id: str, raw_values: dict[str, dict[str, Any]], api_app_id: str
 ) -> dict[str, Any]:
-    """A `view_submission` for an open modal: every input's state from its initial value, with
-    `edits` applied (action_id -> text for a plain_text_input, option values for checkboxes,
-    "YYYY-MM-DD" for a datepicker, "HH:MM" for a timepicker, a user id for a users_select)."""
+    """A `view_submission` for an open modal: every input block's value, typed by its element.
+
+    `raw_values` maps block_id -> action_id -> the typed text, the chosen option value (or list of
+    values for multi-choice). Inputs the person left alone are sent as Slack does: empty.
+    """
     with ws.lock:
         if user_id not in ws.users:
             raise LookupError(f"fake slack: unknown user {user_id!r}")
         stored = ws.views.get(view_id)
         if stored is None or stored.closed:
-            raise ElementNotFound(f"fake slack: no open view {view_id!r}")
+            raise ElementNotFound(f"fake slack: no open view {view_id}")
         values: dict[str, dict[str, Any]] = {}
-        unused = set(edits)
         for block in stored.view.get("blocks") or []:
             for element, _ in block_elements(block):
-                action_id = element.get("action_id")
-                if element.get("type") not in STATEFUL or not action_id:
-                    continue
-                state = element_state(element, None)
-                if action_id in edits:
-                    unused.discard(action_id)
-                    edit = edits[action_id]
-                    if element.get("type") == "checkboxes":
-                        state["selected_options"] = [pick_option(element, v) for v in edit]
-                    elif element.get("type") == "plain_text_input":
-                        state["value"] = str(edit)
-                    elif element.get("type") == "datepicker":
-                        state["selected_date"] = str(edit)  # YYYY-MM-DD
-                    elif element.get("type") == "timepicker":
-                        state["selected_time"] = str(edit)  # HH:MM
-                    elif element.get("type") == "users_select":
-                        if str(edit) not in ws.users:
-                            raise ElementNotFound(f"fake slack: no user {edit!r} to pick in {action_id!r}")
-                        state["selected_user"] = str(edit)
-                    else:
-                        state["selected_option"] = pick_option(element, str(edit))
-                values.setdefault(str(block.get("block_id")), {})[action_id] = state
-        if unused:
-            raise ElementNotFound(f"fake slack: view {view_id} has no inputs {sorted(unused)}")
-        user_name = ws.users[user_id].name
+                if element.get("type") in STATEFUL and element.get("action_id"):
+                    block_id, action_id = str(block.get("block_id")), str(element["action_id"])
+                    raw = (raw_values.get(block_id) or {}).get(action_id)
+                    values.setdefault(block_id, {})[action_id] = _typed_input(element, raw)
+        user = ws.users[user_id]
         return {
             "type": "view_submission",
             "team": {"id": ws.team_id, "domain": ws.team_domain},
-            "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": ws.team_id},
+            "user": {"id": user_id, "username": user.name, "name": user.name, "team_id": ws.team_id},
             "api_app_id": api_app_id,
             "token": "sandbox-verification-token",
             "trigger_id": issue_trigger(ws),
-            "view": {**stored.to_api(ws.team_id), "state": {"values": values}},
+            "view": {**stored.to_api(ws.team_id), "state": {"values": values}, "app_id": api_app_id,
+                     "bot_id": ws.bot_id},
             "response_urls": [],
             "is_enterprise_install": False,
+            "enterprise": None,
+        }  # fmt: skip
+
+
+def view_closed_payload(ws: Workspace, *, user_id: str, view_id: str, api_app_id: str) -> dict[str, Any]:
+    """What Slack sends when a person closes a modal that asked for `notify_on_close`."""
+    with ws.lock:
+        stored = ws.views[view_id]
+        user = ws.users[user_id]
+        return {
+            "type": "view_closed",
+            "team": {"id": ws.team_id, "domain": ws.team_domain},
+            "user": {"id": user_id, "username": user.name, "name": user.name, "team_id": ws.team_id},
+            "api_app_id": api_app_id,
+            "token": "sandbox-verification-token",
+            "view": stored.to_api(ws.team_id),
+            "is_cleared": False,
+            "is_enterprise_install": False,
+            "enterprise": None,
+        }
+
+
+def event_envelope(ws: Workspace, event: dict[str, Any], *, api_app_id: str) -> dict[str, Any]:
+    """An Events API `event_callback` around `event`, as Slack POSTs it to the Request URL."""
+    with ws.lock:
+        return {
+            "token": "sandbox-verification-token",
+            "team_id": ws.team_id,
+            "api_app_id": api_app_id,
+            "event": event,
+            "type": "event_callback",
+            "event_id": ws.new_id("Ev"),
+            "event_time": int(time.time()),
+            "authorizations": [
+                {"enterprise_id": None, "team_id": ws.team_id, "user_id": ws.bot_user_id, "is_bot": True,
+                 "is_enterprise_install": False}
+            ],
+            "is_ext_shared_channel": False,
+        }  # fmt: skip
+
+
+def message_event(ws: Workspace, msg: Message) -> dict[str, Any]:
+    """The `message` event for a person's post (thread replies carry thread_ts and parent_user_id)."""
+    with ws.lock:
+        chan = ws.channels[msg.channel]
+        channel_type = "im" if chan.is_im else "group" if chan.is_private else "channel"
+        event: dict[str, Any] = {
+            "type": "message",
+            "channel": msg.channel,
+            "user": msg.user,
+            "text": msg.text,
+            "ts": msg.ts,
+            "event_ts": msg.ts,
+            "team": ws.team_id,
+            "channel_type": channel_type,
+            "blocks": [
+                {"type": "rich_text", "block_id": ws.new_id("rt"),
+                 "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": msg.text}]}]}
+            ],
+        }  # fmt: skip
+        if msg.is_reply and msg.thread_ts:
+            event["thread_ts"] = msg.thread_ts
+            parent = ws.messages.get((msg.channel, msg.thread_ts))
+            if parent is not None:
+                event["parent_user_id"] = parent.user or ws.bot_user_id
+        return event
+
+
+def reaction_added_event(ws: Workspace, *, user_id: str, channel_id: str, ts: str, name: str) -> dict[str, Any]:
+    with ws.lock:
+        item = ws.message(channel_id, ts)
+        return {
+            "type": "reaction_added",
+            "user": user_id,
+            "reaction": name,
+            "item_user": item.user or ws.bot_user_id,
+            "item": {"type": "message", "channel": channel_id, "ts": ts},
+            "event_ts": ws.next_ts(),
         }

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from sandbox.fake_slack import api_chat, api_conversations, api_extras, api_views, responses
@@ -43,6 +43,12 @@ class CallLog:
             self._calls.clear()
 
 
+class Mount(Protocol):
+    """Extra routes served by the fake's HTTP server (the sandbox page mounts itself under /page/)."""
+
+    def handle(self, handler: BaseHTTPRequestHandler, verb: str, path: str, query: str, raw: bytes) -> None: ...
+
+
 class FakeSlackServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -52,6 +58,7 @@ class FakeSlackServer(ThreadingHTTPServer):
         self.ws = ws
         self.faults = faults
         self.calls = calls
+        self.mount: Mount | None = None
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Clients that time out and hang up mid-response are expected (delay injection); stay quiet."""
@@ -66,16 +73,18 @@ class FakeSlackRequestHandler(BaseHTTPRequestHandler):
         log.debug("fake slack: " + format, *args)
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-        self.route(b"")
+        self.route("GET", b"")
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
         length = int(self.headers.get("Content-Length") or 0)
-        self.route(self.rfile.read(length) if length else b"")
+        self.route("POST", self.rfile.read(length) if length else b"")
 
-    def route(self, raw: bytes) -> None:
+    def route(self, verb: str, raw: bytes) -> None:
         parts = urlsplit(self.path)
         kind, _, name = parts.path.strip("/").partition("/")
-        if kind == "api" and name:
+        if self.server.mount is not None and kind in ("", "page"):
+            self.server.mount.handle(self, verb, parts.path, parts.query, raw)
+        elif kind == "api" and name:
             self.api(name, self.parse_args(parts.query, raw))
         elif kind == "response" and name:
             self.response_url(name, raw)

@@ -112,9 +112,9 @@ def test_edits_deletions_and_pins_reach_the_record_once(fake_slack: FakeSlack, b
     dispatch(fake_slack, bot, edit)
     dispatch(fake_slack, bot, edit, retry_num=1)
     dispatch(fake_slack, bot, fake_slack.delete_as_user(CHANNEL, second["ts"]))
-    pin = fake_slack.react_as_user(CHANNEL, first["ts"], "U0ALICE", "pushpin")
+    pin = fake_slack.react_in_thread(CHANNEL, first["ts"], "U0ALICE", "pushpin")
     dispatch(fake_slack, bot, pin)
-    dispatch(fake_slack, bot, fake_slack.react_as_user(CHANNEL, third["ts"], "U0BOB", "eyes"))  # not kept
+    dispatch(fake_slack, bot, fake_slack.react_in_thread(CHANNEL, third["ts"], "U0BOB", "eyes"))  # not kept
     wait_for(lambda: len(kinds()) == 6, what="all thread events")
     assert sorted(kinds()) == sorted(
         ["thread.message"] * 3 + ["thread.message_changed", "thread.message_deleted", "thread.reaction_added"]
@@ -136,7 +136,7 @@ def test_edits_deletions_and_pins_reach_the_record_once(fake_slack: FakeSlack, b
     assert not any("Immediate Actions" in e.text for e in rec.timeline)
 
     # 📌 removed again: no longer a key event
-    dispatch(fake_slack, bot, fake_slack.react_as_user(CHANNEL, first["ts"], "U0ALICE", "pushpin", added=False))
+    dispatch(fake_slack, bot, fake_slack.react_in_thread(CHANNEL, first["ts"], "U0ALICE", "pushpin", added=False))
     wait_for(lambda: "thread.reaction_removed" in kinds(), what="reaction removed")
     rec2 = RecordBuilder(svc).build(inc.id, thread=fetch_thread(bot.deps.publisher.client, CHANNEL, parent_ts))
     assert not [e for e in rec2.timeline if e.ts == first["ts"]][0].key

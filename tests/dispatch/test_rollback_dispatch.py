@@ -88,7 +88,7 @@ def test_rollback_opens_incident_parent_and_one_message_per_section(fake_slack: 
 def test_bad_text_gets_usage_and_no_incident(fake_slack: FakeSlack, bot: RollbackBot, text: str) -> None:
     resp = slash(fake_slack, bot, text)
     assert resp.status == 200
-    assert "Usage: `/rollback [environment] [severity] [summary]`" in resp.body
+    assert "Usage: `/rollback [drill] [environment] [severity] [summary]`" in resp.body
     assert bot.deps.service.incidents() == []
     assert fake_slack.calls("chat.postMessage") == []
 

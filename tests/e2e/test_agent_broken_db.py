@@ -9,7 +9,7 @@ from pathlib import Path
 from ops.client import AgentClient
 from sandbox.gofastcdn_fixture import build_migrated_deployment
 from tests.e2e.test_agent_harness import SECRET, start_agent
-from tests.unit.ops_db.test_recover_journal import die_mid_transaction
+from tests.unit.ops.test_recover_journal import die_mid_transaction
 
 
 def test_agent_restores_over_missing_zero_byte_and_garbage_db(tmp_path: Path) -> None:

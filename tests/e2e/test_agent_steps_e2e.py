@@ -211,7 +211,7 @@ def test_option_1_fails_then_option_2_restores_and_the_record_has_it_all(drill: 
     kinds = [e.kind for e in drill.service.events("RB-1")]
     assert {"fallback.offered", "option.chosen", "backup.chosen"} <= set(kinds)
     assert drill.run("post.restart-app").outcome == "ok"
-    pin = drill.fake.react_as_user(CHANNEL, said["ts"], OPERATOR, "pushpin")
+    pin = drill.fake.react_in_thread(CHANNEL, said["ts"], OPERATOR, "pushpin")
     assert drill.driver.send(build_event(drill.fake, signing_secret=SIGNING_SECRET, event=pin)).status_code == 200
     notes_ts = drill.fake.pins(CHANNEL)[0]
     wait_for(lambda: "Option 2: Backup Restoration" in str(drill.fake.message(CHANNEL, notes_ts).blocks), what="notes")

@@ -322,3 +322,15 @@ def test_new_service_on_same_file_continues(db_path: Path, runbook: Runbook, clo
         assert open_prod(svc2, "staging").id == "RB-2"
     finally:
         store2.close()
+
+
+def test_a_thread_message_is_kept_once_per_ts(svc: IncidentService) -> None:
+    inc = open_prod(svc)
+    assert svc.record_thread_message(inc.id, "U3", "1700000000.000100", "restoring now")
+    assert not svc.record_thread_message(inc.id, "U3", "1700000000.000100", "restoring now")  # redelivered
+    assert svc.record_thread_message(inc.id, "U4", "1700000000.000200", "done")
+    kept = [(e.actor, e.data) for e in svc.events(inc.id) if e.kind == "thread.message"]
+    assert kept == [
+        ("U3", {"ts": "1700000000.000100", "text": "restoring now"}),
+        ("U4", {"ts": "1700000000.000200", "text": "done"}),
+    ]

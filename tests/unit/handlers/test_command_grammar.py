@@ -46,3 +46,23 @@ def test_usage_lists_severities_targets_and_environments() -> None:
     text = usage(ENVS, "production")
     for needle in ("critical", "15 min", "major", "1 h", "minor", "4 h", "`production`", "`staging`"):
         assert needle in text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("drill", RollbackCommand(environment="production", drill=True)),
+        (
+            "DRILL staging minor dry run",
+            RollbackCommand(environment="staging", severity="minor", summary="dry run", drill=True),
+        ),
+        ("production critical drill tomorrow", RollbackCommand(environment="production", summary="drill tomorrow")),
+    ],
+)
+def test_drill_is_the_first_word_only(text: str, expected: RollbackCommand) -> None:
+    assert parse_rollback_args(text, ["production", "staging"], "production") == expected
+
+
+def test_drill_then_garbage_is_still_a_usage_error() -> None:
+    with pytest.raises(CommandUsageError, match="neither a known environment"):
+        parse_rollback_args("drill prodution", ["production"], "production")

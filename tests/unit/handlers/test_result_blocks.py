@@ -4,7 +4,7 @@ engineer needs are there, agent text can't ping anyone, and nothing breaks Block
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ import pytest
 
 from handlers.limits import MAX_OPTION_TEXT, MAX_OPTION_VALUE, limit_violations
 from handlers.message import SlackMessage
-from handlers.result_blocks import (
+from handlers.results import (
     backup_select,
     job_result_message,
     job_running_message,
@@ -309,7 +309,7 @@ def test_restore_shows_backup_pre_restore_backup_and_era_change(migrated: Fixtur
 # --- backup_select ----------------------------------------------------------------------------------
 def test_backup_select_preselects_newest_pre_migration(tmp_path: Path) -> None:
     _, host, older, newer = _two_pre_migration_backups(tmp_path)
-    backups = list_backups(host).model_dump(mode="json")["backups"]
+    backups = list_backups(host).backups
     sel = backup_select(backups=backups, chosen=None, action_id="pick_backup")
     assert sel is not None
     d = sel.to_dict()
@@ -329,7 +329,7 @@ def test_backup_select_preselects_newest_pre_migration(tmp_path: Path) -> None:
 
 def test_backup_select_keeps_a_valid_choice_and_ignores_an_invalid_one(tmp_path: Path) -> None:
     _, host, older, newer = _two_pre_migration_backups(tmp_path)
-    backups = list_backups(host).model_dump(mode="json")["backups"]
+    backups = list_backups(host).backups
     sel = backup_select(backups=backups, chosen=older, action_id="a")
     assert sel is not None and sel.to_dict()["initial_option"]["value"] == older
     for bad in ("db_backup_20250801-000000.db", "no-such.db"):
@@ -340,7 +340,7 @@ def test_backup_select_keeps_a_valid_choice_and_ignores_an_invalid_one(tmp_path:
 def test_backup_select_none_without_valid_backups(tmp_path: Path) -> None:
     info = build_pre_migration_deployment(tmp_path / "gfc")
     write_garbage_backup(info.root)
-    backups = list_backups(info.host()).model_dump(mode="json")["backups"]
+    backups = list_backups(info.host()).backups
     assert len(backups) == 1
     assert backup_select(backups=backups, chosen=None, action_id="a") is None
     assert backup_select(backups=[], chosen=None, action_id="a") is None
@@ -348,18 +348,19 @@ def test_backup_select_none_without_valid_backups(tmp_path: Path) -> None:
 
 def test_backup_select_500_backups_long_names(tmp_path: Path) -> None:
     _, host, _, newer = _two_pre_migration_backups(tmp_path)
-    backups = list_backups(host).model_dump(mode="json")["backups"]
-    template = next(b for b in backups if b["name"].startswith("rollback-agent_"))
+    backups = list_backups(host).backups
+    template = next(b for b in backups if b.name.startswith("rollback-agent_"))
     bulk = [
-        {
-            **template,
-            "name": f"zz-{i:04d}-" + "n" * 60 + ".db",
-            "kind": "other",  # time from mtime, not in the name: the label keeps it
-            "time": f"2099-02-01T00:00:00.{i:06d}Z",
-        }
+        template.model_copy(
+            update={
+                "name": f"zz-{i:04d}-" + "n" * 60 + ".db",
+                "kind": "other",  # time from mtime, not in the name: the label keeps it
+                "time": datetime(2099, 2, 1, 0, 0, 0, i, tzinfo=UTC),
+            }
+        )
         for i in range(500)
     ]
-    too_long = {**template, "name": "l" * 151 + ".db"}
+    too_long = template.model_copy(update={"name": "l" * 151 + ".db"})
     sel = backup_select(backups=[*backups, *bulk, too_long], chosen=None, action_id="a")
     assert sel is not None
     d = sel.to_dict()
@@ -367,8 +368,8 @@ def test_backup_select_500_backups_long_names(tmp_path: Path) -> None:
     assert d["initial_option"]["value"] == newer  # older than all 500, still offered and preselected
     assert all(len(o["text"]["text"]) <= MAX_OPTION_TEXT for o in d["options"])
     assert all(len(o["value"]) <= MAX_OPTION_VALUE for o in d["options"])
-    assert too_long["name"] not in [o["value"] for o in d["options"]]
-    assert unselectable_backups([*backups, too_long]) == [too_long["name"]]
+    assert too_long.name not in [o["value"] for o in d["options"]]
+    assert unselectable_backups([*backups, too_long]) == [too_long.name]
     assert d["options"][0]["text"]["text"].endswith(" · 2099-02-01 00:00 · era a7396e9-media")
     assert limit_violations([{"type": "actions", "elements": [d]}]) == []
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from handlers.result_blocks import PRESENTERS
+from handlers.results import PRESENTERS
 from ops.cli import COMMANDS, build_parser, operation_of
 from ops.contract import DESTRUCTIVE, OPERATIONS, Args, operation
 from ops.models import OpResult
@@ -75,7 +75,7 @@ def test_unknown_operation_names_the_known_ones() -> None:
 def test_the_bot_side_loads_without_the_agent_implementation() -> None:
     """The contract, the models, the client and the whole bot import none of the agent's code."""
     code = (
-        "import sys, app.factory, handlers.result_blocks, ops.client; "
+        "import sys, app.factory, handlers.results, ops.client; "
         "bad = sorted(m for m in sys.modules if m in FORBIDDEN); print(bad); sys.exit(1 if bad else 0)"
     )
     forbidden = [

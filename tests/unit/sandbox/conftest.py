@@ -19,3 +19,7 @@ def fake() -> Iterator[FakeSlack]:
 @pytest.fixture
 def client(fake: FakeSlack) -> WebClient:
     return WebClient(token=fake.bot_token, base_url=fake.base_url, timeout=5)
+
+
+# The stand-in's tests run it on a plain sqlite3 deployment, like the app-control tests.
+from tests.unit.ops.app_helpers import deployment  # noqa: E402, F401

@@ -20,7 +20,7 @@ def test_edit_delete_react_change_history_and_return_the_events(client: WebClien
     edit = fake.edit_as_user(OPS, written["ts"], "second")
     assert edit["subtype"] == "message_changed" and edit["previous_message"]["text"] == "first"
     assert edit["message"]["text"] == "second" and edit["message"]["edited"]["ts"] != written["ts"]
-    pin = fake.react_as_user(OPS, written["ts"], ALICE, "pushpin")
+    pin = fake.react_in_thread(OPS, written["ts"], ALICE, "pushpin")
     assert pin["type"] == "reaction_added" and pin["item"] == {"type": "message", "channel": OPS, "ts": written["ts"]}
     replies = client.conversations_replies(channel=OPS, ts=parent, limit=10)["messages"]
     assert replies[1]["text"] == "second" and replies[1]["reactions"] == [

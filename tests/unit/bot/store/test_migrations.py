@@ -65,14 +65,16 @@ def test_a_store_from_release_e35c39f_upgrades_in_place_and_keeps_every_row(tmp_
         with pytest.raises(IncidentAlreadyOpen):
             svc.open("staging", "critical", "", "C1", "U1")
         assert svc.open("production", "critical", "", "C1", "U1").id == "RB-3"  # the counter carried over
+        assert not resolved.drill and not running.drill  # incidents from before drills were all real
+        assert svc.open("staging", "critical", "", "C1", "U1", drill=True).id == "DRILL-1"  # beside RB-2
     finally:
         store.close()
     after = _rows(path)
     for table, rows in before.items():
         if table != "counters" and rows:  # RB-3 moved the incident counter on
-            width = len(rows[0])  # later migrations may append columns; the old ones keep their values
+            width = len(rows[0])  # later migrations add columns at the end; the old values stay as they were
             assert set(rows) <= {r[:width] for r in after[table]}, table
-    assert after["counters"] == [("incident", 3)]
+    assert after["counters"] == [("drill", 1), ("incident", 3)]
     with sqlite3.connect(path) as conn:
         assert schema_version(conn) == LATEST
     assert Path(f"{path}.v0.bak").exists(), "a copy is kept before the first upgrade"

@@ -1,0 +1,325 @@
+"""Ack latency under concurrent load: the bot vs a bare bolt App, each in its own server process.
+
+The app under test runs in a child process (``python -m bench.ack_load serve VARIANT DIR``) together
+with the fake Slack it calls, served like ``app.server.create_asgi`` serves the bot (uvicorn,
+Starlette route, ``App.dispatch`` in the thread pool). The child opens one incident, then writes
+``requests.json``: signed ``/rollback`` commands (answered "already open", an ack with text) and
+Done/Undo clicks on the runbook's steps (each a transition plus a ``chat.update`` or an ephemeral
+after the ack), 1 command to 9 clicks. The parent replays them from its own process (so the load
+generator never shares the server's GIL) with ``concurrency`` connections, timing each request to
+its HTTP response, which is the ack Slack waits for. The bare App gets the very same bytes.
+
+Variants: ``bare`` (bolt, listeners that only ack), ``bot`` with bolt's default 5 listener threads
+(``--listener-workers 5``), and the bot as configured (``ROLLBACK_LISTENER_WORKERS``' default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from pydantic import SecretStr
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from app.factory import create_app
+from app.server import SLACK_PATH, create_asgi
+from app.serving import ThreadedServer
+from app.settings import Settings
+from bench.report import Row, percentile
+from handlers.actions_ids import ActionId
+from sandbox.fake_slack import ElementNotFound, FakeSlack, seed_demo_workspace
+from sandbox.slack_user import build_block_action, build_slash_command
+
+SIGNING_SECRET = "bench-signing-secret"
+CHANNEL = "C0OPS"
+ENVIRONMENT = "production"
+SLACK_ACK_LIMIT_S = 3.0
+
+
+# --- the server process ----------------------------------------------------------------------------
+def _bare_app(fake: FakeSlack) -> App:
+    app = App(
+        client=WebClient(token=fake.bot_token, base_url=fake.base_url),
+        signing_secret=SIGNING_SECRET,
+        token_verification_enabled=True,
+    )
+
+    @app.command("/rollback")
+    def _command(ack: Ack) -> None:
+        ack()
+
+    @app.action(re.compile(".*"))
+    def _action(ack: Ack) -> None:
+        ack()
+
+    return app
+
+
+def _wait(pred: object, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not pred():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise RuntimeError("timed out preparing the ack load")
+        time.sleep(0.01)
+
+
+def serve(variant: str, workdir: Path, total: int, listener_workers: int | None) -> None:
+    """Child process: fake Slack + the app, the requests written for the parent, then serve."""
+    logging.getLogger("slack_bolt").setLevel(logging.CRITICAL)
+    fake = seed_demo_workspace(FakeSlack()).start()
+    settings = Settings(
+        slack_bot_token=SecretStr(fake.bot_token),
+        slack_signing_secret=SecretStr(SIGNING_SECRET),
+        slack_api_base_url=fake.base_url,
+        rollback_store_path=workdir / "bot.db",
+        rollback_default_environment=ENVIRONMENT,
+        rollback_agents={},
+        rollback_operators=[],
+        **({"rollback_listener_workers": listener_workers} if listener_workers else {}),
+    )
+    bot = create_app(settings)  # also for the bare variant: it opens the incident the clicks refer to
+    bot_srv = ThreadedServer(create_asgi(bot)).start()
+    cmd = build_slash_command(
+        fake, signing_secret=SIGNING_SECRET, user_id="U0ALICE", channel_id=CHANNEL, text="production critical load"
+    )
+    httpx.post(bot_srv.url + SLACK_PATH, content=cmd.body.encode(), headers=cmd.headers, trust_env=False)
+    service = bot.deps.service
+    _wait(lambda: service.open_for(ENVIRONMENT) is not None)
+    incident = service.open_for(ENVIRONMENT)
+    assert incident is not None
+    sections = len(bot.deps.runbook.sections)
+    _wait(lambda: len(service.section_messages(incident.id)) == sections)
+    messages = service.section_messages(incident.id)
+    clicks = []
+    for section, step, _depth in bot.deps.runbook.iter_steps():
+        for action in (ActionId.STEP_DONE, ActionId.STEP_UNDO):
+            try:
+                clicks.append(
+                    build_block_action(
+                        fake,
+                        signing_secret=SIGNING_SECRET,
+                        user_id="U0BOB",
+                        channel_id=CHANNEL,
+                        message_ts=messages[section.id],
+                        action_id=action,
+                        value=f"{incident.id}|{step.id}",
+                    )
+                )
+            except ElementNotFound:
+                continue  # e.g. an agent step (Run only), or Undo not offered
+    if not clicks:
+        raise RuntimeError("no clickable steps in the runbook")
+    reqs = []
+    for i in range(total):
+        if i % 10 == 0:
+            r = build_slash_command(
+                fake, signing_secret=SIGNING_SECRET, user_id="U0CAROL", channel_id=CHANNEL, text="production"
+            )
+        else:
+            r = clicks[i % len(clicks)]
+        reqs.append({"body": r.body, "headers": r.headers})
+    if variant == "bare":
+        bot_srv.stop()
+        server = ThreadedServer(_bare_asgi(_bare_app(fake))).start()
+    else:
+        server = bot_srv
+    part = workdir / "requests.json.part"
+    part.write_text(json.dumps({"url": server.url + SLACK_PATH, "requests": reqs}))
+    os.replace(part, workdir / "requests.json")  # the parent never reads half a file
+    stop = False
+
+    def _term(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _term)
+    while not stop:
+        time.sleep(0.05)
+    server.stop()
+    bot.close()
+    fake.stop()
+
+
+def _bare_asgi(app: App) -> object:
+    from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def slack_events(request: Request) -> Response:
+        body = await request.body()
+        bolt_resp = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
+        return to_starlette_response(bolt_resp)
+
+    return Starlette(routes=[Route(SLACK_PATH, slack_events, methods=["POST"])])
+
+
+# --- the load generator (parent process) -----------------------------------------------------------
+@dataclass
+class LoadResult:
+    variant: str
+    concurrency: int
+    latencies: list[float]
+    errors: int
+    seconds: float
+    rss_idle_kib: int
+    rss_peak_kib: int
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds > 0 else 0.0
+
+    def p(self, pct: float) -> float:
+        return percentile(self.latencies, pct)
+
+
+def _rss(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of a process, KiB."""
+    vals = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            vals[key] = int(rest.split()[0])
+    return vals.get("VmRSS", 0), vals.get("VmHWM", 0)
+
+
+async def _replay(url: str, reqs: list[dict[str, object]], concurrency: int) -> tuple[list[float], int, float]:
+    latencies: list[float] = []
+    errors = 0
+    queue: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+    for r in reqs:
+        queue.put_nowait(r)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30, trust_env=False) as http:
+
+        async def worker() -> None:
+            nonlocal errors
+            while True:
+                try:
+                    r = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                t0 = time.perf_counter()
+                try:
+                    resp = await http.post(url, content=str(r["body"]).encode(), headers=r["headers"])  # type: ignore[arg-type]
+                    ok = resp.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append(time.perf_counter() - t0)
+                errors += not ok
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return latencies, errors, time.perf_counter() - t0
+
+
+def measure(variant: str, *, concurrency: int, total: int, listener_workers: int | None = None) -> LoadResult:
+    with tempfile.TemporaryDirectory(prefix="rollback-ack-load-") as tmp:
+        work = Path(tmp)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.ack_load", "serve", variant, str(work), str(total)]
+            + [str(listener_workers or 0)],
+            stderr=subprocess.PIPE,
+        )
+        try:
+            spec = work / "requests.json"
+            deadline = time.monotonic() + 60
+            while not spec.is_file():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    err = proc.stderr.read().decode(errors="replace")[-500:] if proc.stderr else ""
+                    raise RuntimeError(f"the {variant} server did not start: {err}")
+                time.sleep(0.05)
+            data = json.loads(spec.read_text())
+            warm = data["requests"][: min(20, len(data["requests"]))]
+            asyncio.run(_replay(data["url"], warm, 1))
+            idle, _ = _rss(proc.pid)
+            lat, errors, secs = asyncio.run(_replay(data["url"], data["requests"], concurrency))
+            _, peak = _rss(proc.pid)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    return LoadResult(variant, concurrency, lat, errors, secs, idle, peak)
+
+
+def rows(*, total: int = 2000, concurrency: int = 50, single: int = 200) -> list[Row]:
+    """The goal rows: p99 at ``concurrency`` connections (<= 0.5x bare), none over 3 s, throughput
+    (>= bare), p99 at 1 connection (<= 1.1x bare), and the bot's memory idle and under load."""
+    out: list[Row] = []
+    bare = measure("bare", concurrency=concurrency, total=total)
+    bot = measure("bot", concurrency=concurrency, total=total)
+    note = f"{total} requests (1 /rollback : 9 clicks), {concurrency} connections"
+    errors = bot.errors + bare.errors
+    out.append(
+        Row(
+            f"ack p99 at {concurrency} connections vs bare bolt",
+            bot.p(99),
+            bare.p(99),
+            max_ratio=0.5,
+            ok=errors == 0,
+            note=f"{note}; p50 {bot.p(50) * 1e3:.0f} vs {bare.p(50) * 1e3:.0f} ms"
+            + (f"; {errors} non-200" if errors else ""),
+        )
+    )
+    out.append(
+        Row(
+            f"slowest ack at {concurrency} connections (limit 3 s)",
+            max(bot.latencies),
+            max(bare.latencies),
+            max_abs=SLACK_ACK_LIMIT_S,
+            note=f"over 3 s: bot {sum(x > SLACK_ACK_LIMIT_S for x in bot.latencies)}, "
+            f"bare {sum(x > SLACK_ACK_LIMIT_S for x in bare.latencies)} of {total}",
+        )
+    )
+    out.append(
+        Row(
+            f"time for {total} acks at {concurrency} connections (throughput)",
+            bot.seconds,
+            bare.seconds,
+            max_ratio=1.0,
+            note=f"{bot.throughput:.0f} vs {bare.throughput:.0f} req/s",
+        )
+    )
+    bot1 = measure("bot", concurrency=1, total=single)
+    bare1 = measure("bare", concurrency=1, total=single)
+    out.append(
+        Row("ack p99 at 1 connection vs bare bolt", bot1.p(99), bare1.p(99), max_ratio=1.1, note=f"{single} requests")
+    )
+    out.append(
+        Row(
+            "bot memory idle / under load (RSS)",
+            bot.rss_peak_kib / 1024,
+            bot.rss_idle_kib / 1024,
+            unit="MiB",
+            note="measured = peak under load, baseline = idle; server process incl. the fake Slack"
+            f" (bare bolt: {bare.rss_idle_kib / 1024:.0f} / {bare.rss_peak_kib / 1024:.0f} MiB)",
+        )
+    )
+    return out
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "serve":
+        variant, workdir, total, workers = sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+        serve(variant, workdir, total, workers or None)
+    else:
+        conc = int(os.environ.get("ACK_CONCURRENCY", "50"))
+        for r in rows(total=int(os.environ.get("ACK_TOTAL", "2000")), concurrency=conc):
+            print(r)

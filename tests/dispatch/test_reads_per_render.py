@@ -1,0 +1,64 @@
+"""A redraw reads one snapshot of the incident, not the store again for each piece."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from app.factory import RollbackBot, create_app
+from app.settings import Settings
+from sandbox.fake_slack import FakeSlack
+
+CHANNEL = "C0OPS"
+
+
+@pytest.fixture
+def bot(bot_settings: Settings) -> Iterator[RollbackBot]:
+    b = create_app(bot_settings)
+    yield b
+    b.close()
+
+
+def count_queries(bot: RollbackBot, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    seen: list[str] = []
+    real = bot.store.query
+
+    def counting(sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        seen.append(sql)
+        return real(sql, params)
+
+    monkeypatch.setattr(bot.store, "query", counting)
+    return seen
+
+
+def test_a_finished_job_redraws_from_one_snapshot(
+    bot: RollbackBot, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = bot.deps.service
+    incident = service.open("production", "critical", "", CHANNEL, "U0ALICE")
+    bot.deps.publisher.open_thread(incident)
+    job = service.begin_job(incident.id, "immediate.assess", "status", {}, "U0ALICE", "RB-1.r1")
+    assert job is not None
+    finished = service.finish_job(job.request_id, "ok", {"operation": "status", "outcome": "ok", "summary": "x"})
+    queries = count_queries(bot, monkeypatch)
+    bot.deps.runner.observer.job_finished(finished)  # type: ignore[attr-defined]
+    # One snapshot: the incident, its steps, section messages, jobs, and the newest backup listing.
+    # (Before the read model this was 11 reads: the incident 5 times, steps and events twice.)
+    tables = sorted(sql.split("[")[1].split("]")[0] for sql in queries)
+    assert tables == ["agent_jobs", "events", "incidents", "section_messages", "steps"]
+    thread = fake_slack.thread(CHANNEL, bot.deps.service.get(incident.id).thread_ts or "")
+    section = next(m for m in thread if "Immediate Actions" in m.text)
+    assert "1/3 done" in section.text  # the redraw shows the settled step
+
+
+def test_closing_redraws_every_message_from_one_snapshot(
+    bot: RollbackBot, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = bot.deps.service
+    incident = service.open("production", "critical", "", CHANNEL, "U0ALICE")
+    bot.deps.publisher.open_thread(incident)
+    queries = count_queries(bot, monkeypatch)
+    bot.deps.publisher.redraw(incident.id, sections=[s.id for s in bot.deps.runbook.sections], parent=True)
+    assert len(queries) == 5, queries

@@ -1,0 +1,203 @@
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from ops import backups
+from ops.backups import create_backup, restore_backup, sha256_file
+from ops.errors import OpInputError, OpRefused
+from ops.verify import verify
+from sandbox import gofastcdn_fixture as fx
+from sandbox.gofastcdn_fixture import FixtureInfo
+from tests.unit.ops.conftest import db_digest
+
+
+def test_restore_pre_migration_backup(migrated: FixtureInfo) -> None:
+    dep = migrated.deployment
+    name = migrated.pre_migration_backup
+    assert name is not None
+    src_sha = sha256_file(dep.backups_dir / name)
+    res = restore_backup(migrated.host(), name)
+    assert res.outcome == "ok", res.summary
+    assert res.backup_sha256 == res.restored_sha256 == src_sha == sha256_file(dep.db_path)
+    assert res.integrity_after == "ok" and res.era_after == "pre-migration"
+    assert res.counts_before.media_raw == 6 and res.counts_after.media_raw is None
+    assert res.marker_after is not None and res.marker_after.state == "absent"
+    pre = dep.backups_dir / str(res.pre_restore_backup)
+    assert pre.is_file() and sha256_file(pre) == res.pre_restore_sha256
+    assert sqlite3.connect(pre).execute("SELECT COUNT(*) FROM media").fetchone()[0] == 6
+    base = json.loads((dep.state_dir / "baseline.json").read_text())
+    assert (base["source"], base["backup"], base["images_raw"]) == ("restore", name, 4)
+    assert verify(migrated.host()).outcome == "ok"
+    assert not list(dep.db_dir.glob("*.tmp"))
+
+
+@pytest.mark.parametrize(("running", "code"), [(True, "app_running"), (None, "app_state_unknown")])
+def test_refused_while_running(migrated_a: FixtureInfo, running: bool | None, code: str, no_proc: Path) -> None:
+    digest = db_digest(migrated_a)
+    with pytest.raises(OpRefused) as ei:
+        restore_backup(migrated_a.host(running=running), str(migrated_a.pre_migration_backup))
+    assert ei.value.code == code
+    assert db_digest(migrated_a) == digest
+
+
+@pytest.mark.parametrize(
+    ("arg", "code"),
+    [
+        ("/etc/passwd", "backup_path_outside"),
+        ("../db_data/main.db", "backup_path_outside"),
+        ("..", "backup_path_outside"),
+        ("old/db_backup_20250101-000000.db", "backup_path_outside"),
+        ("", "backup_path_outside"),
+        ("escape.db", "backup_path_outside"),  # symlink pointing outside
+        ("nope.db", "backup_missing"),
+        ("db_backup_20250101-000000.db", "backup_invalid"),  # garbage
+        ("empty.db", "backup_not_gofastcdn"),  # a valid but empty SQLite file
+        ("tampered.db", "backup_checksum_mismatch"),
+    ],
+)
+def test_bad_backup_arguments_leave_db_untouched(migrated_a: FixtureInfo, arg: str, code: str) -> None:
+    dep = migrated_a.deployment
+    fx.write_garbage_backup(migrated_a.root, "db_backup_20250101-000000.db")
+    (dep.backups_dir / "escape.db").symlink_to(dep.db_path)
+    (dep.backups_dir / "empty.db").write_bytes(b"")
+    tampered = create_backup(migrated_a.host(), label="x")
+    os.rename(dep.backups_dir / tampered.name, dep.backups_dir / "tampered.db")
+    os.rename(dep.backups_dir / tampered.sidecar, dep.backups_dir / "tampered.db.json")
+    conn = sqlite3.connect(dep.backups_dir / "tampered.db")
+    conn.execute("DELETE FROM docs")
+    conn.commit()
+    conn.close()
+    before = dep.db_path.read_bytes()
+    listing = sorted(p.name for p in dep.backups_dir.iterdir())
+    with pytest.raises(OpInputError) as ei:
+        restore_backup(migrated_a.host(), arg)
+    assert ei.value.code == code, ei.value.message
+    assert dep.db_path.read_bytes() == before
+    assert sorted(p.name for p in dep.backups_dir.iterdir()) == listing  # no pre-restore backup either
+
+
+def test_symlink_inside_backups_is_allowed(migrated_a: FixtureInfo) -> None:
+    dep = migrated_a.deployment
+    (dep.backups_dir / "latest.db").symlink_to(dep.backups_dir / str(migrated_a.pre_migration_backup))
+    assert restore_backup(migrated_a.host(), "latest.db").outcome == "ok"
+
+
+def test_hot_journal_refused(migrated_a: FixtureInfo) -> None:
+    fx.leave_journal(migrated_a.root, "hot")
+    digest = db_digest(migrated_a)
+    with pytest.raises(OpRefused) as ei:
+        restore_backup(migrated_a.host(), str(migrated_a.pre_migration_backup))
+    assert ei.value.code == "journal_present"
+    assert db_digest(migrated_a) == digest and migrated_a.deployment.journal_path.exists()
+
+
+def test_wal_refused(migrated_a: FixtureInfo) -> None:
+    (migrated_a.deployment.db_dir / "main.db-wal").write_bytes(b"")
+    with pytest.raises(OpRefused) as ei:
+        restore_backup(migrated_a.host(), str(migrated_a.pre_migration_backup))
+    assert ei.value.code == "journal_present"
+
+
+@pytest.mark.parametrize("kind", ["empty", "zeroed"])
+def test_harmless_journal_removed(migrated_a: FixtureInfo, kind: str) -> None:
+    fx.leave_journal(migrated_a.root, kind)  # type: ignore[arg-type]
+    res = restore_backup(migrated_a.host(), str(migrated_a.pre_migration_backup))
+    assert res.outcome == "ok" and res.removed_journal == "main.db-journal"
+    assert not migrated_a.deployment.journal_path.exists()
+    assert any("stale main.db-journal" in w for w in res.warnings)
+
+
+def test_atomic_replace_from_temp_in_db_data(migrated_a: FixtureInfo, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, str]] = []
+    real = os.replace
+
+    def spy(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> None:
+        calls.append((str(a), str(b)))
+        real(a, b)
+
+    monkeypatch.setattr(backups.os, "replace", spy)
+    restore_backup(migrated_a.host(), str(migrated_a.pre_migration_backup))
+    db = migrated_a.deployment.db_path
+    to_db = [c for c in calls if c[1] == str(db)]
+    assert len(to_db) == 1
+    assert Path(to_db[0][0]).parent == db.parent and to_db[0][0].endswith(".tmp")
+
+
+def test_crash_before_replace_leaves_old_db(migrated_a: FixtureInfo, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(a: object, b: object) -> None:
+        raise OSError("disk full")
+
+    digest = db_digest(migrated_a)
+    monkeypatch.setattr(backups.os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        restore_backup(migrated_a.host(), str(migrated_a.pre_migration_backup))
+    assert db_digest(migrated_a) == digest
+    assert not list(migrated_a.deployment.db_dir.glob("*.tmp"))
+
+
+def test_post_migration_backup_warns(migrated_a: FixtureInfo) -> None:
+    b = create_backup(migrated_a.host())
+    res = restore_backup(migrated_a.host(), b.name)
+    assert res.outcome == "ok" and any("not a pre-migration backup" in w for w in res.warnings)
+
+
+# --- pinning the backup's SHA-256 -----------------------------------------------------------------------
+def test_pinned_sha256_mismatch_leaves_everything_untouched(migrated_a: FixtureInfo) -> None:
+    dep = migrated_a.deployment
+    fx.leave_journal(migrated_a.root, "zeroed")  # not even the stale journal is removed
+    name = str(migrated_a.pre_migration_backup)
+    real = sha256_file(dep.backups_dir / name)
+    before = dep.db_path.read_bytes()
+    listing = sorted(p.name for p in dep.backups_dir.iterdir())
+    with pytest.raises(OpInputError) as ei:
+        restore_backup(migrated_a.host(), name, expected_sha256="ab" * 32)
+    assert ei.value.code == "backup_checksum_mismatch"
+    assert real in ei.value.message and "ab" * 32 in ei.value.message
+    assert dep.db_path.read_bytes() == before  # byte-identical
+    assert sorted(p.name for p in dep.backups_dir.iterdir()) == listing  # no pre-restore backup
+    assert dep.journal_path.exists() and not (dep.state_dir / "baseline.json").exists()
+
+
+def test_pinned_sha256_match_restores_and_is_reported(migrated_a: FixtureInfo) -> None:
+    dep = migrated_a.deployment
+    name = str(migrated_a.pre_migration_backup)
+    real = sha256_file(dep.backups_dir / name)
+    progress: list[str] = []
+    res = restore_backup(migrated_a.host(), name, expected_sha256=real.upper(), progress=progress.append)
+    assert res.outcome == "ok" and res.expected_sha256 == real == res.backup_sha256 == res.restored_sha256
+    assert "pinned" in res.summary and any("pinned" in p for p in progress)
+    assert sha256_file(dep.db_path) == real
+    unpinned = restore_backup(migrated_a.host(), name)
+    assert unpinned.expected_sha256 is None and "pinned" not in unpinned.summary
+
+
+def test_pinned_sha256_must_be_hex(migrated_a: FixtureInfo) -> None:
+    before = db_digest(migrated_a)
+    with pytest.raises(OpInputError) as ei:
+        restore_backup(migrated_a.host(), str(migrated_a.pre_migration_backup), expected_sha256="abc")
+    assert ei.value.code == "bad_sha256" and db_digest(migrated_a) == before
+
+
+def test_backup_changing_after_its_check_is_never_installed(tmp_path: Path) -> None:
+    src, dst = tmp_path / "b.db", tmp_path / "main.db"
+    src.write_bytes(b"new bytes")
+    dst.write_bytes(b"live bytes")
+    with pytest.raises(OpInputError) as ei:
+        backups.install_db_file(src, dst, expect_sha256="0" * 64)
+    assert ei.value.code == "backup_checksum_mismatch"
+    assert dst.read_bytes() == b"live bytes" and sorted(p.name for p in tmp_path.iterdir()) == ["b.db", "main.db"]
+
+
+def test_rolled_back_backup_warns_it_is_not_pre_migration(migrated_a: FixtureInfo) -> None:
+    from ops.rollback import rollback
+
+    rollback(migrated_a.host())
+    b = create_backup(migrated_a.host(), label="emergency")
+    res = restore_backup(migrated_a.host(), b.name)
+    assert res.outcome == "ok"
+    assert any("rolled-back DB (migration_records present), not a pre-migration backup" in w for w in res.warnings)
