@@ -74,19 +74,17 @@ class NotesPublisher:
         return ts
 
     def refresh(self, incident_id: str) -> None:
-        """Show the current notes soon: now if the last edit is old enough, else one trailing edit."""
+        """Show the current notes soon, off the caller's thread: at most one edit per ``min_interval_s``,
+        the last change always shown (one trailing edit). A redraw never waits for the notes."""
         with self._lock:
+            if self._closed or incident_id in self._timers:
+                return  # an edit is already on its way and will read the newest state
             now = self.clock()
-            wait = self.min_interval_s - (now - self._last_edit.get(incident_id, float("-inf")))
-            if wait > 0:
-                if incident_id not in self._timers:
-                    timer = threading.Timer(wait, self._flush, args=(incident_id,))
-                    timer.daemon = True
-                    self._timers[incident_id] = timer
-                    timer.start()
-                return
-            self._last_edit[incident_id] = now
-        self._render(incident_id)
+            wait = max(0.0, self.min_interval_s - (now - self._last_edit.get(incident_id, float("-inf"))))
+            timer = threading.Timer(wait, self._flush, args=(incident_id,))
+            timer.daemon = True
+            self._timers[incident_id] = timer
+            timer.start()
 
     def refresh_now(self, incident_id: str) -> None:
         """Edit at once (closing, reopening): the final state must not wait for a timer."""

@@ -44,10 +44,11 @@ def test_a_finished_job_redraws_from_one_snapshot(
     finished = service.finish_job(job.request_id, "ok", {"operation": "status", "outcome": "ok", "summary": "x"})
     queries = count_queries(bot, monkeypatch)
     bot.deps.runner.observer.job_finished(finished)  # type: ignore[attr-defined]
-    # One snapshot: the incident, its steps, section messages, jobs, and the newest backup listing.
-    # (Before the read model this was 11 reads: the incident 5 times, steps and events twice.)
+    # One snapshot: the incident, its steps, section messages, jobs, and the newest backup listing,
+    # plus the follow-up tasks' owners once. (Before the read model this was 11 reads: the incident
+    # 5 times, steps and events twice.) The pinned notes redraw later, off this thread.
     tables = sorted(sql.split("[")[1].split("]")[0] for sql in queries)
-    assert tables == ["agent_jobs", "events", "incidents", "section_messages", "steps"]
+    assert tables == ["agent_jobs", "events", "follow_ups", "incidents", "section_messages", "steps"]
     thread = fake_slack.thread(CHANNEL, bot.deps.service.get(incident.id).thread_ts or "")
     section = next(m for m in thread if "Immediate Actions" in m.text)
     assert "1/3 done" in section.text  # the redraw shows the settled step
@@ -61,4 +62,4 @@ def test_closing_redraws_every_message_from_one_snapshot(
     bot.deps.publisher.open_thread(incident)
     queries = count_queries(bot, monkeypatch)
     bot.deps.publisher.redraw(incident.id, sections=[s.id for s in bot.deps.runbook.sections], parent=True)
-    assert len(queries) == 5, queries
+    assert len(queries) == 6, queries  # the snapshot's five reads and the follow-up tasks once
