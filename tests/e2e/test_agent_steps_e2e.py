@@ -297,6 +297,9 @@ def resolve_via_dialog(drill: Drill, user: str, edits: dict[str, str | None]) ->
     """Press Resolve on the parent, then submit the dialog the bot opened with ``edits``."""
     parent = drill.fake.messages(CHANNEL)[0]
     before = {v.id for v in drill.fake.views()}
+    wait_for(
+        lambda: ActionId.INCIDENT_RESOLVE in str(drill.fake.message(CHANNEL, parent.ts).blocks), what="Resolve drawn"
+    )
     assert drill.driver.click(user, CHANNEL, parent.ts, ActionId.INCIDENT_RESOLVE, value="RB-1").status_code == 200
     view = wait_for(lambda: [v for v in drill.fake.views() if v.id not in before], what="Resolve dialog")[0]
     assert view.view["callback_id"] == "incident_resolve_modal"
