@@ -82,6 +82,9 @@ class Drill:
         self.incident = incident.id
         sections = len(self.bot.deps.runbook.sections)
         _wait(lambda: len(self.service.section_messages(self.incident)) == sections, "the thread")
+        contacts = self.bot.deps.paging.contacts
+        if contacts is not None and contacts.roles_for(incident.severity):  # the pages go out after the thread
+            _wait(lambda: any(e.kind == "paging.opened" for e in self.service.events(self.incident)), "the pages")
 
     def acknowledge_page(self, user: str) -> None:
         """Press Acknowledge in the first page DM sent to ``user``."""
@@ -97,16 +100,14 @@ class Drill:
     def send_notice(self, user: str, audiences: list[str]) -> None:
         ts = self.service.section_messages(self.incident)["comms"]
         views = len(self.fake.views())
-        self.driver.click(user, CHANNEL, ts, ActionId.NOTICE_OPEN, value=self.incident)
+        self.driver.click(user, CHANNEL, ts, ActionId.NOTICE_OPEN, value=f"{self.incident}|comms.notify")
         _wait(lambda: len(self.fake.views()) > views, "the notice modal")
         view = self.fake.views()[-1]
         before = len(self.service.events(self.incident))
+        draft = view.view["blocks"][1]["element"]["initial_value"]  # sent as drafted
+        values = {"notice_text": {"notice_text": draft}, "notice_audiences": {"notice_audiences": audiences}}
         request = build_view_submission(
-            self.fake,
-            signing_secret=SIGNING_SECRET,
-            user_id=user,
-            view_id=view.id,
-            edits={"notice_audiences": audiences},
+            self.fake, signing_secret=SIGNING_SECRET, user_id=user, view_id=view.id, values=values
         )
         self.driver.send(request)
         _wait(
@@ -252,7 +253,9 @@ def run_demo(out_dir: str | Path = "demo-out") -> int:
             slack_signing_secret=SecretStr(SIGNING_SECRET),
             slack_api_base_url=fake.base_url,
             rollback_store_path=out / "rollback-bot.db",
-            rollback_agents={e: AgentTarget(url=h.url, secret=SecretStr(h.secret)) for e, h in hosts.items()},
+            rollback_agents={
+                e: AgentTarget(url=h.url, secret=SecretStr(h.secret), deployment=str(h.root)) for e, h in hosts.items()
+            },
             rollback_operators=[ALICE, BOB],
             rollback_contacts_path=out / "contacts.yaml",
         )

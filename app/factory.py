@@ -33,15 +33,7 @@ from bot.reminders import ReminderService
 from bot.runbook import load_runbook
 from bot.store import Store
 from bot.timers import TimerService
-from handlers import (
-    follow_up_actions,
-    incident_actions,
-    notice_actions,
-    page_actions,
-    rollback_command,
-    steps,
-    thread_events,
-)
+from handlers import follow_up_actions, incident_actions, notice_actions, rollback_command, steps, thread_events
 from handlers.agent_presenter import SlackJobPresenter
 from handlers.deps import HandlerDeps
 from handlers.notes_publisher import NotesPublisher
@@ -117,7 +109,8 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         service,
         runbook,
         agents.url_for,
-        lambda incident_id: paging.view(incident_id),
+        paging_for=lambda incident_id: paging.view(incident_id),
+        deployment_for=agents.deployment_for,
         follow_ups_for=lambda incident_id: {f.step_id: f for f in follow_ups.items(incident_id)},
         time_zone=settings.rollback_time_zone,
         after_parent=notes.post,
@@ -163,8 +156,7 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
     incident_actions.register(app, deps)
     thread_events.register(app, deps)
     follow_up_actions.register(app, deps)
-    page_actions.register(app, deps)
-    notice_actions.register(app, deps)
+    notice_actions.register(app, deps)  # the notice modal's submission (its button is a step control)
     if recovered := runner.recover():
         log.info("re-attached to %d agent job(s) left running by the previous process", recovered)
     if unwritten := records.recover():

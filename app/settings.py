@@ -159,4 +159,13 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 def agents_json(agents: dict[str, AgentTarget]) -> str:
     """The ROLLBACK_AGENTS value for a set of agents (used by the demo and the docs)."""
-    return json.dumps({k: {"url": a.url, "secret": a.secret.get_secret_value()} for k, a in agents.items()})
+    return json.dumps(
+        {
+            k: {
+                "url": a.url,
+                "secret": a.secret.get_secret_value(),
+                **({"deployment": a.deployment} if a.deployment else {}),
+            }
+            for k, a in agents.items()
+        }
+    )

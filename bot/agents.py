@@ -13,10 +13,12 @@ CALLER = "rollback-bot"
 
 
 class AgentTarget(BaseModel):
-    """One go-fast-cdn host: where its rollback-agent listens and the shared secret."""
+    """One go-fast-cdn host: where its rollback-agent listens and the shared secret, and optionally
+    the go-fast-cdn folder there (filled into the by-hand commands the thread shows)."""
 
     url: str
     secret: SecretStr
+    deployment: str | None = None
 
     @field_validator("url")
     @classmethod
@@ -39,6 +41,10 @@ class AgentDirectory:
     def url_for(self, environment: str) -> str | None:
         target = self._targets.get(environment)
         return target.url if target else None
+
+    def deployment_for(self, environment: str) -> str | None:
+        target = self._targets.get(environment)
+        return target.deployment if target else None
 
     def client_for(self, environment: str) -> AgentClient | None:
         target = self._targets.get(environment)

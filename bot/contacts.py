@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 from bot.availability import Availability, BusinessHours, describe_availability
-from bot.domain import Severity
+from bot.domain import Audience, Severity
 
 EXAMPLE_CONTACTS_RESOURCE = "examples/contacts.yaml"
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -38,13 +38,6 @@ DEFAULT_ACK_TIMEOUT_MINUTES: dict[Severity, float] = {
     Severity.critical: 5,
     Severity.major: 15,
     Severity.minor: 60,
-}
-Audience = Literal["development_team", "qa", "customer_support", "end_users"]
-AUDIENCE_LABELS: dict[str, str] = {
-    "development_team": "Development team",
-    "qa": "Quality assurance team",
-    "customer_support": "Customer support team",
-    "end_users": "End users",
 }
 
 

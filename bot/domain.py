@@ -33,6 +33,17 @@ SEVERITY_TARGET_MINUTES: dict[Severity, int] = {
 }
 
 
+# Who the stakeholder notice goes to (the checklist's Communication steps), each mapped to a channel
+# in the contacts file.
+Audience = Literal["development_team", "qa", "customer_support", "end_users"]
+AUDIENCE_LABELS: dict[str, str] = {
+    "development_team": "Development team",
+    "qa": "Quality assurance team",
+    "customer_support": "Customer support team",
+    "end_users": "End users",
+}
+
+
 class IncidentState(StrEnum):
     open = "open"
     resolved = "resolved"

@@ -43,7 +43,7 @@ from bot.domain import (
     Transition,
 )
 from bot.permissions import OperatorPolicy
-from bot.runbook import Runbook
+from bot.runbook import Runbook, RunbookStep
 from bot.store import Store
 from ops.contract import OPERATIONS
 from ops.models import BackupInfo, utcnow
@@ -88,6 +88,10 @@ RULES: dict[str, tuple[frozenset[StepStatus], StepStatus]] = {
     "fail": (frozenset({R}), F),
 }
 
+# The actor of a step ticked (or failed) from an agent result's checks, not by a person's click.
+AGENT_ACTOR = "rollback-agent"
+INCONCLUSIVE_NOTE = "inconclusive"  # the note of a step whose job could not decide (e.g. no baseline)
+UNPROVABLE_NOTE = "cannot prove stopped"  # refused: nothing on the host can prove go-fast-cdn is stopped
 
 
 class DomainError(Exception):
@@ -612,8 +616,14 @@ class IncidentService:
             backup = self.get(incident_id).chosen_backup
             if not backup:
                 raise MissingChoice(f"step {step_id!r} needs a chosen backup first")
-            # verify compares with the backup; restore restores it.
-            args["baseline_backup" if step.agent_op == "verify" else "backup"] = backup
+            # verify compares with the backup; restore restores it; replace_db copies it over main.db.
+            key = {"verify": "baseline_backup", "replace_db": "source"}.get(step.agent_op or "", "backup")
+            args[key] = backup
+        elif step.agent_op == "verify":
+            # a baseline someone picked (after an inconclusive verify, or for option 2) is the one to use
+            chosen = self.get(incident_id).chosen_backup
+            if chosen:
+                args["baseline_backup"] = chosen
         return args
 
     def begin_job(
@@ -699,8 +709,17 @@ class IncidentService:
                 return self.job(request_id)
             if outcome in DONE_OUTCOMES:
                 target, note = D, DONE_OUTCOMES[outcome]
+            elif outcome == "refused" and (error or {}).get("code") == "app_state_unknown":
+                target, note = F, f"{UNPROVABLE_NOTE}: {(error or {}).get('message', '')}"
+            elif outcome == "inconclusive":
+                target, note = F, f"{INCONCLUSIVE_NOTE}: {(result or {}).get('summary') or 'a check could not be made'}"
             else:
                 target, note = F, _failure_note(outcome, result, error)
+            checks = _checks_of(result)
+            own = self.runbook.step(job.step_id)
+            verdict = _judge(own, job.operation, checks) if own.satisfied_by and checks else None
+            if verdict is not None:  # the step says which checks decide it, not the whole outcome
+                target, note = verdict
             step_changed = self.store.cond_update(
                 "steps",
                 {"incident_id": job.incident_id, "step_id": job.step_id},
@@ -722,7 +741,40 @@ class IncidentService:
                     "error": error,
                 },
             )
+            if checks:
+                self._tick_from_checks(job, checks, now)
             return self.job(request_id)
+
+    def _tick_from_checks(self, job: AgentJob, checks: dict[str, dict[str, Any]], now: str) -> None:
+        """Steps of the job's section that declare this operation's checks: all passing ticks them,
+        one failing fails them with its detail. A person's Done/Skip is never overridden; Undo works."""
+        section = self.runbook.section_of(job.step_id)
+        for step, _depth in section.iter_steps():
+            if step.id == job.step_id:
+                continue
+            verdict = _judge(step, job.operation, checks)
+            if verdict is None:
+                continue
+            target, note = verdict
+            current = self.step_state(job.incident_id, step.id)
+            by_agent = current.actor == AGENT_ACTOR
+            if current.state not in (P, F) and not (current.state == D and by_agent):
+                continue
+            if current.state == target and current.note == note:
+                continue
+            if self.store.cond_update(
+                "steps",
+                {"incident_id": job.incident_id, "step_id": step.id},
+                {"state": target.value, "actor": AGENT_ACTOR, "at": now, "note": note, "job_id": job.request_id},
+                {"state": current.state.value},
+            ):
+                self._append(
+                    job.incident_id,
+                    "step.checked",
+                    AGENT_ACTOR,
+                    step.id,
+                    {"from": current.state.value, "to": target.value, "note": note, "request_id": job.request_id},
+                )
 
     def job(self, request_id: str) -> AgentJob:
         row = self.store.row("agent_jobs", "request_id = ?", [request_id])
@@ -745,6 +797,33 @@ class IncidentService:
         """Remember an opaque reference to where the job's progress is shown (e.g. a message id)."""
         self.job(request_id)
         return self.store.cond_update("agent_jobs", {"request_id": request_id}, {"display_ref": ref})
+
+
+def _checks_of(result: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """name -> check of an agent result (verify, check_api); empty for results without checks."""
+    raw = (result or {}).get("checks")
+    if not isinstance(raw, list):
+        return {}
+    return {str(c["name"]): c for c in raw if isinstance(c, dict) and "name" in c}
+
+
+def _judge(step: RunbookStep, operation: str, checks: dict[str, dict[str, Any]]) -> tuple[StepStatus, str] | None:
+    """(done|failed, note) for a step from one result's checks, or None when they don't decide it
+    (not this operation's checks, a check missing, or only inconclusive ones)."""
+    wanted = [c.check for c in step.satisfied_by if c.operation == operation]
+    failing = [c.check for c in step.failed_by if c.operation == operation]
+    if not wanted and not failing:
+        return None
+    bad = [
+        checks[name]
+        for name in dict.fromkeys([*wanted, *failing])
+        if name in checks and not checks[name].get("passed") and not checks[name].get("inconclusive")
+    ]
+    if bad:
+        return F, "; ".join(f"{c['name']}: {c.get('detail', '')}" for c in bad)
+    if wanted and all(checks.get(name, {}).get("passed") for name in wanted):
+        return D, "; ".join(f"{name} ✓ {checks[name].get('detail', '')}" for name in wanted)
+    return None
 
 
 def _failure_note(outcome: str, result: dict[str, Any] | None, error: dict[str, Any] | None) -> str:

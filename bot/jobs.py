@@ -21,6 +21,7 @@ from bot.agents import CALLER, AgentDirectory
 from bot.domain import AgentJob, AgentOutcome, StepStatus
 from bot.incidents import IncidentService, MissingChoice, backups_of_result
 from ops.client import AgentAuthError, AgentError, AgentProtocolError, AgentTimeout, AgentUnreachable
+from ops.contract import OPERATIONS
 from ops.models import BackupInfo
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class StartRefusal(StrEnum):
     backup_changed = "backup_changed"  # the choice changed since the dialog the person confirmed
     already_running = "already_running"
     not_runnable = "not_runnable"  # done or skipped: undo it first
+    no_stop_needed = "no_stop_needed"  # "it is stopped" asserted for an operation that does not ask
 
 
 class StartOutcome(BaseModel):
@@ -92,9 +94,19 @@ class JobRunner:
         self._closing = threading.Event()
 
     # -- starting ---------------------------------------------------------------------------------
-    def start(self, incident_id: str, step_id: str, actor: str, *, confirmed_backup: str | None = None) -> StartOutcome:
+    def start(
+        self,
+        incident_id: str,
+        step_id: str,
+        actor: str,
+        *,
+        confirmed_backup: str | None = None,
+        app_stopped_by: str | None = None,
+    ) -> StartOutcome:
         """Start a step's operation. ``confirmed_backup`` is the backup named in the dialog the
-        person confirmed; a restore runs only if it is still the incident's chosen backup."""
+        person confirmed; a restore runs only if it is still the incident's chosen backup.
+        ``app_stopped_by``: that person asserted go-fast-cdn is stopped where the agent cannot prove
+        it; passed to the agent (its audit log) and recorded in the incident's timeline."""
         step = self.service.runbook.agent_step(step_id)
         if step is None:
             return StartOutcome(refusal=StartRefusal.no_agent_op, step_title=self.service.runbook.step(step_id).title)
@@ -114,12 +126,25 @@ class JobRunner:
             return facts.model_copy(update={"refusal": StartRefusal.backup_not_chosen})
         if step.uses_chosen_backup and confirmed_backup != incident.chosen_backup:
             return facts.model_copy(update={"refusal": StartRefusal.backup_changed})
-        if step.agent_op == "restore":
-            sha = self.backup_sha256(incident_id, args["backup"])
+        if app_stopped_by is not None:
+            if "app_stopped_by" not in OPERATIONS[step.agent_op].args.model_fields:
+                return facts.model_copy(update={"refusal": StartRefusal.no_stop_needed})
+            args["app_stopped_by"] = app_stopped_by
+        if step.agent_op in ("restore", "replace_db"):
+            sha = self.backup_sha256(incident_id, args["backup"] if "backup" in args else args["source"])
             if sha:  # pin the exact bytes the person saw listed; the agent refuses anything else
                 args["expected_sha256"] = sha
         request_id = f"{incident_id}.{step_id}.{uuid.uuid4().hex[:12]}"
         job = self.service.begin_job(incident_id, step_id, step.agent_op, args, actor, request_id)
+        if job is not None and app_stopped_by is not None:
+            self.service.record(
+                incident_id,
+                "app_stopped.asserted",
+                app_stopped_by,
+                step_id,
+                request_id=request_id,
+                operation=step.agent_op,
+            )
         if job is None:
             current = self.service.step_state(incident_id, step_id)
             if current.state == StepStatus.running:
@@ -183,6 +208,8 @@ class JobRunner:
         if self._closing.is_set() and outcome in CUT_BY_SHUTDOWN and result is None:
             raise RuntimeError("closing")  # the call was cut by our own shutdown, not by the agent
         finished = self.service.finish_job(request_id, outcome, result, error)
+        if finished.outcome == "inconclusive":
+            self.backups(finished.incident_id)  # so the step's baseline menu has the host's backups to offer
         self.observer.job_finished(finished)
         self._maybe_offer_fallback(finished)
         return finished

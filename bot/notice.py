@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from bot.contacts import AUDIENCE_LABELS, Contacts
-from bot.domain import AgentJob, Incident, JobState
+from bot.contacts import Contacts
+from bot.domain import AUDIENCE_LABELS, AgentJob, Incident, JobState
 from bot.incidents import IncidentService
 
 NOTICE_TITLE = "URGENT: Media Migration Rollback Initiated"
@@ -100,8 +100,8 @@ def record_notice(
         deliveries=[d.model_dump(mode="json") for d in deliveries],
     )
     changed: list[str] = []
-    for _, step, _ in service.runbook.iter_steps():
-        if step.completed_by != "stakeholder_notice" or step.audience not in reached:
+    for step in service.runbook.notice_steps():
+        if step.audience is None or step.audience not in reached:
             continue
         note = f"notice sent to <#{reached[step.audience].channel}>"
         if service.transition(incident_id, step.id, "done", actor, note=note).changed:

@@ -60,6 +60,7 @@ class PagingNote(BaseModel):
     role_names: dict[str, str] = Field(default_factory=dict)
     next_page_at: datetime | None = None
     channel_alert: str = ""
+    problems: list[str] = Field(default_factory=list)
 
 
 class RoleStatus(BaseModel):
@@ -97,6 +98,8 @@ class PageSender(Protocol):
 
     def acknowledged(self, incident: Incident, page: Page, ack: RoleAck, role_name: str) -> None: ...
 
+    def closed(self, incident: Incident, page: Page) -> None: ...
+
     def refresh(self, incident_id: str, step_id: str | None) -> None: ...
 
 
@@ -126,7 +129,7 @@ class PagingService:
         self.contacts = contacts
         self.timers = timers
         self.sender = sender
-        self.group_members = group_members
+        self._group_members = group_members
         self.phone = phone
         self.clock = clock
         timers.register(ESCALATE, self._on_escalate)
@@ -139,7 +142,7 @@ class PagingService:
         """Page the severity's roles (once per incident); None when there is nobody to page."""
         incident = self.incidents.get(incident_id)
         contacts = self.contacts
-        if contacts is None or not incident.is_open:
+        if contacts is None or not incident.is_open or incident.drill:  # a rehearsal wakes nobody
             return None
         roles = contacts.roles_for(incident.severity)
         if not roles:
@@ -147,7 +150,7 @@ class PagingService:
         now = self.clock()
         note = PagingNote(kind="paged", incident_id=incident.id, roles=roles, role_names=self._names(roles))
         for role in roles:
-            plan = round_plan(contacts, role, 0, now, self.group_members)
+            plan = round_plan(contacts, role, 0, now, self._members_into(note))
             self._send_all(incident, plan.now, note)
             for target in plan.deferred:
                 self.timers.schedule(
@@ -169,7 +172,7 @@ class PagingService:
             deferred=[t.model_dump(mode="json") for t in note.deferred],
             failed=[t.model_dump(mode="json") for t in note.failed],
         )
-        self.sender.note(incident, note)
+        self._safely(self.sender.note, incident, note)
         self._complete_alert_step(incident, note)
         if not self.incidents.get(incident.id).is_open:  # closed while we were paging: leave no timers
             self.stop(incident.id)
@@ -183,10 +186,10 @@ class PagingService:
             for r in note.roles
             if any(t.role == r for t in note.paged)
         )
-        for step_id in self.incidents.runbook.steps_completed_by("pages_sent"):
-            result = self.incidents.transition(incident.id, step_id, "done", SYSTEM_ACTOR, note=f"paged {who}")
+        for step in self.incidents.runbook.page_contacts_steps():
+            result = self.incidents.transition(incident.id, step.id, "done", SYSTEM_ACTOR, note=f"paged {who}")
             if result.changed:
-                self.sender.refresh(incident.id, step_id)
+                self._safely(self.sender.refresh, incident.id, step.id)
 
     # -- sending ------------------------------------------------------------------------------------
 
@@ -208,10 +211,6 @@ class PagingService:
                 "VALUES (?, ?, ?, ?, ?, ?, 'slack', 'sending')",
                 [key, incident.id, target.user, target.role, target.round, now.isoformat()],
             ).rowcount
-            if inserted:
-                self.incidents.record(
-                    incident.id, "page.sent", SYSTEM_ACTOR, role=target.role, user=target.user, round=target.round
-                )
         if not inserted:
             return None
         page = self._page(key)
@@ -221,12 +220,45 @@ class PagingService:
             self.store.cond_update(
                 "pages", {"page_key": key}, {"state": "sent", "dm_channel": delivery.channel, "dm_ts": delivery.ts}
             )
+            self.incidents.record(
+                incident.id, "page.sent", SYSTEM_ACTOR, role=target.role, user=target.user, round=target.round
+            )
         except Exception as exc:
             log.warning("page %s could not be delivered: %s", key, exc)
             self.store.cond_update("pages", {"page_key": key}, {"state": "failed", "error": str(exc)[:500]})
-            self.incidents.record(incident.id, "page.failed", SYSTEM_ACTOR, role=target.role, user=target.user)
+            self.incidents.record(
+                incident.id,
+                "page.failed",
+                SYSTEM_ACTOR,
+                role=target.role,
+                user=target.user,
+                round=target.round,
+                error=str(exc)[:500],
+            )
         self._phone_trigger(incident, target)
         return self._page(key)
+
+    def _members_into(self, note: PagingNote) -> GroupMembers:
+        """Group resolution that never aborts paging: a group Slack won't list is said in the note."""
+
+        def members(group_id: str) -> list[str]:
+            try:
+                return list(self._group_members(group_id))
+            except Exception as exc:
+                log.warning("user group %s could not be resolved: %s", group_id, exc)
+                note.problems.append(f"user group {group_id} could not be resolved ({exc})")
+                return []
+
+        return members
+
+    @staticmethod
+    def _safely(call: Callable[..., None], *args: object) -> None:
+        """Thread notes and re-renders are told, not required: a Slack error there never stops paging
+        (the store holds the truth and the next render shows it)."""
+        try:
+            call(*args)
+        except Exception as exc:
+            log.warning("paging: %s failed: %s", getattr(call, "__name__", call), exc)
 
     def _phone_trigger(self, incident: Incident, target: PageTarget) -> None:
         assert self.contacts is not None
@@ -258,7 +290,7 @@ class PagingService:
     def _on_escalate(self, timer: Timer) -> None:
         incident = self.incidents.get(str(timer.incident_id))
         role, round_no = str(timer.payload["role"]), int(timer.payload["round"])
-        if self.contacts is None or not incident.is_open or self.ack(incident.id, role) is not None:
+        if self.contacts is None or not self._still_needed(incident, role):
             return
         now = self.clock()
         if after_timeout(self.contacts, round_no) == "alert":
@@ -270,15 +302,11 @@ class PagingService:
                 payload={"role": role},
             )
             return
-        plan = round_plan(self.contacts, role, round_no + 1, now, self.group_members)
         note = PagingNote(
-            kind="escalated",
-            incident_id=incident.id,
-            round=plan.round,
-            roles=[role],
-            role_names=self._names([role]),
-            skipped=plan.skipped,
+            kind="escalated", incident_id=incident.id, round=round_no + 1, roles=[role], role_names=self._names([role])
         )
+        plan = round_plan(self.contacts, role, round_no + 1, now, self._members_into(note))
+        note.skipped = plan.skipped
         self._send_all(incident, plan.now, note)
         self._arm_escalation(incident, role, plan.round, now)
         note.next_page_at = self._next_page_at(incident.id, role)
@@ -290,13 +318,23 @@ class PagingService:
             round=plan.round,
             paged=[t.user for t in note.paged],
         )
-        self.sender.note(incident, note)
-        self.sender.refresh(incident.id, None)
+        self._safely(self.sender.note, incident, note)
+        self._safely(self.sender.refresh, incident.id, None)
+
+    def _still_needed(self, incident: Incident, role: str) -> bool:
+        """A timer only acts for an open incident, an unacknowledged role, and a role the contacts
+        file still has (it may have changed across a restart)."""
+        if self.contacts is None or not incident.is_open or self.ack(incident.id, role) is not None:
+            return False
+        if role not in self.contacts.roles:
+            log.warning("%s: role %r is no longer in the contacts file; its timer does nothing", incident.id, role)
+            return False
+        return True
 
     def _on_deferred_page(self, timer: Timer) -> None:
         incident = self.incidents.get(str(timer.incident_id))
         role, user = str(timer.payload["role"]), str(timer.payload["user"])
-        if self.contacts is None or not incident.is_open or self.ack(incident.id, role) is not None:
+        if self.contacts is None or not self._still_needed(incident, role):
             return
         now = self.clock()
         target = PageTarget(role=role, user=user, round=0, at=now, tz=timer.payload.get("tz"))
@@ -304,16 +342,14 @@ class PagingService:
         self._send_all(incident, [target], note)
         self._arm_escalation(incident, role, 0, now)
         note.next_page_at = self._next_page_at(incident.id, role)
-        self.sender.note(incident, note)
+        self._safely(self.sender.note, incident, note)
         self._complete_alert_step(incident, note)
-        self.sender.refresh(incident.id, None)
+        self._safely(self.sender.refresh, incident.id, None)
 
     def _on_channel_alert(self, timer: Timer) -> None:
         incident = self.incidents.get(str(timer.incident_id))
-        if self.contacts is None or not incident.is_open:
-            return
         role = str(timer.payload["role"])
-        if self.ack(incident.id, role) is not None:
+        if self.contacts is None or not self._still_needed(incident, role):
             return
         waiting = [role]
         note = PagingNote(
@@ -371,7 +407,7 @@ class PagingService:
                 except Exception as exc:
                     log.warning("could not update page DM %s: %s", page.page_key, exc)
         self._phone_resolve(incident_id, role)
-        self.sender.refresh(incident_id, None)
+        self._safely(self.sender.refresh, incident_id, None)
         return AckOutcome(changed=True, ack=ack)
 
     @staticmethod
@@ -391,9 +427,13 @@ class PagingService:
     def stop(self, incident_id: str) -> int:
         """The incident is closed: cancel its paging timers and resolve phone pages still open."""
         cancelled = self.timers.cancel_incident(incident_id, PAGING_TIMER_KINDS)
+        incident = self.incidents.get(incident_id)
         for role in {p.role for p in self.pages(incident_id)}:
             if self.ack(incident_id, role) is None:
                 self._phone_resolve(incident_id, role)
+                for page in self.pages(incident_id, role):
+                    if page.dm_channel and page.dm_ts:  # the DM stops asking for an acknowledgement
+                        self._safely(self.sender.closed, incident, page)
         return cancelled
 
     # -- reading ------------------------------------------------------------------------------------
@@ -430,6 +470,8 @@ class PagingService:
         if self.contacts is None:
             return PagingView(configured=False, nobody_reason="no contacts file is configured")
         incident = self.incidents.get(incident_id)
+        if incident.drill:
+            return PagingView(configured=True, nobody_reason="a drill pages nobody")
         states = self.role_states(incident_id)
         if not states:
             return PagingView(configured=True, nobody_reason=f"the contacts file pages no role for {incident.severity}")

@@ -14,6 +14,7 @@ class ActionId(StrEnum):
     OPTION_CHOOSE = "option_choose"
     STEP_RUN = "step_run"
     STEP_RETRY = "step_retry"
+    STEP_RETRY_ASSERT_STOPPED = "step_retry_assert_stopped"
     BACKUP_SELECT = "backup_select"
     INCIDENT_RESOLVE = "incident_resolve"
     INCIDENT_CANCEL = "incident_cancel"

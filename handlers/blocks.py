@@ -60,7 +60,7 @@ def incident_parent(
     record: RecordLink | None = None,
 ) -> SlackMessage:
     """The channel message that anchors the incident thread (``paging``: who was paged, by role)."""
-    due_text = fmt_due(incident.due_at, now) if now and incident.is_open else fmt_time(incident.due_at)
+    due = fmt_due(incident.due_at, now) if now and incident.is_open else fmt_time(incident.due_at)
     state = {
         "open": ":red_circle: open",
         "resolved": ":large_green_circle: resolved",
@@ -71,7 +71,7 @@ def incident_parent(
         MarkdownTextObject(text=f"*Severity*\n{incident.severity} (target {target})"),
         MarkdownTextObject(text=f"*Environment*\n`{incident.environment}`"),
         MarkdownTextObject(text=f"*Opened by*\n{mention(incident.opened_by)} at {fmt_time(incident.opened_at)}"),
-        MarkdownTextObject(text=f"*Due by*\n{due_text}"),
+        MarkdownTextObject(text=f"*Due by*\n{due}"),
         MarkdownTextObject(text=f"*State*\n{state}"),
         MarkdownTextObject(text=f"*Checklist*\n{done}/{total} steps done or skipped"),
     ]
@@ -166,20 +166,6 @@ def section_message(
         blocks.extend(option_choice.build(incident, section))
     context = ctx or SectionContext()
     walked = list(section.iter_steps())
-    if incident.state == "open" and any(s.completed_by == "stakeholder_notice" for s, _ in walked):
-        blocks.append(
-            ActionsBlock(
-                block_id="notice",
-                elements=[
-                    ButtonElement(
-                        text="Send stakeholder notice",
-                        action_id=ActionId.NOTICE_OPEN,
-                        value=incident.id,
-                        style="primary",
-                    )
-                ],
-            )
-        )
     for step, depth in walked:
         view = StepView(incident=incident, step=step, state=steps[step.id], depth=depth, ctx=context)
         blocks.extend(STEP_VIEWS[step.kind].build(view))

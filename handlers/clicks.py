@@ -1,10 +1,13 @@
 """The preamble every click on an incident's controls shares, in one place.
 
-``on_click`` builds a bolt listener that acks first, parses the payload, decodes the button's
-``<incident>|<step>`` value, looks the incident up and checks that it is still open; only then does
-it call the handler with a :class:`StepClick`. A control that no longer applies gets an ephemeral
-saying why, and the handler never runs. ``require_operator`` is the operator check for handlers
-that run agent operations (the rule itself is ``IncidentService.authorize_run``).
+``on_click`` builds a bolt listener that acks first, parses the payload, decodes the button's value
+(a ``StepRef`` or an ``OptionRef``), looks the incident up and checks that it is still open; only
+then does it call the handler with a :class:`Click`. A control that no longer applies gets an
+ephemeral saying why, and the handler never runs. ``require_operator`` is the operator check for
+handlers that run agent operations (the rule itself is ``IncidentService.authorize_run``).
+
+A wrapper rather than bolt listener middleware: bolt runs a listener's middleware before the ack
+leaves, and the refusal path here makes a Web API call (the ephemeral); the ack must not wait for it.
 """
 
 from __future__ import annotations

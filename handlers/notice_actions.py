@@ -1,5 +1,6 @@
-"""The stakeholder notice: a button opens a prefilled modal; Submit posts the (edited) notice to the
-chosen audiences' channels, records it, links it in the thread and ticks the matching steps."""
+"""The stakeholder notice modal (opened by the stakeholder-notice step's button, handlers/steps): its
+view, and Submit, which posts the (edited) notice to the chosen audiences' channels, records it,
+links it in the thread and ticks the matching steps."""
 
 from __future__ import annotations
 
@@ -20,14 +21,11 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.contacts import AUDIENCE_LABELS
+from bot.domain import AUDIENCE_LABELS
 from bot.incidents import Incident, UnknownIncident
-from bot.notice import NOTICE_TITLE, NoticeDelivery, audiences, draft_notice, record_notice
-from handlers.actions_ids import ActionId
-from handlers.clicks import tell_clicker
+from bot.notice import NOTICE_TITLE, NoticeDelivery, audiences, record_notice
 from handlers.deps import HandlerDeps
 from handlers.limits import clip
-from handlers.payloads import BlockActions
 from handlers.text import fmt_due, fmt_time, mention
 
 log = logging.getLogger(__name__)
@@ -90,26 +88,7 @@ def notice_post(incident: Incident, text: str, sender: str, now: Any) -> tuple[s
 
 
 def register(app: App, deps: HandlerDeps) -> None:
-    @app.action(ActionId.NOTICE_OPEN.value)
-    def open_notice(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-        payload = BlockActions.parse(body)
-        try:
-            incident = deps.service.get(payload.action.value or "")
-        except UnknownIncident as exc:
-            tell_clicker(deps, payload, f":warning: This button no longer applies ({exc}).")
-            return
-        channels = audiences(deps.paging.contacts)
-        if not channels:
-            tell_clicker(
-                deps,
-                payload,
-                ":information_source: No stakeholder channels are configured (`stakeholders.channels` in the "
-                "contacts file, ROLLBACK_CONTACTS_PATH). Notify stakeholders by hand and tick the steps.",
-            )
-            return
-        draft = draft_notice(deps.service, incident, deps.service.clock())
-        deps.publisher.client.views_open(trigger_id=body["trigger_id"], view=notice_modal(incident, draft, channels))
+    """The modal's submission (a view, not a block action, so not a step-kind listener)."""
 
     @app.view(CALLBACK_ID)
     def submit_notice(ack: Ack, body: dict[str, Any]) -> None:
@@ -132,6 +111,9 @@ def register(app: App, deps: HandlerDeps) -> None:
             incident = deps.service.get(str(view.get("private_metadata") or ""))
         except UnknownIncident:
             log.warning("stakeholder notice for an unknown incident %r", view.get("private_metadata"))
+            return
+        if incident.drill:  # the button refuses already; a forged submission posts nothing either
+            log.warning("stakeholder notice for drill %s refused", incident.id)
             return
         send_notice(deps, incident, user, text, chosen)
 

@@ -95,6 +95,20 @@ def page_dm_acknowledged(
     return _message(f"{incident.id}: {role_name} acknowledged by {who} at {fmt_time(ack.acked_at)}", blocks)
 
 
+def page_dm_closed(incident: Incident, now: datetime, permalink: str | None) -> SlackMessage:
+    """What an unacknowledged page DM becomes when the incident is resolved or cancelled."""
+    title = clip(f":white_circle: {incident.id} is {incident.state}: no acknowledgement needed", MAX_HEADER)
+    line = f"{incident.id} was {incident.state} by {mention(incident.closed_by)} at {fmt_time(incident.closed_at)}."
+    if permalink:
+        line += f" <{permalink}|Open the incident thread>."
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=title)),
+        _page_fields(incident, now),
+        SectionBlock(text=MarkdownTextObject(text=line)),
+    ]
+    return _message(f"{incident.id} is {incident.state}: no acknowledgement needed", blocks)
+
+
 def _people(targets: list[PageTarget]) -> str:
     return ", ".join(mention(t.user) for t in targets)
 
@@ -133,6 +147,7 @@ def paging_note(incident: Incident, note: PagingNote, ack_timeout_minutes: float
         lines.append(
             f"• {mention(target.user)} is outside business hours (next at {fmt_time(target.at)}); not paged now"
         )
+    lines.extend(f"• :warning: {clip(problem, 300)}" for problem in note.problems)
     if note.kind == "paged" and not (note.paged or note.failed) and not note.deferred:
         lines.append("• nobody in these roles could be found")
     if note.next_page_at is not None:

@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 
 from bot.domain import Incident, Page, RoleAck
 from bot.paging import PageDelivery, PagingNote
-from handlers.paging_blocks import channel_alert, page_dm, page_dm_acknowledged, paging_note
+from handlers.paging_blocks import channel_alert, page_dm, page_dm_acknowledged, page_dm_closed, paging_note
 from handlers.publisher import ThreadPublisher
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,12 @@ class SlackPageSender:
         if not (page.dm_channel and page.dm_ts):
             return
         msg = page_dm_acknowledged(incident, role_name, ack, page.user_id, self.clock(), self.permalink(incident))
+        self.client.chat_update(channel=page.dm_channel, ts=page.dm_ts, text=msg.text, blocks=msg.blocks)
+
+    def closed(self, incident: Incident, page: Page) -> None:
+        if not (page.dm_channel and page.dm_ts):
+            return
+        msg = page_dm_closed(incident, self.clock(), self.permalink(incident))
         self.client.chat_update(channel=page.dm_channel, ts=page.dm_ts, text=msg.text, blocks=msg.blocks)
 
     def refresh(self, incident_id: str, step_id: str | None) -> None:

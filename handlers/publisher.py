@@ -39,6 +39,7 @@ class ThreadPublisher:
         runbook: Runbook,
         agent_url_for: Callable[[str], str | None],
         paging_for: Callable[[str], PagingView | None] = lambda _incident_id: None,
+        deployment_for: Callable[[str], str | None] = lambda environment: None,
         *,
         follow_ups_for: Callable[[str], dict[str, FollowUp]] = lambda _incident_id: {},
         time_zone: str = "UTC",
@@ -56,6 +57,7 @@ class ThreadPublisher:
         self.after_parent = after_parent
         self.on_change = on_change
         self.records = RecordArchive(service)
+        self.deployment_for = deployment_for  # the go-fast-cdn folder, for the by-hand commands
         self._locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
 
@@ -71,9 +73,11 @@ class ThreadPublisher:
             yield
 
     def context(self, snap: IncidentSnapshot) -> SectionContext:
+        env = snap.incident.environment
         return SectionContext(
-            agent_url=self.agent_url_for(snap.incident.environment),
+            agent_url=self.agent_url_for(env),
             backups=snap.backups,
+            deployment=self.deployment_for(env),
             follow_ups=self.follow_ups_for(snap.incident.id),
             time_zone=self.time_zone,
         )

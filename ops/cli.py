@@ -243,7 +243,10 @@ COMMANDS: dict[str, CliCommand] = {
         lambda ns: {"source": ns.source, **_sha(ns), **_accepted(ns), **_asserted(ns)},
     ),
     "recover_journal": CliCommand(
-        ("recover-journal",), "replay a hot main.db-journal left by a crash (app must be stopped; copies kept)"
+        ("recover-journal",),
+        "replay a hot main.db-journal left by a crash (app must be stopped; copies kept)",
+        _app_stopped,
+        _asserted,
     ),
     "restore_files": CliCommand(("restore-files",), "copy missing images/docs files back from uploads/media"),
     "check_api": CliCommand(("check-api",), "probe go-fast-cdn's HTTP API"),
@@ -435,7 +438,7 @@ def run_local(ns: argparse.Namespace, registry: Registry) -> int:
     settings = settings_from(ns)
     host = build_host(settings)
     state_dir = settings.resolved_state_dir(host.deployment)
-    caller = f"cli:{getpass.getuser()}@{socket.gethostname()}"
+    caller = operator_name()
     try:
         call = registry.prepare(operation, args)  # OpInputError -> exit 2 before touching anything
     except OpInputError as exc:

@@ -94,6 +94,10 @@ class ReplaceDbArgs(Args):
     app_stopped_by: AssertedBy = None
 
 
+class RecoverJournalArgs(Args):
+    app_stopped_by: AssertedBy = None
+
+
 class CheckApiArgs(Args):
     timeout_s: float = Field(5.0, gt=0, le=60)
 
@@ -161,7 +165,7 @@ _ENTRIES = (
     OperationContract("dry_run", DryRunArgs, DryRunResult, False, True, "rehearse rollback/restore on a copy"),
     OperationContract(
         "recover_journal",
-        NoArgs,
+        RecoverJournalArgs,
         RecoverJournalResult,
         True,
         True,
@@ -174,6 +178,28 @@ if len(OPERATIONS) != len(_ENTRIES):  # pragma: no cover - a typo in the table a
     raise RuntimeError("an operation is declared twice in ops/contract.py")
 
 DESTRUCTIVE: frozenset[str] = frozenset(name for name, op in OPERATIONS.items() if op.destructive)
+
+# The named checks an operation's result carries (``result.checks[].name``), so a runbook step can
+# declare which of them satisfy it (``satisfied_by: [verify:media_absent]``) and be validated at load.
+RESULT_CHECKS: dict[str, tuple[str, ...]] = {
+    "verify": (
+        "media_absent",
+        "media_indexes_absent",
+        "kept_tables_present",
+        "no_live_marker",
+        "counts_match_baseline",
+        "legacy_files_present",
+    ),
+    "check_api": (
+        "db_read",
+        "ping",
+        "pre_migration_binary",
+        "image_listing",
+        "images_download",
+        "doc_listing",
+        "docs_download",
+    ),
+}
 
 
 def operation(name: str) -> OperationContract:

@@ -55,7 +55,9 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def recover_journal(host: Host, *, progress: Progress = None) -> RecoverJournalResult:
+def recover_journal(
+    host: Host, *, app_stopped_by: str | None = None, progress: Progress = None
+) -> RecoverJournalResult:
     """Replay a hot journal (or checkpoint a WAL) into main.db with the app stopped; copies kept."""
     started = utcnow()
     dep = host.deployment
@@ -64,7 +66,7 @@ def recover_journal(host: Host, *, progress: Progress = None) -> RecoverJournalR
         if progress is not None:
             progress(msg)
 
-    require_stopped(host, "recover the journal")
+    proof = require_stopped(host, "recover the journal", asserted_by=app_stopped_by)
     if not dep.db_path.is_file():
         raise OpInputError(
             "no_database",
@@ -75,7 +77,7 @@ def recover_journal(host: Host, *, progress: Progress = None) -> RecoverJournalR
     before = _side(host)
 
     def result(**kw: Any) -> RecoverJournalResult:
-        return RecoverJournalResult(started_at=started, before=before, warnings=warnings, **kw)
+        return RecoverJournalResult(started_at=started, before=before, warnings=warnings, stopped_proof=proof, **kw)
 
     if before.journal_state == "none":
         return result(outcome="noop", summary="no journal next to main.db: nothing to recover", after=before)

@@ -382,6 +382,7 @@ class RecoverJournalResult(OpResult):
     era_after: SchemaEra | None = None
     marker_after: MarkerInfo | None = None
     counts_after: Counts = Field(default_factory=Counts)
+    stopped_proof: StoppedProof | None = None  # how the app was known to be stopped
 
 
 class ReplaceDbResult(RestoreResult):

@@ -26,6 +26,7 @@ from ops.contract import (
     DryRunArgs,
     NoArgs,
     OperationContract,
+    RecoverJournalArgs,
     ReplaceDbArgs,
     RestoreArgs,
     RollbackArgs,
@@ -177,8 +178,8 @@ def _replace_db(host: Host, args: ReplaceDbArgs, progress: Progress) -> OpResult
     )
 
 
-def _recover_journal(host: Host, args: NoArgs, progress: Progress) -> OpResult:
-    return _fn("ops.journal", "recover_journal")(host, progress=progress)
+def _recover_journal(host: Host, args: RecoverJournalArgs, progress: Progress) -> OpResult:
+    return _fn("ops.journal", "recover_journal")(host, app_stopped_by=args.app_stopped_by, progress=progress)
 
 
 def _restore_files(host: Host, args: NoArgs, progress: Progress) -> OpResult:

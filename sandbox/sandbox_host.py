@@ -32,7 +32,17 @@ def free_port() -> int:
 
 
 class SandboxHost:
-    def __init__(self, workdir: Path, *, secret: str, schema: str = "a7396e9", environment: str = "production"):
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        secret: str,
+        schema: str = "a7396e9",
+        environment: str = "production",
+        binary: str = "pre-migration",
+    ):
+        """``binary``: which go-fast-cdn build the stand-in imitates after the restart (see
+        sandbox.gofastcdn_standin); a team that forgot to roll the binary back runs "migration-era"."""
         self.workdir = Path(workdir)
         self.secret = secret
         self.environment = environment
@@ -51,6 +61,8 @@ class SandboxHost:
             str(self.root),
             "--port",
             str(self.app_port),
+            "--binary",
+            binary,
         ]
         self.url = ""
         self._agent: subprocess.Popen[str] | None = None

@@ -18,7 +18,7 @@ import httpx
 from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
-from sandbox.fake_slack import ElementNotFound, FakeSlack, Message
+from sandbox.fake_slack import FakeSlack, Message
 from sandbox.fake_slack import interactions as fake_interactions
 
 DEFAULT_APP_ID = "A0SANDBOX"
@@ -129,43 +129,12 @@ def build_view_submission(
     api_app_id: str = DEFAULT_APP_ID,
     timestamp: int | None = None,
 ) -> SignedRequest:
-    """A signed `view_submission` of an open modal.
-
-    `values` is block_id -> action_id -> input, exactly what the person left in each input (the
-    sandbox page sends this). `edits` is action_id -> input for a test: the inputs it names change,
-    every other input keeps its initial value (a prefilled dialog submitted as it was shown).
-    """
-    if edits is not None:
-        values = _edited_values(fake, view_id, edits)
+    """A signed `view_submission` of an open modal (what pressing Submit sends): `values` is
+    block_id -> action_id -> input, `edits` action_id -> input; untouched inputs keep their initial value."""
     payload = fake_interactions.view_submission_payload(
-        fake.ws, user_id=user_id, view_id=view_id, raw_values=values or {}, api_app_id=api_app_id
+        fake.ws, user_id=user_id, view_id=view_id, raw_values=values, edits=edits, api_app_id=api_app_id
     )
     return _interaction(payload, signing_secret, timestamp)
-
-
-_INITIAL_KEYS = ("initial_value", "initial_date", "initial_time", "initial_user", "initial_conversation")
-
-
-def _edited_values(fake: FakeSlack, view_id: str, edits: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    with fake.ws.lock:
-        stored = fake.ws.views.get(view_id)
-        if stored is None:
-            raise ElementNotFound(f"fake slack: no open view {view_id}")
-        values: dict[str, dict[str, Any]] = {}
-        for block in stored.view.get("blocks") or []:
-            element = block.get("element") if block.get("type") == "input" else None
-            if not isinstance(element, dict) or not element.get("action_id"):
-                continue
-            action_id = str(element["action_id"])
-            initial = next((element[k] for k in _INITIAL_KEYS if element.get(k) is not None), None)
-            if initial is None and isinstance(element.get("initial_option"), dict):
-                initial = element["initial_option"].get("value")
-            values.setdefault(str(block.get("block_id")), {})[action_id] = edits.get(action_id, initial)
-        named = {a for block in values.values() for a in block}
-        unknown = set(edits) - named
-        if unknown:
-            raise ElementNotFound(f"fake slack: view {view_id} has no inputs {sorted(unknown)}")
-        return values
 
 
 def build_view_closed(

@@ -14,7 +14,9 @@ from bot.runbook.steps import (
     BackupChoiceStep,
     FollowUpStep,
     ManualStep,
+    PageContactsStep,
     RunbookStep,
+    StakeholderNoticeStep,
     StepKind,
 )
 
@@ -25,10 +27,12 @@ __all__ = [
     "BackupChoiceStep",
     "FollowUpStep",
     "ManualStep",
+    "PageContactsStep",
     "Runbook",
     "RunbookError",
     "RunbookSection",
     "RunbookStep",
+    "StakeholderNoticeStep",
     "StepKind",
     "load_runbook",
     "parse_runbook",

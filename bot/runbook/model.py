@@ -15,7 +15,16 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.runbook.steps import STEP_KINDS, AgentOpStep, BackupChoiceStep, FollowUpStep, RunbookStep, check_id
+from bot.runbook.steps import (
+    STEP_KINDS,
+    AgentOpStep,
+    BackupChoiceStep,
+    FollowUpStep,
+    PageContactsStep,
+    RunbookStep,
+    StakeholderNoticeStep,
+    check_id,
+)
 
 DEFAULT_RUNBOOK_RESOURCE = "default.yaml"
 
@@ -88,10 +97,6 @@ class Runbook(BaseModel):
                 return step
         raise KeyError(f"unknown runbook step {step_id!r}")
 
-    def steps_completed_by(self, event: str) -> list[str]:
-        """Ids of the steps the bot completes itself when ``event`` happens."""
-        return [step.id for _, step, _ in self.iter_steps() if step.completed_by == event]
-
     def agent_step(self, step_id: str) -> AgentOpStep | None:
         """The step if the host agent can do it, else None."""
         step = self.step(step_id)
@@ -104,6 +109,14 @@ class Runbook(BaseModel):
     def backup_choice_steps(self) -> list[BackupChoiceStep]:
         """The steps that choosing a backup completes."""
         return [step for _, step, _ in self.iter_steps() if isinstance(step, BackupChoiceStep)]
+
+    def page_contacts_steps(self) -> list[PageContactsStep]:
+        """The steps the bot completes when the pages go out."""
+        return [step for _, step, _ in self.iter_steps() if isinstance(step, PageContactsStep)]
+
+    def notice_steps(self) -> list[StakeholderNoticeStep]:
+        """The stakeholder-notice steps: the one with the button, and one per audience."""
+        return [step for _, step, _ in self.iter_steps() if isinstance(step, StakeholderNoticeStep)]
 
     def section_of(self, step_id: str) -> RunbookSection:
         for section, step, _ in self.iter_steps():

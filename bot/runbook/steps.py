@@ -17,7 +17,9 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
-from ops.contract import DESTRUCTIVE, OPERATIONS
+from bot.broken_commands import broken_command_warning
+from bot.domain import Audience
+from ops.contract import DESTRUCTIVE, OPERATIONS, RESULT_CHECKS
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 MAX_ID_LEN = 60
@@ -31,30 +33,86 @@ def check_id(value: str) -> str:
     return value
 
 
+class RunbookCommand(BaseModel):
+    """A shell command the checklist prints, as written, and what it really does when that differs.
+
+    ``warning`` is one line for a tired engineer about to copy it (bot/broken_commands.py: a
+    known-broken go-fast-cdn command is refused at load without one)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run: str = Field(min_length=1)
+    where: str = ""  # e.g. "Linux/macOS", "Windows", "Terminal"
+    warning: str | None = None
+
+
+class CheckRef(BaseModel):
+    """``operation:check``, e.g. ``verify:media_absent``: a named check of an agent result."""
+
+    model_config = ConfigDict(frozen=True)
+
+    operation: str
+    check: str
+
+    def __str__(self) -> str:
+        return f"{self.operation}:{self.check}"
+
+
+def _parse_check_ref(value: object) -> object:
+    if isinstance(value, str):
+        op, sep, name = value.partition(":")
+        if not sep:
+            raise ValueError(f"{value!r}: write a result check as operation:check, e.g. verify:media_absent")
+        if name not in RESULT_CHECKS.get(op, ()):
+            known = ", ".join(f"{o}:{c}" for o, cs in RESULT_CHECKS.items() for c in cs)
+            raise ValueError(f"unknown result check {value!r}; known: {known}")
+        return {"operation": op, "check": name}
+    return value
+
+
 class StepBase(BaseModel):
-    """What every step has: an id the store keys on, what to do, and nested sub-steps."""
+    """What every step has: an id the store keys on, what to do, and nested sub-steps; the
+    checklist's commands (with a warning on each that lies), what really does it by hand, and the
+    result checks of an agent job in the same section that tick it (``satisfied_by``, all passing)
+    or fail it (any of those or of ``failed_by`` failing, with the check's detail)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
     title: str = Field(min_length=1)
     detail: str = ""
-    commands: list[str] = Field(default_factory=list)
+    commands: list[RunbookCommand] = Field(default_factory=list)
+    # ``{deployment}`` is the go-fast-cdn folder of the incident's environment (a placeholder if unknown)
+    by_hand: list[str] = Field(default_factory=list)
+    satisfied_by: list[CheckRef] = Field(default_factory=list)
+    failed_by: list[CheckRef] = Field(default_factory=list)
     children: list[RunbookStep] = Field(default_factory=list)
-    # Done by the bot when this happens: the pages went out, or the stakeholder notice was sent
-    # (to ``audience``'s channel, for a notify step).
-    completed_by: Literal["pages_sent", "stakeholder_notice"] | None = None
-    audience: Literal["development_team", "qa", "customer_support", "end_users"] | None = None
 
     @field_validator("id")
     @classmethod
     def _valid_id(cls, v: str) -> str:
         return check_id(v)
 
+    @field_validator("commands", mode="before")
+    @classmethod
+    def _plain_commands(cls, v: object) -> object:
+        """A bare string is a command with nothing to add."""
+        return [{"run": c} if isinstance(c, str) else c for c in v] if isinstance(v, list) else v
+
+    @field_validator("satisfied_by", "failed_by", mode="before")
+    @classmethod
+    def _check_refs(cls, v: object) -> object:
+        return [_parse_check_ref(c) for c in v] if isinstance(v, list) else v
+
     @model_validator(mode="after")
-    def _audience_needs_notice(self) -> StepBase:
-        if self.audience is not None and self.completed_by != "stakeholder_notice":
-            raise ValueError(f"step {self.id!r}: audience is only for completed_by: stakeholder_notice")
+    def _broken_commands_carry_a_warning(self) -> StepBase:
+        for cmd in self.commands:
+            known = broken_command_warning(cmd.run)
+            if known is not None and not (cmd.warning or "").strip():
+                raise ValueError(
+                    f"step {self.id!r}: {cmd.run!r} is a known-broken go-fast-cdn command ({known}); "
+                    "give it a 'warning' saying what it really does"
+                )
         return self
 
 
@@ -117,6 +175,22 @@ class BackupChoiceStep(StepBase):
         return data
 
 
+class PageContactsStep(StepBase):
+    """The bot pages the contacts the severity names when the incident opens; the step completes
+    itself once pages went out, noting who was paged (Done / Skip stay for a team without a
+    contacts file)."""
+
+    kind: Literal["page_contacts"] = "page_contacts"
+
+
+class StakeholderNoticeStep(StepBase):
+    """The stakeholder notice. Without ``audience`` the step carries the button that opens the
+    notice; with one it completes when a sent notice reached that audience's channel."""
+
+    kind: Literal["stakeholder_notice"] = "stakeholder_notice"
+    audience: Audience | None = None
+
+
 class FollowUpStep(StepBase):
     """A task for after the incident: it gets an owner and a due date, a reminder when due, and stays
     open to clicks after the incident is closed (bot/follow_ups.py)."""
@@ -141,11 +215,13 @@ RunbookStep = Annotated[
     Annotated[ManualStep, Tag("manual")]
     | Annotated[AgentOpStep, Tag("agent_op")]
     | Annotated[BackupChoiceStep, Tag("backup_choice")]
+    | Annotated[PageContactsStep, Tag("page_contacts")]
+    | Annotated[StakeholderNoticeStep, Tag("stakeholder_notice")]
     | Annotated[FollowUpStep, Tag("follow_up")],
     Discriminator(_kind_of),
 ]
-StepKind = Literal["manual", "agent_op", "backup_choice", "follow_up"]
+StepKind = Literal["manual", "agent_op", "backup_choice", "page_contacts", "stakeholder_notice", "follow_up"]
 STEP_KINDS: tuple[str, ...] = get_args(StepKind)
 
-for _model in (ManualStep, AgentOpStep, BackupChoiceStep, FollowUpStep):
+for _model in (ManualStep, AgentOpStep, BackupChoiceStep, PageContactsStep, StakeholderNoticeStep, FollowUpStep):
     _model.model_rebuild()

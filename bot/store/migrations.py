@@ -155,8 +155,66 @@ def _v2_drills(db: sqlite_utils.Database) -> None:
     db.execute("CREATE UNIQUE INDEX incidents_one_open_per_env ON incidents(environment, drill) WHERE state = 'open'")
 
 
-# --- 3: incident records (every version kept) and follow-up tasks (owner, due date, reminder) ---
-def _v3_records_follow_ups(db: sqlite_utils.Database) -> None:
+# --- 3: paging (pages get a unique key, round, DM and state; role acks) and persistent timers ---
+_V3_PAGE_COLUMNS: dict[str, Any] = {
+    "page_key": str,
+    "round": int,
+    "state": str,
+    "dm_channel": str,
+    "dm_ts": str,
+    "error": str,
+}
+
+
+def _v3_paging_and_timers(db: sqlite_utils.Database) -> None:
+    pages = db.table("pages")
+    for column, kind in _V3_PAGE_COLUMNS.items():
+        if column not in pages.columns_dict:
+            pages.add_column(column, kind)
+    # Rows from before keys existed keep their data and get a key of their own.
+    db.execute(
+        "UPDATE pages SET page_key = incident_id || '|' || COALESCE(role, '') || '|' || user_id || '|legacy-' || id, "
+        "round = COALESCE(round, 0), state = COALESCE(state, 'sent') WHERE page_key IS NULL"
+    )
+    # A page is one row with a unique key, inserted before the DM is sent: never paged twice.
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS pages_key ON pages(page_key)")
+    # One row per incident and role once somebody acknowledged it: of two concurrent clicks one wins.
+    db.table("role_acks").create(
+        {
+            "incident_id": str,
+            "role": str,
+            "acked_by": str,
+            "acked_at": str,
+            "via": str,
+            "seconds_to_ack": float,
+        },
+        pk=("incident_id", "role"),
+        not_null={"acked_by", "acked_at"},
+        if_not_exists=True,
+    )
+    # Persistent timers (bot/timers.py): APScheduler jobs are re-armed from here at start.
+    db.table("timers").create(
+        {
+            "key": str,
+            "kind": str,
+            "incident_id": str,
+            "due_at": str,
+            "due_epoch": float,
+            "payload": str,
+            "state": str,
+            "created_at": str,
+            "fired_at": str,
+        },
+        pk="key",
+        not_null={"kind", "due_epoch", "state"},
+        if_not_exists=True,
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS timers_pending ON timers(state, due_epoch)")
+    db.execute("CREATE INDEX IF NOT EXISTS timers_incident ON timers(incident_id, state)")
+
+
+# --- 4: incident records (every version kept) and follow-up tasks (owner, due date, reminder) ---
+def _v4_records_follow_ups(db: sqlite_utils.Database) -> None:
     db.table("records").create(
         {
             "incident_id": str,
@@ -195,49 +253,11 @@ def _v3_records_follow_ups(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS events_incident_kind ON events(incident_id, kind)")
 
 
-# --- 4: paging (pages get a unique key, round, state, DM and error), role acknowledgements, timers ---
-def _v4_paging_timers(db: sqlite_utils.Database) -> None:
-    pages = db.table("pages")
-    have = pages.columns_dict
-    added: dict[str, type] = {"page_key": str, "round": int, "state": str, "dm_channel": str, "dm_ts": str}
-    added["error"] = str
-    for column, kind in added.items():
-        if column not in have:
-            pages.add_column(column, kind)
-    # One row per incident and role once somebody acknowledged it: the insert is the guard, so of
-    # two concurrent clicks exactly one wins.
-    db.table("role_acks").create(
-        {"incident_id": str, "role": str, "acked_by": str, "acked_at": str, "via": str, "seconds_to_ack": float},
-        pk=("incident_id", "role"),
-        not_null={"acked_by", "acked_at"},
-    )
-    # Persistent timers (bot/timers.py): APScheduler jobs are re-armed from here at start.
-    db.table("timers").create(
-        {
-            "key": str,
-            "kind": str,
-            "incident_id": str,
-            "due_at": str,
-            "due_epoch": float,
-            "payload": str,
-            "state": str,
-            "created_at": str,
-            "fired_at": str,
-        },
-        pk="key",
-        not_null={"kind", "due_epoch", "state"},
-    )
-    # A page is one row with a unique key, inserted before the DM is sent: never paged twice.
-    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS pages_key ON pages(page_key)")
-    db.execute("CREATE INDEX IF NOT EXISTS timers_pending ON timers(state, due_epoch)")
-    db.execute("CREATE INDEX IF NOT EXISTS timers_incident ON timers(incident_id, state)")
-
-
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "incidents, steps, section messages, events, agent jobs, pages, counters", _v1_initial),
     Migration(2, "incidents.drill: rehearsals on a scratch copy, kept apart from real incidents", _v2_drills),
-    Migration(3, "incident records (versions) and follow-up tasks", _v3_records_follow_ups),
-    Migration(4, "paging: page keys and states, role acknowledgements, persistent timers", _v4_paging_timers),
+    Migration(3, "paging: page keys, rounds and DMs, role acks; persistent timers", _v3_paging_and_timers),
+    Migration(4, "incident records (versions) and follow-up tasks", _v4_records_follow_ups),
 )
 LATEST = MIGRATIONS[-1].version
 

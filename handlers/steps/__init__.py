@@ -6,6 +6,8 @@ that draws a step of its kind and the listeners its controls need, as data in :d
     backup_choice.py  the backup menu; a choice completes the step
     follow_up.py      owner and due date (a dialog), Mark done; also after the incident is closed
     option_choice.py  "Choose option N" on option sections and fallback offers
+    page_contacts.py  "Alert the team": ticked by the bot; Acknowledge in page DMs and paging notes
+    stakeholder_notice.py  "Send stakeholder notice" (the modal); audience steps ticked by the notice
     state.py          Done / Skip / Undo, shared by every kind
     base.py           the render input and the shared pieces
 
@@ -18,13 +20,24 @@ from __future__ import annotations
 from slack_bolt import App
 
 from handlers.deps import HandlerDeps
-from handlers.steps import agent_op, backup_choice, follow_up, manual, option_choice, state
+from handlers.steps import (
+    agent_op,
+    backup_choice,
+    follow_up,
+    manual,
+    option_choice,
+    page_contacts,
+    stakeholder_notice,
+    state,
+)
 from handlers.steps.base import Listener, SectionContext, StepKindView, StepView
 
 STEP_VIEWS: dict[str, StepKindView] = {
     "manual": manual.VIEW,
     "agent_op": agent_op.VIEW,
     "backup_choice": backup_choice.VIEW,
+    "page_contacts": page_contacts.VIEW,
+    "stakeholder_notice": stakeholder_notice.VIEW,
     "follow_up": follow_up.VIEW,
 }
 # Listeners that belong to no single kind.
@@ -36,13 +49,14 @@ def listeners() -> list[Listener]:
 
 
 def register(app: App, deps: HandlerDeps) -> None:
-    """Every step listener on the bolt app; an action id answered twice is a bug, caught here."""
-    seen: set[str] = set()
+    """Every step listener on the bolt app; an id answered twice is a bug, caught here."""
+    seen: set[tuple[str, str]] = set()
     for listener in listeners():
-        if listener.action_id in seen:
-            raise RuntimeError(f"two listeners for action {listener.action_id}")
-        seen.add(listener.action_id)
-        app.action(listener.action_id.value)(listener.make(deps))
+        key = (listener.on, str(listener.action_id))
+        if key in seen:
+            raise RuntimeError(f"two listeners for {listener.on} {listener.action_id}")
+        seen.add(key)
+        getattr(app, listener.on)(str(listener.action_id))(listener.make(deps))
 
 
 __all__ = ["STEP_VIEWS", "Listener", "SectionContext", "StepKindView", "StepView", "listeners", "register"]

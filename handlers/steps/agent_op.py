@@ -4,16 +4,19 @@ operation is destructive. Only operators may press them; the job runner does the
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from slack_sdk.models.blocks import Block, ButtonElement
+from slack_sdk.models.blocks import Block, ButtonElement, ContextBlock, MarkdownTextObject
 
+from bot.incidents import UNPROVABLE_NOTE
 from bot.jobs import StartOutcome, StartRefusal
 from bot.runbook import AgentOpStep, Runbook
 from handlers.actions_ids import ActionId, StepRef
 from handlers.clicks import StepClick, on_click, require_operator, tell_clicker
 from handlers.deps import HandlerDeps
 from handlers.elements import confirm_dialog
-from handlers.steps.base import Listener, StepKindView, StepView, step_blocks
+from handlers.results import backup_select
+from handlers.steps.base import Listener, StepKindView, StepView, is_inconclusive, step_blocks
 
 
 def build(view: StepView) -> list[Block]:
@@ -25,7 +28,43 @@ def build(view: StepView) -> list[Block]:
     if step.uses_chosen_backup and view.incident.chosen_backup:
         # Pin what the confirm dialog names: a Run click is refused if the choice changed since.
         ref = StepRef(incident_id=view.incident.id, step_id=step.id, arg=view.incident.chosen_backup).encode()
-    return step_blocks(view, run=_run_button(view, step, ref), ref=ref)
+    leading: list[Any] = []
+    notes: list[Block] = []
+    if is_inconclusive(view.state) and step.agent_op == "verify":
+        # no baseline anywhere: a person picks the backup to compare with; never a fallback
+        select = backup_select(
+            backups=view.ctx.backups or [], chosen=view.incident.chosen_backup, action_id=ActionId.BACKUP_SELECT
+        )
+        hint = (
+            "No baseline to compare the counts with: pick the pre-migration backup to compare with, then "
+            "Retry (an inconclusive verify offers no fallback)."
+            if select is not None
+            else "No baseline to compare with: run *List available backups* (Option 2) to pick one, then Retry."
+        )
+        notes.append(ContextBlock(elements=[MarkdownTextObject(text=f"{view.indent}_{hint}_")]))
+        if select is not None:
+            leading.append(select)
+    if view.state.state == "failed" and (view.state.note or "").startswith(UNPROVABLE_NOTE):
+        leading.append(_assert_stopped_button(view, step, ref))
+    return step_blocks(view, leading=leading, notes=notes, run=_run_button(view, step, ref), ref=ref)
+
+
+def _assert_stopped_button(view: StepView, step: AgentOpStep, ref: str) -> ButtonElement:
+    """Where the agent cannot prove go-fast-cdn is stopped (no controller, no /proc), a person may
+    say so; their name goes with the job into the agent's audit log and the thread."""
+    return ButtonElement(
+        text="Retry: I confirm it is stopped",
+        action_id=ActionId.STEP_RETRY_ASSERT_STOPPED,
+        value=ref,
+        style="danger",
+        confirm=confirm_dialog(
+            f"Is go-fast-cdn stopped on {view.incident.environment}?",
+            "The agent cannot prove it here. You assert that go-fast-cdn and anything else using its database "
+            f"are stopped; your name is recorded with the {step.agent_op} in the agent's audit log and in this "
+            "thread. A process holding the DB or an answering API still refuses.",
+            confirm="It is stopped: retry",
+        ),
+    )
 
 
 def _run_button(view: StepView, step: AgentOpStep, ref: str) -> ButtonElement | None:
@@ -74,6 +113,8 @@ def refusal_text(outcome: StartOutcome, runbook: Runbook) -> str:
         case StartRefusal.not_runnable:
             state = outcome.step_state.value if outcome.step_state else "not pending"
             return f"the step is {state}; undo it first to run it again"
+        case StartRefusal.no_stop_needed:
+            return f"`{outcome.operation}` does not need go-fast-cdn to be proven stopped; press Retry"
     return "not started"
 
 
@@ -85,13 +126,19 @@ def _backup_menu_place(runbook: Runbook) -> str:
     return "the thread"
 
 
-def _run(verb: str) -> Callable[[HandlerDeps, StepClick], None]:
+def _run(verb: str, *, assert_stopped: bool = False) -> Callable[[HandlerDeps, StepClick], None]:
     def handle(deps: HandlerDeps, click: StepClick) -> None:
         step = deps.runbook.agent_step(click.ref.step_id)
         operation = step.agent_op if step is not None else None
         if not require_operator(deps, click, f"{verb} `{operation}`"):
             return
-        outcome = deps.runner.start(click.incident.id, click.ref.step_id, click.user, confirmed_backup=click.ref.arg)
+        outcome = deps.runner.start(
+            click.incident.id,
+            click.ref.step_id,
+            click.user,
+            confirmed_backup=click.ref.arg,
+            app_stopped_by=click.user if assert_stopped else None,
+        )
         if outcome.refusal is not None:
             reason = refusal_text(outcome, deps.runbook)
             deps.service.record(click.incident.id, "agent.not_started", click.user, click.ref.step_id, reason=reason)
@@ -105,5 +152,9 @@ VIEW = StepKindView(
     listeners=(
         Listener(ActionId.STEP_RUN, lambda deps: on_click(deps, _run("run"), name="step_run")),
         Listener(ActionId.STEP_RETRY, lambda deps: on_click(deps, _run("retry"), name="step_retry")),
+        Listener(
+            ActionId.STEP_RETRY_ASSERT_STOPPED,
+            lambda deps: on_click(deps, _run("retry", assert_stopped=True), name="step_retry_assert_stopped"),
+        ),
     ),
 )

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, MarkdownTextObject, SectionBlock
 
 from bot.follow_ups import FollowUp
-from bot.incidents import Incident, StepState
+from bot.incidents import AGENT_ACTOR, INCONCLUSIVE_NOTE, Incident, StepState
 from bot.runbook import RunbookStep
 from handlers.actions_ids import ActionId, StepRef
 from handlers.deps import HandlerDeps
@@ -29,12 +29,17 @@ STATE_ICON = {
 STATE_VERB = {"done": "Done", "skipped": "Skipped", "failed": "Failed", "running": "Running"}
 
 
+DEPLOYMENT_PLACEHOLDER = "/path/to/go-fast-cdn"  # in by-hand commands when the folder is not configured
+
+
 class SectionContext(BaseModel):
     """What a section render needs besides the incident and its steps: is an agent there, which
-    backups it has, the follow-up tasks' owners and due dates (shown in ``time_zone``)."""
+    backups it has, the go-fast-cdn folder on that host (for the by-hand commands), and the
+    follow-up tasks' owners and due dates (shown in ``time_zone``)."""
 
     agent_url: str | None = None
     backups: list[BackupInfo] | None = None
+    deployment: str | None = None
     follow_ups: dict[str, FollowUp] = Field(default_factory=dict)
     time_zone: str = "UTC"
 
@@ -65,10 +70,12 @@ ListenerFactory = Callable[[HandlerDeps], Callable[..., None]]
 
 @dataclass(frozen=True)
 class Listener:
-    """One bolt action listener: the action id it answers, and how to build it from the deps."""
+    """One bolt listener: what it answers (``on`` ``"action"``: a block action id; ``"view"``: a
+    modal's callback id; ``"shortcut"``: a shortcut's callback id), and how to build it from the deps."""
 
-    action_id: ActionId
+    action_id: str
     make: ListenerFactory
+    on: Literal["action", "view", "shortcut"] = "action"
 
 
 @dataclass(frozen=True)
@@ -80,15 +87,58 @@ class StepKindView:
     listeners: tuple[Listener, ...] = field(default_factory=tuple)
 
 
+def is_inconclusive(state: StepState) -> bool:
+    """Failed only because its job could not decide (verify without any baseline)."""
+    return state.state == "failed" and (state.note or "").startswith(INCONCLUSIVE_NOTE)
+
+
+def fill_command(command: str, view: StepView) -> str:
+    """A by-hand command with this incident's deployment folder and chosen backup filled in."""
+    incident, ctx = view.incident, view.ctx
+    sha = next(
+        (b.sha256 for b in ctx.backups or [] if b.name == incident.chosen_backup and b.sha256),
+        "<sha256 from backups list>",
+    )
+    return (
+        command.replace("{deployment}", ctx.deployment or DEPLOYMENT_PLACEHOLDER)
+        .replace("{backup_sha256}", sha)
+        .replace("{backup}", incident.chosen_backup or "<backup name>")
+    )
+
+
+def command_lines(view: StepView) -> list[str]:
+    """The checklist's commands, each one that lies followed by its warning, then what really does it."""
+    step, indent = view.step, view.indent
+    lines: list[str] = []
+    for cmd in step.commands:
+        where = f" _({cmd.where})_" if cmd.where else ""
+        lines.append(f"{indent}`{cmd.run}`{where}")
+        if cmd.warning:
+            lines.append(f"{indent}\u2003:warning: {fill_command(cmd.warning, view)}")
+    if step.by_hand:
+        lines.append(f"{indent}_By hand, what really does it:_")
+        lines.extend(f"{indent}\u2003`{fill_command(c, view)}`" for c in step.by_hand)
+    return lines
+
+
+def _who(state: StepState) -> str:
+    if state.actor == AGENT_ACTOR:
+        return f"the agent (job `{state.job_id or '?'}`)"
+    return mention(state.actor)
+
+
 def state_text(view: StepView) -> SectionBlock:
-    """Icon, title and detail; the commands while pending; who did what, when, once it moved."""
+    """Icon, title and detail; the commands (with warnings) while pending or failed; who did what,
+    when, once it moved (the agent and its job for a step ticked from a result's checks)."""
     step, state, indent = view.step, view.state, view.indent
-    lines = [f"{indent}{STATE_ICON.get(state.state, '')} *{step.title}*" + (f": {step.detail}" if step.detail else "")]
-    if step.commands and state.state == "pending":
-        lines.append(indent + " ".join(f"`{c}`" for c in step.commands))
+    unsure = is_inconclusive(state)
+    icon = ":grey_question:" if unsure else STATE_ICON.get(state.state, "")
+    lines = [f"{indent}{icon} *{step.title}*" + (f": {step.detail}" if step.detail else "")]
+    if state.state in ("pending", "failed"):
+        lines.extend(command_lines(view))
     if state.state != "pending":
-        verb = STATE_VERB.get(state.state, state.state)
-        who = f"{indent}_{verb} by {mention(state.actor)} at {fmt_time(state.at)}_"
+        verb = "Inconclusive" if unsure else STATE_VERB.get(state.state, state.state)
+        who = f"{indent}_{verb} by {_who(state)} at {fmt_time(state.at)}_"
         if state.note:
             who += f" · {state.note}"
         lines.append(who)

@@ -234,13 +234,22 @@ def _typed_input(element: dict[str, Any], raw: Any) -> dict[str, Any]:
 
 
 def view_submission_payload(
-    ws: Workspace, *, user_id: str, view_id: str, raw_values: dict[str, dict[str, Any]], api_app_id: str
+    ws: Workspace,
+    *,
+    user_id: str,
+    view_id: str,
+    raw_values: dict[str, dict[str, Any]] | None = None,
+    edits: dict[str, Any] | None = None,
+    api_app_id: str,
 ) -> dict[str, Any]:
     """A `view_submission` for an open modal: every input block's value, typed by its element.
 
-    `raw_values` maps block_id -> action_id -> the typed text, the chosen option value (or list of
-    values for multi-choice). Inputs the person left alone are sent as Slack does: empty.
+    `raw_values` maps block_id -> action_id -> what the person typed or picked (an option value, or a
+    list of values for multi-choice); `edits` maps action_id -> the same, for modals whose action ids
+    are unique. Inputs the person left alone are sent as Slack does: their initial value, or empty.
     """
+    raw_values = raw_values or {}
+    edits = edits or {}
     with ws.lock:
         if user_id not in ws.users:
             raise LookupError(f"fake slack: unknown user {user_id!r}")
@@ -248,12 +257,22 @@ def view_submission_payload(
         if stored is None or stored.closed:
             raise ElementNotFound(f"fake slack: no open view {view_id}")
         values: dict[str, dict[str, Any]] = {}
+        unused = set(edits)
         for block in stored.view.get("blocks") or []:
             for element, _ in block_elements(block):
                 if element.get("type") in STATEFUL and element.get("action_id"):
                     block_id, action_id = str(block.get("block_id")), str(element["action_id"])
-                    raw = (raw_values.get(block_id) or {}).get(action_id)
-                    values.setdefault(block_id, {})[action_id] = _typed_input(element, raw)
+                    typed = raw_values.get(block_id) or {}
+                    if action_id in typed:
+                        state = _typed_input(element, typed[action_id])
+                    elif action_id in edits:
+                        unused.discard(action_id)
+                        state = _typed_input(element, edits[action_id])
+                    else:  # left alone: Slack sends the initial value, or empty
+                        state = element_state(element, None)
+                    values.setdefault(block_id, {})[action_id] = state
+        if unused:
+            raise ElementNotFound(f"fake slack: view {view_id} has no inputs {sorted(unused)}")
         user = ws.users[user_id]
         return {
             "type": "view_submission",

@@ -41,8 +41,9 @@ def notice_bot(bot_settings: Settings, tmp_path: Path, fake_slack: FakeSlack) ->
     b.close()
 
 
-def _submit(fake: FakeSlack, bot: RollbackBot, view_id: str, edits: dict[str, object]) -> tuple[int, str]:
-    req = build_view_submission(fake, signing_secret=SIGNING_SECRET, user_id="U0BOB", view_id=view_id, edits=edits)
+def _submit(fake: FakeSlack, bot: RollbackBot, view_id: str, text: str, audiences: list[str]) -> tuple[int, str]:
+    values = {"notice_text": {"notice_text": text}, "notice_audiences": {"notice_audiences": audiences}}
+    req = build_view_submission(fake, signing_secret=SIGNING_SECRET, user_id="U0BOB", view_id=view_id, values=values)
     resp = bot.app.dispatch(req.bolt_request())
     return resp.status, resp.body
 
@@ -52,7 +53,7 @@ def test_notice_modal_is_prefilled_and_the_edited_text_reaches_its_channels(
 ) -> None:
     parent_ts = open_incident(fake_slack, notice_bot)
     comms_ts = notice_bot.deps.service.section_messages("RB-1")["comms"]
-    click(fake_slack, notice_bot, comms_ts, ActionId.NOTICE_OPEN, "RB-1", user="U0BOB")
+    click(fake_slack, notice_bot, comms_ts, ActionId.NOTICE_OPEN, "RB-1|comms.notify", user="U0BOB")
     view = wait_for(lambda: fake_slack.views(), what="modal opened")[0]
     draft = view.view["blocks"][1]["element"]["initial_value"]
     assert draft.startswith("URGENT: Media Migration Rollback Initiated")
@@ -62,17 +63,12 @@ def test_notice_modal_is_prefilled_and_the_edited_text_reaches_its_channels(
     options = [o["value"] for o in view.view["blocks"][2]["element"]["options"]]
     assert options == ["development_team", "qa", "customer_support", "end_users"]
 
-    status, body = _submit(fake_slack, notice_bot, view.id, {"notice_audiences": []})
+    status, body = _submit(fake_slack, notice_bot, view.id, draft, [])
     assert status == 200 and json.loads(body)["errors"] == {"notice_audiences": "Choose at least one audience."}
     assert fake_slack.messages("C0DEV") == []
 
     edited = draft.replace("Updates follow", "Uploads are paused. Updates follow")
-    status, _ = _submit(
-        fake_slack,
-        notice_bot,
-        view.id,
-        {"notice_text": edited, "notice_audiences": ["development_team", "qa", "end_users"]},
-    )
+    status, _ = _submit(fake_slack, notice_bot, view.id, edited, ["development_team", "qa", "end_users"])
     assert status == 200
     wait_for(lambda: any(":mega:" in m.text for m in fake_slack.thread(CHANNEL, parent_ts)), what="thread link")
     for channel in ("C0DEV", "C0QA"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -121,6 +122,9 @@ def test_resolve_cancels_every_paging_timer(fake_slack: FakeSlack, paging_bot: R
     resolve_with_dialog(fake_slack, paging_bot, parent_ts, "U0ALICE")
     wait_for(lambda: paging_bot.deps.service.get("RB-1").state == "resolved", what="resolved")
     wait_for(lambda: paging_bot.timers.pending("RB-1") == [], what="timers cancelled")
+    dm = _dm_channels(fake_slack)[0]
+    wait_for(lambda: "no acknowledgement needed" in fake_slack.messages(dm)[0].text, what="the page DM says it is over")
+    assert not [b for b in fake_slack.messages(dm)[0].blocks if b["type"] == "actions"]
     assert paging_bot.timers.scheduler is not None and paging_bot.timers.scheduler.get_jobs() == []
 
 
@@ -133,3 +137,36 @@ def test_without_contacts_the_parent_says_nobody_was_paged(fake_slack: FakeSlack
         assert fake_slack.calls("conversations.open") == []
     finally:
         bot.close()
+
+
+def test_two_concurrent_acks_through_slack_record_one_and_tell_the_other(
+    fake_slack: FakeSlack, paging_bot: RollbackBot
+) -> None:
+    parent_ts = open_incident(fake_slack, paging_bot)
+    note = wait_for(
+        lambda: next((m for m in fake_slack.thread(CHANNEL, parent_ts) if "Paging the team" in str(m.blocks)), None),
+        what="paging note",
+    )
+    barrier = threading.Barrier(2)
+
+    def ack(user: str) -> None:
+        barrier.wait()
+        click_in(fake_slack, paging_bot, CHANNEL, note.ts, "RB-1|devops_lead", user)
+
+    threads = [threading.Thread(target=ack, args=(u,)) for u in ("U0ALICE", "U0CAROL")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wait_for(lambda: fake_slack.ephemerals(), what="the loser is told")
+    wait_for(
+        lambda: any("acknowledged DevOps lead" in m.text for m in fake_slack.thread(CHANNEL, parent_ts)),
+        what="the winner's reply",
+    )
+    ack_row = paging_bot.deps.paging.ack("RB-1", "devops_lead")
+    assert ack_row is not None
+    replies = [m for m in fake_slack.thread(CHANNEL, parent_ts) if "acknowledged DevOps lead" in m.text]
+    assert len(replies) == 1 and f"<@{ack_row.acked_by}>" in replies[0].text
+    (told,) = fake_slack.ephemerals()
+    assert told.user != ack_row.acked_by and f"already acknowledged by <@{ack_row.acked_by}>" in told.text
+    assert [e.kind for e in paging_bot.deps.service.events("RB-1")].count("page.acked") == 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from app.serving import serve_in_thread
 from app.settings import Settings
 from bot.agents import AgentTarget
 from bot.domain import AgentJob
+from bot.incidents import AGENT_ACTOR
 from bot.record.schema import record_json_schema
 from handlers.actions_ids import ActionId
 from sandbox.fake_slack import FakeSlack
@@ -28,6 +29,7 @@ from sandbox.slack_user import SlackUserDriver, build_block_action, build_event
 from tests.conftest import SIGNING_SECRET, wait_for
 
 CHANNEL = "C0OPS"
+CHECK_RESULTS = ("opt1.check-results.media-gone", "opt1.check-results.tables-intact", "opt1.check-results.data-present")
 OPERATOR, OTHER_OPERATOR, NOT_OPERATOR = "U0ALICE", "U0BOB", "U0CAROL"
 
 
@@ -74,11 +76,12 @@ class Drill:
         )
 
 
-@pytest.fixture
-def drill(tmp_path: Path, fake_slack: FakeSlack, request: pytest.FixtureRequest) -> Iterator[Drill]:
-    """The bot, a sandbox host and RB-1 open; ``indirect`` parametrization passes a contacts file."""
-    host = SandboxHost(tmp_path / "host", secret="e2e-agent-secret").start()
-    contacts = getattr(request, "param", None)
+@contextmanager
+def make_drill(
+    tmp_path: Path, fake_slack: FakeSlack, binary: str = "pre-migration", contacts: str | None = None
+) -> Iterator[Drill]:
+    """The bot, a sandbox host and RB-1 open; ``contacts`` is a contacts file's text (pages go out)."""
+    host = SandboxHost(tmp_path / "host", secret="e2e-agent-secret", binary=binary).start()
     contacts_path = None
     if contacts:
         contacts_path = tmp_path / "contacts.yaml"
@@ -107,6 +110,13 @@ def drill(tmp_path: Path, fake_slack: FakeSlack, request: pytest.FixtureRequest)
         host.stop()
 
 
+@pytest.fixture
+def drill(tmp_path: Path, fake_slack: FakeSlack, request: pytest.FixtureRequest) -> Iterator[Drill]:
+    """``indirect`` parametrization passes a contacts file's text."""
+    with make_drill(tmp_path, fake_slack, contacts=getattr(request, "param", None)) as d:
+        yield d
+
+
 def audit(host: SandboxHost) -> list[dict]:
     path = host.root / ".rollback-agent" / "audit.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()]
@@ -131,6 +141,27 @@ def test_option_1_path_to_restarted_app_with_passing_api_checks(drill: Drill) ->
 
     verify = drill.run("opt1.verify")
     assert verify.outcome == "ok" and verify.result["failed_checks"] == []
+    # the checklist follows the result: the three "Check verification results" boxes are ticked by
+    # the agent, from that job, and show so in the thread
+    for sid in CHECK_RESULTS:
+        st = drill.service.step_state("RB-1", sid)
+        assert (st.state, st.actor, st.job_id) == ("done", AGENT_ACTOR, verify.request_id), sid
+    opt1 = wait_for(
+        lambda: (
+            (t := str(drill.fake.message(CHANNEL, drill.section_ts("opt1.verify")).blocks)).count(
+                f"Done by the agent (job `{verify.request_id}`)"
+            )
+            == 3
+            and t
+        ),
+        what="three ticked sub-steps in the thread",
+    )
+    assert "media_absent ✓ no media table" in opt1
+    # the commands that lie are shown with their warning, next to what really does it
+    assert "`./scripts/media_migration.sh --rollback`" not in opt1  # done steps show no commands
+    # a human can still Undo what the agent ticked
+    assert drill.click(OPERATOR, "opt1.check-results.media-gone", ActionId.STEP_UNDO).status_code == 200
+    wait_for(lambda: drill.service.step_state("RB-1", "opt1.check-results.media-gone").state == "pending", what="undo")
 
     start = drill.run("post.restart-app")
     assert start.outcome == "ok" and start.result["after"]["running"] is True
@@ -176,6 +207,16 @@ def test_option_1_fails_then_option_2_restores_and_the_record_has_it_all(drill: 
     verify = drill.run("opt1.verify")
     assert verify.outcome == "failed" and "counts_match_baseline" in verify.result["failed_checks"]
     assert drill.service.step_state("RB-1", "opt1.verify").state == "failed"
+    # "All original data is present" fails with the check's detail; the other two pass and are ticked
+    data = drill.service.step_state("RB-1", "opt1.check-results.data-present")
+    assert (data.state, data.actor, data.job_id) == ("failed", AGENT_ACTOR, verify.request_id)
+    assert data.note and data.note.startswith("counts_match_baseline: differs from the baseline")
+    for sid in ("opt1.check-results.media-gone", "opt1.check-results.tables-intact"):
+        assert drill.service.step_state("RB-1", sid).state == "done", sid
+    wait_for(
+        lambda: "Failed by the agent" in str(drill.fake.message(CHANNEL, drill.section_ts("opt1.verify")).blocks),
+        what="failed sub-step in the thread",
+    )
     assert "counts_match_baseline" in drill.result_message(verify)
     opt1_ts = drill.section_ts("opt1.verify")
     wait_for(lambda: ActionId.STEP_RETRY in str(drill.fake.message(CHANNEL, opt1_ts).blocks), what="Retry button")
@@ -358,3 +399,72 @@ def test_non_operator_run_is_refused_and_recorded(drill: Drill) -> None:
     assert db.read_bytes() == before
     with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("select count(*) from sqlite_master where name='media'").fetchone() == (1,)
+
+
+def test_verify_without_any_baseline_is_inconclusive_and_offers_no_fallback(drill: Drill) -> None:
+    drill.run("immediate.stop-app")
+    assert drill.run("opt1.run-rollback").outcome == "ok"
+    state = drill.host.root / ".rollback-agent" / "baseline.json"
+    state.unlink()  # no baseline recorded by the agent, and no pre-migration backup left in backups/
+    (drill.host.root / "backups" / str(drill.host.info.pre_migration_backup)).unlink()
+    verify = drill.run("opt1.verify")
+    assert verify.outcome == "inconclusive" and verify.result["inconclusive_checks"] == ["counts_match_baseline"]
+    st = drill.service.step_state("RB-1", "opt1.verify")
+    assert st.state == "failed" and st.note and st.note.startswith("inconclusive")
+    assert ":grey_question: `verify` on `production` inconclusive" in drill.result_message(verify)
+    section = wait_for(
+        lambda: (
+            (t := str(drill.fake.message(CHANNEL, drill.section_ts("opt1.verify")).blocks))
+            and "No baseline to compare the counts with" in t
+            and t
+        ),
+        what="baseline prompt",
+    )
+    assert ActionId.STEP_RETRY in section
+    # the sub-step the counts decide is left to a person; the others are ticked
+    assert drill.service.step_state("RB-1", "opt1.check-results.data-present").state == "pending"
+    assert drill.service.step_state("RB-1", "opt1.check-results.media-gone").state == "done"
+    assert "fallback.offered" not in [e.kind for e in drill.service.events("RB-1")]
+    # the host's backups are in the step's menu: pick the rollback's own safety copy as the baseline
+    # (images/docs are what they were before the drop), then Retry compares with it
+    msg = drill.fake.message(CHANNEL, drill.section_ts("opt1.verify"))
+    select = next(
+        e
+        for b in msg.blocks
+        if b.get("block_id") == "a|opt1.verify"
+        for e in b.get("elements", [])
+        if e.get("type") == "static_select"
+    )
+    safety = next(o["value"] for o in select["options"] if "pre-rollback" in o["value"])
+    resp = drill.driver.select(OPERATOR, CHANNEL, msg.ts, ActionId.BACKUP_SELECT, safety, block_id="a|opt1.verify")
+    assert resp.status_code == 200
+    wait_for(lambda: drill.service.get("RB-1").chosen_backup == safety, what="baseline chosen")
+    retried = drill.run("opt1.verify", action=ActionId.STEP_RETRY)
+    assert retried.outcome == "ok" and retried.result["baseline_source"] == f"backup:{safety}"
+    assert drill.service.step_state("RB-1", "opt1.check-results.data-present").state == "done"
+
+
+def test_a_migration_era_binary_after_the_rollback_fails_the_upload_steps(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    """The team restarted the migration-era build: retrieval works, uploads cannot, and the
+    Post-Rollback steps say so."""
+    with make_drill(tmp_path, fake_slack, binary="migration-era") as drill:
+        drill.run("immediate.stop-app")
+        assert drill.run("opt1.run-rollback").outcome == "ok"
+        assert drill.run("post.restart-app").outcome == "ok"
+        api = drill.run("post.verify-app")
+        assert api.outcome == "failed" and api.result["uploads_will_fail"] is True
+        assert "Uploads will fail" in drill.result_message(api)
+        for sid in ("post.verify-app.images", "post.verify-app.docs", "post.verify-app.api"):
+            st = drill.service.step_state("RB-1", sid)
+            assert st.state == "failed" and "no such table: media" in (st.note or ""), sid
+        post = wait_for(
+            lambda: (
+                (t := str(drill.fake.message(CHANNEL, drill.section_ts("post.verify-app")).blocks))
+                and "until the binary is rolled back to a pre-migration build" in t
+                and t
+            ),
+            what="post-rollback steps",
+        )
+        assert "Failed by the agent" in post

@@ -68,10 +68,10 @@ def test_a_full_drill_leaves_the_live_deployment_byte_identical(box: LiveSandbox
     box.page.act(ALICE, OPS_CHANNEL, option2, ActionId.OPTION_CHOOSE, value=f"{drill.id}|option:2")
     run("opt2.list-backups")
     backups = service.latest_backups(drill.id) or []
-    star = next(b for b in backups if b.pre_migration)
+    star = next(b.name for b in backups if b.pre_migration)
     wait_for(lambda: ActionId.BACKUP_SELECT.value in str(box.fake.message(OPS_CHANNEL, option2).blocks), what="menu")
-    press("opt2.identify-backup", ActionId.BACKUP_SELECT, option=star.name)
-    pinned = f"{drill.id}|opt2.restore|{star.name}"  # Run now names the backup its dialog confirms
+    press("opt2.identify-backup", ActionId.BACKUP_SELECT, option=star)
+    pinned = f"{drill.id}|opt2.restore|{star}"  # Run now names the backup its dialog confirms
     wait_for(lambda: pinned in str(box.fake.message(OPS_CHANNEL, option2).blocks), what="Run pinned to the backup")
     run("opt2.restore")
     run("opt2.verify")

@@ -144,11 +144,13 @@ def test_agent_args_fill_chosen_backup(svc: IncidentService) -> None:
         svc.agent_args(inc.id, "opt2.restore")
     svc.choose_backup(inc.id, "pre-migration.db", "U1")
     assert svc.agent_args(inc.id, "opt2.restore") == {"backup": "pre-migration.db"}
-    assert svc.agent_args(inc.id, "opt3.replace-db") == {"backup": "pre-migration.db"}
+    assert svc.agent_args(inc.id, "opt3.replace-db") == {"source": "pre-migration.db"}
 
 
 def test_verify_db_state_compares_with_the_chosen_backup(svc: IncidentService) -> None:
     inc = svc.open("production", "critical", "", "C1", "U1")
     svc.choose_backup(inc.id, "db_backup_20250730-203339.db", "U1")
     assert svc.agent_args(inc.id, "opt3.verify-db") == {"baseline_backup": "db_backup_20250730-203339.db"}
-    assert svc.agent_args(inc.id, "opt3.replace-db") == {"backup": "db_backup_20250730-203339.db"}
+    assert svc.agent_args(inc.id, "opt3.replace-db") == {"source": "db_backup_20250730-203339.db"}
+    # a picked baseline is also what option 1's verify compares with (after an inconclusive one)
+    assert svc.agent_args(inc.id, "opt1.verify") == {"baseline_backup": "db_backup_20250730-203339.db"}

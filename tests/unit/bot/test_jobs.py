@@ -276,3 +276,51 @@ def test_a_slow_job_is_watched_again_with_the_same_request_id_not_failed(tmp_pat
     assert ("progress", "still running after 1 s; still watching") in rec.events
     assert service.step_state(inc, "immediate.assess").state == "done"
     runner.close()
+
+
+def test_an_app_stopped_assertion_goes_to_the_agent_and_the_timeline(tmp_path: Path) -> None:
+    client = FakeClient({})
+    service, runner, rec, inc = make(tmp_path, client)
+    started = runner.start(inc, "opt1.run-rollback", "U1", app_stopped_by="U1")
+    assert started.job is not None
+    wait_finished(rec)
+    assert client.calls[0][:2] == ("rollback", {"marker_mode": "hard", "app_stopped_by": "U1"})
+    asserted = [e for e in service.events(inc) if e.kind == "app_stopped.asserted"]
+    assert len(asserted) == 1 and asserted[0].actor == "U1" and asserted[0].data["operation"] == "rollback"
+    # an operation that has nothing to prove refuses the assertion (nothing runs)
+    refused = runner.start(inc, "immediate.assess", "U1", app_stopped_by="U1")
+    assert refused.job is None and refused.refusal == StartRefusal.no_stop_needed
+    assert len(client.calls) == 1
+    runner.close()
+
+
+def test_the_step_settles_from_its_declared_checks_and_ticks_its_section(tmp_path: Path) -> None:
+    """verify's checks tick the three "Check verification results" sub-steps (or fail one with the
+    detail); a person's own Done is never overridden."""
+    service, runner, rec, inc = make(tmp_path, None)
+    checks = [
+        {"name": "media_absent", "passed": True, "detail": "no media table"},
+        {"name": "media_indexes_absent", "passed": True, "detail": "none"},
+        {"name": "kept_tables_present", "passed": True, "detail": "all present"},
+        {"name": "counts_match_baseline", "passed": False, "detail": "images_live 2 != 3"},
+        {"name": "legacy_files_present", "passed": True, "detail": "all files"},
+    ]
+    service.transition(inc, "opt1.check-results.tables-intact", "done", "U7")  # a person ticked it first
+    job = service.begin_job(inc, "opt1.verify", "verify", {}, "U1", "r1")
+    assert job is not None
+    service.finish_job("r1", "failed", {"summary": "verify FAILED", "checks": checks})
+    media = service.step_state(inc, "opt1.check-results.media-gone")
+    assert (media.state, media.actor, media.job_id) == ("done", "rollback-agent", "r1")
+    data = service.step_state(inc, "opt1.check-results.data-present")
+    assert data.state == "failed" and data.note == "counts_match_baseline: images_live 2 != 3"
+    kept = service.step_state(inc, "opt1.check-results.tables-intact")
+    assert (kept.state, kept.actor) == ("done", "U7")
+    # a later passing verify ticks the failed one; Undo still works on what the agent ticked
+    assert service.begin_job(inc, "opt1.verify", "verify", {}, "U1", "r2") is not None
+    checks[3] = {"name": "counts_match_baseline", "passed": True, "detail": "match"}
+    service.finish_job("r2", "ok", {"summary": "verify passed", "checks": checks})
+    assert service.step_state(inc, "opt1.check-results.data-present").job_id == "r2"
+    assert service.transition(inc, "opt1.check-results.media-gone", "undo", "U1").changed
+    kinds = [e.kind for e in service.events(inc)]
+    assert kinds.count("step.checked") == 3
+    runner.close()

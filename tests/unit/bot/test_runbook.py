@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.broken_commands import broken_command_warning
 from bot.runbook import (
     STEP_KINDS,
     AgentOpStep,
@@ -115,7 +116,7 @@ EXPECTED_OPS = {
     "opt2.verify": "verify",
     "opt3.stop-app": "stop_app",
     "opt3.emergency-backup": "backups_create",
-    "opt3.replace-db": "restore",
+    "opt3.replace-db": "replace_db",
     "opt3.verify-db": "verify",
     "post.restart-app": "start_app",
     "post.verify-app": "check_api",
@@ -152,9 +153,74 @@ def test_destructive_ops_carry_a_confirm_sentence(runbook: Runbook) -> None:
 
 def test_commands_kept_for_reference(runbook: Runbook) -> None:
     commands = runbook.step("opt1.run-rollback").commands
-    assert "./scripts/media_migration.sh --rollback  # Linux/macOS" in commands
-    assert runbook.step("opt3.verify-db").commands[0] == 'sqlite3 database.db ".tables"'
+    assert [(c.run, c.where) for c in commands][0] == ("./scripts/media_migration.sh --rollback", "Linux/macOS")
+    assert runbook.step("opt3.verify-db").commands[0].run == 'sqlite3 database.db ".tables"'
     assert runbook.step("immediate.alert-team").detail.startswith("Notify development lead")
+
+
+def test_no_known_broken_command_is_shown_without_its_warning(runbook: Runbook) -> None:
+    """The checklist's go-fast-cdn commands that lie (reference §8) each carry a one-line warning,
+    and each step that has one also says what really does it by hand."""
+    broken = [(s, c) for _, s, _ in runbook.iter_steps() for c in s.commands if broken_command_warning(c.run)]
+    assert {c.run for _, c in broken} >= {
+        "./scripts/media_migration.sh --rollback",
+        "go run cmd/media_migration/main.go --rollback",
+        "./scripts/verify_media_migration.sh",
+        "./scripts/db_backup.sh restore -backup /path/to/backup -force",
+        "go run main.go",
+    }
+    for step, cmd in broken:
+        assert cmd.warning and "\n" not in cmd.warning.strip(), (step.id, cmd.run)
+        assert step.by_hand, step.id
+    # every step with a command of its own (or an agent operation) says how to do it for real
+    for _, step, _ in runbook.iter_steps():
+        if step.commands and not step.children:
+            assert step.by_hand, step.id
+
+
+def test_a_known_broken_command_without_a_warning_is_refused(tmp_path: Path) -> None:
+    text = """
+sections:
+  - id: s
+    title: S
+    steps:
+      - id: s.roll
+        title: Roll back
+        commands: ['./scripts/media_migration.sh --rollback']
+"""
+    with pytest.raises(RunbookError, match="known-broken go-fast-cdn command"):
+        parse_runbook(text)
+    ok = text.replace(
+        "commands: ['./scripts/media_migration.sh --rollback']",
+        "commands: [{run: './scripts/media_migration.sh --rollback', warning: 'acts on a temp DB'}]",
+    )
+    assert parse_runbook(ok).step("s.roll").commands[0].warning == "acts on a temp DB"
+
+
+def test_satisfied_by_names_real_result_checks(runbook: Runbook) -> None:
+    assert [str(c) for c in runbook.step("opt1.check-results.media-gone").satisfied_by] == [
+        "verify:media_absent",
+        "verify:media_indexes_absent",
+    ]
+    assert [str(c) for c in runbook.step("opt1.check-results.data-present").satisfied_by] == [
+        "verify:counts_match_baseline",
+        "verify:legacy_files_present",
+    ]
+    # "upload works" is never ticked by the agent (it does not test uploads), only failed
+    for sid in ("post.verify-app.images", "post.verify-app.docs"):
+        assert runbook.step(sid).satisfied_by == []
+        assert "check_api:pre_migration_binary" in [str(c) for c in runbook.step(sid).failed_by]
+    bad = """
+sections:
+  - id: s
+    title: S
+    steps:
+      - id: s.x
+        title: X
+        satisfied_by: [verify:media_gone]
+"""
+    with pytest.raises(RunbookError, match="unknown result check 'verify:media_gone'"):
+        parse_runbook(bad)
 
 
 def test_helpers(runbook: Runbook) -> None:
@@ -280,10 +346,14 @@ def test_every_step_kind_is_in_the_union_once() -> None:
     ("body", "needle"),
     [
         ("sections: [{id: a, title: A, steps: [{id: a.one, title: One, kind: page_everyone}]}]", "page_everyone"),
-        ("sections: [{id: a, title: A, steps: [{id: a.one, title: One, kind: manual, agent_op: status}]}]",
-         "sections.0.steps.0.agent_op: Extra inputs are not permitted"),
-        ("sections: [{id: a, title: A, steps: [{id: a.one, title: One, kind: agent_op}]}]",
-         "sections.0.steps.0.agent_op: Field required"),
+        (
+            "sections: [{id: a, title: A, steps: [{id: a.one, title: One, kind: manual, agent_op: status}]}]",
+            "sections.0.steps.0.agent_op: Extra inputs are not permitted",
+        ),
+        (
+            "sections: [{id: a, title: A, steps: [{id: a.one, title: One, kind: agent_op}]}]",
+            "sections.0.steps.0.agent_op: Field required",
+        ),
     ],
 )
 def test_bad_step_kinds_are_named(body: str, needle: str) -> None:

@@ -134,3 +134,50 @@ def test_step_ref_rejects_garbage() -> None:
     for bad in ("", "no-separator", "|step", "RB-1|"):
         with pytest.raises(ValueError):
             StepRef.decode(bad)
+
+
+def _texts(msg: object) -> str:
+    return "\n".join(str(b.get("text", {}).get("text", "")) for b in msg.blocks)  # type: ignore[attr-defined]
+
+
+def test_no_known_broken_command_is_drawn_without_its_warning() -> None:
+    """In the thread, each command that lies is followed by its warning, and the real command by hand
+    names the environment's deployment folder."""
+    from bot.broken_commands import broken_command_warning
+    from handlers.blocks import SectionContext
+
+    ctx = SectionContext(agent_url="http://127.0.0.1:1", deployment="/opt/go-fast-cdn")
+    shown = 0
+    for section in RUNBOOK.sections:
+        text = _texts(section_message(_incident(chosen_backup="db_backup_1.db"), section, _steps("pending"), ctx))
+        lines = text.splitlines()
+        for i, line in enumerate(lines):
+            cmd = line.strip("\u2003 ").split("`")[1] if line.strip("\u2003 ").startswith("`") else None
+            if cmd and broken_command_warning(cmd):
+                shown += 1
+                assert ":warning:" in lines[i + 1], (cmd, lines[i + 1])
+    assert shown >= 9
+    opt1 = _texts(section_message(_incident(), RUNBOOK.section("opt1"), _steps("pending"), ctx))
+    assert "`rollback-agent rollback --deployment /opt/go-fast-cdn --yes`" in opt1
+    opt3 = _texts(
+        section_message(_incident(chosen_backup="db_backup_1.db"), RUNBOOK.section("opt3"), _steps("pending"), ctx)
+    )
+    assert "`rollback-agent replace-db db_backup_1.db --deployment /opt/go-fast-cdn --yes" in opt3
+
+
+def test_an_unprovable_stop_offers_a_retry_that_asserts_it() -> None:
+    from bot.incidents import UNPROVABLE_NOTE
+    from handlers.blocks import SectionContext
+
+    steps = _steps("pending")
+    steps["opt1.run-rollback"] = StepState(
+        incident_id="RB-12", step_id="opt1.run-rollback", state="failed", actor="U1", at=T0,
+        note=f"{UNPROVABLE_NOTE}: refusing to roll back: cannot prove go-fast-cdn is stopped",
+    )  # fmt: skip
+    msg = section_message(_incident(), RUNBOOK.section("opt1"), steps, SectionContext(agent_url="http://127.0.0.1:1"))
+    buttons = [b for b in _buttons(msg.blocks) if b["action_id"] == ActionId.STEP_RETRY_ASSERT_STOPPED]
+    assert len(buttons) == 1 and "recorded" in buttons[0]["confirm"]["text"]["text"]
+    # not offered for an ordinary failure
+    steps["opt1.run-rollback"] = steps["opt1.run-rollback"].model_copy(update={"note": "failed: media still there"})
+    msg = section_message(_incident(), RUNBOOK.section("opt1"), steps, SectionContext(agent_url="http://127.0.0.1:1"))
+    assert not [b for b in _buttons(msg.blocks) if b["action_id"] == ActionId.STEP_RETRY_ASSERT_STOPPED]

@@ -577,3 +577,26 @@ def test_running_message_with_huge_lines_fits() -> None:
         progress=["&" * 3000] * 50,
     )
     assert_fits(msg)
+
+
+def test_verify_shows_the_checklists_sqlite3_output_and_an_assertion_is_named(
+    migrated: FixtureInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ops.control.probe import ProbeController
+
+    monkeypatch.setenv("ROLLBACK_AGENT_PROC_ROOT", str(tmp_path))  # nothing can prove "stopped" here
+    url = "http://127.0.0.1:9"
+    host = Host(migrated.deployment, ProbeController(url), url)
+    text = everything(render(rollback(host, app_stopped_by="U0ALICE")))
+    assert "NOT provable here: asserted stopped by <@U0ALICE>" in text
+    text = everything(render(verify(host)))
+    assert f'$ sqlite3 {migrated.deployment.db_path} ".tables"' in text
+    assert "What the checklist's `sqlite3` commands print" in text
+
+
+def test_inconclusive_verify_headline(tmp_path: Path) -> None:
+    from sandbox.gofastcdn_fixture import build_pre_migration_deployment
+
+    info = build_pre_migration_deployment(tmp_path / "pre")
+    msg = render(verify(info.host()))
+    assert headline(msg).startswith(":grey_question: `verify` on `production` inconclusive: verify INCONCLUSIVE")

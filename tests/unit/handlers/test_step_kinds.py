@@ -18,7 +18,7 @@ def test_every_step_kind_has_a_view_and_nothing_else_does() -> None:
 
 
 def test_every_action_the_builders_use_has_exactly_one_listener() -> None:
-    step_actions = [listener.action_id for listener in listeners()]
+    step_actions = [listener.action_id for listener in listeners() if listener.on == "action"]
     assert len(step_actions) == len(set(step_actions))
     others = {
         ActionId.INCIDENT_RESOLVE,  # handlers/incident_actions.py
@@ -42,7 +42,7 @@ class _RecordingApp:
 def test_register_wires_each_listener_once() -> None:
     app = _RecordingApp()
     steps.register(app, deps=None)  # type: ignore[arg-type]
-    assert sorted(app.actions) == sorted(listener.action_id.value for listener in listeners())
+    assert sorted(app.actions) == sorted(str(listener.action_id) for listener in listeners())
 
 
 def test_two_listeners_for_one_action_stop_the_bot(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,3 +52,20 @@ def test_two_listeners_for_one_action_stop_the_bot(monkeypatch: pytest.MonkeyPat
     )
     with pytest.raises(RuntimeError, match="two listeners for action step_done"):
         steps.register(_RecordingApp(), deps=None)  # type: ignore[arg-type]
+
+
+def test_a_modal_submission_listener_registers_as_a_view(monkeypatch: pytest.MonkeyPatch) -> None:
+    class App(_RecordingApp):
+        def __init__(self) -> None:
+            super().__init__()
+            self.views: list[str] = []
+
+        def view(self, callback_id: str) -> Any:
+            self.views.append(callback_id)
+            return lambda listener: listener
+
+    modal = Listener("page_contacts_modal", lambda deps: lambda: None, on="view")
+    monkeypatch.setattr(steps, "SHARED_LISTENERS", (*steps.SHARED_LISTENERS, modal))
+    app = App()
+    steps.register(app, deps=None)  # type: ignore[arg-type]
+    assert app.views == ["page_contacts_modal"] and "page_contacts_modal" not in app.actions

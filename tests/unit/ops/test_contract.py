@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +98,19 @@ def test_the_bot_side_loads_without_the_agent_implementation() -> None:
         [sys.executable, "-c", f"FORBIDDEN = {forbidden!r}\n{code}"], capture_output=True, text=True, check=False
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_result_checks_are_the_names_the_operations_produce(tmp_path: Path) -> None:
+    """Runbook steps name checks as operation:check; those names must be what verify and check_api emit."""
+    from ops.app_ops import check_api
+    from ops.contract import RESULT_CHECKS
+    from ops.control.probe import ProbeController
+    from ops.host import Host
+    from ops.verify import verify
+    from sandbox.gofastcdn_fixture import build_migrated_deployment
+
+    info = build_migrated_deployment(tmp_path / "gfc")
+    assert tuple(c.name for c in verify(info.host()).checks) == RESULT_CHECKS["verify"]
+    url = "http://127.0.0.1:9"  # nothing listens: every check is still reported, as not run
+    res = check_api(Host(info.deployment, ProbeController(url), url), timeout_s=1)
+    assert tuple(c.name for c in res.checks) == RESULT_CHECKS["check_api"]

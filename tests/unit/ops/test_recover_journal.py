@@ -81,7 +81,7 @@ def test_nothing_to_recover_is_noop(migrated_a: FixtureInfo) -> None:
     assert res.outcome == "noop" and sha(migrated_a.deployment.db_path) == digest
 
 
-def test_refused_while_app_may_run(migrated_a: FixtureInfo) -> None:
+def test_refused_while_app_may_run(migrated_a: FixtureInfo, no_proc: Path) -> None:
     dep = migrated_a.deployment
     die_mid_transaction(dep.db_path)
     digest = sha(dep.journal_path)
@@ -108,3 +108,12 @@ def test_corrupt_after_replay_fails_and_restore_is_the_way_out(migrated_a: Fixtu
     assert res.outcome == "failed" and "option 2" in res.summary and res.copied_to
     restored = restore_backup(migrated_a.host(), str(migrated_a.pre_migration_backup))
     assert restored.outcome == "ok" and restored.db_state_before == "corrupt"
+
+
+def test_unprovable_stop_can_be_asserted(migrated_a: FixtureInfo, no_proc: Path) -> None:
+    dep = migrated_a.deployment
+    die_mid_transaction(dep.db_path)
+    res = recover_journal(migrated_a.host(running=None), app_stopped_by="cli:ops@box")
+    assert res.outcome == "ok", res.summary
+    assert res.stopped_proof is not None and res.stopped_proof.method == "asserted"
+    assert res.stopped_proof.asserted_by == "cli:ops@box"

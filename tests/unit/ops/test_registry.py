@@ -146,9 +146,9 @@ def test_adapters_match_the_real_operation_signatures(monkeypatch: pytest.Monkey
     monkeypatch.setattr(registry_module, "_fn", checked)
     pin = {"expected_sha256": "ab" * 32}
     samples = {
-        "restore": {"backup": "b.db", **pin, "accept_fewer_rows": "why"},
+        "restore": {"backup": "b.db", **pin, "accept_fewer_rows": "why", "app_stopped_by": "U1"},
         "dry_run": {"operation": "restore", "backup": "b.db", **pin, "accept_fewer_rows": "why"},
-        "replace_db": {"source": "/srv/old/pre.db", "app_stopped_by": "U1", **pin},
+        "replace_db": {"source": "/srv/old/pre.db", "app_stopped_by": "U1", "accept_fewer_rows": "why", **pin},
         "rollback": {"app_stopped_by": "cli:ops@host"},
     }
     reg = default_registry()

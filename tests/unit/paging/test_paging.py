@@ -15,6 +15,7 @@ from bot.incidents import IncidentService
 from bot.paging import PageDelivery, PagingNote, PagingService
 from bot.store import Store
 from bot.timers import TimerService
+from handlers.paging_blocks import paging_note
 from tests.unit.bot.conftest import FakeClock
 
 CONTACTS = """
@@ -40,6 +41,7 @@ class RecordingSender:
         self.alerts: list[PagingNote] = []
         self.acked: list[tuple[str, str]] = []
         self.refreshed: list[tuple[str, str | None]] = []
+        self.closed_dms: list[str] = []
         self.fail_for: set[str] = set()
 
     def deliver(self, incident: Incident, page: Page, role_name: str, ack_by: datetime) -> PageDelivery:
@@ -56,6 +58,9 @@ class RecordingSender:
 
     def acknowledged(self, incident: Incident, page: Page, ack: RoleAck, role_name: str) -> None:
         self.acked.append((page.user_id, ack.acked_by))
+
+    def closed(self, incident: Incident, page: Page) -> None:
+        self.closed_dms.append(page.user_id)
 
     def refresh(self, incident_id: str, step_id: str | None) -> None:
         self.refreshed.append((incident_id, step_id))
@@ -173,6 +178,7 @@ def test_resolving_stops_all_timers(rig: Rig) -> None:
     assert {t.kind for t in rig.timers.pending(inc)} == {"escalate", "deferred_page"}
     rig.svc.resolve(inc, "U0OPENER", "fixed")
     assert rig.paging.stop(inc) == 3
+    assert rig.sender.closed_dms == ["U0DEV"]  # the unacknowledged DM stops asking
     assert rig.timers.pending(inc) == []
     rig.advance(days=2)
     assert rig.sender.dms == [("U0DEV", "dev", 0)] and rig.sender.alerts == []
@@ -213,6 +219,8 @@ def test_a_page_is_never_sent_twice_and_a_failed_dm_is_recorded(rig: Rig) -> Non
     page = rig.paging.pages(inc, "dev")[0]
     assert page.state == "failed" and "cannot_dm_bot" in (page.error or "")
     assert [t.user for t in rig.sender.notes[0].failed] == ["U0DEV"]
+    kinds = [e.kind for e in rig.svc.events(inc)]
+    assert "page.failed" in kinds and "page.sent" not in kinds  # the timeline says what happened
     assert rig.svc.step_state(inc, "immediate.alert-team").state == "pending"  # nobody was reached
     rig.sender.fail_for.clear()
     assert rig.paging.page_on_open(inc) is not None and rig.sender.dms == []  # the same key is never re-sent
@@ -228,3 +236,70 @@ def test_no_contacts_or_no_roles_for_the_severity_pages_nobody(
     rig = Rig(store, svc, clock, parse_contacts(CONTACTS).model_copy(update={"severities": {}}))
     inc2 = rig.open("minor")
     assert rig.paging.view(inc2).nobody_reason == "the contacts file pages no role for minor"
+
+
+def test_a_slack_error_on_the_thread_note_never_stops_paging(rig: Rig) -> None:
+    def down(incident: Incident, note: PagingNote) -> None:
+        raise RuntimeError("ratelimited")
+
+    rig.sender.note = down  # type: ignore[method-assign]
+    inc = rig.open()
+    assert rig.sender.dms == [("U0DEV", "dev", 0)]
+    assert rig.svc.step_state(inc, "immediate.alert-team").state == "done"
+    rig.advance(minutes=5)
+    assert ("U0BACKUP", "dev", 1) in rig.sender.dms  # escalation armed and fired regardless
+
+
+def test_a_user_group_slack_will_not_list_is_said_and_the_rest_are_paged(
+    store: Store, svc: IncidentService, clock: FakeClock
+) -> None:
+    def no_scope(group: str) -> list[str]:
+        raise RuntimeError("missing_scope")
+
+    rig = Rig(store, svc, clock, parse_contacts(CONTACTS))
+    rig.paging._group_members = no_scope
+    inc = svc.open("production", "major", "x", "C1", "U1")  # major pages ops: a user group only
+    note = rig.paging.page_on_open(inc.id)
+    assert note is not None and note.paged == [] and "S0OPS could not be resolved (missing_scope)" in note.problems[0]
+    assert "S0OPS could not be resolved" in str(paging_note(svc.get(inc.id), note, 15).blocks)
+
+
+def test_paging_on_a_dst_change_night_defers_to_the_local_start_of_hours(
+    store: Store, svc: IncidentService, clock: FakeClock
+) -> None:
+    every_day = CONTACTS.replace(
+        'availability: {start: "09:00", end: "17:00", tz: Europe/Berlin}',
+        'availability: {days: [mon, tue, wed, thu, fri, sat, sun], start: "09:00", end: "17:00", tz: Europe/Berlin}',
+    )
+    clock.now = datetime(2025, 3, 30, 0, 30, tzinfo=UTC)  # 01:30 CET, before Berlin springs forward at 02:00
+    rig = Rig(store, svc, clock, parse_contacts(every_day))
+    inc = rig.open()
+    deferred = {t.user: t.at for t in rig.sender.notes[0].deferred}
+    assert deferred["U0PM"] == datetime(2025, 3, 30, 7, 0, tzinfo=UTC)  # 09:00 CEST, not 08:00 UTC
+    rig.advance(hours=6, minutes=29)
+    assert ("U0PM", "pm", 0) not in rig.sender.dms
+    rig.advance(minutes=1)
+    assert ("U0PM", "pm", 0) in rig.sender.dms
+    assert {s.role: s.state for s in rig.paging.role_states(inc)}["pm"] == "paged"
+
+
+def test_a_timer_for_a_role_removed_from_the_contacts_file_does_nothing(
+    store: Store, svc: IncidentService, clock: FakeClock
+) -> None:
+    rig = Rig(store, svc, clock, parse_contacts(CONTACTS))
+    inc = rig.open()
+    # restart with a contacts file that no longer has "dev": its pending escalation must not crash or page
+    smaller = parse_contacts(CONTACTS).model_copy(deep=True)
+    smaller.roles.pop("dev")
+    smaller.severities.clear()
+    rig.paging.contacts = smaller
+    rig.advance(minutes=5)
+    assert rig.sender.dms == [("U0DEV", "dev", 0)]
+    assert rig.timers.get(f"escalate|{inc}|dev|0") is not None
+
+
+def test_a_drill_pages_nobody_and_says_so(rig: Rig) -> None:
+    drill = rig.svc.open("production", "critical", "rehearsal", "C0OPS", "U0OPENER", drill=True)
+    assert rig.paging.page_on_open(drill.id) is None
+    assert rig.sender.dms == [] and rig.timers.pending(drill.id) == []
+    assert rig.paging.view(drill.id).nobody_reason == "a drill pages nobody"

@@ -62,6 +62,7 @@ def test_a_store_from_release_e35c39f_upgrades_in_place_and_keeps_every_row(tmp_
         }
         assert [j.request_id for j in svc.running_jobs()] == ["RB-2.s1"]  # re-attached after the upgrade
         assert store.rows("pages")[0]["user_id"] == "U0ONCALL"
+        assert store.rows("pages")[0]["page_key"] == "RB-2|dba|U0ONCALL|legacy-1"  # migration 2 keyed it
         with pytest.raises(IncidentAlreadyOpen):
             svc.open("staging", "critical", "", "C1", "U1")
         assert svc.open("production", "critical", "", "C1", "U1").id == "RB-3"  # the counter carried over
