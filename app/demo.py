@@ -104,10 +104,12 @@ class Drill:
         _wait(lambda: len(self.fake.views()) > views, "the notice modal")
         view = self.fake.views()[-1]
         before = len(self.service.events(self.incident))
-        draft = view.view["blocks"][1]["element"]["initial_value"]  # sent as drafted
-        values = {"notice_text": {"notice_text": draft}, "notice_audiences": {"notice_audiences": audiences}}
         request = build_view_submission(
-            self.fake, signing_secret=SIGNING_SECRET, user_id=user, view_id=view.id, values=values
+            self.fake,
+            signing_secret=SIGNING_SECRET,
+            user_id=user,
+            view_id=view.id,
+            edits={"notice_audiences": audiences},
         )
         self.driver.send(request)
         _wait(

@@ -23,6 +23,7 @@ from app.factory import RollbackBot, create_app
 from app.server import SLACK_PATH, create_asgi
 from app.serving import ThreadedServer
 from app.settings import AgentTarget, Settings
+from bot.contacts import Contacts, example_contacts_text, parse_contacts
 from sandbox.fake_slack import FakeSlack, seed_demo_workspace
 from sandbox.fake_slack.seed import OPS_CHANNEL
 from sandbox.page.backend import PageBackend
@@ -32,11 +33,20 @@ from sandbox.sandbox_host import SandboxHost
 SIGNING_SECRET = "sandbox-signing-secret"
 ENVIRONMENTS = ("production", "staging")
 OPERATORS = ("U0ALICE", "U0BOB")
-# People beyond the seeded three: the contacts a rollback pages (DB owner, stakeholder).
-CONTACTS = {"U0DAVE": ("dave", "Dave DBowner"), "U0ERIN": ("erin", "Erin Stakeholder")}
-ROLES = {"U0ALICE": "operator", "U0BOB": "operator", "U0CAROL": "not an operator"} | {
-    uid: "contact" for uid in CONTACTS
-}
+# The packaged example contacts file's stakeholder channels, so a sent notice lands somewhere visible.
+STAKEHOLDER_CHANNELS = (("C0DEV", "dev"), ("C0QA", "qa"), ("C0SUPPORT", "support"), ("C0STATUS", "status"))
+
+
+def people_labels(contacts: Contacts, operators: tuple[str, ...]) -> dict[str, str]:
+    """What the page's user switcher says about each person: operator or not, and their contact roles."""
+    roles: dict[str, list[str]] = {}
+    for role_id, role in contacts.roles.items():
+        for user in [*role.users, *role.backups]:
+            roles.setdefault(user, []).append((role.name or role_id) + (" (backup)" if user in role.backups else ""))
+    people = set(roles) | set(operators)
+    return {
+        u: ", ".join(["operator" if u in operators else "not an operator", *roles.get(u, [])]) for u in sorted(people)
+    }
 
 
 class LiveSandbox:
@@ -44,12 +54,17 @@ class LiveSandbox:
 
     def __init__(self, workdir: Path, *, environments: tuple[str, ...] = ENVIRONMENTS, port: int = 0) -> None:
         self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.environments = environments
         self.port = port
         self.fake = seed_demo_workspace(FakeSlack())
-        for uid, (name, real_name) in CONTACTS.items():
-            self.fake.add_user(uid, name, real_name=real_name)
-        self.page = PageBackend(self.fake, signing_secret=SIGNING_SECRET, roles=ROLES, channel=OPS_CHANNEL)
+        self.contacts_path = self.workdir / "contacts.yaml"
+        self.contacts_path.write_text(example_contacts_text())
+        contacts = parse_contacts(self.contacts_path.read_text())
+        for channel, name in STAKEHOLDER_CHANNELS:
+            self.fake.add_channel(channel, name, members=list(people_labels(contacts, OPERATORS)))
+        labels = people_labels(contacts, OPERATORS)
+        self.page = PageBackend(self.fake, signing_secret=SIGNING_SECRET, roles=labels, channel=OPS_CHANNEL)
         self.hosts: dict[str, SandboxHost] = {}
         self.bot: RollbackBot | None = None
         self.server: ThreadedServer | None = None
@@ -61,9 +76,6 @@ class LiveSandbox:
             self.fake.start(self.port)
         except OSError:  # the preferred port is taken: any free one will do
             self.fake.start(0)
-        with self.fake.ws.lock:
-            channel = self.fake.ws.channels[OPS_CHANNEL]
-            channel.members = list(dict.fromkeys([*channel.members, *CONTACTS]))
         self.fake.mount(PageRoutes(self.page))
         self.url = f"{self.fake.root_url}/"
         return self.url
@@ -83,6 +95,7 @@ class LiveSandbox:
             rollback_store_path=self.workdir / "rollback-bot.db",
             rollback_agents={e: AgentTarget(url=h.url, secret=SecretStr(h.secret)) for e, h in self.hosts.items()},
             rollback_operators=list(OPERATORS),
+            rollback_contacts_path=self.contacts_path,
             rollback_default_environment=(self.environments or ENVIRONMENTS)[0],
         )
         self.bot = create_app(settings)

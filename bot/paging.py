@@ -142,11 +142,13 @@ class PagingService:
         """Page the severity's roles (once per incident); None when there is nobody to page."""
         incident = self.incidents.get(incident_id)
         contacts = self.contacts
-        if contacts is None or not incident.is_open or incident.drill:  # a rehearsal wakes nobody
+        if contacts is None or not incident.is_open:
             return None
         roles = contacts.roles_for(incident.severity)
         if not roles:
             return None
+        if incident.drill:
+            return self._page_drill_starter(incident, roles)
         now = self.clock()
         note = PagingNote(kind="paged", incident_id=incident.id, roles=roles, role_names=self._names(roles))
         for role in roles:
@@ -176,6 +178,25 @@ class PagingService:
         self._complete_alert_step(incident, note)
         if not self.incidents.get(incident.id).is_open:  # closed while we were paging: leave no timers
             self.stop(incident.id)
+        return note
+
+    def _page_drill_starter(self, incident: Incident, roles: list[str]) -> PagingNote:
+        """A drill pages only whoever started it, once, as the first role would be paged: a rehearsal
+        shows the page and its Acknowledge without waking anyone. No escalation, no phone page."""
+        role = roles[0]
+        note = PagingNote(kind="paged", incident_id=incident.id, roles=[role], role_names=self._names([role]))
+        self._send_all(incident, [PageTarget(role=role, user=incident.opened_by, round=0, at=self.clock())], note)
+        self.incidents.record(
+            incident.id,
+            "paging.opened",
+            SYSTEM_ACTOR,
+            drill=True,
+            paged=[t.model_dump(mode="json") for t in note.paged],
+            deferred=[],
+            failed=[t.model_dump(mode="json") for t in note.failed],
+        )
+        self._safely(self.sender.note, incident, note)
+        self._complete_alert_step(incident, note)
         return note
 
     def _complete_alert_step(self, incident: Incident, note: PagingNote) -> None:
@@ -261,6 +282,8 @@ class PagingService:
             log.warning("paging: %s failed: %s", getattr(call, "__name__", call), exc)
 
     def _phone_trigger(self, incident: Incident, target: PageTarget) -> None:
+        if incident.drill:  # a rehearsal never rings a phone
+            return
         assert self.contacts is not None
         key = self.contacts.routing_key_of(target.user, target.role)
         if self.phone is None or key is None:
@@ -470,8 +493,6 @@ class PagingService:
         if self.contacts is None:
             return PagingView(configured=False, nobody_reason="no contacts file is configured")
         incident = self.incidents.get(incident_id)
-        if incident.drill:
-            return PagingView(configured=True, nobody_reason="a drill pages nobody")
         states = self.role_states(incident_id)
         if not states:
             return PagingView(configured=True, nobody_reason=f"the contacts file pages no role for {incident.severity}")

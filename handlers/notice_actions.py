@@ -26,6 +26,7 @@ from bot.incidents import Incident, UnknownIncident
 from bot.notice import NOTICE_TITLE, NoticeDelivery, audiences, record_notice
 from handlers.deps import HandlerDeps
 from handlers.limits import clip
+from handlers.message import SlackMessage
 from handlers.text import fmt_due, fmt_time, mention
 
 log = logging.getLogger(__name__)
@@ -112,9 +113,6 @@ def register(app: App, deps: HandlerDeps) -> None:
         except UnknownIncident:
             log.warning("stakeholder notice for an unknown incident %r", view.get("private_metadata"))
             return
-        if incident.drill:  # the button refuses already; a forged submission posts nothing either
-            log.warning("stakeholder notice for drill %s refused", incident.id)
-            return
         send_notice(deps, incident, user, text, chosen)
 
 
@@ -123,13 +121,18 @@ def send_notice(deps: HandlerDeps, incident: Incident, user: str, text: str, cho
     channels = audiences(deps.paging.contacts)
     post_text, blocks = notice_post(incident, text, user, deps.service.clock())
     deliveries: list[NoticeDelivery] = []
+    thread_ts: str | None = None
+    if incident.drill:  # a rehearsal's notice stays in its own thread, marked DRILL: stakeholders never see it
+        drilled = deps.publisher.marked(incident, SlackMessage(text=post_text, blocks=blocks))
+        post_text, blocks, thread_ts = drilled.text, drilled.blocks, incident.thread_ts
+        channels = {audience: incident.channel for audience in channels}
     for audience in chosen:
         channel = channels.get(audience)
         if channel is None:
             continue
         delivery = NoticeDelivery(audience=audience, channel=channel)
         try:
-            resp = client.chat_postMessage(channel=channel, text=post_text, blocks=blocks)
+            resp = client.chat_postMessage(channel=channel, text=post_text, blocks=blocks, thread_ts=thread_ts)
             delivery.ts = str(resp["ts"])
             delivery.permalink = str(client.chat_getPermalink(channel=channel, message_ts=delivery.ts)["permalink"])
         except SlackApiError as exc:

@@ -54,6 +54,7 @@ class SlackPageSender:
     def deliver(self, incident: Incident, page: Page, role_name: str, ack_by: datetime) -> PageDelivery:
         channel = str(self.client.conversations_open(users=page.user_id)["channel"]["id"])
         msg = page_dm(incident, page.role, role_name, page.round, ack_by, self.clock(), self.permalink(incident))
+        msg = self.publisher.marked(incident, msg)
         resp = self.client.chat_postMessage(channel=channel, text=msg.text, blocks=msg.blocks)
         return PageDelivery(channel=channel, ts=str(resp["ts"]))
 
@@ -65,7 +66,7 @@ class SlackPageSender:
         """One channel-level alert: a thread reply broadcast to the channel, so it is seen in both."""
         if incident.thread_ts is None:
             return
-        msg = channel_alert(incident, note, self.permalink(incident))
+        msg = self.publisher.marked(incident, channel_alert(incident, note, self.permalink(incident)))
         self.client.chat_postMessage(
             channel=incident.channel,
             thread_ts=incident.thread_ts,
@@ -78,12 +79,13 @@ class SlackPageSender:
         if not (page.dm_channel and page.dm_ts):
             return
         msg = page_dm_acknowledged(incident, role_name, ack, page.user_id, self.clock(), self.permalink(incident))
+        msg = self.publisher.marked(incident, msg)
         self.client.chat_update(channel=page.dm_channel, ts=page.dm_ts, text=msg.text, blocks=msg.blocks)
 
     def closed(self, incident: Incident, page: Page) -> None:
         if not (page.dm_channel and page.dm_ts):
             return
-        msg = page_dm_closed(incident, self.clock(), self.permalink(incident))
+        msg = self.publisher.marked(incident, page_dm_closed(incident, self.clock(), self.permalink(incident)))
         self.client.chat_update(channel=page.dm_channel, ts=page.dm_ts, text=msg.text, blocks=msg.blocks)
 
     def refresh(self, incident_id: str, step_id: str | None) -> None:

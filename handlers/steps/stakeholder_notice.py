@@ -25,9 +25,6 @@ def build(view: StepView) -> list[Block]:
 
 
 def _open(deps: HandlerDeps, click: StepClick) -> None:
-    if click.incident.drill:
-        tell_clicker(deps, click.payload, ":information_source: A drill sends no stakeholder notice; tick the steps.")
-        return
     channels = audiences(deps.paging.contacts)
     if not channels:
         tell_clicker(

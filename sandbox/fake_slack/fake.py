@@ -319,3 +319,10 @@ class FakeSlack:
             option_value=option_value,
             api_app_id=api_app_id,
         )
+
+    def view_submission_payload(
+        self, *, user_id: str, view_id: str, edits: dict[str, Any] | None = None, api_app_id: str = "A0SANDBOX"
+    ) -> dict[str, Any]:
+        return interactions.view_submission_payload(
+            self.ws, user_id=user_id, view_id=view_id, edits=edits or {}, api_app_id=api_app_id
+        )

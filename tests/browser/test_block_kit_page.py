@@ -181,7 +181,9 @@ def test_block_kit_renders_and_interacts_as_in_slack(
     assert not box.fake.injections()
 
     # Another person sees the channel but not alice's ephemeral.
-    page.get_by_label("Acting as").select_option(label="Bob Builder (@bob) — operator")
+    page.get_by_label("Acting as").select_option(
+        label="Bob Builder (@bob) — operator, Development lead (backup), Stakeholder"
+    )
     expect(channel.get_by_text("wiped by @alice")).to_be_visible()
     expect(channel.get_by_text("you picked backup b")).to_have_count(0)
     expect(message.get_by_role("combobox", name="Pick a backup")).to_have_value("")  # a choice is per person

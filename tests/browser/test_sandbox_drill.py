@@ -78,8 +78,18 @@ def test_rehearse_rollback_with_faults_by_hand(sandbox: LiveSandbox, browser_pag
     channel.get_by_role("button", name=re.compile(r"\d+ replies")).click()
     expect(step(thread, "Stop the application")).to_be_visible()
 
+    # Alice is paged by DM (development lead, and devops lead through the on-call group); she acknowledges.
+    page.get_by_role("navigation").get_by_role("button", name="Rollback Bot").click()
+    dm_page = channel.locator("article", has_text="you are paged as Development lead")
+    dm_page.get_by_role("button", name="Acknowledge").click()
+    expect(channel.get_by_role("heading", name=re.compile("RB-1: Development lead acknowledged"))).to_be_visible()
+    expect(channel.locator("article", has_text="Development lead acknowledged")).to_contain_text("Acknowledged by you")
+    page.get_by_role("navigation").get_by_role("button", name="# ops-incidents").click()
+    channel.get_by_role("button", name=re.compile(r"\d+ replies")).click()
+    expect(thread).to_contain_text("acknowledged")
+
     # A person who is not an operator presses Run: the bot refuses, to them only.
-    act_as(page, "Carol Oncall (@carol) — not an operator")
+    act_as(page, "Carol Oncall (@carol) — not an operator, Product manager")
     channel.get_by_role("button", name=re.compile(r"\d+ replies")).click()
     step(thread, "Stop the application").get_by_role("button", name="Run", exact=True).click()
     page.get_by_role("alertdialog").get_by_role("button", name="Run stop_app").click()
@@ -88,7 +98,7 @@ def test_rehearse_rollback_with_faults_by_hand(sandbox: LiveSandbox, browser_pag
     expect(host).to_contain_text("app running")
 
     # An operator stops the app, and a thread reply reaches the bot as a message event.
-    act_as(page, "Alice Admin (@alice) — operator")
+    act_as(page, "Alice Admin (@alice) — operator, Development lead")
     channel.get_by_role("button", name=re.compile(r"\d+ replies")).click()
     expect(thread.locator("article", has_text="Only operators can")).to_have_count(0)  # carol's, not alice's
     run_step(page, thread, "Stop the application", confirm="Run stop_app")

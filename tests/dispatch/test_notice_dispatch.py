@@ -18,7 +18,7 @@ from handlers.actions_ids import ActionId
 from sandbox.fake_slack import FakeSlack
 from sandbox.slack_user import build_view_submission
 from tests.conftest import SIGNING_SECRET, wait_for
-from tests.dispatch.test_rollback_dispatch import CHANNEL, click, open_incident
+from tests.dispatch.test_rollback_dispatch import CHANNEL, click, open_incident, slash
 
 CONTACTS = """
 roles:
@@ -41,9 +41,8 @@ def notice_bot(bot_settings: Settings, tmp_path: Path, fake_slack: FakeSlack) ->
     b.close()
 
 
-def _submit(fake: FakeSlack, bot: RollbackBot, view_id: str, text: str, audiences: list[str]) -> tuple[int, str]:
-    values = {"notice_text": {"notice_text": text}, "notice_audiences": {"notice_audiences": audiences}}
-    req = build_view_submission(fake, signing_secret=SIGNING_SECRET, user_id="U0BOB", view_id=view_id, values=values)
+def _submit(fake: FakeSlack, bot: RollbackBot, view_id: str, edits: dict[str, object]) -> tuple[int, str]:
+    req = build_view_submission(fake, signing_secret=SIGNING_SECRET, user_id="U0BOB", view_id=view_id, edits=edits)
     resp = bot.app.dispatch(req.bolt_request())
     return resp.status, resp.body
 
@@ -63,12 +62,17 @@ def test_notice_modal_is_prefilled_and_the_edited_text_reaches_its_channels(
     options = [o["value"] for o in view.view["blocks"][2]["element"]["options"]]
     assert options == ["development_team", "qa", "customer_support", "end_users"]
 
-    status, body = _submit(fake_slack, notice_bot, view.id, draft, [])
+    status, body = _submit(fake_slack, notice_bot, view.id, {"notice_audiences": []})
     assert status == 200 and json.loads(body)["errors"] == {"notice_audiences": "Choose at least one audience."}
     assert fake_slack.messages("C0DEV") == []
 
     edited = draft.replace("Updates follow", "Uploads are paused. Updates follow")
-    status, _ = _submit(fake_slack, notice_bot, view.id, edited, ["development_team", "qa", "end_users"])
+    status, _ = _submit(
+        fake_slack,
+        notice_bot,
+        view.id,
+        {"notice_text": edited, "notice_audiences": ["development_team", "qa", "end_users"]},
+    )
     assert status == 200
     wait_for(lambda: any(":mega:" in m.text for m in fake_slack.thread(CHANNEL, parent_ts)), what="thread link")
     for channel in ("C0DEV", "C0QA"):
@@ -113,3 +117,32 @@ def test_impact_comes_from_the_rollback_or_else_the_dry_run() -> None:
     assert "a dry run" in impact_line([_job("dry_run", lost)]) and "f4.png…" in impact_line([_job("dry_run", lost)])
     both = impact_line([_job("rollback", {"lost_rows": []}), _job("dry_run", lost)])
     assert both.startswith("No media uploads are lost (the rollback")
+
+
+def test_a_drill_pages_only_its_starter_and_keeps_its_notice_in_its_own_thread(
+    fake_slack: FakeSlack, notice_bot: RollbackBot
+) -> None:
+    """A rehearsal shows the page and the notice without reaching anyone who didn't start it."""
+    fake_slack.add_user("U0CAROL", "carol")
+    resp = slash(fake_slack, notice_bot, "drill production critical rehearsal", user="U0CAROL")
+    assert resp.status == 200
+    svc = notice_bot.deps.service
+    drill = wait_for(lambda: svc.open_for("production", drill=True), what="the drill")
+    sections = len(notice_bot.deps.runbook.sections)
+    wait_for(lambda: len(svc.section_messages(drill.id)) == sections, what="the drill's thread")
+    paged = wait_for(lambda: [e for e in svc.events(drill.id) if e.kind == "paging.opened"], what="the drill's page")
+    assert [t["user"] for t in paged[0].data["paged"]] == ["U0CAROL"]  # never U0ALICE, the real lead
+    opened = [str(c.get("users")) for c in fake_slack.calls("conversations.open")]
+    assert opened == ["U0CAROL"]  # one DM opened, to the starter
+    dms = [c for c in fake_slack.calls("chat.postMessage") if str(c["channel"]).startswith("D")]
+    assert len(dms) == 1 and "DRILL" in str(dms[0].get("text"))
+
+    comms_ts = svc.section_messages(drill.id)["comms"]
+    click(fake_slack, notice_bot, comms_ts, ActionId.NOTICE_OPEN, f"{drill.id}|comms.notify", user="U0CAROL")
+    view = wait_for(lambda: fake_slack.views(), what="modal opened")[0]
+    status, _ = _submit(fake_slack, notice_bot, view.id, {"notice_audiences": ["development_team", "qa"]})
+    assert status == 200
+    assert wait_for(lambda: [e for e in svc.events(drill.id) if e.kind == "notice.sent"], what="notice recorded")
+    assert fake_slack.messages("C0DEV") == [] and fake_slack.messages("C0QA") == []  # stakeholders never see it
+    thread = fake_slack.thread(CHANNEL, drill.thread_ts or "")
+    assert any("URGENT: Media Migration Rollback Initiated" in m.text and "DRILL" in m.text for m in thread)

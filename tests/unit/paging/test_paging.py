@@ -298,8 +298,11 @@ def test_a_timer_for_a_role_removed_from_the_contacts_file_does_nothing(
     assert rig.timers.get(f"escalate|{inc}|dev|0") is not None
 
 
-def test_a_drill_pages_nobody_and_says_so(rig: Rig) -> None:
+def test_a_drill_pages_only_its_starter_and_never_escalates(rig: Rig) -> None:
     drill = rig.svc.open("production", "critical", "rehearsal", "C0OPS", "U0OPENER", drill=True)
-    assert rig.paging.page_on_open(drill.id) is None
-    assert rig.sender.dms == [] and rig.timers.pending(drill.id) == []
-    assert rig.paging.view(drill.id).nobody_reason == "a drill pages nobody"
+    rig.paging.page_on_open(drill.id)
+    assert rig.sender.dms == [("U0OPENER", "dev", 0)]  # the starter, as the first role; nobody else
+    assert [t.user for t in rig.sender.notes[0].paged] == ["U0OPENER"] and not rig.sender.notes[0].deferred
+    assert rig.advance(hours=12) == []  # no escalation, no deferred page, no channel alert
+    assert rig.sender.dms == [("U0OPENER", "dev", 0)] and rig.sender.alerts == []
+    assert rig.paging.acknowledge(drill.id, "dev", "U0OPENER", "dm")
