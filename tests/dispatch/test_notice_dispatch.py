@@ -144,5 +144,5 @@ def test_a_drill_pages_only_its_starter_and_keeps_its_notice_in_its_own_thread(
     assert status == 200
     assert wait_for(lambda: [e for e in svc.events(drill.id) if e.kind == "notice.sent"], what="notice recorded")
     assert fake_slack.messages("C0DEV") == [] and fake_slack.messages("C0QA") == []  # stakeholders never see it
-    thread = fake_slack.thread(CHANNEL, drill.thread_ts or "")
+    thread = fake_slack.thread(CHANNEL, svc.get(drill.id).thread_ts or "")  # read now: attached after open
     assert any("URGENT: Media Migration Rollback Initiated" in m.text and "DRILL" in m.text for m in thread)

@@ -261,7 +261,8 @@ def test_option_1_fails_then_option_2_restores_and_the_record_has_it_all(drill: 
     v1 = wait_for(lambda: [f for f in drill.fake.files() if f.completed], timeout_s=20, what="record uploaded")[0]
     assert v1.filename == "RB-1-record-v1.md" and v1.thread_ts == parent_ts
     markdown = (v1.content or b"").decode()
-    stored = drill.bot.deps.records.keeper.archive.get("RB-1", 1)
+    archive = drill.bot.deps.records.keeper.archive
+    stored = wait_for(lambda: (r := archive.get("RB-1", 1)).file_id and r, what="the upload noted on the version")
     assert stored.markdown == markdown and stored.file_id == v1.id
     record = stored.record()
     jsonschema.validate(json.loads(stored.json_text), record_json_schema())
@@ -305,7 +306,6 @@ def test_option_1_fails_then_option_2_restores_and_the_record_has_it_all(drill: 
     wait_for(lambda: drill.service.get("RB-1").is_open, what="reopened")
     resolve_via_dialog(drill, OPERATOR, {"root_cause": "a manual DELETE after the rollback"})
     wait_for(lambda: len([f for f in drill.fake.files() if f.completed]) == 2, timeout_s=20, what="v2 uploaded")
-    archive = drill.bot.deps.records.keeper.archive
     assert [s.version for s in archive.versions("RB-1")] == [1, 2]
     assert archive.get("RB-1", 1).markdown == markdown
     assert archive.get("RB-1", 2).record().notes.root_cause == "a manual DELETE after the rollback"
