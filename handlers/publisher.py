@@ -100,6 +100,7 @@ class ThreadPublisher:
         self.queue = queue or PublishQueue()
         self.in_doubt_grace_s = in_doubt_grace_s
         self._ephemerals = itertools.count()
+        self._context_slot = threading.local()  # (snapshot, its SectionContext) per worker thread
         self._renderers: dict[str, Renderer] = {
             "parent": self._render_parent,
             "section": self._render_section,
@@ -187,6 +188,16 @@ class ThreadPublisher:
 
     # -- rendering ----------------------------------------------------------------------------------
     def context(self, snap: IncidentSnapshot) -> SectionContext:
+        """What every section of one snapshot shares; built once per snapshot (its follow-up tasks are
+        one read), however many sections a redraw renders from it."""
+        cached = getattr(self._context_slot, "value", None)
+        if cached is not None and cached[0] is snap:
+            return cached[1]
+        ctx = self._build_context(snap)
+        self._context_slot.value = (snap, ctx)
+        return ctx
+
+    def _build_context(self, snap: IncidentSnapshot) -> SectionContext:
         env = snap.incident.environment
         return SectionContext(
             agent_url=self.agent_url_for(env),

@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 from bot.incidents import IncidentService
 from bot.record.keeper import RecordKeeper
 from bot.record.model import ClosingNotes
-from bot.record.timeline import ThreadMessage
+from bot.record.timeline import SlackThreadMessage
 from bot.record.versions import StoredRecord
 from handlers.thread_history import ThreadUnreadable, UserNames, fetch_thread
 
@@ -87,7 +87,7 @@ class RecordPublisher:
             self._reply(incident_id, f":warning: The incident record of {incident_id} could not be written: {exc}")
             return None
 
-    def _user_ids(self, incident_id: str, thread: list[ThreadMessage] | None) -> set[str]:
+    def _user_ids(self, incident_id: str, thread: list[SlackThreadMessage] | None) -> set[str]:
         ids = {e.actor for e in self.service.events(incident_id) if e.actor}
         ids |= {s.actor for s in self.service.steps(incident_id).values() if s.actor}
         ids |= {m.user for m in thread or [] if m.user}
@@ -101,7 +101,7 @@ class RecordPublisher:
 
     def _publish(self, incident_id: str, by: str, kind: Literal["full", "short"], notes: ClosingNotes) -> StoredRecord:
         incident = self.service.get(incident_id)
-        thread: list[ThreadMessage] | None = None
+        thread: list[SlackThreadMessage] | None = None
         thread_note = ""
         if incident.thread_ts:
             try:

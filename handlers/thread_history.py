@@ -16,7 +16,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.record.timeline import ThreadMessage, ts_sort_key
+from bot.record.timeline import SlackThreadMessage, ts_sort_key
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class ThreadUnreadable(Exception):
     """The thread could not be read completely (the message says why, e.g. not_in_channel)."""
 
 
-def to_thread_message(raw: dict[str, Any]) -> ThreadMessage:
+def to_thread_message(raw: dict[str, Any]) -> SlackThreadMessage:
     files = [str(f.get("title") or f.get("name") or f.get("id")) for f in raw.get("files") or [] if isinstance(f, dict)]
     reactions = {
         str(r["name"]): [str(u) for u in r.get("users") or []]
@@ -35,7 +35,7 @@ def to_thread_message(raw: dict[str, Any]) -> ThreadMessage:
         if isinstance(r, dict) and r.get("name")
     }
     edited = raw.get("edited") or {}
-    return ThreadMessage(
+    return SlackThreadMessage(
         ts=str(raw["ts"]),
         user=raw.get("user"),
         bot_id=raw.get("bot_id"),
@@ -49,13 +49,13 @@ def to_thread_message(raw: dict[str, Any]) -> ThreadMessage:
 
 def fetch_thread(
     client: WebClient, channel: str, thread_ts: str, *, limit: int = REPLIES_PAGE_LIMIT
-) -> list[ThreadMessage]:
+) -> list[SlackThreadMessage]:
     """All messages of the thread (parent first), ordered by ts, each once.
 
     Raises ThreadUnreadable when any page fails after the client's retries: a partial thread
     would silently drop what people said, so the caller records the reason instead.
     """
-    seen: dict[str, ThreadMessage] = {}
+    seen: dict[str, SlackThreadMessage] = {}
     pages = 0
     try:
         for page in client.conversations_replies(channel=channel, ts=thread_ts, limit=limit):

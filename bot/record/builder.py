@@ -27,7 +27,7 @@ from bot.record.model import (
     RecordSummary,
     ResolutionStep,
 )
-from bot.record.timeline import Labels, ThreadMessage, merge_timeline
+from bot.record.timeline import Labels, SlackThreadMessage, merge_timeline
 from ops.models import utcnow
 
 
@@ -154,7 +154,7 @@ class RecordBuilder:
         version: int = 1,
         kind: Literal["full", "short"] = "full",
         notes: ClosingNotes | None = None,
-        thread: list[ThreadMessage] | None = None,
+        thread: list[SlackThreadMessage] | None = None,
         thread_note: str = "",
         own_ids: frozenset[str] = frozenset(),
         names: Mapping[str, str] | None = None,

@@ -14,7 +14,7 @@ from bot.incidents import IncidentService
 from bot.record.builder import RecordBuilder
 from bot.record.markdown import render_markdown
 from bot.record.model import ClosingNotes, FollowUpItem
-from bot.record.timeline import ThreadMessage
+from bot.record.timeline import SlackThreadMessage
 from bot.record.versions import RecordArchive, StoredRecord
 from ops.models import utcnow
 
@@ -35,7 +35,7 @@ class RecordKeeper:
         by: str | None,
         kind: Literal["full", "short"] = "full",
         notes: ClosingNotes | None = None,
-        thread: list[ThreadMessage] | None = None,
+        thread: list[SlackThreadMessage] | None = None,
         thread_note: str = "",
         own_ids: frozenset[str] = frozenset(),
         names: Mapping[str, str] | None = None,

@@ -58,7 +58,7 @@ STEP_VERBS = {
 }
 
 
-class ThreadMessage(BaseModel):
+class SlackThreadMessage(BaseModel):
     """One message of the incident thread as the Slack edge read it (no Slack types beyond strings)."""
 
     ts: str
@@ -132,7 +132,7 @@ def _facts_from_events(events: Iterable[Event]) -> dict[str, _MessageFacts]:
 
 def message_entries(
     events: Iterable[Event],
-    fetched: list[ThreadMessage] | None,
+    fetched: list[SlackThreadMessage] | None,
     *,
     parent_ts: str | None,
     own_ids: frozenset[str],
@@ -314,7 +314,7 @@ def event_entries(
 
 def merge_timeline(
     events: list[Event],
-    fetched: list[ThreadMessage] | None,
+    fetched: list[SlackThreadMessage] | None,
     *,
     parent_ts: str | None,
     own_ids: frozenset[str],

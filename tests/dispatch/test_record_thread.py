@@ -95,7 +95,8 @@ def dispatch(fake: FakeSlack, bot: RollbackBot, event: dict, retry_num: int | No
 def test_edits_deletions_and_pins_reach_the_record_once(fake_slack: FakeSlack, bot: RollbackBot) -> None:
     svc = bot.deps.service
     inc = svc.open("production", "critical", "media 500s", CHANNEL, "U0ALICE")
-    parent_ts = bot.deps.publisher.open_thread(inc)
+    bot.deps.publisher.open_thread(inc)  # posting is asynchronous: wait for the parent's ts
+    parent_ts = wait_for(lambda: svc.get(inc.id).thread_ts, what="the thread")
     kinds = lambda: [e.kind for e in svc.events(inc.id) if e.kind.startswith("thread.")]  # noqa: E731
 
     first = fake_slack.write_in_thread(CHANNEL, "U0BOB", "DB looks locked", thread_ts=parent_ts)
@@ -145,7 +146,8 @@ def test_edits_deletions_and_pins_reach_the_record_once(fake_slack: FakeSlack, b
 def test_messages_written_while_the_bot_was_down_come_from_the_thread(fake_slack: FakeSlack, bot: RollbackBot) -> None:
     svc = bot.deps.service
     inc = svc.open("production", "critical", "media 500s", CHANNEL, "U0ALICE")
-    parent_ts = bot.deps.publisher.open_thread(inc)
+    bot.deps.publisher.open_thread(inc)  # posting is asynchronous: wait for the parent's ts
+    parent_ts = wait_for(lambda: svc.get(inc.id).thread_ts, what="the thread")
     missed = fake_slack.write_in_thread(
         CHANNEL, "U0CAROL", "restarted nginx too", thread_ts=parent_ts
     )  # never dispatched
@@ -160,7 +162,8 @@ def test_messages_written_while_the_bot_was_down_come_from_the_thread(fake_slack
 def test_cancel_writes_a_short_record_and_a_non_operator_cannot_close(fake_slack: FakeSlack, bot: RollbackBot) -> None:
     svc = bot.deps.service
     inc = svc.open("production", "critical", "media 500s", CHANNEL, "U0ALICE")
-    parent_ts = bot.deps.publisher.open_thread(inc)
+    bot.deps.publisher.open_thread(inc)  # posting is asynchronous: wait for the parent's ts
+    parent_ts = wait_for(lambda: svc.get(inc.id).thread_ts, what="the thread")
 
     def press(action: str, user: str) -> None:
         req = build_block_action(
