@@ -276,6 +276,8 @@ class ThreadPublisher:
             if outcome == "posted" and row.key == PARENT_KEY:
                 snap = self.service.snapshot(incident_id)  # now with the thread
                 self._after_parent(snap.incident)
+        if snap.incident.thread_ts is not None:
+            self._after_parent(snap.incident)  # notes a crash kept from going up (a no-op once posted)
 
     def _post_one(self, snap: IncidentSnapshot, row: ThreadMessage) -> PostOutcome:
         """``posted`` (or found already there); ``skip``: still in doubt, the next rows may go on
