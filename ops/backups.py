@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from ops.baseline import baseline_from_counts, write_baseline
 from ops.deployment import Deployment
-from ops.errors import OpInputError, OpRefused
+from ops.errors import OpError, OpInputError, OpRefused
 from ops.host import Host
 from ops.leftovers import temp_name
 from ops.models import (
@@ -392,9 +392,19 @@ def create_backup(
     stopped (rollback, restore): it isn't read again. The copy's own integrity_check still runs."""
     started = utcnow()
     dep = host.deployment
-    health = health or assess(dep)
+    # Without a caller's assessment, judge the file alone: the copy below is the DB's bytes under a
+    # read lock and gets a full integrity_check (a superset of quick_check), so a copy that passes
+    # means the DB would have passed too; when the copy fails, the full assessment runs and decides
+    # which refusal it is (a broken DB, or a bad copy), as it did before the copy.
+    full_health = health is not None
+    health = health or assess(dep, integrity=False)
     if health.broken:
         raise broken_db_error(health, "back up main.db")
+
+    def refuse(err: OpRefused) -> OpError:
+        now = health if full_health else assess(dep)
+        return broken_db_error(now, "back up main.db") if now.broken else err
+
     dep.backups_dir.mkdir(parents=True, exist_ok=True)
     tmp = dep.backups_dir / temp_name("backup", ".part")
     say(progress, f"backing up {dep.db_path.name} (consistent copy under a SQLite read lock)")
@@ -402,10 +412,10 @@ def create_backup(
         try:
             digest = snapshot_copy(dep.db_path, tmp)
         except sqlite3.Error as exc:
-            raise OpRefused("db_unreadable", f"cannot back up {dep.db_path}: {exc}") from exc
+            raise refuse(OpRefused("db_unreadable", f"cannot back up {dep.db_path}: {exc}")) from exc
         chk = check_db(tmp)
         if not chk.valid:
-            raise OpRefused("backup_check_failed", f"backup failed integrity_check: {chk.integrity}")
+            raise refuse(OpRefused("backup_check_failed", f"backup failed integrity_check: {chk.integrity}"))
         final = _publish(tmp, dep.backups_dir, label)
     finally:
         tmp.unlink(missing_ok=True)
