@@ -144,5 +144,8 @@ def test_a_drill_pages_only_its_starter_and_keeps_its_notice_in_its_own_thread(
     assert status == 200
     assert wait_for(lambda: [e for e in svc.events(drill.id) if e.kind == "notice.sent"], what="notice recorded")
     assert fake_slack.messages("C0DEV") == [] and fake_slack.messages("C0QA") == []  # stakeholders never see it
-    thread = fake_slack.thread(CHANNEL, drill.thread_ts or "")
+    # ``drill`` was read before its thread's parent was posted: read its thread_ts now
+    current = svc.open_for("production", drill=True)
+    assert current is not None and current.thread_ts, current
+    thread = fake_slack.thread(CHANNEL, current.thread_ts)
     assert any("URGENT: Media Migration Rollback Initiated" in m.text and "DRILL" in m.text for m in thread)
