@@ -35,6 +35,7 @@ from app.serving import serve_in_thread
 from app.settings import AgentTarget, Settings
 from bot.contacts import example_contacts_text
 from bot.domain import AgentJob
+from bot.runbook.steps import AgentOpStep
 from handlers.actions_ids import ActionId
 from sandbox.fake_slack import FakeSlack, seed_demo_workspace
 from sandbox.sandbox_host import SandboxHost
@@ -135,6 +136,13 @@ class Drill:
             return [e for e in self.service.events(self.incident) if e.step_id == step_id]
 
         events = len(step_events())
+        step = self.bot.deps.runbook.step(step_id)
+        chosen = self.service.get(self.incident).chosen_backup
+        if isinstance(step, AgentOpStep) and step.agent_args_from == "chosen_backup" and step.confirm and chosen:
+            # The thread is redrawn after a choice, asynchronously: press Run once it names the backup.
+            pinned = f"{self.incident}|{step_id}|{chosen}"
+            drawn = lambda: str(self.fake.message(CHANNEL, self._ts(step_id)).blocks)  # noqa: E731
+            _wait(lambda: pinned in drawn(), f"Run pinned to {chosen}")
         # Press the button as drawn now (a restore's value pins the backup its dialog names).
         self.driver.click(user, CHANNEL, self._ts(step_id), action, block_id=f"a|{step_id}")
         _wait(lambda: len(step_events()) > events, f"the Run click on {step_id}")
