@@ -1,6 +1,7 @@
-"""``rollback-bot serve | demo [--drill] | check-config``.
+"""``rollback-bot serve | demo [--drill] | check-config`` plus the record commands (app/record_cli.py).
 
-Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage (one line naming the variable).
+Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage (one line naming the variable),
+or an unknown incident or record version.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import argparse
 import logging
 import sys
 
+from app.record_cli import add_record_commands
 from app.settings import BotConfigError, Settings, load_settings
 from bot.contacts import Contacts, ContactsError, load_contacts
 
@@ -90,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--port", type=int, default=8787, help="port of the sandbox page (any free one if taken)")
     demo.add_argument("--keep", action="store_true", help="keep the sandbox's temp folder after Ctrl-C")
     demo.set_defaults(func=cmd_demo)
+    add_record_commands(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -34,6 +35,7 @@ from app.serving import serve_in_thread
 from app.settings import AgentTarget, Settings
 from bot.contacts import example_contacts_text
 from bot.domain import AgentJob
+from bot.runbook.steps import AgentOpStep
 from handlers.actions_ids import ActionId
 from sandbox.fake_slack import FakeSlack, seed_demo_workspace
 from sandbox.sandbox_host import SandboxHost
@@ -129,13 +131,24 @@ class Drill:
     def run(self, user: str, step_id: str, action: ActionId = ActionId.STEP_RUN) -> AgentJob | None:
         name = self.fake.ws.users[user].name
         before = {j.request_id for j in self.service.jobs(self.incident)}
-        events = len(self.service.events(self.incident))
+
+        def step_events() -> list[Any]:  # paging runs alongside: only this step's events say the click landed
+            return [e for e in self.service.events(self.incident) if e.step_id == step_id]
+
+        events = len(step_events())
+        step = self.bot.deps.runbook.step(step_id)
+        chosen = self.service.get(self.incident).chosen_backup
+        if isinstance(step, AgentOpStep) and step.agent_args_from == "chosen_backup" and step.confirm and chosen:
+            # The thread is redrawn after a choice, asynchronously: press Run once it names the backup.
+            pinned = f"{self.incident}|{step_id}|{chosen}"
+            drawn = lambda: str(self.fake.message(CHANNEL, self._ts(step_id)).blocks)  # noqa: E731
+            _wait(lambda: pinned in drawn(), f"Run pinned to {chosen}")
         # Press the button as drawn now (a restore's value pins the backup its dialog names).
         self.driver.click(user, CHANNEL, self._ts(step_id), action, block_id=f"a|{step_id}")
-        _wait(lambda: len(self.service.events(self.incident)) > events, f"the Run click on {step_id}")
+        _wait(lambda: len(step_events()) > events, f"the Run click on {step_id}")
         new = [j for j in self.service.jobs(self.incident) if j.request_id not in before]
         if not new:
-            last = self.service.events(self.incident)[-1]
+            last = step_events()[-1]
             _say(f"{name} presses Run on {step_id}: not started ({last.kind}: {last.data.get('reason')})")
             return None
         rid = new[0].request_id
@@ -174,6 +187,22 @@ class Drill:
         parent = self.service.get(self.incident).thread_ts or ""
         said = f"chose option {option}."
         _wait(lambda: any(said in m.text for m in self.fake.thread(CHANNEL, parent)), f"the option {option} reply")
+
+    def resolve(self, user: str, edits: dict[str, str], out: Path) -> Path:
+        """Resolve through the dialog (the bot's prefill, with ``edits``); save the uploaded record."""
+        parent = self.service.get(self.incident).thread_ts or ""
+        before = {v.id for v in self.fake.views()}
+        self.driver.click(user, CHANNEL, parent, ActionId.INCIDENT_RESOLVE, value=self.incident)
+        _wait(lambda: [v for v in self.fake.views() if v.id not in before], "the Resolve dialog")
+        view = next(v for v in self.fake.views() if v.id not in before)
+        self.driver.submit_view(user, view.id, edits)
+        name = f"{self.incident}-record-v1.md"
+        _wait(lambda: [f for f in self.fake.files() if f.filename == name and f.completed], "the record upload")
+        upload = next(f for f in self.fake.files() if f.filename == name and f.completed)
+        path = out / name
+        path.write_bytes(upload.content or b"")
+        _say(f"{self.fake.ws.users[user].name} resolves {self.incident}; the record is uploaded to the thread ({path})")
+        return path
 
     def render(self) -> str:
         ts = self.service.get(self.incident).thread_ts or ""
@@ -248,6 +277,11 @@ def run_demo(out_dir: str | Path = "demo-out") -> int:
                 production_drill(prod)
                 stage = Drill(bot, fake, driver, "staging")
                 staging_drill(stage, hosts["staging"])
+                stage.resolve(
+                    ALICE,
+                    {"lessons_learned": "A manual DELETE after a rollback forces option 2: no hand edits."},
+                    out,
+                )
         threads = [prod.render(), stage.render()]
         text = "\n\n".join(threads)
         (out / "threads.txt").write_text(text + "\n")

@@ -22,22 +22,26 @@ from slack_sdk.http_retry.builtin_handlers import (
 from app.settings import Settings
 from bot.agents import AgentDirectory
 from bot.contacts import load_contacts
+from bot.follow_ups import FollowUpService
 from bot.incidents import IncidentService
 from bot.jobs import JobRunner
 from bot.pagerduty import PagerDutyEvents
 from bot.paging import PagingService
 from bot.permissions import OperatorPolicy
+from bot.record.keeper import RecordKeeper
 from bot.reminders import ReminderService
 from bot.runbook import load_runbook
 from bot.store import Store
 from bot.thread_plan import ThreadPlan
 from bot.timers import TimerService
-from handlers import incident_actions, notice_actions, rollback_command, steps, thread_events
+from handlers import follow_up_actions, incident_actions, notice_actions, rollback_command, steps, thread_events
 from handlers.agent_presenter import SlackJobPresenter
 from handlers.deps import HandlerDeps
+from handlers.notes_publisher import NotesPublisher
 from handlers.paging_sender import SlackPageSender
 from handlers.publisher import ThreadPublisher
 from handlers.reconciler import ThreadReconciler
+from handlers.record_publisher import RecordPublisher
 from handlers.reminders import SlackReminderSender
 
 log = logging.getLogger(__name__)
@@ -58,6 +62,8 @@ class RollbackBot:
         if self.phone is not None:
             self.phone.close()
         self.deps.runner.close()
+        self.deps.notes.close()
+        self.deps.records.close()
         self.deps.publisher.close()
         self.store.close()
 
@@ -114,6 +120,11 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
     agents = AgentDirectory(settings.rollback_agents)
 
     plan = ThreadPlan(store, runbook)
+
+    def role_names() -> dict[str, str]:
+        return {r: contacts.role_name(r) for r in contacts.roles} if contacts else {}
+
+    notes = NotesPublisher(slack, service, role_names=role_names)
     publisher = ThreadPublisher(
         slack,
         service,
@@ -123,6 +134,18 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         paging_for=lambda incident_id: paging.view(incident_id),
         deployment_for=agents.deployment_for,
         post_client=build_post_client(slack),
+        follow_ups_for=lambda incident_id: {f.step_id: f for f in follow_ups.items(incident_id)},
+        time_zone=settings.rollback_time_zone,
+        after_parent=notes.post,
+        on_change=notes.refresh,
+    )
+    keeper = RecordKeeper(service, time_zone=settings.rollback_time_zone)
+    records = RecordPublisher(
+        slack,
+        service,
+        keeper,
+        on_stored=publisher.refresh_parent,
+        role_names=role_names,
     )
     runner = JobRunner(service, agents, SlackJobPresenter(publisher, service))
 
@@ -134,6 +157,7 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
     phone = PagerDutyEvents(settings.rollback_pagerduty_events_url) if contacts and contacts.uses_pagerduty else None
     paging = PagingService(store, service, contacts, timers, sender, group_members, phone=phone)
     reminders = ReminderService(service, timers, SlackReminderSender(publisher, service.clock))
+    follow_ups = FollowUpService(service, timers)
     deps = HandlerDeps(
         environments=settings.environments,
         default_environment=settings.rollback_default_environment,
@@ -143,6 +167,10 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         runner=runner,
         paging=paging,
         reminders=reminders,
+        notes=notes,
+        records=records,
+        follow_ups=follow_ups,
+        time_zone=settings.rollback_time_zone,
     )
     # Every listener, by what it answers: the slash command, each step kind's controls, the
     # parent's Resolve / Cancel, and thread messages.
@@ -150,10 +178,13 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
     steps.register(app, deps)
     incident_actions.register(app, deps)
     thread_events.register(app, deps)
+    follow_up_actions.register(app, deps)
     notice_actions.register(app, deps)  # the notice modal's submission (its button is a step control)
     reconciler = ThreadReconciler(publisher, service).start()  # first: repair what a crash left behind
     if recovered := runner.recover():
         log.info("re-attached to %d agent job(s) left running by the previous process", recovered)
+    if unwritten := records.recover():
+        log.info("writing %d incident record(s) the previous process did not finish", unwritten)
     if armed := timers.start():
         log.info("re-armed %d pending timer(s) from the store", armed)
     return RollbackBot(app=app, deps=deps, store=store, timers=timers, reconciler=reconciler, phone=phone)

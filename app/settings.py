@@ -10,6 +10,7 @@ import json
 import re
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
@@ -32,6 +33,7 @@ class Settings(BaseSettings):
     rollback_agents: dict[str, AgentTarget] = Field(default_factory=dict)
     rollback_operators: Annotated[list[str], NoDecode] = Field(default_factory=list)
     rollback_operator_group: str | None = None
+    rollback_time_zone: str = "UTC"
     # bolt runs listeners (ack, then the Slack calls after it) on this many threads; with bolt's
     # default of 5, acks queue behind other clicks' post-ack work under load (bench/README.md)
     rollback_listener_workers: int = Field(default=32, ge=1, le=1024)
@@ -82,6 +84,16 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, v: Any) -> Any:
         """``VAR=`` (as in an exported .env.example) means "not set", not "the current folder"."""
         return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("rollback_time_zone")
+    @classmethod
+    def _time_zone(cls, v: str) -> str:
+        name = v.strip() or "UTC"
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as Europe/Berlin or UTC") from None
+        return name
 
     @field_validator("rollback_store_path")
     @classmethod

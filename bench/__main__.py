@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 
-from bench import ack_load, db_ops, fixture, slack_ack
+from bench import ack_load, db_ops, fixture, record, slack_ack
 from bench.report import Budget, Row, table
 
 WATCHDOG_MARGIN_S = 120.0
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--size", choices=sorted(fixture.SIZES), default="small", help="deployment size (default small)")
     ap.add_argument("--quick", action="store_true", help="tiny deployment, 3 iterations (smoke run)")
-    ap.add_argument("--only", choices=("slack", "load", "db"), help="run one group")
+    ap.add_argument("--only", choices=("slack", "load", "db", "record"), help="run one group")
     ap.add_argument("--iterations", type=int, help="timed samples per goal (default 30 Slack, DB by size)")
     ap.add_argument("--budget", type=float, help="seconds for the whole run (soft; default by size)")
     args = ap.parse_args(argv)
@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
             rows += slack_ack.run(iterations=slack_n, budget=budget.share(0.3 if args.only is None else 1.0))
         if args.only in (None, "load") and size != "tiny":
             rows += ack_load.rows(total=ACK_LOAD_TOTAL[size], concurrency=50)
+        if args.only in (None, "record"):
+            sizes = (100, 200, 400, 800) if size == "tiny" else record.SIZES
+            rows += record.run(iterations=db_n, sizes=sizes, budget=budget.share(1.0))
     finally:
         timer.cancel()
     print(f"\n## make bench SIZE={size}\n")

@@ -336,6 +336,31 @@ class IncidentService:
                 self._append(incident_id, f"incident.{state.value}", actor, None, {"resolution": text})
         return changed
 
+    def reopen(self, incident_id: str, actor: str, reason: str | None = None) -> bool:
+        """Reopen a closed incident (e.g. the fix did not hold); False if it is open already.
+
+        Raises IncidentAlreadyOpen when its environment has another open incident by now. Closing
+        it again writes a new record version; the earlier ones are kept.
+        """
+        with self.store.transaction():
+            incident = self.get(incident_id)
+            if incident.is_open:
+                return False
+            other = self.open_for(incident.environment)
+            if other is not None:
+                raise IncidentAlreadyOpen(other)
+            changed = self.store.cond_update(
+                "incidents",
+                {"id": incident_id},
+                {"state": IncidentState.open.value, "closed_at": None, "closed_by": None, "resolution": None},
+                {"state": incident.state.value},
+            )
+            if changed:
+                self._append(
+                    incident_id, "incident.reopened", actor, None, {"reason": reason, "was": incident.state.value}
+                )
+        return changed
+
     def close(self, incident_id: str, actor: str, state: IncidentState | str) -> CloseOutcome:
         """Resolve or cancel on someone's click: the opener or an operator, never while a job runs.
 
@@ -345,8 +370,28 @@ class IncidentService:
         if target == IncidentState.open:
             raise ValueError("close needs resolved or cancelled")
         verb = "resolve" if target == IncidentState.resolved else "cancel"
+        refused = self.close_refusal(incident_id, actor, verb)
+        if refused is not None:
+            return refused
         incident = self.get(incident_id)
-        # The opener may close their own incident (e.g. opened by mistake); otherwise operators only.
+        minutes = (self.clock() - incident.opened_at).total_seconds() / 60
+        if target == IncidentState.resolved:
+            met = "met" if minutes <= incident.target_minutes else "missed"
+            text = f"resolved after {minutes:.0f} min (target {incident.target_minutes} min {met})"
+        else:
+            text = f"cancelled after {minutes:.0f} min"
+        if not self._close(incident.id, target, actor, text):
+            return CloseOutcome(closed=False, incident=self.get(incident.id), refusal=CloseRefusal.already_closed)
+        return CloseOutcome(closed=True, incident=self.get(incident.id), resolution=text)
+
+    def close_refusal(self, incident_id: str, actor: str, verb: str) -> CloseOutcome | None:
+        """Why ``actor`` may not ``verb`` (resolve, cancel, reopen) the incident now, or None.
+
+        The opener may close their own incident (e.g. opened by mistake); otherwise operators only;
+        and never while an agent job runs (its result must land in an open incident). A permission
+        refusal is recorded. Resolve asks before opening its dialog, and again on submit.
+        """
+        incident = self.get(incident_id)
         if actor != incident.opened_by and not self.operators.allowed(actor)[0]:
             self.record(incident.id, "permission.refused", actor, attempted=verb, reason="not an operator")
             return CloseOutcome(closed=False, incident=incident, refusal=CloseRefusal.not_allowed)
@@ -358,15 +403,9 @@ class IncidentService:
                 refusal=CloseRefusal.job_running,
                 running_operation=running[0].operation,
             )
-        minutes = (self.clock() - incident.opened_at).total_seconds() / 60
-        if target == IncidentState.resolved:
-            met = "met" if minutes <= incident.target_minutes else "missed"
-            text = f"resolved after {minutes:.0f} min (target {incident.target_minutes} min {met})"
-        else:
-            text = f"cancelled after {minutes:.0f} min"
-        if not self._close(incident.id, target, actor, text):
-            return CloseOutcome(closed=False, incident=self.get(incident.id), refusal=CloseRefusal.already_closed)
-        return CloseOutcome(closed=True, incident=self.get(incident.id), resolution=text)
+        if verb != "reopen" and not incident.is_open:
+            return CloseOutcome(closed=False, incident=incident, refusal=CloseRefusal.already_closed)
+        return None
 
     def authorize_run(self, incident_id: str, actor: str, attempted: str, step_id: str | None = None) -> Authorization:
         """Only operators run agent operations; a refusal is recorded in the timeline."""
@@ -553,7 +592,9 @@ class IncidentService:
             self.get(incident_id)
             return self._append(incident_id, kind, actor, step_id, data)
 
-    def record_thread_message(self, incident_id: str, author: str | None, ts: str, text: str) -> bool:
+    def record_thread_message(
+        self, incident_id: str, author: str | None, ts: str, text: str, files: list[str] | None = None
+    ) -> bool:
         """Keep what someone wrote in the incident's thread, once per message ``ts`` (Slack redelivers
         events it thinks were not acked); False if it was already kept."""
         with self.store.transaction():
@@ -565,7 +606,10 @@ class IncidentService:
             )
             if seen:
                 return False
-            self._append(incident_id, "thread.message", author, None, {"ts": ts, "text": text})
+            data: dict[str, Any] = {"ts": ts, "text": text}
+            if files:
+                data["files"] = files
+            self._append(incident_id, "thread.message", author, None, data)
             return True
 
     def events(self, incident_id: str) -> list[Event]:

@@ -18,6 +18,9 @@ class ActionId(StrEnum):
     BACKUP_SELECT = "backup_select"
     INCIDENT_RESOLVE = "incident_resolve"
     INCIDENT_CANCEL = "incident_cancel"
+    INCIDENT_REOPEN = "incident_reopen"
+    FOLLOW_UP_ASSIGN = "follow_up_assign"
+    FOLLOW_UP_DONE = "follow_up_done"
     PAGE_ACK = "page_ack"
     NOTICE_OPEN = "notice_open"
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -41,6 +42,13 @@ def _message(text: str, blocks: list[Block]) -> SlackMessage:
     return SlackMessage(text=clip(text, 3000), blocks=check_limits(dicts))
 
 
+class RecordLink(BaseModel):
+    """The latest stored record version of a closed incident, and where it was uploaded."""
+
+    version: int
+    url: str | None = None
+
+
 def incident_parent(
     incident: Incident,
     *,
@@ -49,6 +57,7 @@ def incident_parent(
     agent_url: str | None,
     now: datetime | None = None,
     paging: PagingView | None = None,
+    record: RecordLink | None = None,
 ) -> SlackMessage:
     """The channel message that anchors the incident thread (``paging``: who was paged, by role)."""
     due = fmt_due(incident.due_at, now) if now and incident.is_open else fmt_time(incident.due_at)
@@ -89,12 +98,6 @@ def incident_parent(
                         action_id=ActionId.INCIDENT_RESOLVE,
                         value=incident.id,
                         style="primary",
-                        confirm=confirm_dialog(
-                            f"Resolve {incident.id}?",
-                            f"Close {incident.id} on {incident.environment} as resolved. Its buttons stop working "
-                            "and a new /rollback can be opened for this environment.",
-                            confirm="Resolve",
-                        ),
                     ),
                     ButtonElement(
                         text="Cancel incident",
@@ -103,7 +106,7 @@ def incident_parent(
                         confirm=confirm_dialog(
                             f"Cancel {incident.id}?",
                             f"Close {incident.id} on {incident.environment} as cancelled (opened by mistake, "
-                            "or a duplicate). Nothing on the host is changed.",
+                            "or a duplicate). Nothing on the host is changed; a short record is posted.",
                             confirm="Cancel incident",
                         ),
                     ),
@@ -115,6 +118,28 @@ def incident_parent(
         if incident.resolution:
             closed += f": {incident.resolution}"
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(closed))]))
+        if record is not None:
+            name = f"incident record v{record.version}"
+            link = f"<{record.url}|{name}>" if record.url else f"{name} (`rollback-bot record {incident.id}`)"
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(f":page_facing_up: {link}"))))
+        blocks.append(
+            ActionsBlock(
+                block_id="incident",
+                elements=[
+                    ButtonElement(
+                        text="Reopen incident",
+                        action_id=ActionId.INCIDENT_REOPEN,
+                        value=incident.id,
+                        confirm=confirm_dialog(
+                            f"Reopen {incident.id}?",
+                            f"Open {incident.id} on {incident.environment} again (the fix did not hold). Resolving "
+                            "it again stores a new version of its record; the earlier ones are kept.",
+                            confirm="Reopen",
+                        ),
+                    )
+                ],
+            )
+        )
     text = (
         f"{incident.id} ({incident.severity}, target {target}) rollback incident on "
         f"{incident.environment}, opened by {mention(incident.opened_by)}"

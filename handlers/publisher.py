@@ -29,11 +29,13 @@ from typing import Any, Literal
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.follow_ups import FollowUp
 from bot.incidents import Incident, IncidentService, IncidentSnapshot
 from bot.paging import PagingView
+from bot.record.versions import RecordArchive, UnknownRecordVersion
 from bot.runbook import Runbook
 from bot.thread_plan import PARENT_KEY, MessageKind, ThreadMessage, ThreadPlan, job_key, offer_key, section_key
-from handlers.blocks import fallback_offer, incident_parent, section_message
+from handlers.blocks import RecordLink, fallback_offer, incident_parent, section_message
 from handlers.drill_marker import mark_drill, mark_text
 from handlers.message import SlackMessage
 from handlers.publish_queue import PublishQueue
@@ -72,6 +74,10 @@ class ThreadPublisher:
         post_client: WebClient | None = None,
         queue: PublishQueue | None = None,
         in_doubt_grace_s: float = IN_DOUBT_GRACE_S,
+        follow_ups_for: Callable[[str], dict[str, FollowUp]] = lambda _incident_id: {},
+        time_zone: str = "UTC",
+        after_parent: Callable[[Incident], object] | None = None,
+        on_change: Callable[[str], None] | None = None,
     ) -> None:
         self.client = client
         # Posts go through a client that retries only what Slack answered with 429: a retried post
@@ -82,12 +88,19 @@ class ThreadPublisher:
         self.runbook = runbook
         self.agent_url_for = agent_url_for
         self.paging_for = paging_for
+        self.follow_ups_for = follow_ups_for
+        self.time_zone = time_zone
+        # The incident notes: posted right after the parent, refreshed whenever the parent is.
+        self.after_parent = after_parent
+        self.on_change = on_change
+        self.records = RecordArchive(service)
         self.deployment_for = deployment_for  # the go-fast-cdn folder, for the by-hand commands
         self._dirty: dict[str, set[str] | None] = {}  # incident -> keys to redraw (None: every posted one)
         self._dirty_lock = threading.Lock()
         self.queue = queue or PublishQueue()
         self.in_doubt_grace_s = in_doubt_grace_s
         self._ephemerals = itertools.count()
+        self._context_slot = threading.local()  # (snapshot, its SectionContext) per worker thread
         self._renderers: dict[str, Renderer] = {
             "parent": self._render_parent,
             "section": self._render_section,
@@ -117,6 +130,8 @@ class ThreadPublisher:
             known = self._dirty.get(incident_id, set())
             self._dirty[incident_id] = None if every or known is None else known | set(keys)
         self.queue.submit(("render", incident_id), lambda: self._render(incident_id))
+        if self.on_change is not None and (every or PARENT_KEY in keys):
+            self.on_change(incident_id)  # the pinned notes follow the parent (throttled, off this thread)
 
     def redraw(self, incident_id: str, *, sections: Iterable[str] = (), parent: bool = False) -> None:
         """Redraw the given section messages (and the parent)."""
@@ -173,9 +188,23 @@ class ThreadPublisher:
 
     # -- rendering ----------------------------------------------------------------------------------
     def context(self, snap: IncidentSnapshot) -> SectionContext:
+        """What every section of one snapshot shares; built once per snapshot (its follow-up tasks are
+        one read), however many sections a redraw renders from it."""
+        cached = getattr(self._context_slot, "value", None)
+        if cached is not None and cached[0] is snap:
+            return cached[1]
+        ctx = self._build_context(snap)
+        self._context_slot.value = (snap, ctx)
+        return ctx
+
+    def _build_context(self, snap: IncidentSnapshot) -> SectionContext:
         env = snap.incident.environment
         return SectionContext(
-            agent_url=self.agent_url_for(env), backups=snap.backups, deployment=self.deployment_for(env)
+            agent_url=self.agent_url_for(env),
+            backups=snap.backups,
+            deployment=self.deployment_for(env),
+            follow_ups=self.follow_ups_for(snap.incident.id),
+            time_zone=self.time_zone,
         )
 
     @staticmethod
@@ -195,13 +224,22 @@ class ThreadPublisher:
         return SlackMessage(text=msg.text, blocks=blocks)
 
     def _render_parent(self, snap: IncidentSnapshot, row: ThreadMessage) -> SlackMessage:
+        incident = snap.incident
+        record = None
+        if not incident.is_open:
+            try:
+                latest = self.records.get(incident.id)
+                record = RecordLink(version=latest.version, url=latest.file_ref)
+            except UnknownRecordVersion:
+                record = None  # still being written; the parent is redrawn when it is stored
         return incident_parent(
-            snap.incident,
+            incident,
             done=snap.done,
             total=snap.total,
-            agent_url=self.agent_url_for(snap.incident.environment),
+            agent_url=self.agent_url_for(incident.environment),
             now=self.service.clock(),
-            paging=self.paging_for(snap.incident.id),
+            paging=self.paging_for(incident.id),
+            record=record,
         )
 
     def _render_section(self, snap: IncidentSnapshot, row: ThreadMessage) -> SlackMessage:
@@ -237,6 +275,9 @@ class ThreadPublisher:
                 return  # Slack refused or is struggling: the rest wait for the reconciler's next pass
             if outcome == "posted" and row.key == PARENT_KEY:
                 snap = self.service.snapshot(incident_id)  # now with the thread
+                self._after_parent(snap.incident)
+        if snap.incident.thread_ts is not None:
+            self._after_parent(snap.incident)  # notes a crash kept from going up (a no-op once posted)
 
     def _post_one(self, snap: IncidentSnapshot, row: ThreadMessage) -> PostOutcome:
         """``posted`` (or found already there); ``skip``: still in doubt, the next rows may go on
@@ -292,6 +333,15 @@ class ThreadPublisher:
         if row.key == PARENT_KEY:
             self.service.record(incident.id, "slack.thread_posted", None, thread_ts=str(resp["ts"]))
         return "posted"
+
+    def _after_parent(self, incident: Incident) -> None:
+        """The incident notes go up right after the parent, before the sections."""
+        if self.after_parent is None:
+            return
+        try:
+            self.after_parent(incident)
+        except Exception:  # the checklist matters more than the notes: post it anyway
+            log.exception("could not post the notes of %s", incident.id)
 
     def _find_posted(self, incident: Incident, row: ThreadMessage) -> str | None:
         """The ts of this row's message if Slack has it (parent: channel history; reply: the thread)."""

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from ops.baseline import baseline_from_counts, write_baseline
 from ops.deployment import Deployment
-from ops.errors import OpInputError, OpRefused
+from ops.errors import OpError, OpInputError, OpRefused
 from ops.host import Host
 from ops.leftovers import temp_name
 from ops.models import (
@@ -35,6 +35,7 @@ from ops.models import (
     QuarantineRecord,
     RestoreResult,
     RowCheck,
+    StoppedProof,
     utcnow,
 )
 from ops.quarantine import SQLITE_MAGIC, assess, broken_db_error, quarantine
@@ -392,9 +393,19 @@ def create_backup(
     stopped (rollback, restore): it isn't read again. The copy's own integrity_check still runs."""
     started = utcnow()
     dep = host.deployment
-    health = health or assess(dep)
+    # Without a caller's assessment, judge the file alone: the copy below is the DB's bytes under a
+    # read lock and gets a full integrity_check (a superset of quick_check), so a copy that passes
+    # means the DB would have passed too; when the copy fails, the full assessment runs and decides
+    # which refusal it is (a broken DB, or a bad copy), as it did before the copy.
+    full_health = health is not None
+    health = health or assess(dep, integrity=False)
     if health.broken:
         raise broken_db_error(health, "back up main.db")
+
+    def refuse(err: OpRefused) -> OpError:
+        now = health if full_health else assess(dep)
+        return broken_db_error(now, "back up main.db") if now.broken else err
+
     dep.backups_dir.mkdir(parents=True, exist_ok=True)
     tmp = dep.backups_dir / temp_name("backup", ".part")
     say(progress, f"backing up {dep.db_path.name} (consistent copy under a SQLite read lock)")
@@ -402,10 +413,10 @@ def create_backup(
         try:
             digest = snapshot_copy(dep.db_path, tmp)
         except sqlite3.Error as exc:
-            raise OpRefused("db_unreadable", f"cannot back up {dep.db_path}: {exc}") from exc
+            raise refuse(OpRefused("db_unreadable", f"cannot back up {dep.db_path}: {exc}")) from exc
         chk = check_db(tmp)
         if not chk.valid:
-            raise OpRefused("backup_check_failed", f"backup failed integrity_check: {chk.integrity}")
+            raise refuse(OpRefused("backup_check_failed", f"backup failed integrity_check: {chk.integrity}"))
         final = _publish(tmp, dep.backups_dir, label)
     finally:
         tmp.unlink(missing_ok=True)
@@ -464,31 +475,70 @@ def validate_backup(dep: Deployment, backup: str, *, expected_sha256: str | None
     ``expected_sha256`` pins the backup: a different SHA-256 is ``backup_checksum_mismatch``."""
     expected = normalise_sha256(expected_sha256)
     path = resolve_backup(dep, backup)
-    digest = sha256_file(path)
+    return path, *check_backup_bytes(path, path, backup, sha256_file(path), expected)
+
+
+def check_backup_bytes(
+    source: Path, checked: Path, backup: str, digest: str, expected: str | None
+) -> tuple[str, DbCheck]:
+    """The restore gates on ``checked``, whose bytes hash to ``digest``: the backup ``source`` itself, or
+    the copy of it a restore staged (hashed as it was written). In this order: the pin, the journal
+    mode from the header (before SQLite opens it), integrity, the go-fast-cdn tables of its era, the
+    sidecar's SHA-256. OpInputError for the first that fails."""
     if expected is not None and digest != expected:
         raise OpInputError(
             "backup_checksum_mismatch",
             f"{backup}: sha256 {digest} is not the expected {expected}; nothing was changed",
         )
-    if _has_sqlite_header(path):
-        check_journal_mode(path, backup)  # before SQLite opens it (a WAL file would grow -wal/-shm)
-    chk = check_db(path)
+    if _has_sqlite_header(checked):
+        check_journal_mode(checked, backup)  # before SQLite opens it (a WAL file would grow -wal/-shm)
+    chk = check_db(checked)
     if not chk.valid:
         raise OpInputError("backup_invalid", f"{backup} is not a valid SQLite DB: {chk.integrity}")
-    check_shape(path, backup, chk.era)
-    sc = _read_sidecar(path)
+    check_shape(checked, backup, chk.era)
+    sc = _read_sidecar(source)
     if sc and "sha256" in sc and sc["sha256"] != digest:
         raise OpInputError(
             "backup_checksum_mismatch",
             f"{backup}: sha256 {digest[:12]} differs from its sidecar {str(sc['sha256'])[:12]}",
         )
-    return path, digest, chk
+    return digest, chk
 
 
-def install_db_file(src: Path, dst: Path, *, expect_sha256: str | None = None) -> str:
+def stage_backup(dep: Deployment, backup: str, *, expected_sha256: str | None = None) -> tuple[Path, str, DbCheck]:
+    """(staged copy, sha256, check): the backup copied once into a temp file beside main.db, hashed in
+    the copy pass and fsynced, then put through ``check_backup_bytes``. The staged file is what the
+    restore renames into place, so the bytes checked are the bytes installed and the backup is read
+    once. On a refusal the staged file is removed (and db_data/ too if this made it): nothing changed."""
+    expected = normalise_sha256(expected_sha256)
+    path = resolve_backup(dep, backup)
+    made_dir = not dep.db_dir.exists()
+    dep.db_dir.mkdir(parents=True, exist_ok=True)
+    staged = dep.db_path.with_name(temp_name(dep.db_path.name, ".tmp"))
+    try:
+        digest, chk = check_backup_bytes(path, staged, backup, copy_hashing(path, staged), expected)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        if made_dir:
+            with contextlib.suppress(OSError):
+                dep.db_dir.rmdir()
+        raise
+    return staged, digest, chk
+
+
+def install_db_file(src: Path, dst: Path, *, expect_sha256: str | None = None, staged: bool = False) -> str:
     """Copy ``src`` over ``dst`` atomically: temp file in dst's folder, fsync, os.replace, fsync folder.
     Returns the sha256 of what was written. With ``expect_sha256``, bytes that hash differently (the
-    file changed since it was checked) are never installed: OpInputError, ``dst`` untouched."""
+    file changed since it was checked) are never installed: OpInputError, ``dst`` untouched.
+
+    ``staged``: ``src`` is already such a temp file (``stage_backup``: fsynced, hashed as it was
+    written to ``expect_sha256``), so it is renamed into place without another copy."""
+    if staged:
+        if expect_sha256 is None or src.parent != dst.parent:
+            raise ValueError("a staged install needs the staged file's sha256 and dst's folder")
+        os.replace(src, dst)
+        _fsync_dir(dst.parent)
+        return expect_sha256
     tmp = dst.with_name(temp_name(dst.name, ".tmp"))
     h = hashlib.sha256()
     try:
@@ -533,7 +583,29 @@ def restore_backup(
     started = utcnow()
     dep = host.deployment
     proof = require_stopped(host, "restore", asserted_by=app_stopped_by)
-    path, digest, chk = validate_backup(dep, backup, expected_sha256=expected_sha256)
+    staged, digest, chk = stage_backup(dep, backup, expected_sha256=expected_sha256)
+    try:
+        return _restore_staged(
+            host, backup, staged, digest, chk, expected_sha256, accept_fewer_rows, proof, started, progress
+        )
+    finally:
+        staged.unlink(missing_ok=True)  # gone already once installed; removed on any refusal or error
+
+
+def _restore_staged(
+    host: Host,
+    backup: str,
+    staged: Path,
+    digest: str,
+    chk: DbCheck,
+    expected_sha256: str | None,
+    accept_fewer_rows: str | None,
+    proof: StoppedProof,
+    started: datetime,
+    progress: Progress,
+) -> RestoreResult:
+    """The rest of ``restore_backup``, once the backup is staged and checked."""
+    dep = host.deployment
     expected = normalise_sha256(expected_sha256)
     health = assess(dep)
     rows: RowCheck | None = None
@@ -577,9 +649,9 @@ def restore_backup(
         say(progress, "backing up the current DB before restoring")
         pre = create_backup(host, label="pre-restore", progress=progress, health=health)
     say(progress, f"restoring {backup} (atomic replace)")
-    written = install_db_file(path, dep.db_path, expect_sha256=digest)
-    # main.db now holds exactly the bytes validated above (hashed as they were written, equal to
-    # the checked SHA-256), so that integrity check and those counts are its own: no second read
+    written = install_db_file(staged, dep.db_path, expect_sha256=digest, staged=True)
+    # main.db is now the very file validated above (hashed as it was written, equal to the checked
+    # SHA-256), so that integrity check and those counts are its own: no second read
     after = chk
     restored_sha = written
     ok = after.valid and written == digest

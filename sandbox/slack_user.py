@@ -240,6 +240,18 @@ class SlackUserDriver:
         req = self._action(user_id, channel_id, message_ts, action_id, None, block_id, option_value, age_s)
         return self.send(req.with_bad_signature() if bad_signature else req)
 
+    def submit_view(self, user_id: str, view_id: str, edits: dict[str, Any]) -> httpx.Response:
+        """Submit a modal the bot opened (inputs by action_id; unset ones keep their initial value)."""
+        req = build_view_submission(
+            self.fake,
+            signing_secret=self.signing_secret,
+            user_id=user_id,
+            view_id=view_id,
+            edits=edits,
+            api_app_id=self.api_app_id,
+        )
+        return self.send(req)
+
     def send(self, request: SignedRequest) -> httpx.Response:
         """POST a prepared request's exact bytes (useful for replays and hand-tampered requests)."""
         self.last_request = request
@@ -278,3 +290,21 @@ class SlackUserDriver:
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         self.close()
+
+
+def build_event(
+    fake: FakeSlack,
+    *,
+    signing_secret: str,
+    event: dict[str, Any],
+    api_app_id: str = DEFAULT_APP_ID,
+    timestamp: int | None = None,
+    retry_num: int | None = None,
+) -> SignedRequest:
+    """A signed Events API delivery of any `event` (e.g. what FakeSlack.edit_as_user returns);
+    `retry_num` marks it as Slack's redelivery (``X-Slack-Retry-Num``)."""
+    req = _event(fake_interactions.event_envelope(fake.ws, event, api_app_id=api_app_id), signing_secret, timestamp)
+    if retry_num is not None:
+        headers = {**req.headers, "x-slack-retry-num": str(retry_num), "x-slack-retry-reason": "http_timeout"}
+        return replace(req, headers=headers)
+    return req

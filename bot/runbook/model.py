@@ -21,6 +21,7 @@ from bot.runbook.steps import (
     STEP_KINDS,
     AgentOpStep,
     BackupChoiceStep,
+    FollowUpStep,
     OptionChoiceStep,
     PageContactsStep,
     RunbookStep,
@@ -154,6 +155,10 @@ class Runbook(BaseModel):
         """The step if the host agent can do it, else None."""
         step = self.step(step_id)
         return step if isinstance(step, AgentOpStep) else None
+
+    def follow_up_steps(self) -> list[FollowUpStep]:
+        """The tasks for after the incident (owner, due date, reminder)."""
+        return [step for _, step, _ in self.iter_steps() if isinstance(step, FollowUpStep)]
 
     def backup_choice_steps(self) -> list[BackupChoiceStep]:
         """The steps that choosing a backup completes."""

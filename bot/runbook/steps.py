@@ -220,6 +220,13 @@ class OptionChoiceStep(StepBase):
         return self
 
 
+class FollowUpStep(StepBase):
+    """A task for after the incident: it gets an owner and a due date, a reminder when due, and stays
+    open to clicks after the incident is closed (bot/follow_ups.py)."""
+
+    kind: Literal["follow_up"] = "follow_up"
+
+
 def _kind_of(value: Any) -> str:
     """The tag of a step given as a mapping (runbook file) or as a model."""
     if isinstance(value, dict):
@@ -239,11 +246,22 @@ RunbookStep = Annotated[
     | Annotated[BackupChoiceStep, Tag("backup_choice")]
     | Annotated[PageContactsStep, Tag("page_contacts")]
     | Annotated[StakeholderNoticeStep, Tag("stakeholder_notice")]
-    | Annotated[OptionChoiceStep, Tag("option_choice")],
+    | Annotated[OptionChoiceStep, Tag("option_choice")]
+    | Annotated[FollowUpStep, Tag("follow_up")],
     Discriminator(_kind_of),
 ]
-StepKind = Literal["manual", "agent_op", "backup_choice", "page_contacts", "stakeholder_notice", "option_choice"]
+StepKind = Literal[
+    "manual", "agent_op", "backup_choice", "page_contacts", "stakeholder_notice", "option_choice", "follow_up"
+]
 STEP_KINDS: tuple[str, ...] = get_args(StepKind)
 
-for _model in (ManualStep, AgentOpStep, BackupChoiceStep, PageContactsStep, StakeholderNoticeStep, OptionChoiceStep):
+for _model in (
+    ManualStep,
+    AgentOpStep,
+    BackupChoiceStep,
+    PageContactsStep,
+    StakeholderNoticeStep,
+    OptionChoiceStep,
+    FollowUpStep,
+):
     _model.model_rebuild()

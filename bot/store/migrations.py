@@ -254,11 +254,52 @@ def _v4_messages(db: sqlite_utils.Database) -> None:
     )
 
 
+# --- 5: incident records (every version kept) and follow-up tasks (owner, due date, reminder) ---
+def _v5_records_follow_ups(db: sqlite_utils.Database) -> None:
+    db.table("records").create(
+        {
+            "incident_id": str,
+            "version": int,
+            "kind": str,
+            "markdown": str,
+            "json": str,
+            "created_at": str,
+            "created_by": str,
+            "file_id": str,
+            "file_ref": str,
+        },
+        pk=("incident_id", "version"),
+        not_null={"kind", "markdown", "json", "created_at"},
+    )
+    db.table("follow_ups").create(
+        {
+            "incident_id": str,
+            "step_id": str,
+            "title": str,
+            "owner": str,
+            "due_at": str,
+            "assigned_by": str,
+            "assigned_at": str,
+            "assignment": int,
+            "timer_key": str,
+            "state": str,
+            "done_by": str,
+            "done_at": str,
+            "reminded_at": str,
+        },
+        pk=("incident_id", "step_id"),
+        not_null={"owner", "due_at", "state", "timer_key"},
+    )
+    # Thread events are looked up by kind when Slack redelivers them (bot/record/thread_log.py).
+    db.execute("CREATE INDEX IF NOT EXISTS events_incident_kind ON events(incident_id, kind)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "incidents, steps, section messages, events, agent jobs, pages, counters", _v1_initial),
     Migration(2, "incidents.drill: rehearsals on a scratch copy, kept apart from real incidents", _v2_drills),
     Migration(3, "paging: page keys, rounds and DMs, role acks; persistent timers", _v3_paging_and_timers),
     Migration(4, "messages: the Slack messages each incident should have, posted or not", _v4_messages),
+    Migration(5, "incident records (versions) and follow-up tasks", _v5_records_follow_ups),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -4,6 +4,7 @@ that draws a step of its kind and the listeners its controls need, as data in :d
     manual.py         Done / Skip only
     agent_op.py       Run / Retry (operators), confirm dialogs for destructive operations
     backup_choice.py  the backup menu; a choice completes the step
+    follow_up.py      owner and due date (a dialog), Mark done; also after the incident is closed
     option_choice.py  "Choose option N" leading each option section (no checklist item), and in fallback offers
     page_contacts.py  "Alert the team": ticked by the bot; Acknowledge in page DMs and paging notes
     stakeholder_notice.py  "Send stakeholder notice" (the modal); audience steps ticked by the notice
@@ -22,6 +23,7 @@ from handlers.deps import HandlerDeps
 from handlers.steps import (
     agent_op,
     backup_choice,
+    follow_up,
     manual,
     option_choice,
     page_contacts,
@@ -37,6 +39,7 @@ STEP_VIEWS: dict[str, StepKindView] = {
     "page_contacts": page_contacts.VIEW,
     "stakeholder_notice": stakeholder_notice.VIEW,
     "option_choice": option_choice.VIEW,
+    "follow_up": follow_up.VIEW,
 }
 # Listeners that belong to no single kind.
 SHARED_LISTENERS: tuple[Listener, ...] = state.LISTENERS

@@ -7,9 +7,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, MarkdownTextObject, SectionBlock
 
+from bot.follow_ups import FollowUp
 from bot.incidents import AGENT_ACTOR, INCONCLUSIVE_NOTE, Incident, StepState
 from bot.runbook import RunbookStep
 from handlers.actions_ids import ActionId, StepRef
@@ -33,11 +34,14 @@ DEPLOYMENT_PLACEHOLDER = "/path/to/go-fast-cdn"  # in by-hand commands when the 
 
 class SectionContext(BaseModel):
     """What a section render needs besides the incident and its steps: is an agent there, which
-    backups it has, and the go-fast-cdn folder on that host (for the by-hand commands)."""
+    backups it has, the go-fast-cdn folder on that host (for the by-hand commands), and the
+    follow-up tasks' owners and due dates (shown in ``time_zone``)."""
 
     agent_url: str | None = None
     backups: list[BackupInfo] | None = None
     deployment: str | None = None
+    follow_ups: dict[str, FollowUp] = Field(default_factory=dict)
+    time_zone: str = "UTC"
 
 
 @dataclass(frozen=True)

@@ -63,11 +63,20 @@ def page(items: list[Message], args: MethodArgs, ws: Workspace) -> tuple[int, in
     raise SlackError("invalid_cursor")
 
 
-def paged(items: list[Message], start: int, limit: int, prefix: list[Message]) -> dict[str, Any]:
+def with_reactions(ws: Workspace, msg: Message) -> dict[str, Any]:
+    """The message as history returns it, with its reactions (name, users, count) like Slack."""
+    out = msg.to_api()
+    found = ws.reactions.get((msg.channel, msg.ts))
+    if found:
+        out["reactions"] = [{"name": n, "users": list(u), "count": len(u)} for n, u in found.items() if u]
+    return out
+
+
+def paged(ws: Workspace, items: list[Message], start: int, limit: int, prefix: list[Message]) -> dict[str, Any]:
     chunk = items[start : start + limit]
     has_more = start + limit < len(items)
     return {
-        "messages": [m.to_api() for m in prefix + chunk],
+        "messages": [with_reactions(ws, m) for m in prefix + chunk],
         "has_more": has_more,
         "response_metadata": {"next_cursor": encode_cursor(items[start + limit].ts) if has_more else ""},
     }
@@ -95,7 +104,7 @@ def conversations_replies(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
         items = [parent, *[m for m in replies if in_window(m, args)]]
         start, limit = page(items, args, ws)
         prefix = [parent] if start > 0 and ws.replies.parent_on_every_page else []
-        return paged(items, start, limit, prefix)
+        return paged(ws, items, start, limit, prefix)
 
 
 @method("conversations.history")
@@ -106,7 +115,7 @@ def conversations_history(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
         check_history_rate(ws)
         items = [m for m in reversed(ws.top_level(chan.id)) if in_window(m, args)]
         start, limit = page(items, args, ws)
-        return paged(items, start, limit, [])
+        return paged(ws, items, start, limit, [])
 
 
 @method("conversations.open")

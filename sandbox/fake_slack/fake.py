@@ -6,7 +6,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from sandbox.fake_slack import api_chat, interactions, render, responses
+from sandbox.fake_slack import api_chat, events, interactions, render, responses
 from sandbox.fake_slack.faults import Fault, Faults
 from sandbox.fake_slack.models import (
     Channel,
@@ -18,6 +18,7 @@ from sandbox.fake_slack.models import (
     Usergroup,
     View,
 )
+from sandbox.fake_slack.registry import SlackError
 from sandbox.fake_slack.server import CallLog, FakeSlackServer, Mount
 from sandbox.fake_slack.state import RepliesRegime, Workspace
 
@@ -133,15 +134,34 @@ class FakeSlack:
             deep=True
         )
 
+    # -- what people do in a thread; each returns the Events API event Slack sends the app --------
+    def write_in_thread(
+        self, channel: str, user: str, text: str, *, thread_ts: str, files: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """A person's thread reply (a ``file_share`` when `files` is given); returns the ``message`` event."""
+        return events.write(self.ws, channel, user, text, thread_ts=thread_ts, files=files)
+
+    def edit_as_user(self, channel: str, ts: str, text: str) -> dict[str, Any]:
+        """A person edits their message; returns the ``message_changed`` event."""
+        return events.edit(self.ws, channel, ts, text)
+
+    def delete_as_user(self, channel: str, ts: str) -> dict[str, Any]:
+        """A person deletes their message; returns the ``message_deleted`` event."""
+        return events.delete(self.ws, channel, ts)
+
+    def react_in_thread(self, channel: str, ts: str, user: str, name: str, *, added: bool = True) -> dict[str, Any]:
+        """A person adds (or removes) a reaction; returns ``reaction_added`` / ``reaction_removed``."""
+        return events.react(self.ws, channel, ts, user, name, added=added)
+
     def react_as_user(self, channel: str, ts: str, user: str, name: str) -> bool:
         """A person adds a reaction (e.g. 📌 `pushpin`); False when they had already reacted so."""
-        with self.ws.lock:
-            self.ws.message(channel, ts)
-            users = self.ws.reactions.setdefault((channel, ts), {}).setdefault(name.strip(":"), [])
-            if user in users:
+        try:
+            events.react(self.ws, channel, ts, user, name.strip(":"))
+        except SlackError as exc:
+            if exc.error == "already_reacted":
                 return False
-            users.append(user)
-            return True
+            raise
+        return True
 
     def restrict_replies(
         self, *, max_limit: int = 15, min_interval_s: float = 60.0, parent_on_every_page: bool = False
@@ -183,15 +203,17 @@ class FakeSlack:
         retry_after: int | None = None,
         delay_s: float = 0.0,
         times: int | None = 1,
+        after: int = 0,
     ) -> Fault:
-        """Fail/slow the next `times` calls of `method` (None = until cleared or withdrawn).
+        """Fail/slow the next `times` calls of `method` (None = until cleared or withdrawn), from call
+        number `after`+1 on (e.g. a 429 in the middle of paging).
 
         `method` is a Web API name, "response_url" / "upload" for those endpoints, or "*" for every
         call. status=429 sends Retry-After (default 1 s); `error` alone gives HTTP 200 `ok: false`.
         """
         if status == 429 and retry_after is None:
             retry_after = 1
-        fault = Fault(method, status, error, retry_after, delay_s, times)
+        fault = Fault(method, status, error, retry_after, delay_s, times, after)
         self._faults.add(fault)
         return fault
 

@@ -14,6 +14,7 @@ class Fault:
     retry_after: int | None = None
     delay_s: float = 0.0
     times: int | None = 1  # None: every call until cleared
+    after: int = 0  # fire from call number after+1 of the method on (e.g. a 429 in the middle of paging)
 
 
 class Faults:
@@ -42,12 +43,19 @@ class Faults:
             return list(self._faults)
 
     def take(self, method: str) -> Fault | None:
+        """The fault for this call, if any. ``after`` counts every call of the method since injection."""
         with self._lock:
-            for fault in self._faults:
-                if fault.method in (method, "*"):
-                    if fault.times is not None:
-                        fault.times -= 1
-                        if fault.times <= 0:
-                            self._faults.remove(fault)
-                    return fault
-            return None
+            chosen: Fault | None = None
+            for fault in list(self._faults):
+                if fault.method not in (method, "*"):
+                    continue
+                if fault.after > 0:
+                    fault.after -= 1
+                    continue
+                if chosen is None:
+                    chosen = fault
+            if chosen is not None and chosen.times is not None:
+                chosen.times -= 1
+                if chosen.times <= 0:
+                    self._faults.remove(chosen)
+            return chosen

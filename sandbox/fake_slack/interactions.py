@@ -117,6 +117,10 @@ def element_state(element: dict[str, Any], chosen: dict[str, Any] | None) -> dic
         return {"type": kind, "value": element.get("initial_value")}
     if kind == "datepicker":
         return {"type": kind, "selected_date": element.get("initial_date")}
+    if kind == "timepicker":
+        return {"type": kind, "selected_time": element.get("initial_time")}
+    if kind == "users_select":
+        return {"type": kind, "selected_user": element.get("initial_user")}
     return {"type": kind, "selected_option": chosen or element.get("initial_option")}
 
 

@@ -80,6 +80,7 @@ class Message(BaseModel):
     latest_reply: str | None = None
     files: list[dict[str, Any]] = Field(default_factory=list)
     edit_count: int = 0
+    edited_ts: str | None = None  # when a person last edited it (Slack's edited.ts)
     history: list[MessageVersion] = Field(default_factory=list)
 
     @property
@@ -101,7 +102,7 @@ class Message(BaseModel):
             out["reply_count"] = self.reply_count
             out["reply_users"] = self.reply_users
         if self.edit_count:
-            out["edited"] = {"user": self.user, "ts": self.ts}
+            out["edited"] = {"user": self.user, "ts": self.edited_ts or self.ts}
         return out
 
 
@@ -138,15 +139,19 @@ class FileUpload(BaseModel):
     thread_ts: str | None = None
     initial_comment: str | None = None
     completed: bool = False
+    permalink: str | None = None
 
     def to_api(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "name": self.filename,
             "title": self.title or self.filename,
             "size": len(self.content or b""),
             "mode": "hosted",
         }
+        if self.permalink:
+            out["permalink"] = self.permalink
+        return out
 
 
 class View(BaseModel):

@@ -14,7 +14,7 @@ from handlers.actions_ids import ActionId
 from sandbox.fake_slack import FakeSlack
 from sandbox.slack_user import build_block_action
 from tests.conftest import SIGNING_SECRET, wait_for
-from tests.dispatch.test_rollback_dispatch import CHANNEL, click, open_incident
+from tests.dispatch.test_rollback_dispatch import CHANNEL, open_incident, resolve_with_dialog
 
 CONTACTS = """
 roles:
@@ -119,7 +119,7 @@ def test_ack_from_the_dm_updates_dm_thread_and_parent_and_a_second_click_changes
 def test_resolve_cancels_every_paging_timer(fake_slack: FakeSlack, paging_bot: RollbackBot) -> None:
     parent_ts = open_incident(fake_slack, paging_bot)
     wait_for(lambda: {t.kind for t in paging_bot.timers.pending("RB-1")} >= {"escalate", "deferred_page"}, what="armed")
-    click(fake_slack, paging_bot, parent_ts, ActionId.INCIDENT_RESOLVE, "RB-1", user="U0ALICE")
+    resolve_with_dialog(fake_slack, paging_bot, parent_ts, "U0ALICE")
     wait_for(lambda: paging_bot.deps.service.get("RB-1").state == "resolved", what="resolved")
     wait_for(lambda: paging_bot.timers.pending("RB-1") == [], what="timers cancelled")
     dm = _dm_channels(fake_slack)[0]

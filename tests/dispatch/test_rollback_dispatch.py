@@ -11,7 +11,7 @@ from app.factory import RollbackBot, create_app
 from app.settings import Settings
 from handlers.actions_ids import ActionId
 from sandbox.fake_slack import FakeSlack
-from sandbox.slack_user import build_block_action, build_slash_command
+from sandbox.slack_user import build_block_action, build_slash_command, build_view_submission
 from tests.conftest import SIGNING_SECRET, wait_for
 
 CHANNEL = "C0OPS"
@@ -42,12 +42,23 @@ def click(fake: FakeSlack, bot: RollbackBot, ts: str, action: str, value: str, u
     return bot.app.dispatch(req.bolt_request())
 
 
+def resolve_with_dialog(fake: FakeSlack, bot: RollbackBot, parent_ts: str, user: str, **edits: str) -> None:
+    """Resolve on the parent opens the dialog; submit it (with ``edits``) as Slack would."""
+    before = {v.id for v in fake.views()}
+    assert click(fake, bot, parent_ts, ActionId.INCIDENT_RESOLVE, "RB-1", user=user).status == 200
+    view = wait_for(lambda: [v for v in fake.views() if v.id not in before], what="Resolve dialog")[0]
+    req = build_view_submission(fake, signing_secret=SIGNING_SECRET, user_id=user, view_id=view.id, edits=edits)
+    resp = bot.app.dispatch(req.bolt_request())
+    assert resp.status == 200 and resp.body in ("", "{}"), resp.body
+
+
 def open_incident(fake: FakeSlack, bot: RollbackBot, text: str = "production critical media 500s") -> str:
     resp = slash(fake, bot, text)
     assert resp.status == 200
     sections = len(bot.deps.runbook.sections)
     parent = wait_for(lambda: fake.messages(CHANNEL), what="parent message")[0]
-    wait_for(lambda: len(fake.thread(CHANNEL, parent.ts)) >= sections + 1, what="section messages")
+    # parent, the pinned incident notes, one message per section (and paging replies, if any)
+    wait_for(lambda: len(fake.thread(CHANNEL, parent.ts)) >= sections + 2, what="section messages")
     # the last section's ts is stored right after its post returns
     wait_for(lambda: len(bot.deps.service.section_messages("RB-1")) == sections, what="section ts stored")
     return parent.ts
@@ -58,11 +69,13 @@ def test_rollback_opens_incident_parent_and_one_message_per_section(fake_slack: 
     assert resp.status == 200
     assert "Opening RB-1" in resp.body
     parent = wait_for(lambda: fake_slack.messages(CHANNEL), what="parent")[0]
-    thread = wait_for(lambda: (t := fake_slack.thread(CHANNEL, parent.ts)) and len(t) == 8 and t, what="7 sections")
+    thread = wait_for(lambda: (t := fake_slack.thread(CHANNEL, parent.ts)) and len(t) == 9 and t, what="7 sections")
     flat = str(parent.blocks)
     for needle in ("RB-1", "major", "target 1 h", "<@U0ALICE>", "media listing 500s", "production"):
         assert needle in flat
-    headers = [m.blocks[0]["text"]["text"] for m in thread[1:]]
+    assert thread[1].blocks[0]["text"]["text"] == ":memo: Incident notes: RB-1"
+    assert fake_slack.pins(CHANNEL) == [thread[1].ts]  # the notes are pinned
+    headers = [m.blocks[0]["text"]["text"] for m in thread[2:]]
     assert headers[0] == "Immediate Actions"
     assert any("if option 1 fails" in h for h in headers) and any("if both fail" in h for h in headers)
     incident = bot.deps.service.get("RB-1")

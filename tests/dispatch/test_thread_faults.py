@@ -37,7 +37,8 @@ def slash(fake: FakeSlack, bot: RollbackBot, text: str, user: str = "U0ALICE") -
 def thread_of(fake: FakeSlack, bot: RollbackBot, incident_id: str) -> list:  # type: ignore[type-arg]
     sections = len(bot.deps.runbook.sections)
     ts = wait_for(lambda: bot.deps.service.get(incident_id).thread_ts, what="parent posted")
-    return wait_for(lambda: (t := fake.thread(CHANNEL, ts)) and len(t) == sections + 1 and t, what="sections")
+    # the parent, the pinned incident notes and one message per section
+    return wait_for(lambda: (t := fake.thread(CHANNEL, ts)) and len(t) == sections + 2 and t, what="sections")
 
 
 def test_typed_text_cannot_ping_or_disguise_a_link(fake_slack: FakeSlack, bot: RollbackBot) -> None:
@@ -161,7 +162,9 @@ def test_a_timed_out_post_is_looked_up_not_posted_twice(fake_slack: FakeSlack, b
         thread_of(fake_slack, bot, "RB-1")
         assert publisher.queue.wait_idle(20)
         assert len(fake_slack.messages(CHANNEL)) == 1, "one parent"
-        headers = [m.blocks[0]["text"]["text"] for m in fake_slack.thread(CHANNEL, parent.ts)[1:]]
+        replies = [m.blocks[0]["text"]["text"] for m in fake_slack.thread(CHANNEL, parent.ts)[1:]]
+        headers = [h for h in replies if not h.startswith(":memo: Incident notes")]  # the pinned notes, once
+        assert len(replies) == len(headers) + 1
         assert len(headers) == len(set(headers)) == len(bot.deps.runbook.sections), headers
         assert set(bot.deps.service.section_messages("RB-1")) == {s.id for s in bot.deps.runbook.sections}
         assert [

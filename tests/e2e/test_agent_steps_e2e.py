@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import jsonschema
 import pytest
 
 from app.factory import RollbackBot, create_app
@@ -20,10 +21,11 @@ from app.settings import Settings
 from bot.agents import AgentTarget
 from bot.domain import AgentJob
 from bot.incidents import AGENT_ACTOR
+from bot.record.schema import record_json_schema
 from handlers.actions_ids import ActionId
 from sandbox.fake_slack import FakeSlack
 from sandbox.sandbox_host import SandboxHost
-from sandbox.slack_user import SlackUserDriver, build_block_action
+from sandbox.slack_user import SlackUserDriver, build_block_action, build_event
 from tests.conftest import SIGNING_SECRET, wait_for
 
 CHANNEL = "C0OPS"
@@ -75,8 +77,15 @@ class Drill:
 
 
 @contextmanager
-def make_drill(tmp_path: Path, fake_slack: FakeSlack, binary: str = "pre-migration") -> Iterator[Drill]:
+def make_drill(
+    tmp_path: Path, fake_slack: FakeSlack, binary: str = "pre-migration", contacts: str | None = None
+) -> Iterator[Drill]:
+    """The bot, a sandbox host and RB-1 open; ``contacts`` is a contacts file's text (pages go out)."""
     host = SandboxHost(tmp_path / "host", secret="e2e-agent-secret", binary=binary).start()
+    contacts_path = None
+    if contacts:
+        contacts_path = tmp_path / "contacts.yaml"
+        contacts_path.write_text(contacts)
     settings = Settings(
         slack_bot_token=fake_slack.bot_token,
         slack_signing_secret=SIGNING_SECRET,
@@ -84,6 +93,8 @@ def make_drill(tmp_path: Path, fake_slack: FakeSlack, binary: str = "pre-migrati
         rollback_store_path=tmp_path / "bot.db",
         rollback_agents={"production": AgentTarget(url=host.url, secret="e2e-agent-secret")},
         rollback_operators=[OPERATOR, OTHER_OPERATOR],
+        rollback_contacts_path=contacts_path,
+        rollback_time_zone="Europe/Berlin",
     )
     bot = create_app(settings)
     try:
@@ -100,8 +111,9 @@ def make_drill(tmp_path: Path, fake_slack: FakeSlack, binary: str = "pre-migrati
 
 
 @pytest.fixture
-def drill(tmp_path: Path, fake_slack: FakeSlack) -> Iterator[Drill]:
-    with make_drill(tmp_path, fake_slack) as d:
+def drill(tmp_path: Path, fake_slack: FakeSlack, request: pytest.FixtureRequest) -> Iterator[Drill]:
+    """``indirect`` parametrization passes a contacts file's text."""
+    with make_drill(tmp_path, fake_slack, contacts=getattr(request, "param", None)) as d:
         yield d
 
 
@@ -166,7 +178,23 @@ def test_option_1_path_to_restarted_app_with_passing_api_checks(drill: Drill) ->
     assert "fallback.offered" not in kinds
 
 
-def test_option_1_fails_then_option_2_restores_preselected_backup_and_verifies(drill: Drill) -> None:
+PAGED = """
+roles:
+  devops_lead: {name: DevOps lead, users: [U0BOB]}
+  product_manager: {name: Product manager, users: [U0CAROL]}
+severities:
+  critical: {roles: [devops_lead, product_manager], ack_timeout_minutes: 5}
+"""
+
+
+@pytest.mark.parametrize("drill", [PAGED], indirect=True)
+def test_option_1_fails_then_option_2_restores_and_the_record_has_it_all(drill: Drill) -> None:
+    """open → pages → option 1 fails verify → option 2 restore → verify → restart → resolve → record v1;
+    reopen → resolve → record v2 with v1 kept."""
+    parent_ts = drill.fake.messages(CHANNEL)[0].ts
+    page_incident(drill)
+    said = drill.fake.write_in_thread(CHANNEL, OTHER_OPERATOR, "uploads 500 since the migration", thread_ts=parent_ts)
+    assert drill.driver.send(build_event(drill.fake, signing_secret=SIGNING_SECRET, event=said)).status_code == 200
     drill.run("immediate.stop-app")
     assert drill.run("opt1.run-rollback").outcome == "ok"
     # Injected failure: the DB is damaged after the rollback (a stray manual DELETE), so the
@@ -222,6 +250,73 @@ def test_option_1_fails_then_option_2_restores_preselected_backup_and_verifies(d
     assert verify2.outcome == "ok", verify2.result
     kinds = [e.kind for e in drill.service.events("RB-1")]
     assert {"fallback.offered", "option.chosen", "backup.chosen"} <= set(kinds)
+    assert drill.run("post.restart-app").outcome == "ok"
+    pin = drill.fake.react_in_thread(CHANNEL, said["ts"], OPERATOR, "pushpin")
+    assert drill.driver.send(build_event(drill.fake, signing_secret=SIGNING_SECRET, event=pin)).status_code == 200
+    notes_ts = drill.fake.pins(CHANNEL)[0]
+    wait_for(lambda: "Option 2: Backup Restoration" in str(drill.fake.message(CHANNEL, notes_ts).blocks), what="notes")
+
+    resolve_via_dialog(drill, OPERATOR, {"lessons_learned": "damage after a rollback needs option 2"})
+    v1 = wait_for(lambda: [f for f in drill.fake.files() if f.completed], timeout_s=20, what="record uploaded")[0]
+    assert v1.filename == "RB-1-record-v1.md" and v1.thread_ts == parent_ts
+    markdown = (v1.content or b"").decode()
+    archive = drill.bot.deps.records.keeper.archive
+    stored = wait_for(lambda: (r := archive.get("RB-1", 1)).file_id and r, what="the upload noted on the version")
+    assert stored.markdown == markdown and stored.file_id == v1.id
+    record = stored.record()
+    jsonschema.validate(json.loads(stored.json_text), record_json_schema())
+    ops = [(o.operation, o.outcome) for o in record.agent_operations]
+    assert ops == [
+        ("stop_app", "ok"),
+        ("rollback", "ok"),
+        ("verify", "failed"),
+        ("restore", "ok"),
+        ("verify", "ok"),
+        ("start_app", "ok"),
+    ]
+    rollback_op, failed_verify, restore_op = record.agent_operations[1:4]
+    assert rollback_op.rows_lost and rollback_op.backups[0].sha256
+    assert "counts_match_baseline" in failed_verify.failed_checks
+    assert restore_op.backups[0].name == drill.host.info.pre_migration_backup
+    assert restore_op.backups[0].sha256 == restore.args["expected_sha256"]
+    steps = {s.step_id: s.state for s in record.steps}
+    for step_id in ("immediate.stop-app", "opt1.run-rollback", "opt2.restore", "opt2.verify", "post.restart-app"):
+        assert steps[step_id] == "done"
+    assert steps["opt1.verify"] == "failed"
+    paged = {(p.person.id, p.role, p.acked_by.id if p.acked_by else None) for p in record.pages}
+    assert paged == {(OTHER_OPERATOR, "DevOps lead", OTHER_OPERATOR), (NOT_OPERATOR, "Product manager", None)}
+    assert "All times are in Europe/Berlin" in markdown
+    metrics = {m.name: m for m in record.metrics}
+    assert metrics["time_to_first_ack"].minutes is not None and metrics["time_to_first_ack"].met is True
+    assert metrics["time_to_rollback_complete"].at == verify2.finished_at
+    assert metrics["time_to_resolved"].minutes is not None and metrics["time_to_resolved"].met is True
+    people = [e for e in record.timeline if e.source == "thread"]
+    assert [(e.text, e.key) for e in people] == [("uploads 500 since the migration", True)]
+    assert people[0].actor is not None and people[0].actor.name == "bob"  # display name from users.info
+    assert record.notes.lessons_learned == "damage after a rollback needs option 2"
+    assert "Followed Option 2: Backup Restoration." in record.notes.resolution_summary  # the prefill, kept
+    for heading in ("## Metrics", "## Timeline", "## Agent operations", "## Checklist", "| Time | Who | Kind | What |"):
+        assert heading in markdown
+    wait_for(lambda: "incident record v1" in str(drill.fake.message(CHANNEL, parent_ts).blocks), what="parent link")
+
+    # Reopen and resolve again: version 2, version 1 kept.
+    click = drill.driver.click(OPERATOR, CHANNEL, parent_ts, ActionId.INCIDENT_REOPEN, value="RB-1")
+    assert click.status_code == 200
+    wait_for(lambda: drill.service.get("RB-1").is_open, what="reopened")
+    resolve_via_dialog(drill, OPERATOR, {"root_cause": "a manual DELETE after the rollback"})
+    wait_for(lambda: len([f for f in drill.fake.files() if f.completed]) == 2, timeout_s=20, what="v2 uploaded")
+    assert [s.version for s in archive.versions("RB-1")] == [1, 2]
+    assert archive.get("RB-1", 1).markdown == markdown
+    assert archive.get("RB-1", 2).record().notes.root_cause == "a manual DELETE after the rollback"
+    wait_for(lambda: "incident record v2" in str(drill.fake.message(CHANNEL, parent_ts).blocks), what="v2 link")
+
+
+def page_incident(drill: Drill) -> None:
+    """The contacts file pages Bob and Carol by DM; Bob acknowledges from his DM."""
+    dm = wait_for(lambda: drill.fake.messages("D0BOB"), what="page DM to Bob")[0]
+    assert drill.driver.click(OTHER_OPERATOR, "D0BOB", dm.ts, ActionId.PAGE_ACK, "RB-1|devops_lead").status_code == 200
+    wait_for(lambda: drill.bot.deps.paging.ack("RB-1", "devops_lead"), what="Bob's acknowledgement")
+    wait_for(lambda: drill.fake.messages("D0CAROL"), what="page DM to Carol")
 
 
 def test_a_refusal_shows_the_cause_offers_retry_and_no_fallback(drill: Drill) -> None:
@@ -238,16 +333,30 @@ def test_a_refusal_shows_the_cause_offers_retry_and_no_fallback(drill: Drill) ->
     assert "fallback.offered" not in [e.kind for e in drill.service.events("RB-1")]
 
 
+def resolve_via_dialog(drill: Drill, user: str, edits: dict[str, str | None]) -> None:
+    """Press Resolve on the parent, then submit the dialog the bot opened with ``edits``."""
+    parent = drill.fake.messages(CHANNEL)[0]
+    before = {v.id for v in drill.fake.views()}
+    wait_for(
+        lambda: ActionId.INCIDENT_RESOLVE in str(drill.fake.message(CHANNEL, parent.ts).blocks), what="Resolve drawn"
+    )
+    assert drill.driver.click(user, CHANNEL, parent.ts, ActionId.INCIDENT_RESOLVE, value="RB-1").status_code == 200
+    view = wait_for(lambda: [v for v in drill.fake.views() if v.id not in before], what="Resolve dialog")[0]
+    assert view.view["callback_id"] == "incident_resolve_modal"
+    resp = drill.driver.submit_view(user, view.id, edits)
+    assert resp.status_code == 200 and resp.text in ("", "{}"), resp.text
+
+
 def test_resolve_closes_the_incident_and_frees_the_environment(drill: Drill) -> None:
     parent = drill.fake.messages(CHANNEL)[0]
     assert (
         drill.driver.click(NOT_OPERATOR, CHANNEL, parent.ts, ActionId.INCIDENT_RESOLVE, value="RB-1").status_code == 200
     )
     wait_for(lambda: drill.fake.ephemerals(CHANNEL, NOT_OPERATOR), what="refusal")
-    assert drill.service.get("RB-1").state == "open"
-    assert drill.driver.click(OPERATOR, CHANNEL, parent.ts, ActionId.INCIDENT_RESOLVE, value="RB-1").status_code == 200
+    assert drill.fake.views() == [] and drill.service.get("RB-1").state == "open"
+    resolve_via_dialog(drill, OPERATOR, {"root_cause": "monitor misfired"})
     wait_for(lambda: drill.service.get("RB-1").state == "resolved", what="resolved")
-    wait_for(lambda: "resolved" in str(drill.fake.message(CHANNEL, parent.ts).blocks), what="parent shows resolved")
+    wait_for(lambda: "incident record v1" in str(drill.fake.message(CHANNEL, parent.ts).blocks), what="record link")
     section = drill.fake.message(CHANNEL, drill.section_ts("opt1.run-rollback"))
     wait_for(lambda: ActionId.STEP_RUN not in str(drill.fake.message(CHANNEL, section.ts).blocks), what="no buttons")
     assert drill.driver.slash(OPERATOR, CHANNEL, "production minor again").status_code == 200

@@ -51,7 +51,7 @@ def test_walk_immediate_actions_double_click_and_restart(bot_settings: Settings,
         resp = driver.slash("U0ALICE", CHANNEL, "production critical media listing returns 500")
         assert resp.status_code == 200 and time.monotonic() - started < 3.0
         parent = wait_for(lambda: fake_slack.messages(CHANNEL), what="parent")[0]
-        wait_for(lambda: len(fake_slack.thread(CHANNEL, parent.ts)) == 8, what="sections")
+        wait_for(lambda: len(fake_slack.thread(CHANNEL, parent.ts)) == 9, what="notes and sections")
 
         immediate = [s.id for s, _ in bot.deps.runbook.section("immediate").iter_steps()]
         ts = _section_ts(bot, "immediate")

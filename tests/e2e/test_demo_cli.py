@@ -88,3 +88,8 @@ def test_demo_drill_runs_the_scripted_drill_and_exits(tmp_path: Path) -> None:
     assert "RB-1" in threads and "RB-2" in threads
     assert "carol presses Run on immediate.stop-app: not started" in done.stdout
     assert "chooses option 2 with the preselected backup" in done.stdout
+    # the drill's story holds end to end: option 2 really restores and then verifies
+    assert "alice presses Run on opt2.restore: restore -> ok" in done.stdout, done.stdout[-3000:]
+    assert "alice presses Run on opt2.verify: verify -> ok" in done.stdout
+    record = (out / "RB-2-record-v1.md").read_text()
+    assert "| Time to rollback complete (first passing verify) |" in record and "no passing verify" not in record

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import db_ops, fixture, slack_ack
+from bench import db_ops, fixture, record, slack_ack
 from bench.report import Budget, Row, percentile, table
 
 
@@ -15,11 +15,20 @@ def test_bench_modules_run_quick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     rows: list[Row] = []
     rows += slack_ack.run(iterations=3, budget=Budget(20))
     rows += db_ops.run(size="tiny", iterations=1, budget=Budget(60))
+    rows += record.run(iterations=1, sizes=(60, 120), budget=Budget(20))
 
     assert [r.note for r in rows if not r.ok] == []
     goals = [r.goal for r in rows]
-    needles = ("/rollback ack p95", "click Done ack p95", "429 on every edit ack p95", "backups create")
-    for needle in (*needles, "rollback (no backup)", "restore vs"):
+    for needle in (
+        "/rollback ack p95",
+        "click Done ack p95",
+        "429 on every edit ack p95",
+        "backups create",
+        "rollback (no backup)",
+        "restore vs",
+        "record of 120 messages",
+        "record growth 120 vs 60",
+    ):
         assert any(needle in g for g in goals), (needle, goals)
     assert any(g.startswith("verify vs") for g in goals)
     assert all(r.measured_s > 0 and r.baseline_s > 0 for r in rows)

@@ -56,6 +56,8 @@ def test_agents_operators_and_app_token(monkeypatch: pytest.MonkeyPatch) -> None
         ({**BASE, "SLACK_API_BASE_URL": "localhost:1"}, "SLACK_API_BASE_URL"),
         ({**BASE, "ROLLBACK_STORE_PATH": ""}, "ROLLBACK_STORE_PATH must name a SQLite file"),
         ({**BASE, "ROLLBACK_STORE_PATH": "/tmp"}, "ROLLBACK_STORE_PATH.*is a folder"),
+        ({**BASE, "ROLLBACK_TIME_ZONE": "Mars/Olympus"}, "ROLLBACK_TIME_ZONE unknown time zone 'Mars/Olympus'"),
+        ({**BASE, "ROLLBACK_TIME_ZONE": "../etc/passwd"}, "ROLLBACK_TIME_ZONE unknown time zone"),
     ],
 )
 def test_bad_config_names_the_variable(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str) -> None:

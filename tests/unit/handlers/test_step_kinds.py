@@ -20,8 +20,14 @@ def test_every_step_kind_has_a_view_and_nothing_else_does() -> None:
 def test_every_action_the_builders_use_has_exactly_one_listener() -> None:
     step_actions = [listener.action_id for listener in listeners() if listener.on == "action"]
     assert len(step_actions) == len(set(step_actions))
-    incident_actions = {ActionId.INCIDENT_RESOLVE, ActionId.INCIDENT_CANCEL}  # handlers/incident_actions.py
-    assert set(step_actions) | incident_actions == set(ActionId)
+    others = {
+        ActionId.INCIDENT_RESOLVE,  # handlers/incident_actions.py
+        ActionId.INCIDENT_CANCEL,
+        ActionId.INCIDENT_REOPEN,
+        ActionId.PAGE_ACK,  # handlers/page_actions.py
+        ActionId.NOTICE_OPEN,  # handlers/notice_actions.py
+    }
+    assert set(step_actions) | others == set(ActionId)
 
 
 class _RecordingApp:

@@ -201,3 +201,28 @@ def test_rolled_back_backup_warns_it_is_not_pre_migration(migrated_a: FixtureInf
     res = restore_backup(migrated_a.host(), b.name)
     assert res.outcome == "ok"
     assert any("rolled-back DB (migration_records present), not a pre-migration backup" in w for w in res.warnings)
+
+
+@pytest.mark.parametrize("case", ["pinned_mismatch", "garbage_backup", "hot_journal", "no_db_data"])
+def test_refusals_leave_no_staged_copy(migrated_a: FixtureInfo, case: str) -> None:
+    """The backup is staged beside main.db before its gates run: a refusal removes it (and db_data/
+    if the restore made it), so a refused restore leaves the DB's folder as it found it."""
+    dep = migrated_a.deployment
+    name = str(migrated_a.pre_migration_backup)
+    kwargs: dict[str, str] = {}
+    if case == "pinned_mismatch":
+        kwargs["expected_sha256"] = "ab" * 32
+    elif case == "garbage_backup":
+        name = fx.write_garbage_backup(migrated_a.root).name
+    elif case == "hot_journal":
+        fx.leave_journal(migrated_a.root, "hot")
+    else:
+        fx.write_garbage_backup(migrated_a.root)
+        name = "db_backup_20250101-000000.db"
+        for p in dep.db_dir.iterdir():
+            p.unlink()
+        dep.db_dir.rmdir()
+    listing = sorted(p.name for p in dep.db_dir.iterdir()) if dep.db_dir.exists() else None
+    with pytest.raises((OpInputError, OpRefused)):
+        restore_backup(migrated_a.host(), name, **kwargs)  # type: ignore[arg-type]
+    assert (sorted(p.name for p in dep.db_dir.iterdir()) if dep.db_dir.exists() else None) == listing

@@ -1,0 +1,129 @@
+"""The pinned notes message in an incident thread: posted once, pinned, edited in place as things happen.
+
+Edits are throttled like job progress: at most one ``chat.update`` per ``min_interval_s`` per
+incident, the last change always shown (a trailing edit is scheduled, never dropped). The message
+is re-rendered from the store every time (bot/record/notes.py), so a lost edit heals on the next.
+Its ts is kept in the timeline (``notes.posted``), which also survives a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.domain import Incident
+from bot.incidents import IncidentService
+from bot.record.notes import build_notes
+from handlers.notes_blocks import notes_message
+
+log = logging.getLogger(__name__)
+
+NOTES_EVENT = "notes.posted"
+
+
+class NotesPublisher:
+    def __init__(
+        self,
+        client: WebClient,
+        service: IncidentService,
+        *,
+        min_interval_s: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+        role_names: Callable[[], dict[str, str]] = dict,
+    ) -> None:
+        self.client = client
+        self.role_names = role_names
+        self.service = service
+        self.min_interval_s = min_interval_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._last_edit: dict[str, float] = {}
+        self._timers: dict[str, threading.Timer] = {}
+        self._render_lock = threading.Lock()
+        self._closed = False
+
+    def notes_ts(self, incident_id: str) -> str | None:
+        rows = self.service.store.query(
+            "SELECT json_extract(data, '$.ts') AS ts FROM events WHERE incident_id = ? AND kind = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (incident_id, NOTES_EVENT),
+        )
+        return str(rows[0]["ts"]) if rows and rows[0]["ts"] else None
+
+    def post(self, incident: Incident) -> str | None:
+        """Post the notes as the thread's first reply and pin them; a failed pin is logged, not fatal."""
+        if incident.thread_ts is None or self.notes_ts(incident.id):
+            return self.notes_ts(incident.id)
+        msg = notes_message(
+            build_notes(self.service, incident.id, clock=self.service.clock, role_names=self.role_names())
+        )
+        resp = self.client.chat_postMessage(
+            channel=incident.channel, thread_ts=incident.thread_ts, text=msg.text, blocks=msg.blocks
+        )
+        ts = str(resp["ts"])
+        self.service.record(incident.id, NOTES_EVENT, None, ts=ts)
+        try:
+            self.client.pins_add(channel=incident.channel, timestamp=ts)
+        except SlackApiError as exc:  # e.g. missing pins:write: the notes still work unpinned
+            log.warning("could not pin the notes of %s: %s", incident.id, exc.response.get("error"))
+        return ts
+
+    def refresh(self, incident_id: str) -> None:
+        """Show the current notes soon, off the caller's thread: at most one edit per ``min_interval_s``,
+        the last change always shown (one trailing edit). A redraw never waits for the notes."""
+        with self._lock:
+            if self._closed or incident_id in self._timers:
+                return  # an edit is already on its way and will read the newest state
+            now = self.clock()
+            wait = max(0.0, self.min_interval_s - (now - self._last_edit.get(incident_id, float("-inf"))))
+            timer = threading.Timer(wait, self._flush, args=(incident_id,))
+            timer.daemon = True
+            self._timers[incident_id] = timer
+            timer.start()
+
+    def refresh_now(self, incident_id: str) -> None:
+        """Edit at once (closing, reopening): the final state must not wait for a timer."""
+        with self._lock:
+            self._last_edit[incident_id] = self.clock()
+        self._render(incident_id)
+
+    def _flush(self, incident_id: str) -> None:
+        with self._lock:
+            self._timers.pop(incident_id, None)
+            if self._closed:
+                return
+            self._last_edit[incident_id] = self.clock()
+        self._render(incident_id)
+
+    def _render(self, incident_id: str) -> None:
+        ts = self.notes_ts(incident_id)
+        if ts is None:
+            return
+        with self._render_lock:
+            incident = self.service.get(incident_id)
+            msg = notes_message(
+                build_notes(self.service, incident_id, clock=self.service.clock, role_names=self.role_names())
+            )
+            try:
+                self.client.chat_update(channel=incident.channel, ts=ts, text=msg.text, blocks=msg.blocks)
+            except SlackApiError as exc:  # the next change re-renders everything from the store
+                log.warning("could not update the notes of %s: %s", incident_id, exc.response.get("error"))
+
+    def close(self) -> None:
+        """Stop the timers, but show the edits they were holding back first: the last state is kept."""
+        with self._lock:
+            self._closed = True
+            pending = list(self._timers)
+            for timer in self._timers.values():
+                timer.cancel()
+            self._timers.clear()
+        for incident_id in pending:
+            try:
+                self._render(incident_id)
+            except Exception:  # shutting down: Slack or the store may be gone already
+                log.exception("could not show the last notes of %s", incident_id)
