@@ -151,11 +151,12 @@ def test_rehearse_rollback_with_faults_by_hand(sandbox: LiveSandbox, browser_pag
     expect(parent.get_by_role("button", name=":pushpin: 1")).to_be_visible()
 
     send_stakeholder_notice(page, thread)
-
+    markdown = resolve_with_record(page, thread)
     page.screenshot(path=str(ARTIFACTS / "drill-thread.png"), full_page=True)
-    incident = sandbox.bot.deps.service.open_for("production") if sandbox.bot else None
-    assert incident is not None
-    said = [e.data.get("text") for e in sandbox.bot.deps.service.events(incident.id) if e.kind == "thread.message"]  # type: ignore[union-attr]
+    screenshot_record(page, markdown)
+    check_record(markdown)
+    assert sandbox.bot is not None and sandbox.bot.deps.service.open_for("production") is None  # resolved
+    said = [e.data.get("text") for e in sandbox.bot.deps.service.events("RB-1") if e.kind == "thread.message"]
     assert said == ["app is down, rolling back now"]
 
 
