@@ -4,9 +4,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-CHROMIUM := /usr/bin/chromium
+CHROMIUM   := /usr/bin/chromium
+EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 
-.PHONY: install test demo drill bench lint clean
+.PHONY: install browser test demo drill bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,11 +17,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The browser tests drive Debian's Chromium (no browser download); install it once when absent.
-$(CHROMIUM):
-	apt-get update && apt-get install -y chromium
+# The browser tests drive Debian's Chromium (no browser download), with Debian's colour emoji font so
+# screenshots show emoji rather than boxes; each package is installed only when it is missing.
+browser:
+	@missing=""; \
+	[ -x $(CHROMIUM) ] || missing="chromium"; \
+	[ -f $(EMOJI_FONT) ] || missing="$$missing fonts-noto-color-emoji"; \
+	if [ -n "$$missing" ]; then apt-get update && apt-get install -y $$missing; fi
 
-test: install lint $(CHROMIUM)
+test: install lint browser
 	$(PY) -m pytest -q
 
 demo: install

@@ -153,8 +153,9 @@ def send_notice(deps: HandlerDeps, incident: Incident, user: str, text: str, cho
 
 
 def _thread_line(incident: Incident, user: str, text: str, deliveries: list[NoticeDelivery]) -> str:
+    # A link's label is plain text in mrkdwn (no mention inside it): the audience links to its notice.
     sent = [
-        f"{AUDIENCE_LABELS[d.audience]} (<{d.permalink}|<#{d.channel}>>)"
+        f"<{d.permalink}|{AUDIENCE_LABELS[d.audience]}> (<#{d.channel}>)"
         if d.permalink
         else f"{AUDIENCE_LABELS[d.audience]} (<#{d.channel}>)"
         for d in deliveries

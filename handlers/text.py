@@ -61,6 +61,16 @@ def esc(value: object) -> str:
     return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_ESCAPED_MENTION = re.compile(r"&lt;([@#][UWC][A-Z0-9]{2,})&gt;")
+
+
+def esc_keep_mentions(value: object) -> str:
+    """Like :func:`esc`, but bare user and channel mentions (``<@U..>``, ``<#C..>``) stay links: step
+    notes the bot writes name who was paged and where a notice went. Broadcasts (``<!here>``), group
+    pings and labelled links are still shown as text."""
+    return _ESCAPED_MENTION.sub(r"<\1>", esc(value))
+
+
 def esc_clip(value: object, limit: int) -> str:
     """Escaped and then clipped to ``limit``, never cutting an ``&amp;``-style entity in half."""
     out = esc(value)

@@ -16,7 +16,7 @@ from bot.runbook import RunbookStep
 from handlers.actions_ids import ActionId, StepRef
 from handlers.deps import HandlerDeps
 from handlers.limits import clip
-from handlers.text import esc, fmt_time, mention
+from handlers.text import esc, esc_keep_mentions, fmt_time, mention
 from ops.models import BackupInfo
 
 STATE_ICON = {
@@ -143,7 +143,7 @@ def state_text(view: StepView) -> SectionBlock:
         verb = "Inconclusive" if unsure else STATE_VERB.get(state.state, state.state)
         who = f"{indent}_{verb} by {_who(state)} at {fmt_time(state.at)}_"
         if state.note:
-            who += f" · {esc(state.note)}"
+            who += f" · {esc_keep_mentions(state.note)}"
         lines.append(who)
     return SectionBlock(block_id=f"s|{step.id}", text=MarkdownTextObject(text=clip("\n".join(lines))))
 

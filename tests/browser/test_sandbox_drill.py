@@ -6,6 +6,7 @@ the faults are real changes to that deployment. What is checked is what a person
 
 from __future__ import annotations
 
+import html
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -149,11 +150,124 @@ def test_rehearse_rollback_with_faults_by_hand(sandbox: LiveSandbox, browser_pag
     parent.get_by_role("button", name="React with :pushpin:").click()
     expect(parent.get_by_role("button", name=":pushpin: 1")).to_be_visible()
 
+    send_stakeholder_notice(page, thread)
+    markdown = resolve_with_record(page, thread)
     page.screenshot(path=str(ARTIFACTS / "drill-thread.png"), full_page=True)
-    incident = sandbox.bot.deps.service.open_for("production") if sandbox.bot else None
-    assert incident is not None
-    said = [e.data.get("text") for e in sandbox.bot.deps.service.events(incident.id) if e.kind == "thread.message"]  # type: ignore[union-attr]
+    screenshot_record(page, markdown)
+    check_record(markdown)
+    assert sandbox.bot is not None and sandbox.bot.deps.service.open_for("production") is None  # resolved
+    said = [e.data.get("text") for e in sandbox.bot.deps.service.events("RB-1") if e.kind == "thread.message"]
     assert said == ["app is down, rolling back now"]
+
+
+def send_stakeholder_notice(page: Any, thread: Any) -> None:
+    """Communication: the prefilled notice, edited, sent to three of the four audiences."""
+    channel = page.get_by_role("log", name="Channel messages")
+    step(thread, "Notify stakeholders").get_by_role("button", name="Send stakeholder notice").click()
+    modal = page.get_by_role("dialog", name="Stakeholder notice")
+    notice = modal.get_by_role("textbox", name="Notice")
+    draft = notice.input_value()
+    assert draft.startswith("URGENT: Media Migration Rollback Initiated"), draft
+    assert "Environment: production" in draft and "Method: Option 2" in draft, draft
+    notice.fill(draft + "\nUploads are paused until 20:30 UTC; the status page has the details.")
+    audiences = modal.get_by_role("group", name="Send to")
+    expect(audiences.get_by_role("checkbox")).to_have_count(4)
+    audiences.get_by_role("checkbox", name=re.compile("^End users")).uncheck()
+    modal.get_by_role("button", name="Send notice").click()
+    expect(modal).to_be_hidden()
+
+    # The thread links the notice in each channel it reached; the reached audiences' steps are ticked.
+    sent = thread.locator("article", has_text="sent the stakeholder notice")
+    expect(sent).to_contain_text("URGENT: Media Migration Rollback Initiated")
+    for label in ("Development team", "Quality assurance team", "Customer support team"):
+        expect(sent.get_by_role("link", name=re.compile(label))).to_be_visible()
+        expect(step(thread, label).get_by_role("button", name="Undo", exact=True)).to_be_visible()
+    expect(sent).not_to_contain_text("End users")
+    expect(step(thread, "End users").get_by_role("button", name="Done", exact=True)).to_be_visible()
+    expect(thread).to_contain_text("notice sent to #dev")
+
+    # The notice itself, as the audiences see it in their channels; #status (end users) got nothing.
+    sent.get_by_role("link", name=re.compile("Quality assurance team")).click()
+    expect(page.get_by_role("heading", name="# qa")).to_be_visible()
+    posted = channel.locator("article", has_text="URGENT: Media Migration Rollback Initiated")
+    expect(posted).to_contain_text("Uploads are paused until 20:30 UTC")
+    expect(posted).to_contain_text("Sent by @alice for RB-1")
+    for name in ("# dev", "# support"):
+        page.get_by_role("navigation").get_by_role("button", name=name).click()
+        expect(posted).to_contain_text("Uploads are paused until 20:30 UTC")
+    page.get_by_role("navigation").get_by_role("button", name="# status").click()
+    expect(channel.locator("article")).to_have_count(0)
+    page.get_by_role("navigation").get_by_role("button", name="# ops-incidents").click()
+    channel.get_by_role("button", name=re.compile(r"\d+ replies")).click()
+
+
+RECORD_HEADINGS = (
+    "## Summary",
+    "## Metrics",
+    "## Root cause",
+    "## Resolution",
+    "## Lessons learned",
+    "## Pages and acknowledgements",
+    "## Timeline",
+    "## Checklist",
+    "## Agent operations",
+    "## Resolution steps",
+)
+
+
+def resolve_with_record(page: Any, thread: Any) -> str:
+    """Resolve from the parent: the prefilled dialog completed by hand; returns the record's Markdown."""
+    parent = thread.locator("article").first
+    parent.get_by_role("button", name="Resolve incident").click()
+    modal = page.get_by_role("dialog", name="Resolve RB-1")
+    root_cause = modal.get_by_role("textbox", name="Root cause", exact=True)
+    resolution = modal.get_by_role("textbox", name="Resolution", exact=True)
+    expect(root_cause).to_have_value(re.compile("media listing returns 500"))  # the bot's prefill
+    expect(resolution).to_have_value(re.compile(r"Restored db_backup_\S+\.db"))
+    root_cause.fill("The media migration broke the listing; after the rollback a stray DELETE removed an image.")
+    resolution.fill(resolution.input_value() + " Uploads re-enabled after the checks.")
+    lessons = modal.get_by_role("textbox", name=re.compile("^Lessons learned"))
+    lessons.fill("Nobody runs SQL on main.db during a rollback.")
+    modal.get_by_role("button", name="Resolve", exact=True).click()
+    expect(modal).to_be_hidden()
+
+    # The parent says resolved, offers Reopen instead of Resolve, and links the record.
+    expect(parent).to_contain_text("resolved by @alice")
+    expect(parent.get_by_role("button", name="Reopen incident")).to_be_visible()
+    expect(parent.get_by_role("button", name="Resolve incident")).to_have_count(0)
+    record_link = parent.get_by_role("link", name="incident record v1")
+    expect(record_link).to_be_visible()
+
+    # The thread has the uploaded Markdown; it downloads, from the file and from the parent's link.
+    upload = thread.get_by_role("link", name=re.compile("RB-1 incident record, version 1"))
+    expect(upload).to_contain_text("RB-1-record-v1.md")
+    with page.expect_download() as from_thread:
+        upload.click()
+    with page.expect_download() as from_parent:
+        record_link.click()
+    assert from_thread.value.suggested_filename == "RB-1-record-v1.md"
+    markdown = Path(from_thread.value.path()).read_text(encoding="utf-8")
+    assert Path(from_parent.value.path()).read_text(encoding="utf-8") == markdown
+    return markdown
+
+
+def check_record(markdown: str) -> None:
+    assert markdown.startswith("# RB-1: production media migration rollback — resolved"), markdown[:200]
+    positions = [markdown.find("\n" + h + "\n") for h in RECORD_HEADINGS]
+    assert all(p > 0 for p in positions), dict(zip(RECORD_HEADINGS, positions, strict=True))
+    assert "The media migration broke the listing; after the rollback a stray DELETE" in markdown
+    assert "Uploads re-enabled after the checks." in markdown
+    assert "Nobody runs SQL on main.db during a rollback." in markdown
+    assert "app is down, rolling back now" in markdown  # the thread reply made it into the record
+    assert "URGENT: Media Migration Rollback Initiated" in markdown or "stakeholder notice" in markdown
+
+
+def screenshot_record(page: Any, markdown: str) -> None:
+    """The downloaded Markdown as a person opens it in a viewer: plain text, headings and tables."""
+    viewer = page.context.new_page()
+    viewer.set_content(f"<pre style='font: 13px monospace; white-space: pre-wrap'>{html.escape(markdown)}</pre>")
+    viewer.screenshot(path=str(ARTIFACTS / "drill-record.png"), full_page=True)
+    viewer.close()
 
 
 def image_count(box: LiveSandbox) -> int:

@@ -4,6 +4,7 @@ audiences' channels, a failed channel said plainly, steps ticked, the thread lin
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,7 +82,7 @@ def test_notice_modal_is_prefilled_and_the_edited_text_reaches_its_channels(
         assert "<!date^" in str(posted[0].blocks)
     assert fake_slack.messages("C0SUPPORT") == []
     line = next(m.text for m in fake_slack.thread(CHANNEL, parent_ts) if ":mega:" in m.text)
-    assert "Development team (<https://" in line and "Quality assurance team" in line
+    assert re.search(r"<https://[^|>]+\|Development team> \(<#C0DEV>\)", line) and "Quality assurance team" in line
     assert "Could not post to End users (<#C0GONE>: `channel_not_found`)" in line
     steps = notice_bot.deps.service.steps("RB-1")
     assert (steps["comms.notify.dev"].state, steps["comms.notify.qa"].state) == ("done", "done")

@@ -186,8 +186,10 @@ function blockEl(block, ctx) {
       const id = "in-" + Math.random().toString(36).slice(2);
       const control = inputEl(block, block.element || {}, ctx);
       control.id = id;
+      // A <label for> names form controls only: a group of checkboxes or radios is named by reference.
+      if (control.classList.contains("choices")) control.setAttribute("aria-labelledby", id + "-label");
       return el("div", { class: "b-input", dataset: data },
-        el("label", { for: id, class: "b-input-label" }, Mrkdwn.plainText(block.label), block.optional ? el("span", { class: "optional", text: " (optional)" }) : null),
+        el("label", { for: id, id: id + "-label", class: "b-input-label" }, Mrkdwn.plainText(block.label), block.optional ? el("span", { class: "optional", text: " (optional)" }) : null),
         control,
         block.hint ? el("div", { class: "b-hint", html: Mrkdwn.plainText(block.hint) }) : null,
         el("div", { class: "b-error", role: "alert", hidden: true }));

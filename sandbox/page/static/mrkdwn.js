@@ -16,6 +16,7 @@ const EMOJI = {
   floppy_disk: "💾", package: "📦", wrench: "🔧", hammer_and_wrench: "🛠️", mag: "🔍", link: "🔗",
   skull: "💀", test_tube: "🧪", repeat: "🔁", pause_button: "⏸️", stop_sign: "🛑", sos: "🆘",
   ballot_box_with_check: "☑️", spiral_note_pad: "🗒️", calendar: "📆", dart: "🎯", shield: "🛡️",
+  zzz: "💤", sunrise: "🌅", no_bell: "🔕",
 };
 
 function escapeHtml(s) {

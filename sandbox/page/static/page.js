@@ -301,6 +301,43 @@ function renderWire(state) {
     w.status !== null ? el("span", { class: "mono", text: `→ ${w.status} in ${w.ms} ms` }) : null)));
 }
 
+// A Slack permalink (https://<workspace>.slack.com/archives/C…/p…) opens that message here, as Slack
+// does: the sandbox workspace has no other place to show it, and the page works offline.
+const PERMALINK = /^https:\/\/[a-z0-9-]+\.slack\.com\/archives\/([A-Z0-9]+)\/p(\d+)(\d{6})(?:\?(.*))?$/;
+
+const FILE_PERMALINK = /^https:\/\/[a-z0-9-]+\.slack\.com\/files\/[A-Z0-9]+\/(F[A-Z0-9]+)(?:\/|$)/;
+
+function openPermalink(href) {
+  const file = FILE_PERMALINK.exec(href);
+  if (file) return downloadFile(file[1]);
+  const m = PERMALINK.exec(href);
+  if (!m || !ui.state || !ui.state.channels.some((c) => c.id === m[1])) return false;
+  const ts = `${m[2]}.${m[3]}`;
+  const threadTs = new URLSearchParams(m[4] || "").get("thread_ts");
+  ui.channel = m[1];
+  ui.thread = threadTs && threadTs !== ts ? threadTs : null;
+  render(ui.state);
+  const pane = ui.thread ? "thread-messages" : "channel-messages";
+  const target = document.querySelector(`#${pane} article[data-ts="${CSS.escape(ts)}"]`);
+  if (target) {
+    target.scrollIntoView({ block: "center" });
+    target.classList.add("flash");
+    setTimeout(() => target.classList.remove("flash"), 2000);
+  }
+  return true;
+}
+
+// A file's permalink downloads it, as the file link on its message does.
+function downloadFile(id) {
+  const shared = ui.state && ui.state.messages.flatMap((m) => m.files || []).find((f) => f.id === id);
+  if (!shared) return false;
+  const link = el("a", { href: shared.url, download: shared.name, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  return true;
+}
+
 // -- wiring ---------------------------------------------------------------------------------------
 function composer(formId, textId, threadOf) {
   const form = document.getElementById(formId), text = document.getElementById(textId);
@@ -315,6 +352,10 @@ function composer(formId, textId, threadOf) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  document.addEventListener("click", (e) => {
+    const link = e.target.closest && e.target.closest("a[href]");
+    if (link && openPermalink(link.href)) e.preventDefault();
+  });
   composer("composer", "composer-text", () => null);
   composer("thread-composer", "thread-text", () => ui.thread);
   document.getElementById("thread-close").addEventListener("click", () => { ui.thread = null; renderThread(ui.state); });
