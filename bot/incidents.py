@@ -660,8 +660,11 @@ class IncidentService:
         args: dict[str, Any],
         actor: str,
         request_id: str,
+        *,
+        reopen_done: bool = False,
     ) -> AgentJob | None:
-        """Move the step to running and record the job, atomically.
+        """Move the step to running and record the job, atomically. ``reopen_done``: a side
+        operation (recover_journal offered by a result) may also run under a step that is done.
 
         Returns None (nothing written) if the step is not pending/failed, e.g. already running after
         a second click, or if ``request_id`` is already known: at most one job per click.
@@ -672,7 +675,8 @@ class IncidentService:
             if not self.get(incident_id).is_open:
                 raise IncidentClosed(f"incident {incident_id} is closed")
             current = self.step_state(incident_id, step_id)
-            if current.state not in (P, F) or self.store.row("agent_jobs", "request_id = ?", [request_id]):
+            allowed = (P, F, D) if reopen_done else (P, F)
+            if current.state not in allowed or self.store.row("agent_jobs", "request_id = ?", [request_id]):
                 return None
             now = _iso(self.clock())
             if not self.store.cond_update(
@@ -746,6 +750,9 @@ class IncidentService:
             verdict = _judge(own, job.operation, checks) if own.satisfied_by and checks else None
             if verdict is not None:  # the step says which checks decide it, not the whole outcome
                 target, note = verdict
+            if getattr(own, "agent_op", None) != job.operation:
+                # a side operation (recover_journal) never completes the step: it stays to be retried
+                target, note = F, f"{job.operation} {outcome.value}: retry the step"
             step_changed = self.store.cond_update(
                 "steps",
                 {"incident_id": job.incident_id, "step_id": job.step_id},

@@ -102,12 +102,16 @@ class JobRunner:
         *,
         confirmed_backup: str | None = None,
         app_stopped_by: str | None = None,
+        operation: str | None = None,
     ) -> StartOutcome:
         """Start a step's operation. ``confirmed_backup`` is the backup named in the dialog the
         person confirmed; a restore runs only if it is still the incident's chosen backup.
         ``app_stopped_by``: that person asserted go-fast-cdn is stopped where the agent cannot prove
-        it; passed to the agent (its audit log) and recorded in the incident's timeline."""
+        it; passed to the agent (its audit log) and recorded in the incident's timeline.
+        ``operation``: run this side operation (recover_journal) under the step instead of its own."""
         step = self.service.runbook.agent_step(step_id)
+        if step is not None and operation is not None:
+            step = step.model_copy(update={"agent_op": operation, "agent_args_from": None})
         if step is None:
             return StartOutcome(refusal=StartRefusal.no_agent_op, step_title=self.service.runbook.step(step_id).title)
         incident = self.service.get(incident_id)
@@ -121,7 +125,7 @@ class JobRunner:
         if self.agents.client_for(incident.environment) is None:
             return facts.model_copy(update={"refusal": StartRefusal.no_agent})
         try:
-            args = self.service.agent_args(incident_id, step_id)
+            args = {} if operation is not None else self.service.agent_args(incident_id, step_id)
         except MissingChoice:
             return facts.model_copy(update={"refusal": StartRefusal.backup_not_chosen})
         if step.uses_chosen_backup and confirmed_backup != incident.chosen_backup:
@@ -135,7 +139,9 @@ class JobRunner:
             if sha:  # pin the exact bytes the person saw listed; the agent refuses anything else
                 args["expected_sha256"] = sha
         request_id = f"{incident_id}.{step_id}.{uuid.uuid4().hex[:12]}"
-        job = self.service.begin_job(incident_id, step_id, step.agent_op, args, actor, request_id)
+        job = self.service.begin_job(
+            incident_id, step_id, step.agent_op, args, actor, request_id, reopen_done=operation is not None
+        )
         if job is not None and app_stopped_by is not None:
             self.service.record(
                 incident_id,

@@ -15,6 +15,7 @@ class ActionId(StrEnum):
     STEP_RUN = "step_run"
     STEP_RETRY = "step_retry"
     STEP_RETRY_ASSERT_STOPPED = "step_retry_assert_stopped"
+    JOURNAL_RECOVER = "journal_recover"
     BACKUP_SELECT = "backup_select"
     INCIDENT_RESOLVE = "incident_resolve"
     INCIDENT_CANCEL = "incident_cancel"

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from bot.domain import AgentJob
 from bot.incidents import IncidentService, IncidentSnapshot
 from bot.thread_plan import ThreadMessage, job_key
+from handlers.actions_ids import StepRef
 from handlers.message import SlackMessage
 from handlers.publisher import ThreadPublisher
 from handlers.results import job_result_message, job_running_message
@@ -67,6 +68,11 @@ class SlackJobPresenter:
             step_title=title,
             started_by=job.started_by,
             duration_s=duration,
+            recover_ref=(
+                None
+                if job.operation == "recover_journal" or not incident.is_open
+                else StepRef(incident_id=incident.id, step_id=job.step_id).encode()
+            ),
         )
 
     def job_started(self, job: AgentJob) -> None:

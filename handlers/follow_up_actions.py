@@ -37,7 +37,7 @@ def _ref(deps: HandlerDeps, payload: BlockActions) -> StepRef | None:
 
 
 def assign_listener(deps: HandlerDeps) -> Callable[..., None]:
-    """"Set owner and due date": open the dialog, prefilled with the current owner and date."""
+    """ "Set owner and due date": open the dialog, prefilled with the current owner and date."""
 
     def follow_up_assign(ack: Ack, body: dict[str, Any]) -> None:
         ack()
@@ -65,7 +65,7 @@ def assign_listener(deps: HandlerDeps) -> Callable[..., None]:
 
 
 def done_listener(deps: HandlerDeps) -> Callable[..., None]:
-    """"Mark done", in the thread or in the reminder DM."""
+    """ "Mark done", in the thread or in the reminder DM."""
 
     def follow_up_done(ack: Ack, body: dict[str, Any]) -> None:
         ack()

@@ -288,9 +288,7 @@ class RecordBuilder:
         return out
 
     @staticmethod
-    def _follow_ups(
-        steps: list[RecordStep], known: Mapping[str, FollowUpItem], tasks: set[str]
-    ) -> list[FollowUpItem]:
+    def _follow_ups(steps: list[RecordStep], known: Mapping[str, FollowUpItem], tasks: set[str]) -> list[FollowUpItem]:
         """The follow-up tasks (steps of kind ``follow_up``), with owner and due date where one was set."""
         out: list[FollowUpItem] = []
         for s in steps:

@@ -1,10 +1,10 @@
 """Agent results on Slack.
 
-    messages.py       the running message and the result message of a job
-    headlines.py      the result's first line, one entry per outcome (HEADLINES)
-    presenters.py     the facts of each operation's result, one entry per operation (PRESENTERS)
-    backup_picker.py  the backup menu
-    formatting.py     escaping, clipping and line-budgeted text shared by the above
+messages.py       the running message and the result message of a job
+headlines.py      the result's first line, one entry per outcome (HEADLINES)
+presenters.py     the facts of each operation's result, one entry per operation (PRESENTERS)
+backup_picker.py  the backup menu
+formatting.py     escaping, clipping and line-budgeted text shared by the above
 """
 
 from handlers.results.backup_picker import backup_select, selectable_backups, unselectable_backups

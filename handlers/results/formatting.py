@@ -29,7 +29,6 @@ NAMES_SHOWN = 10
 MAX_FIELD = 2000  # section fields: Slack's limit is lower than a section's text
 
 
-
 # --- text primitives: esc / esc_clip / code live in handlers/text.py (re-exported for ``fmt.``) ---
 
 

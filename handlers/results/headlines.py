@@ -34,9 +34,7 @@ HEADLINES: dict[AgentOutcome, Callable[[HeadlineFacts], str]] = {
     AgentOutcome.failed: _failed,
     AgentOutcome.noop: lambda f: f":information_source: {f.op} on {f.env}: nothing to do: {f.summary}",
     AgentOutcome.inconclusive: lambda f: f":grey_question: {f.op} on {f.env} inconclusive: {f.summary}",
-    AgentOutcome.refused: lambda f: (
-        f":no_entry: {f.op} on {f.env} refused as unsafe: {f.error or f.summary}{f.code}"
-    ),
+    AgentOutcome.refused: lambda f: f":no_entry: {f.op} on {f.env} refused as unsafe: {f.error or f.summary}{f.code}",
     AgentOutcome.invalid: lambda f: f":warning: {f.op} on {f.env}: rejected input: {f.error or f.summary}{f.code}",
     AgentOutcome.unreachable: lambda f: (
         f":electric_plug: {f.op} on {f.env}: agent unreachable: {f.error or 'no answer'}"

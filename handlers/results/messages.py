@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
-from slack_sdk.models.blocks import Block
+from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
 
+from handlers.actions_ids import ActionId
+from handlers.elements import confirm_dialog
 from handlers.message import SlackMessage
 from handlers.results import formatting as fmt
 from handlers.results.headlines import headline
@@ -61,7 +63,7 @@ def job_running_message(
     )
     blocks: list[Block] = [fmt.section(head)]
     if progress:
-        recent = progress[-fmt.PROGRESS_SHOWN:]
+        recent = progress[-fmt.PROGRESS_SHOWN :]
         blocks.append(fmt.section(fmt.code_block(recent, from_end=True, hidden=len(progress) - len(recent))))
     else:
         blocks.append(fmt.context("_waiting for the agent to report progress…_"))
@@ -78,6 +80,7 @@ def job_result_message(
     step_title: str,
     started_by: str,
     duration_s: float | None,
+    recover_ref: str | None = None,
 ) -> SlackMessage:
     """The thread message a finished (or failed-to-run) job leaves: a one-line verdict, then the facts
     of that operation, so the channel never has to ask someone to paste terminal output."""
@@ -100,6 +103,30 @@ def job_result_message(
     if warnings:
         lines = [f"• {fmt.esc_clip(w, 400)}" for w in warnings]
         blocks.append(fmt.section(fmt.list_text(":warning: *Warnings*", lines, shown=fmt.WARNINGS_SHOWN)))
+    if recover_ref is not None and reports_hot_journal(raw, err):
+        blocks.append(recover_journal_actions(recover_ref, environment))
     return fmt.finish(head, blocks)
 
 
+def reports_hot_journal(result: dict[str, Any], error: dict[str, Any]) -> bool:
+    """A status that saw a hot journal, or a rollback/restore the agent refused because of one."""
+    return result.get("hot_journal") is True or error.get("code") == "journal_present"
+
+
+def recover_journal_actions(ref: str, environment: str) -> Block:
+    """The Run recover_journal button a hot journal earns, confirmed like every destructive Run."""
+    return ActionsBlock(
+        elements=[
+            ButtonElement(
+                text="Run recover_journal",
+                action_id=ActionId.JOURNAL_RECOVER,
+                value=ref,
+                style="danger",
+                confirm=confirm_dialog(
+                    f"Run recover_journal on {environment}?",
+                    f"{OPERATIONS['recover_journal'].description}. Environment: {environment}.",
+                    confirm="Run recover_journal",
+                ),
+            )
+        ]
+    )

@@ -198,7 +198,7 @@ def mention_or_text(who: str | None) -> str:
 
 def _backups_list_blocks(r: BackupListResult) -> list[Block]:
     newest_first = sorted(r.backups, key=lambda b: (b.time or datetime.min.replace(tzinfo=UTC), b.name), reverse=True)
-    shown = newest_first[:fmt.BACKUP_ROWS_SHOWN]
+    shown = newest_first[: fmt.BACKUP_ROWS_SHOWN]
     star = next((b for b in newest_first if b.newest_pre_migration), None)
     if star is not None and star not in shown:  # the one to restore must always be visible
         shown = [*shown[:-1], star]
@@ -378,5 +378,3 @@ PRESENTERS: dict[str, Callable[[Any], list[Block]]] = {
     "dry_run": _dry_run_blocks,
     "recover_journal": _recover_journal_blocks,
 }
-
-

@@ -127,10 +127,15 @@ def _backup_menu_place(runbook: Runbook) -> str:
     return "the thread"
 
 
-def _run(verb: str, *, assert_stopped: bool = False) -> Callable[[HandlerDeps, StepClick], None]:
+def _run(
+    verb: str, *, assert_stopped: bool = False, side_operation: str | None = None
+) -> Callable[[HandlerDeps, StepClick], None]:
+    """``side_operation``: run that operation under the clicked step (recover_journal offered by a
+    result that reports a hot journal) instead of the step's own."""
+
     def handle(deps: HandlerDeps, click: StepClick) -> None:
         step = deps.runbook.agent_step(click.ref.step_id)
-        operation = step.agent_op if step is not None else None
+        operation = side_operation or (step.agent_op if step is not None else None)
         if not require_operator(deps, click, f"{verb} `{operation}`"):
             return
         outcome = deps.runner.start(
@@ -139,6 +144,7 @@ def _run(verb: str, *, assert_stopped: bool = False) -> Callable[[HandlerDeps, S
             click.user,
             confirmed_backup=click.ref.arg,
             app_stopped_by=click.user if assert_stopped else None,
+            operation=side_operation,
         )
         if outcome.refusal is not None:
             reason = refusal_text(outcome, deps.runbook)
@@ -156,6 +162,10 @@ VIEW = StepKindView(
         Listener(
             ActionId.STEP_RETRY_ASSERT_STOPPED,
             lambda deps: on_click(deps, _run("retry", assert_stopped=True), name="step_retry_assert_stopped"),
+        ),
+        Listener(
+            ActionId.JOURNAL_RECOVER,
+            lambda deps: on_click(deps, _run("run", side_operation="recover_journal"), name="journal_recover"),
         ),
     ),
 )

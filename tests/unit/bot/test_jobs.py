@@ -324,3 +324,24 @@ def test_the_step_settles_from_its_declared_checks_and_ticks_its_section(tmp_pat
     kinds = [e.kind for e in service.events(inc)]
     assert kinds.count("step.checked") == 3
     runner.close()
+
+
+def test_recover_journal_runs_once_under_the_status_step_and_leaves_it_to_retry(tmp_path: Path) -> None:
+    client = FakeClient({})
+    service, runner, rec, inc = make(tmp_path, client)
+    runner.start(inc, "immediate.assess", "U1")  # status: done
+    wait_finished(rec)
+    assert service.step_state(inc, "immediate.assess").state == "done"
+    client.gate.clear()
+    first = runner.start(inc, "immediate.assess", "U2", operation="recover_journal")
+    second = runner.start(inc, "immediate.assess", "U2", operation="recover_journal")  # double click
+    assert first.job is not None and first.job.operation == "recover_journal" and first.job.args == {}
+    assert second.job is None and second.refusal == StartRefusal.already_running
+    client.gate.set()
+    wait_finished(rec)
+    assert [c[0] for c in client.calls] == ["status", "recover_journal"]
+    state = service.step_state(inc, "immediate.assess")
+    assert state.state == "failed" and "retry" in (state.note or "")  # Retry runs the step's own status
+    assert runner.start(inc, "immediate.assess", "U2").job is not None
+    wait_finished(rec)
+    runner.close()
