@@ -248,6 +248,7 @@ def resolve_with_record(page: Any, thread: Any) -> str:
     assert from_thread.value.suggested_filename == "RB-1-record-v1.md"
     markdown = Path(from_thread.value.path()).read_text(encoding="utf-8")
     assert Path(from_parent.value.path()).read_text(encoding="utf-8") == markdown
+    upload.scroll_into_view_if_needed()  # the thread's screenshot ends on the record file
     return markdown
 
 
