@@ -38,6 +38,7 @@ from app.server import SLACK_PATH, create_asgi
 from app.serving import ThreadedServer
 from app.settings import Settings
 from bench.report import Row, percentile
+from bench.slack_ack import baseline_asgi
 from handlers.actions_ids import ActionId
 from sandbox.fake_slack import ElementNotFound, FakeSlack, seed_demo_workspace
 from sandbox.slack_user import build_block_action, build_slash_command
@@ -132,7 +133,7 @@ def serve(variant: str, workdir: Path, total: int, listener_workers: int | None)
         reqs.append({"body": r.body, "headers": r.headers})
     if variant == "bare":
         bot_srv.stop()
-        server = ThreadedServer(_bare_asgi(_bare_app(fake))).start()
+        server = ThreadedServer(baseline_asgi(_bare_app(fake))).start()
     else:
         server = bot_srv
     part = workdir / "requests.json.part"
@@ -150,22 +151,6 @@ def serve(variant: str, workdir: Path, total: int, listener_workers: int | None)
     server.stop()
     bot.close()
     fake.stop()
-
-
-def _bare_asgi(app: App) -> object:
-    from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
-    from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
-    from starlette.requests import Request
-    from starlette.responses import Response
-    from starlette.routing import Route
-
-    async def slack_events(request: Request) -> Response:
-        body = await request.body()
-        bolt_resp = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
-        return to_starlette_response(bolt_resp)
-
-    return Starlette(routes=[Route(SLACK_PATH, slack_events, methods=["POST"])])
 
 
 # --- the load generator (parent process) -----------------------------------------------------------
