@@ -93,35 +93,43 @@ class NotesPublisher:
         self._render(incident_id)
 
     def _flush(self, incident_id: str) -> None:
-        with self._lock:
-            self._timers.pop(incident_id, None)
-            if self._closed:
-                return
-            self._last_edit[incident_id] = self.clock()
-        self._render(incident_id)
+        # The render lock is taken before the closed check, so close() can wait for a render in flight.
+        with self._render_lock:
+            with self._lock:
+                self._timers.pop(incident_id, None)
+                if self._closed:
+                    return
+                self._last_edit[incident_id] = self.clock()
+            self._render_locked(incident_id)
 
     def _render(self, incident_id: str) -> None:
+        with self._render_lock:
+            self._render_locked(incident_id)
+
+    def _render_locked(self, incident_id: str) -> None:
         ts = self.notes_ts(incident_id)
         if ts is None:
             return
-        with self._render_lock:
-            incident = self.service.get(incident_id)
-            msg = notes_message(
-                build_notes(self.service, incident_id, clock=self.service.clock, role_names=self.role_names())
-            )
-            try:
-                self.client.chat_update(channel=incident.channel, ts=ts, text=msg.text, blocks=msg.blocks)
-            except SlackApiError as exc:  # the next change re-renders everything from the store
-                log.warning("could not update the notes of %s: %s", incident_id, exc.response.get("error"))
+        incident = self.service.get(incident_id)
+        msg = notes_message(
+            build_notes(self.service, incident_id, clock=self.service.clock, role_names=self.role_names())
+        )
+        try:
+            self.client.chat_update(channel=incident.channel, ts=ts, text=msg.text, blocks=msg.blocks)
+        except SlackApiError as exc:  # the next change re-renders everything from the store
+            log.warning("could not update the notes of %s: %s", incident_id, exc.response.get("error"))
 
     def close(self) -> None:
-        """Stop the timers, but show the edits they were holding back first: the last state is kept."""
+        """Stop the timers, but show the edits they were holding back first: the last state is kept.
+        Returns only once no timer's edit is in flight, so nothing reads the store after it."""
         with self._lock:
             self._closed = True
             pending = list(self._timers)
             for timer in self._timers.values():
                 timer.cancel()
             self._timers.clear()
+        with self._render_lock:  # a timer's edit that began before the flag was set finishes first
+            pass
         for incident_id in pending:
             try:
                 self._render(incident_id)

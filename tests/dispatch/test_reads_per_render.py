@@ -56,7 +56,10 @@ def test_a_finished_job_redraws_from_one_snapshot(
     observer.job_started(job)  # type: ignore[attr-defined]
     assert bot.deps.publisher.queue.wait_idle(20)
     finished = service.finish_job(job.request_id, "ok", {"operation": "status", "outcome": "ok", "summary": "x"})
-    monkeypatch.setattr(bot.deps.publisher, "on_change", None)  # the notes redraw on their own timer
+    # The pinned notes redraw on their own timer: stop it (a trailing edit from the job's start would
+    # otherwise read the store inside the counted window) and unhook them from the redraw.
+    bot.deps.notes.close()
+    monkeypatch.setattr(bot.deps.publisher, "on_change", None)
     queries = count_queries(bot, monkeypatch)
     observer.job_finished(finished)  # type: ignore[attr-defined]
     assert bot.deps.publisher.queue.wait_idle(20)
@@ -80,6 +83,7 @@ def test_closing_redraws_every_message_from_one_snapshot(
     posted_thread(bot, incident.id)
     # The pinned notes follow a parent redraw on their own throttled timer (tests/unit/record/test_notes.py);
     # here only the redraw's own reads are counted.
+    bot.deps.notes.close()
     monkeypatch.setattr(bot.deps.publisher, "on_change", None)
     queries = count_queries(bot, monkeypatch)
     bot.deps.publisher.redraw(incident.id, sections=[s.id for s in bot.deps.runbook.sections], parent=True)
