@@ -42,18 +42,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except Exception as exc:  # bad token, Slack unreachable, unreadable store
         print(f"rollback-bot: cannot start: {exc}", file=sys.stderr)
         return 1
-    if settings.socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+    try:
+        if settings.socket_mode:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        assert settings.slack_app_token is not None
-        logging.getLogger(__name__).info("starting in Socket Mode")
-        SocketModeHandler(bot.app, settings.slack_app_token.get_secret_value()).start()
+            assert settings.slack_app_token is not None
+            logging.getLogger(__name__).info("starting in Socket Mode")
+            SocketModeHandler(bot.app, settings.slack_app_token.get_secret_value()).start()
+            return 0
+        from app.server import create_asgi
+        from app.serving import serve_forever
+
+        serve_forever(create_asgi(bot), settings.host, args.port if args.port is not None else settings.port)
         return 0
-    from app.server import create_asgi
-    from app.serving import serve_forever
-
-    serve_forever(create_asgi(bot), settings.host, args.port if args.port is not None else settings.port)
-    return 0
+    finally:  # SIGTERM/SIGINT: finish what was acked, flush the publisher, close the store
+        bot.close()
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

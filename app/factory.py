@@ -19,6 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from app.ack_gate import AckGate
 from app.settings import Settings
 from bot.agents import AgentDirectory
 from bot.contacts import load_contacts
@@ -54,9 +55,18 @@ class RollbackBot:
     store: Store
     timers: TimerService
     reconciler: ThreadReconciler
+    gate: AckGate
+    listeners: ThreadPoolExecutor
     phone: PagerDutyEvents | None = None
 
+    def drain(self) -> None:
+        """Stop taking clicks and finish every one already acked: the gate's queue, then the bolt
+        listeners still running after their ack."""
+        self.gate.close()
+        self.listeners.shutdown(wait=True)
+
     def close(self) -> None:
+        self.drain()  # first: what was acked still reaches the store and Slack
         self.reconciler.close()
         self.timers.close()
         if self.phone is not None:
@@ -107,14 +117,13 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
 
     operators = OperatorPolicy(settings.rollback_operators, settings.rollback_operator_group, group_members)
     service = IncidentService(store, runbook, operators=operators)
+    listeners = ThreadPoolExecutor(max_workers=settings.rollback_listener_workers, thread_name_prefix="bolt-listener")
     app = App(
         client=slack,
         signing_secret=settings.signing_secret,
         # Resolve the bot identity at start-up: a wrong token fails here, not on the first click.
         token_verification_enabled=True,
-        listener_executor=ThreadPoolExecutor(
-            max_workers=settings.rollback_listener_workers, thread_name_prefix="bolt-listener"
-        ),
+        listener_executor=listeners,
     )
 
     agents = AgentDirectory(settings.rollback_agents)
@@ -187,4 +196,14 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         log.info("writing %d incident record(s) the previous process did not finish", unwritten)
     if armed := timers.start():
         log.info("re-armed %d pending timer(s) from the store", armed)
-    return RollbackBot(app=app, deps=deps, store=store, timers=timers, reconciler=reconciler, phone=phone)
+    gate = AckGate(app, deps, settings.signing_secret, settings.rollback_listener_workers)
+    return RollbackBot(
+        app=app,
+        deps=deps,
+        store=store,
+        timers=timers,
+        reconciler=reconciler,
+        gate=gate,
+        listeners=listeners,
+        phone=phone,
+    )

@@ -12,3 +12,8 @@ class SlackMessage(BaseModel):
 
     text: str
     blocks: list[dict[str, Any]]
+
+
+def marker(incident_id: str, key: str) -> str:
+    """The block_id that identifies a message when its ts was lost (Slack keeps block ids)."""
+    return f"rb|{incident_id}|{key}"[:255]

@@ -6,7 +6,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTe
 
 from bot.record.notes import IncidentNotes
 from handlers.limits import MAX_HEADER, check_limits, clip
-from handlers.message import SlackMessage
+from handlers.message import SlackMessage, marker
 from handlers.text import fmt_time, mention
 
 STATE_TEXT = {
@@ -43,6 +43,9 @@ def _pages(notes: IncidentNotes) -> str:
         else:
             lines.append(f":hourglass: {who} paged {fmt_time(p.paged_at)}")
     return "\n".join(lines)
+
+
+NOTES_KEY = "notes"
 
 
 def notes_message(notes: IncidentNotes) -> SlackMessage:
@@ -84,7 +87,8 @@ def notes_message(notes: IncidentNotes) -> SlackMessage:
     ]
     decisions = "\n".join(f"• {fmt_time(d.at)} {_who(d.by)}: {d.text}" for d in notes.decisions)
     blocks: list[Block] = [
-        HeaderBlock(text=PlainTextObject(text=title)),
+        # The marker finds the notes in the thread when a crash lost their ts (handlers/notes_publisher.py).
+        HeaderBlock(text=PlainTextObject(text=title), block_id=marker(notes.incident_id, NOTES_KEY)),
         SectionBlock(fields=fields),
         SectionBlock(text=MarkdownTextObject(text=clip(f"*Paged / acknowledged*\n{_pages(notes)}"))),
         SectionBlock(text=MarkdownTextObject(text=clip(f"*Current step*\n{step}"))),

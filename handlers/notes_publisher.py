@@ -3,7 +3,11 @@
 Edits are throttled like job progress: at most one ``chat.update`` per ``min_interval_s`` per
 incident, the last change always shown (a trailing edit is scheduled, never dropped). The message
 is re-rendered from the store every time (bot/record/notes.py), so a lost edit heals on the next.
-Its ts is kept in the timeline (``notes.posted``), which also survives a restart.
+Its ts is kept in the timeline (``notes.posted``), which also survives a restart. Posting never
+doubles, like the thread's other messages (handlers/publisher.py): the attempt is recorded first
+(``notes.posting``), and a post a crash or timeout left in doubt is looked up in the thread by its
+marker block_id before it is ever sent again (and only once the attempt is older than the grace in
+which a slow Slack may still store it).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -19,11 +24,13 @@ from slack_sdk.errors import SlackApiError
 from bot.domain import Incident
 from bot.incidents import IncidentService
 from bot.record.notes import build_notes
-from handlers.notes_blocks import notes_message
+from handlers.message import marker
+from handlers.notes_blocks import NOTES_KEY, notes_message
 
 log = logging.getLogger(__name__)
 
 NOTES_EVENT = "notes.posted"
+NOTES_ATTEMPT_EVENT = "notes.posting"
 
 
 class NotesPublisher:
@@ -35,6 +42,7 @@ class NotesPublisher:
         min_interval_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
         role_names: Callable[[], dict[str, str]] = dict,
+        in_doubt_grace_s: float = 60.0,
     ) -> None:
         self.client = client
         self.role_names = role_names
@@ -46,32 +54,63 @@ class NotesPublisher:
         self._timers: dict[str, threading.Timer] = {}
         self._render_lock = threading.Lock()
         self._closed = False
+        self._post_lock = threading.Lock()
+        self.in_doubt_grace_s = in_doubt_grace_s
 
     def notes_ts(self, incident_id: str) -> str | None:
+        ts = self._last_event(incident_id, NOTES_EVENT, "json_extract(data, '$.ts')")
+        return str(ts) if ts else None
+
+    def _last_event(self, incident_id: str, kind: str, column: str) -> object:
         rows = self.service.store.query(
-            "SELECT json_extract(data, '$.ts') AS ts FROM events WHERE incident_id = ? AND kind = ? "
-            "ORDER BY id DESC LIMIT 1",
-            (incident_id, NOTES_EVENT),
+            f"SELECT {column} AS v FROM events WHERE incident_id = ? AND kind = ? ORDER BY id DESC LIMIT 1",
+            (incident_id, kind),
         )
-        return str(rows[0]["ts"]) if rows and rows[0]["ts"] else None
+        return rows[0]["v"] if rows else None
 
     def post(self, incident: Incident) -> str | None:
-        """Post the notes as the thread's first reply and pin them; a failed pin is logged, not fatal."""
-        if incident.thread_ts is None or self.notes_ts(incident.id):
-            return self.notes_ts(incident.id)
-        msg = notes_message(
-            build_notes(self.service, incident.id, clock=self.service.clock, role_names=self.role_names())
-        )
-        resp = self.client.chat_postMessage(
-            channel=incident.channel, thread_ts=incident.thread_ts, text=msg.text, blocks=msg.blocks
-        )
-        ts = str(resp["ts"])
-        self.service.record(incident.id, NOTES_EVENT, None, ts=ts)
+        """Post the notes as the thread's first reply and pin them; a failed pin is logged, not fatal.
+        None while an earlier attempt is still in doubt (the reconciler's next pass tries again)."""
+        if incident.thread_ts is None:
+            return None
+        with self._post_lock:
+            if ts := self.notes_ts(incident.id):
+                return ts
+            attempted = self._last_event(incident.id, NOTES_ATTEMPT_EVENT, "at")
+            if attempted:
+                found = self._find_posted(incident)
+                if found:
+                    log.info("found the notes of %s already in Slack (%s)", incident.id, found)
+                    self.service.record(incident.id, NOTES_EVENT, None, ts=found, found_by_lookup=True)
+                    self.refresh(incident.id)  # they may show an older state than the store
+                    return found
+                age = (self.service.clock() - datetime.fromisoformat(str(attempted))).total_seconds()
+                if age < self.in_doubt_grace_s:
+                    return None  # a slow Slack may still store the earlier post
+            msg = notes_message(
+                build_notes(self.service, incident.id, clock=self.service.clock, role_names=self.role_names())
+            )
+            self.service.record(incident.id, NOTES_ATTEMPT_EVENT, None)
+            resp = self.client.chat_postMessage(
+                channel=incident.channel, thread_ts=incident.thread_ts, text=msg.text, blocks=msg.blocks
+            )
+            ts = str(resp["ts"])
+            self.service.record(incident.id, NOTES_EVENT, None, ts=ts)
         try:
             self.client.pins_add(channel=incident.channel, timestamp=ts)
         except SlackApiError as exc:  # e.g. missing pins:write: the notes still work unpinned
             log.warning("could not pin the notes of %s: %s", incident.id, exc.response.get("error"))
         return ts
+
+    def _find_posted(self, incident: Incident) -> str | None:
+        wanted = marker(incident.id, NOTES_KEY)
+        assert incident.thread_ts is not None
+        for page in self.client.conversations_replies(channel=incident.channel, ts=incident.thread_ts, limit=200):
+            for message in page.get("messages", []):
+                blocks = message.get("blocks") or []
+                if blocks and blocks[0].get("block_id") == wanted:
+                    return str(message["ts"])
+        return None
 
     def refresh(self, incident_id: str) -> None:
         """Show the current notes soon, off the caller's thread: at most one edit per ``min_interval_s``,

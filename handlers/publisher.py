@@ -37,7 +37,7 @@ from bot.runbook import Runbook
 from bot.thread_plan import PARENT_KEY, MessageKind, ThreadMessage, ThreadPlan, job_key, offer_key, section_key
 from handlers.blocks import RecordLink, fallback_offer, incident_parent, section_message
 from handlers.drill_marker import mark_drill, mark_text
-from handlers.message import SlackMessage
+from handlers.message import SlackMessage, marker
 from handlers.publish_queue import PublishQueue
 from handlers.steps import SectionContext
 from ops.models import BackupInfo
@@ -49,11 +49,6 @@ PostOutcome = Literal["posted", "skip", "stop"]
 SYSTEM_ACTOR = "rollback-bot"
 # Longer than any request Slack still completes after a client timeout (the client's own is 15 s).
 IN_DOUBT_GRACE_S = 60.0
-
-
-def marker(incident_id: str, key: str) -> str:
-    """The block_id that identifies a message when its ts was lost (Slack keeps block ids)."""
-    return f"rb|{incident_id}|{key}"[:255]
 
 
 def render_hash(msg: SlackMessage) -> str:

@@ -1,8 +1,15 @@
-"""``/rollback``: validate, open the incident, ack, then ask the publisher to post the thread."""
+"""``/rollback``: validate, open the incident, ack, then ask the publisher to post the thread.
+
+``reply_to_rollback`` is the whole command: the text Slack shows the caller (the ack) and the work
+that follows it. The bolt listener and the HTTP ack gate (``app/ack_gate.py``) both call it, so the
+command means the same thing whichever way it arrives.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -15,44 +22,61 @@ from handlers.text import fmt_time, mention
 
 log = logging.getLogger(__name__)
 
+COMMAND = "/rollback"
 
-def register(app: App, deps: HandlerDeps) -> None:
-    @app.command("/rollback")
-    def rollback(ack: Ack, body: dict[str, Any]) -> None:
-        cmd = SlashCommand.model_validate(body)
-        envs, default = deps.environments, deps.default_environment
-        try:
-            args = parse_rollback_args(cmd.text, envs, default)
-        except CommandUsageError as exc:
-            ack(text=f":warning: {exc}\n{usage(envs, default)}")
-            return
-        try:
-            incident = deps.service.open(
-                args.environment, args.severity, args.summary, cmd.channel_id, cmd.user_id, drill=args.drill
-            )
-        except IncidentAlreadyOpen as exc:
-            other = exc.incident
-            ack(
-                text=(
-                    f":information_source: {other.id} is already open for `{other.environment}` "
-                    f"({other.severity}, opened by {mention(other.opened_by)} at {fmt_time(other.opened_at)}). "
-                    f"Work in its thread in <#{other.channel}>; no new incident was opened."
-                )
-            )
-            return
-        if incident.drill:
-            ack(
-                text=f":test_tube: DRILL: opening {incident.id} for `{incident.environment}` ({incident.severity}). "
-                "The agent works on a scratch copy; the live DB and app are not touched."
-            )
-        else:
-            ack(text=f":rotating_light: Opening {incident.id} for `{incident.environment}` ({incident.severity}).")
+
+@dataclass(frozen=True)
+class CommandReply:
+    """What the caller sees at once (``text``, the ack) and what runs after the ack has left."""
+
+    text: str
+    after: Callable[[], None] | None = None
+
+
+def reply_to_rollback(deps: HandlerDeps, body: dict[str, Any]) -> CommandReply:
+    cmd = SlashCommand.model_validate(body)
+    envs, default = deps.environments, deps.default_environment
+    try:
+        args = parse_rollback_args(cmd.text, envs, default)
+    except CommandUsageError as exc:
+        return CommandReply(f":warning: {exc}\n{usage(envs, default)}")
+    try:
+        incident = deps.service.open(
+            args.environment, args.severity, args.summary, cmd.channel_id, cmd.user_id, drill=args.drill
+        )
+    except IncidentAlreadyOpen as exc:
+        other = exc.incident
+        return CommandReply(
+            f":information_source: {other.id} is already open for `{other.environment}` "
+            f"({other.severity}, opened by {mention(other.opened_by)} at {fmt_time(other.opened_at)}). "
+            f"Work in its thread in <#{other.channel}>; no new incident was opened."
+        )
+    if incident.drill:
+        text = (
+            f":test_tube: DRILL: opening {incident.id} for `{incident.environment}` ({incident.severity}). "
+            "The agent works on a scratch copy; the live DB and app are not touched."
+        )
+    else:
+        text = f":rotating_light: Opening {incident.id} for `{incident.environment}` ({incident.severity})."
+
+    def after() -> None:
         # Posting happens off this thread; if Slack refuses the parent, the publisher cancels the
         # incident and tells the opener why (handlers/publisher.py).
         deps.publisher.open_thread(incident)
         deps.reminders.start(incident.id)
-        # Paging sends DMs (Web API): the publisher's workers do it, never bolt's listener threads.
+        # Paging sends DMs (Web API): the publisher's workers do it, never the request's thread.
         deps.publisher.queue.submit(("page-on-open", incident.id), lambda: _page_on_open(deps, incident.id))
+
+    return CommandReply(text, after)
+
+
+def register(app: App, deps: HandlerDeps) -> None:
+    @app.command(COMMAND)
+    def rollback(ack: Ack, body: dict[str, Any]) -> None:
+        reply = reply_to_rollback(deps, body)
+        ack(text=reply.text)
+        if reply.after is not None:
+            reply.after()
 
 
 def _page_on_open(deps: HandlerDeps, incident_id: str) -> None:

@@ -33,7 +33,7 @@ THREAD_KINDS = frozenset(
     }
 )
 # Bookkeeping of the bot's own Slack messages: not something that happened in the incident.
-INTERNAL_KINDS = frozenset({"notes.posted", "record.requested", "slack.thread_posted"})
+INTERNAL_KINDS = frozenset({"notes.posting", "notes.posted", "record.requested", "slack.thread_posted"})
 # Decisions and failures: what the notes list and the record flags.
 KEY_EVENT_KINDS = frozenset(
     {

@@ -221,3 +221,47 @@ def test_a_cancel_while_edits_fail_reaches_the_parent_on_the_next_pass(fake_slac
     bot.reconciler.run_once()
     bot.deps.publisher.queue.wait_idle(20)
     assert fake_slack.calls("chat.update") == [] and fake_slack.calls("chat.postMessage") == []
+
+
+class _PostThenDrop:
+    """A client whose chat.postMessage dies around the call: after Slack stored it, or before."""
+
+    def __init__(self, real: object, *, stored: bool) -> None:
+        self.real, self.stored = real, stored
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.real, name)
+
+    def chat_postMessage(self, **kwargs: object) -> object:  # noqa: N802 (the WebClient method's name)
+        if self.stored:
+            self.real.chat_postMessage(**kwargs)  # type: ignore[attr-defined]
+        raise TimeoutError("the connection dropped")
+
+
+def _notes_in(fake: FakeSlack, parent_ts: str) -> list[str]:
+    return [m.ts for m in fake.thread(CHANNEL, parent_ts)[1:] if m.text.startswith("Incident notes")]
+
+
+@pytest.mark.parametrize("stored", [True, False], ids=["slack-stored-it", "slack-never-saw-it"])
+def test_notes_whose_post_was_in_doubt_go_up_once(fake_slack: FakeSlack, bot: RollbackBot, stored: bool) -> None:
+    notes = bot.deps.notes
+    real = notes.client
+    notes.client = _PostThenDrop(real, stored=stored)  # type: ignore[assignment]
+    slash(fake_slack, bot, "")
+    parent_ts = wait_for(lambda: bot.deps.service.get("RB-1").thread_ts, what="parent posted")
+    wait_for(lambda: len(bot.deps.service.section_messages("RB-1")) == len(bot.deps.runbook.sections), what="sections")
+    assert bot.deps.publisher.queue.wait_idle(20)
+    notes.client = real
+    # The publisher's pass asks for the notes again once the sections are up, and a reconcile pass
+    # does too: within the grace the earlier post is looked up, never sent again blindly.
+    bot.reconciler.run_once()
+    assert bot.deps.publisher.queue.wait_idle(20)
+    if not stored:
+        assert _notes_in(fake_slack, parent_ts) == [] and notes.notes_ts("RB-1") is None
+        notes.in_doubt_grace_s = 0  # as if a minute had passed without Slack showing them
+        bot.reconciler.run_once()
+        assert bot.deps.publisher.queue.wait_idle(20)
+    found = _notes_in(fake_slack, parent_ts)
+    assert len(found) == 1 and notes.notes_ts("RB-1") == found[0]
+    posted = [e.data.get("found_by_lookup") for e in bot.deps.service.events("RB-1") if e.kind == "notes.posted"]
+    assert posted == ([True] if stored else [None])

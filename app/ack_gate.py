@@ -1,0 +1,130 @@
+"""Ack at the HTTP layer, before bolt's dispatch: Slack's 3 s limit must not depend on the bot's load.
+
+bolt acks from inside its dispatch: the request thread runs the global middleware, hands the
+listener to the listener executor and polls every 10 ms until the listener has called ``ack()``.
+Under a burst of clicks every request pays that path before its 200 leaves, so acks queue behind
+each other's work (bench/README.md, "Ack latency under load"). The gate answers the two requests
+that make up an incident's traffic before any of it:
+
+- a ``block_actions`` click: its ack is an empty 200, so once the signature is verified the gate
+  answers at once and hands the payload to bolt on a worker thread, the way Socket Mode payloads
+  enter bolt (already authenticated, so a backlog can never age a click out of the 5-minute
+  signature window);
+- ``/rollback``: the ack carries text (the usage error, "already open", "Opening RB-n"), so the gate
+  computes it with the very function the bolt listener calls (``handlers.rollback_command``) and
+  leaves the rest (posting the thread, paging, reminders) to a worker thread.
+
+Everything else (modal submissions answering with ``response_action``, Events API callbacks,
+``url_verification``, ``ssl_check``) and every request whose signature does not verify goes to
+bolt's own dispatch unchanged, so bolt still answers a bad signature with its 401.
+
+Nothing acked is dropped on a clean stop: ``close`` waits for the deferred work before the bot's
+publisher and store close.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from enum import Enum
+
+from slack_bolt import Ack, App, BoltRequest, BoltResponse
+from slack_bolt.request.internals import parse_body
+from slack_sdk.signature import SignatureVerifier
+
+from handlers.deps import HandlerDeps
+from handlers.rollback_command import COMMAND, reply_to_rollback
+
+log = logging.getLogger(__name__)
+
+# A click: Slack posts ``payload=<url-encoded JSON>`` whose top-level ``type`` is ``block_actions``.
+# The encoded pair can only be JSON structure (a quote inside a string value is ``\"``, encoded
+# ``%5C%22``), and no other payload Slack sends nests an object of that type. JSON may have
+# whitespace around the colon (``%20`` or ``+`` once encoded).
+_SPACE = rb"(?:%20|\+|%09|%0A|%0D)*"
+_BLOCK_ACTIONS = re.compile(rb"%22type%22" + _SPACE + rb"%3A" + _SPACE + rb"%22block_actions%22", re.IGNORECASE)
+# ``/rollback`` as the ``command`` field itself (a ``=`` or ``&`` typed in the text is encoded).
+_ROLLBACK_COMMAND = re.compile(rb"(?:^|&)command=" + re.escape(COMMAND.replace("/", "%2F").encode()) + rb"(?:&|$)")
+
+
+class EarlyAck(Enum):
+    """Which requests the gate answers itself; ``None`` from :meth:`AckGate.classify` means bolt does."""
+
+    CLICK = "block_actions"
+    ROLLBACK_COMMAND = "rollback_command"
+
+
+class AckGate:
+    def __init__(self, app: App, deps: HandlerDeps, signing_secret: str | None, workers: int) -> None:
+        self.app = app
+        self.deps = deps
+        # Socket Mode has no signing secret and no HTTP requests: nothing is acked early.
+        self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="acked")
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def classify(self, body: bytes, timestamp: str, signature: str) -> EarlyAck | None:
+        """The early ack this request gets: a kind the gate knows, with a signature that verifies.
+
+        Decided on the raw bytes, before any parsing: url-decoding a click's payload (10-15 KB, the
+        whole message it came from) is most of what bolt's request path costs, and the ack does not
+        need it. A body these patterns miss is no error: bolt's own dispatch handles it.
+        """
+        if self.verifier is None:
+            return None
+        if body.startswith(b"payload=") and _BLOCK_ACTIONS.search(body):
+            kind = EarlyAck.CLICK
+        elif _ROLLBACK_COMMAND.search(body):
+            kind = EarlyAck.ROLLBACK_COMMAND
+        else:
+            return None
+        if not self.verifier.is_valid(body, timestamp, signature):
+            return None  # bolt's request verification answers it (401) and logs why
+        return kind
+
+    def defer_click(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        """Queue a verified click for bolt; False when the bot is stopping (the caller answers 503,
+        and Slack shows the clicker that it failed rather than a click that silently did nothing)."""
+        return self._submit(lambda: self._dispatch(body, dict(headers)))
+
+    def rollback_command(self, req: BoltRequest) -> BoltResponse:
+        """The ``/rollback`` ack, computed here; what follows it runs on a worker thread."""
+        try:
+            reply = reply_to_rollback(self.deps, req.body)
+        except Exception:  # the same answer bolt gives when a listener raises before acking
+            log.exception("/rollback failed")
+            return BoltResponse(status=500, body="")
+        if reply.after is not None and not self._submit(reply.after):
+            reply.after()  # stopping: do it on this thread rather than drop it
+        return Ack()(text=reply.text)
+
+    def _submit(self, work: Callable[[], None]) -> bool:
+        with self._lock:
+            if self._closed:
+                return False
+            self.pool.submit(self._run, work)
+            return True
+
+    @staticmethod
+    def _run(work: Callable[[], None]) -> None:
+        try:
+            work()
+        except Exception:
+            log.exception("work after an early ack failed")
+
+    def _dispatch(self, body: bytes, headers: dict[str, str | Sequence[str]]) -> None:
+        # Verified already: it enters bolt parsed, the way Socket Mode payloads do.
+        payload = parse_body(body.decode("utf-8"), "application/x-www-form-urlencoded")
+        resp = self.app.dispatch(BoltRequest(body=payload, headers=headers, mode="socket_mode"))
+        if resp.status >= 400:
+            log.warning("bolt answered a click acked early with %s: %s", resp.status, resp.body)
+
+    def close(self) -> None:
+        """Refuse new work and finish what was acked."""
+        with self._lock:
+            self._closed = True
+        self.pool.shutdown(wait=True)
