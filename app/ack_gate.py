@@ -7,9 +7,12 @@ each other's work (bench/README.md, "Ack latency under load"). The gate answers 
 that make up an incident's traffic before any of it:
 
 - a ``block_actions`` click: its ack is an empty 200, so once the signature is verified the gate
-  answers at once and hands the payload to bolt on a worker thread, the way Socket Mode payloads
-  enter bolt (already authenticated, so a backlog can never age a click out of the 5-minute
-  signature window);
+  answers at once and hands the payload to a bolt app with the same listeners on a worker thread.
+  It enters that app the way Socket Mode payloads enter bolt (already authenticated, so a backlog
+  can never age a click out of the 5-minute signature window), and that app processes before
+  responding: the listener runs to completion on the worker, with no second thread and no polling
+  for an ack that has already left. A few workers are enough: the work is bound by the GIL, and
+  every extra thread competes with the event loop that sends the acks;
 - ``/rollback``: the ack carries text (the usage error, "already open", "Opening RB-n"), so the gate
   computes it with the very function the bolt listener calls (``handlers.rollback_command``) and
   leaves the rest (posting the thread, paging, reminders) to a worker thread.
@@ -36,7 +39,7 @@ from slack_bolt.request.internals import parse_body
 from slack_sdk.signature import SignatureVerifier
 
 from handlers.deps import HandlerDeps
-from handlers.rollback_command import COMMAND, reply_to_rollback
+from handlers.rollback_command import COMMAND, refuse_rollback, reply_to_rollback
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,16 @@ class AckGate:
         """Queue a verified click for bolt; False when the bot is stopping (the caller answers 503,
         and Slack shows the clicker that it failed rather than a click that silently did nothing)."""
         return self._submit(lambda: self._dispatch(body, dict(headers)))
+
+    def refuse_rollback(self, req: BoltRequest) -> BoltResponse | None:
+        """The ack of a ``/rollback`` that opens nothing, cheap enough for the event loop (no write,
+        no wait for the store's writers); None when it opens an incident (:meth:`rollback_command`)."""
+        try:
+            refusal = refuse_rollback(self.deps, req.body)
+        except Exception:  # e.g. a payload without user_id: what bolt answers when a listener raises
+            log.exception("/rollback could not be checked")
+            return BoltResponse(status=500, body="")
+        return Ack()(text=refusal.text) if refusal is not None else None
 
     def rollback_command(self, req: BoltRequest) -> BoltResponse:
         """The ``/rollback`` ack, computed here; what follows it runs on a worker thread."""

@@ -106,6 +106,17 @@ def build_post_client(client: WebClient) -> WebClient:
     )
 
 
+def register_listeners(app: App, deps: HandlerDeps) -> None:
+    """Every listener, by what it answers: the slash command, each step kind's controls, the
+    parent's Resolve / Cancel, follow-ups, the notice modal, and thread messages."""
+    rollback_command.register(app, deps)
+    steps.register(app, deps)
+    incident_actions.register(app, deps)
+    thread_events.register(app, deps)
+    follow_up_actions.register(app, deps)
+    notice_actions.register(app, deps)  # the notice modal's submission (its button is a step control)
+
+
 def create_app(settings: Settings, client: WebClient | None = None) -> RollbackBot:
     contacts = load_contacts(settings.rollback_contacts_path)  # ContactsError before anything starts
     store = Store(settings.rollback_store_path)
@@ -124,6 +135,14 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         # Resolve the bot identity at start-up: a wrong token fails here, not on the first click.
         token_verification_enabled=True,
         listener_executor=listeners,
+    )
+    # The same listeners for clicks the HTTP gate has acked already: run to completion on the
+    # gate's worker (no second thread, no polling for an ack that is already sent).
+    acked_app = App(
+        client=slack,
+        signing_secret=settings.signing_secret,
+        token_verification_enabled=True,
+        process_before_response=True,
     )
 
     agents = AgentDirectory(settings.rollback_agents)
@@ -181,14 +200,8 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         follow_ups=follow_ups,
         time_zone=settings.rollback_time_zone,
     )
-    # Every listener, by what it answers: the slash command, each step kind's controls, the
-    # parent's Resolve / Cancel, and thread messages.
-    rollback_command.register(app, deps)
-    steps.register(app, deps)
-    incident_actions.register(app, deps)
-    thread_events.register(app, deps)
-    follow_up_actions.register(app, deps)
-    notice_actions.register(app, deps)  # the notice modal's submission (its button is a step control)
+    for bolt_app in (app, acked_app):
+        register_listeners(bolt_app, deps)
     reconciler = ThreadReconciler(publisher, service).start()  # first: repair what a crash left behind
     if recovered := runner.recover():
         log.info("re-attached to %d agent job(s) left running by the previous process", recovered)
@@ -196,7 +209,7 @@ def create_app(settings: Settings, client: WebClient | None = None) -> RollbackB
         log.info("writing %d incident record(s) the previous process did not finish", unwritten)
     if armed := timers.start():
         log.info("re-armed %d pending timer(s) from the store", armed)
-    gate = AckGate(app, deps, settings.signing_secret, settings.rollback_listener_workers)
+    gate = AckGate(acked_app, deps, settings.signing_secret, settings.rollback_click_workers)
     return RollbackBot(
         app=app,
         deps=deps,

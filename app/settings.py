@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # bolt runs listeners (ack, then the Slack calls after it) on this many threads; with bolt's
     # default of 5, acks queue behind other clicks' post-ack work under load (bench/README.md)
     rollback_listener_workers: int = Field(default=32, ge=1, le=1024)
+    # Clicks acked at the HTTP layer (app/ack_gate.py) are handled to completion on this many
+    # threads: the work is bound by the GIL, so more threads only take it from the acks.
+    rollback_click_workers: int = Field(default=4, ge=1, le=256)
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=0, le=65535)
 

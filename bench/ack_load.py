@@ -35,7 +35,7 @@ from slack_sdk import WebClient
 
 from app.factory import create_app
 from app.server import SLACK_PATH, create_asgi
-from app.serving import ThreadedServer
+from app.serving import ThreadedServer, settle_heap
 from app.settings import Settings
 from bench.report import Row, percentile
 from bench.slack_ack import baseline_asgi
@@ -136,6 +136,7 @@ def serve(variant: str, workdir: Path, total: int, listener_workers: int | None)
         server = ThreadedServer(baseline_asgi(_bare_app(fake))).start()
     else:
         server = bot_srv
+        settle_heap()  # as the bare server's start just did: the prepared requests are not the bot's heap
     part = workdir / "requests.json.part"
     part.write_text(json.dumps({"url": server.url + SLACK_PATH, "requests": reqs}))
     os.replace(part, workdir / "requests.json")  # the parent never reads half a file
@@ -182,34 +183,63 @@ def _rss(pid: int) -> tuple[int, int]:
     return vals.get("VmRSS", 0), vals.get("VmHWM", 0)
 
 
+def _wire_request(host: str, port: int, path: str, r: dict[str, object]) -> bytes:
+    """The exact HTTP/1.1 bytes of one signed request, built before the clock starts."""
+    body = str(r["body"]).encode()
+    headers = {str(k).lower(): str(v) for k, v in dict(r["headers"]).items()}  # type: ignore[call-overload]
+    lines = [f"POST {path} HTTP/1.1", f"host: {host}:{port}", f"content-length: {len(body)}"]
+    lines += [f"{k}: {v}" for k, v in headers.items() if k not in ("host", "content-length")]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """(status, keep-alive) of one response; its body is read and dropped."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    status = int(status_line.split(" ", 2)[1])
+    headers = dict(h.lower().split(": ", 1) for h in header_lines if ": " in h)
+    if "chunked" in headers.get("transfer-encoding", ""):
+        raise RuntimeError("chunked responses are not expected from the Slack route")
+    await reader.readexactly(int(headers.get("content-length", "0")))
+    return status, headers.get("connection", "").lower() != "close"
+
+
 async def _replay(url: str, reqs: list[dict[str, object]], concurrency: int) -> tuple[list[float], int, float]:
+    """Send ``reqs`` over ``concurrency`` keep-alive connections; each latency is write -> full response.
+
+    A plain asyncio client over pre-built request bytes: an HTTP client library costs the load
+    generator several ms of CPU per request (httpx measured ~6 ms), and on 2 cores the generator
+    then competes with the server it measures, so its own queueing shows up as the server's tail.
+    """
+    parsed = httpx.URL(url)
+    host, port, path = parsed.host, parsed.port or 80, parsed.raw_path.decode()
+    wire = [_wire_request(host, port, path, r) for r in reqs]
     latencies: list[float] = []
     errors = 0
-    queue: asyncio.Queue[dict[str, object]] = asyncio.Queue()
-    for r in reqs:
-        queue.put_nowait(r)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30, trust_env=False) as http:
+    todo = iter(wire)
 
-        async def worker() -> None:
-            nonlocal errors
-            while True:
-                try:
-                    r = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
+    async def worker() -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            for request in todo:
                 t0 = time.perf_counter()
                 try:
-                    resp = await http.post(url, content=str(r["body"]).encode(), headers=r["headers"])  # type: ignore[arg-type]
-                    ok = resp.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
+                    writer.write(request)
+                    status, keep = await _read_response(reader)
+                except (OSError, asyncio.IncompleteReadError, ValueError):
+                    status, keep = 0, False
                 latencies.append(time.perf_counter() - t0)
-                errors += not ok
+                errors += status != 200
+                if not keep:
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(host, port)
+        finally:
+            writer.close()
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return latencies, errors, time.perf_counter() - t0
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, errors, time.perf_counter() - t0
 
 
 def measure(variant: str, *, concurrency: int, total: int, listener_workers: int | None = None) -> LoadResult:

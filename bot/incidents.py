@@ -236,6 +236,10 @@ class IncidentService:
         """
         sev = Severity(severity)
         now = self.clock()
+        # The common refusal (the team piling in on an open incident) is answered from committed
+        # state without queueing behind the writers; the transaction below re-checks.
+        if (peeked := self.peek_open_for(environment, drill=drill)) is not None:
+            raise IncidentAlreadyOpen(peeked)
         with self.store.transaction():
             existing = self.open_for(environment, drill=drill)
             if existing is not None:
@@ -276,6 +280,14 @@ class IncidentService:
         """The open real incident of an environment (or its open drill, with ``drill=True``)."""
         row = self.store.row("incidents", "environment = ? AND state = 'open' AND drill = ?", [environment, int(drill)])
         return Incident.model_validate(row) if row else None
+
+    def peek_open_for(self, environment: str, *, drill: bool = False) -> Incident | None:
+        """``open_for`` from committed state, without waiting for writers (Store.query_committed):
+        cheap enough for an ack; a decision that matters is re-checked in a transaction."""
+        rows = self.store.query_committed(
+            "SELECT * FROM incidents WHERE environment = ? AND state = 'open' AND drill = ?", (environment, int(drill))
+        )
+        return Incident.model_validate(rows[0]) if rows else None
 
     def by_thread(self, channel: str, thread_ts: str) -> Incident | None:
         row = self.store.row("incidents", "channel = ? AND thread_ts = ?", [channel, thread_ts])

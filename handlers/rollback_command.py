@@ -14,7 +14,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.incidents import IncidentAlreadyOpen
+from bot.incidents import Incident, IncidentAlreadyOpen
 from handlers.command_grammar import CommandUsageError, parse_rollback_args, usage
 from handlers.deps import HandlerDeps
 from handlers.payloads import SlashCommand
@@ -33,24 +33,38 @@ class CommandReply:
     after: Callable[[], None] | None = None
 
 
-def reply_to_rollback(deps: HandlerDeps, body: dict[str, Any]) -> CommandReply:
+def refuse_rollback(deps: HandlerDeps, body: dict[str, Any]) -> CommandReply | None:
+    """The reply when ``/rollback`` opens nothing (a usage error, an incident already open), decided
+    without writing or waiting for the store's writers; None when it would open an incident."""
     cmd = SlashCommand.model_validate(body)
     envs, default = deps.environments, deps.default_environment
     try:
         args = parse_rollback_args(cmd.text, envs, default)
     except CommandUsageError as exc:
         return CommandReply(f":warning: {exc}\n{usage(envs, default)}")
+    other = deps.service.peek_open_for(args.environment, drill=args.drill)
+    return _already_open(other) if other is not None else None
+
+
+def _already_open(other: Incident) -> CommandReply:
+    return CommandReply(
+        f":information_source: {other.id} is already open for `{other.environment}` "
+        f"({other.severity}, opened by {mention(other.opened_by)} at {fmt_time(other.opened_at)}). "
+        f"Work in its thread in <#{other.channel}>; no new incident was opened."
+    )
+
+
+def reply_to_rollback(deps: HandlerDeps, body: dict[str, Any]) -> CommandReply:
+    if (refusal := refuse_rollback(deps, body)) is not None:
+        return refusal
+    cmd = SlashCommand.model_validate(body)
+    args = parse_rollback_args(cmd.text, deps.environments, deps.default_environment)
     try:
         incident = deps.service.open(
             args.environment, args.severity, args.summary, cmd.channel_id, cmd.user_id, drill=args.drill
         )
-    except IncidentAlreadyOpen as exc:
-        other = exc.incident
-        return CommandReply(
-            f":information_source: {other.id} is already open for `{other.environment}` "
-            f"({other.severity}, opened by {mention(other.opened_by)} at {fmt_time(other.opened_at)}). "
-            f"Work in its thread in <#{other.channel}>; no new incident was opened."
-        )
+    except IncidentAlreadyOpen as exc:  # opened by someone else since the peek
+        return _already_open(exc.incident)
     if incident.drill:
         text = (
             f":test_tube: DRILL: opening {incident.id} for `{incident.environment}` ({incident.severity}). "

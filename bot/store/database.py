@@ -57,6 +57,9 @@ class Store:
         conn = sqlite3.connect(self.path, check_same_thread=False, timeout=busy_timeout_s)
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
+        self._readers = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()  # not the writers' lock: registering must not wait for them
         with self._lock:
             try:  # upgrade first: a file from a newer release must be refused before anything writes to it
                 self.schema_version = migrate(self.db, self.path)
@@ -68,7 +71,10 @@ class Store:
             self.db.execute("PRAGMA synchronous=NORMAL")
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._readers_lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
             self.db.close()
 
     # -- transactions -----------------------------------------------------------------------------
@@ -106,6 +112,26 @@ class Store:
             finally:
                 if conn.in_transaction:
                     conn.execute("COMMIT")
+
+    def query_committed(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """A read of what is committed, on this thread's own read-only connection, without the lock.
+
+        For peeks that must not queue behind the writers sharing the main connection (an ack that
+        only needs to know whether an incident is open). WAL lets it read while they write; a
+        decision that matters is re-checked inside the writer's transaction.
+        """
+        if self.path == ":memory:":  # no second connection can see a memory database
+            return self.query(sql, params)
+        conn: sqlite3.Connection | None = getattr(self._readers, "conn", None)
+        if conn is None:
+            uri = Path(self.path).absolute().as_uri() + "?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self._readers.conn = conn
+            with self._readers_lock:
+                self._reader_conns.append(conn)
+        cur = conn.execute(sql, params)
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
     # -- generic row access -----------------------------------------------------------------------
 

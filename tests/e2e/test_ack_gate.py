@@ -31,14 +31,14 @@ def _open(bot: Any, driver: SlackUserDriver, fake: FakeSlack) -> str:
 def test_a_click_is_acked_while_bolt_is_still_busy(bot_settings: Settings, fake_slack: FakeSlack) -> None:
     bot = create_app(bot_settings)
     release = threading.Event()
-    real = bot.app.dispatch
+    real = bot.gate.app.dispatch  # the app that handles clicks the gate has acked
 
     def held_dispatch(req: BoltRequest) -> BoltResponse:
         if req.body.get("type") == "block_actions":
             assert release.wait(20)
         return real(req)
 
-    bot.app.dispatch = held_dispatch  # type: ignore[method-assign]
+    bot.gate.app.dispatch = held_dispatch  # type: ignore[method-assign]
     try:
         with serve_in_thread(create_asgi(bot)) as srv, SlackUserDriver(
             fake_slack, srv.url + SLACK_PATH, SIGNING_SECRET
