@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -11,15 +12,21 @@ from typing import Any
 
 import uvicorn
 
+# How long a thread may hold the GIL while another waits (CPython's default is 5 ms). The event loop
+# that sends every ack gives the GIL up at each system call (epoll, a hash of a large body, a SQLite
+# read) and then waits for a worker to hand it back: at 5 ms that wait, not the work, was the ack's
+# latency under load (bench/README.md).
+SWITCH_INTERVAL_S = 0.0005
 
-def settle_heap() -> None:
-    """Move everything alive at start-up out of the cyclic collector's reach (``gc.freeze``).
 
-    The app's modules, models and runbook live as long as the process; a full collection that
-    rescans them holds the GIL for 100 ms or more (measured under load), and every ack waits for it.
-    """
+def tune_for_acks() -> None:
+    """Tune the process for acks before serving: start-up objects out of the collector's reach
+    (``gc.freeze``: the app's modules, models and runbook live as long as the process, and a full
+    collection that rescans them held the GIL for 100 ms or more under load), and a short GIL
+    switch interval."""
     gc.collect()
     gc.freeze()
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
 class ThreadedServer:
@@ -32,7 +39,7 @@ class ThreadedServer:
         self.url = ""
 
     def start(self, timeout_s: float = 10.0) -> ThreadedServer:
-        settle_heap()
+        tune_for_acks()
         self.thread.start()
         deadline = time.monotonic() + timeout_s
         while not self.server.started:
@@ -58,5 +65,5 @@ def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterato
 
 
 def serve_forever(app: Any, host: str, port: int) -> None:
-    settle_heap()
+    tune_for_acks()
     uvicorn.run(app, host=host, port=port, workers=1, log_level="info", proxy_headers=True)

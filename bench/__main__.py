@@ -19,7 +19,7 @@ from bench.report import Budget, Row, table
 
 WATCHDOG_MARGIN_S = 120.0
 BUDGET_S = {"tiny": 60.0, "small": 150.0, "200k": 400.0, "2m": 1500.0}
-ACK_LOAD_TOTAL = {"small": 500, "200k": 2000, "2m": 2000}  # requests at 50 connections
+ACK_LOAD_TOTAL = {"small": 2000, "200k": 2000, "2m": 2000}  # requests at 50 connections, per round
 DB_ITERATIONS = {"tiny": 3, "small": 5, "200k": 3, "2m": 3}
 
 
