@@ -79,26 +79,22 @@ def tour(tmp_path: Path) -> Iterator[tuple[LiveSandbox, list[dict[str, Any]]]]:
     box = LiveSandbox(tmp_path, environments=())
     box.start()
     assert box.bot is not None
-    app, seen = box.bot.app, []
+    seen: list[dict[str, Any]] = []
 
-    @app.action("tour_open")
     def open_form(ack: Any, body: dict[str, Any], client: WebClient) -> None:
         ack()
         client.views_open(trigger_id=body["trigger_id"], view=TOUR_MODAL)
 
-    @app.action("tour_wipe")
     def wipe(ack: Any, body: dict[str, Any], client: WebClient) -> None:
         ack()
         client.chat_postMessage(channel=OPS_CHANNEL, text=f"wiped by <@{body['user']['id']}>")
 
-    @app.action("tour_pick")
     def pick(ack: Any, body: dict[str, Any], client: WebClient) -> None:
         ack()
         seen.append(body)
         chosen = body["actions"][0]["selected_option"]["value"]
         client.chat_postEphemeral(channel=OPS_CHANNEL, user=body["user"]["id"], text=f"you picked backup {chosen}")
 
-    @app.view("tour_modal")
     def submitted(ack: Any, body: dict[str, Any], client: WebClient) -> None:
         values = body["view"]["state"]["values"]
         seen.append(body)
@@ -112,6 +108,12 @@ def tour(tmp_path: Path) -> Iterator[tuple[LiveSandbox, list[dict[str, Any]]]]:
             channel=OPS_CHANNEL, filename="record.md", content=f"# Record\n{cause} ({kind})\n", initial_comment="record"
         )
 
+    # Clicks reach the app that handles what the HTTP gate acked; modal submissions reach bolt's.
+    for app in (box.bot.app, box.bot.gate.app):
+        app.action("tour_open")(open_form)
+        app.action("tour_wipe")(wipe)
+        app.action("tour_pick")(pick)
+        app.view("tour_modal")(submitted)
     client = WebClient(token=box.fake.bot_token, base_url=box.fake.base_url)
     client.chat_postMessage(channel=OPS_CHANNEL, text="Block Kit tour", blocks=TOUR_BLOCKS)
     try:

@@ -79,7 +79,8 @@ def test_walk_immediate_actions_double_click_and_restart(bot_settings: Settings,
         assert rendered.count("Done by") == 3
         wait_for(lambda: fake_slack.ephemerals(CHANNEL, users[0]), what="ephemeral for the second click")
         done_events = [e for e in bot.deps.service.events("RB-1") if e.kind == "step.done"]
-        assert [e.step_id for e in done_events] == immediate
+        # once each; clicks acked together are handled concurrently, as Slack may deliver them
+        assert sorted(e.step_id for e in done_events) == sorted(immediate)
         wait_for(lambda: "3/49" in str(fake_slack.message(CHANNEL, parent.ts).blocks), what="parent progress")
 
     # Restart: a new process on the same store continues the incident.
