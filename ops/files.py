@@ -136,9 +136,11 @@ def _list_folder(conn: sqlite3.Connection, folder: Path) -> bool:
 
 
 def _unlisted_rows(conn: sqlite3.Connection, table: str) -> Iterator[tuple[Any, Any]]:
-    """Live rows of ``table`` whose name isn't in the listing: one index probe per row, in SQLite."""
+    """Live rows of ``table`` whose name isn't in the listing: one index probe per row, in SQLite.
+    ``+deleted_at`` keeps the planner off the deleted_at index: a scan of the table in id order
+    reads each row once, where the index would add a rowid lookup per live row."""
     yield from conn.execute(
-        f"SELECT id, file_name FROM {table} WHERE deleted_at IS NULL AND NOT EXISTS "
+        f"SELECT id, file_name FROM {table} WHERE +deleted_at IS NULL AND NOT EXISTS "
         f"(SELECT 1 FROM temp.{_LISTING} AS f WHERE f.name = {table}.file_name) ORDER BY id"
     )
 
