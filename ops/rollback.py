@@ -9,6 +9,7 @@ re-migration fail on ``UNIQUE constraint failed: migration_records.name``.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -223,25 +224,68 @@ def _data_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA data_version").fetchone()[0])
 
 
-def run_rollback_on(db_path: Path, dep: Deployment, marker_mode: MarkerMode) -> CoreOutcome:
-    """Plan, then apply in one ``BEGIN IMMEDIATE`` transaction on ``db_path`` (the live DB, or a copy
-    for a dry run); ``dep`` only supplies the upload folders. Checks media is gone before committing.
+@dataclass
+class PlanSnapshot:
+    """A plan made ahead of the write lock on a read-only connection of its own, kept open so that
+    ``PRAGMA data_version`` on it tells, later, whether anyone has committed since."""
 
-    The plan only reads (lost rows, the legacy-file check), so it's made from a read snapshot before
-    the write lock, which then isn't held while every file is checked. Inside the write transaction
-    ``PRAGMA data_version`` tells whether anyone committed since that snapshot; if so the plan is
-    made again under the lock, so what's reported is always what the drop saw."""
-    conn = sqlite3.connect(db_path, isolation_level=None, timeout=5)
+    plan: RollbackPlan
+    conn: sqlite3.Connection
+    version: int
+
+    def current(self) -> bool:
+        return _data_version(self.conn) == self.version
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def plan_ahead(db_path: Path, dep: Deployment) -> PlanSnapshot:
+    """The plan of ``db_path`` from one read snapshot, made off the calling thread (rollback makes it
+    while its safety backup is copied and checked: both only read the live DB)."""
+    conn = sqlite3.connect(
+        Path(db_path).resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+    )
     try:
         conn.execute("BEGIN")
         try:
             seen = _data_version(conn)
             plan = plan_rollback(conn, dep)
         finally:
-            conn.execute("ROLLBACK")  # read-only: nothing to commit
+            conn.execute("ROLLBACK")
+    except BaseException:
+        conn.close()
+        raise
+    return PlanSnapshot(plan=plan, conn=conn, version=seen)
+
+
+def run_rollback_on(
+    db_path: Path, dep: Deployment, marker_mode: MarkerMode, *, planned: PlanSnapshot | None = None
+) -> CoreOutcome:
+    """Plan, then apply in one ``BEGIN IMMEDIATE`` transaction on ``db_path`` (the live DB, or a copy
+    for a dry run); ``dep`` only supplies the upload folders. Checks media is gone before committing.
+
+    The plan only reads (lost rows, the legacy-file check), so it's made from a read snapshot before
+    the write lock, which then isn't held while every file is checked: here, or ahead by the caller
+    (``planned``, see :func:`plan_ahead`). Inside the write transaction ``PRAGMA data_version`` on
+    the connection that planned tells whether anyone committed since that snapshot; if so the plan
+    is made again under the lock, so what's reported is always what the drop saw."""
+    conn = sqlite3.connect(db_path, isolation_level=None, timeout=5)
+    try:
+        if planned is None:
+            conn.execute("BEGIN")
+            try:
+                seen = _data_version(conn)
+                plan = plan_rollback(conn, dep)
+            finally:
+                conn.execute("ROLLBACK")  # read-only: nothing to commit
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if _data_version(conn) != seen:
+            if planned is not None:
+                stale = not planned.current()
+                planned.close()  # no reader of ours may be left open at COMMIT
+                plan = plan_rollback(conn, dep) if stale else planned.plan
+            elif _data_version(conn) != seen:
                 plan = plan_rollback(conn, dep)
             dropped: list[str] = []
             seq = False
@@ -256,6 +300,8 @@ def run_rollback_on(db_path: Path, dep: Deployment, marker_mode: MarkerMode) -> 
             conn.execute("ROLLBACK")
             raise
     finally:
+        if planned is not None:
+            planned.close()
         conn.close()
     return CoreOutcome(plan=plan, after=after, dropped=dropped, sequence_row_removed=seq)
 
@@ -328,16 +374,30 @@ def rollback(
                 "'UNIQUE constraint failed: migration_records.name' until that row is hard-deleted"
             )
         return res
-    bk = create_backup(host, label="pre-rollback", progress=progress, health=health)
+    # the plan (lost rows, the file check) reads the live DB on a second thread while the safety
+    # backup is copied and checked on this one; the drop below re-plans if anyone committed since
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollback-plan") as pool:
+        ahead = pool.submit(plan_ahead, dep.db_path, dep)
+        try:
+            bk = create_backup(host, label="pre-rollback", progress=progress, health=health)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                ahead.result().close()
+            raise
+        planned = ahead.result()
     # the backup's own check counted these very bytes: no second pass over them
-    base = baseline_from_counts(bk.source_counts, source="rollback", backup=bk.name, what=bk.name)
-    base_path = write_baseline(dep, base)
-    say(
-        progress,
-        f"baseline: images {base.images_live}/{base.images_raw}, docs {base.docs_live}/{base.docs_raw}",
-    )
-    say(progress, "dropping media and retiring the marker in one transaction")
-    out = run_rollback_on(dep.db_path, dep, marker_mode)
+    try:
+        base = baseline_from_counts(bk.source_counts, source="rollback", backup=bk.name, what=bk.name)
+        base_path = write_baseline(dep, base)
+        say(
+            progress,
+            f"baseline: images {base.images_live}/{base.images_raw}, docs {base.docs_live}/{base.docs_raw}",
+        )
+        say(progress, "dropping media and retiring the marker in one transaction")
+    except BaseException:
+        planned.close()
+        raise
+    out = run_rollback_on(dep.db_path, dep, marker_mode, planned=planned)
     ok = not out.after.media_present and out.after.marker.state != "live"
     summary = describe(out, marker_mode) + f"; backup {bk.name}"
     if not ok:
