@@ -19,14 +19,26 @@ from pathlib import Path
 from ops.backups import create_backup, say
 from ops.baseline import baseline_from_counts, write_baseline
 from ops.deployment import Deployment
-from ops.errors import OpInputError, OpRefused
+from ops.errors import OpError, OpInputError, OpRefused
 from ops.files import MissingFile, file_locations, missing_legacy_files
 from ops.gorm_time import gorm_now, parse_datetime, to_ns
 from ops.host import Host
 from ops.models import LostRow, MarkerMode, RollbackResult, utcnow
 from ops.models import RollbackAction as Action
 from ops.quarantine import assess, broken_db_error
-from ops.schema import MARKER_NAME, MarkerInfo, SchemaInfo, inspect, inspect_file, open_ro, q
+from ops.schema import (
+    LEGACY_TABLES,
+    MARKER_NAME,
+    MEDIA_TABLE,
+    MarkerInfo,
+    SchemaInfo,
+    inspect,
+    inspect_file,
+    marker_info,
+    open_ro,
+    q,
+    tables,
+)
 from ops.status import clear_stale_journal, require_stopped, stale_journal_warning
 
 _TYPE_TABLE = {"image": "images", "document": "docs"}
@@ -326,6 +338,22 @@ def describe(out: CoreOutcome, marker_mode: MarkerMode) -> str:
     return "; ".join(parts)
 
 
+def _has_work(db: Path) -> bool:
+    """Whether a rollback has anything to do (a media table or a live marker), read from the schema
+    and the marker row only, without counting rows. OpRefused for a DB that isn't go-fast-cdn's."""
+    with open_ro(db) as conn:
+        present = tables(conn)
+        if not all(t in present for t in LEGACY_TABLES):
+            choose_action(inspect(conn))  # raises not_gofastcdn
+        return MEDIA_TABLE in present or marker_info(conn, present).state == "live"
+
+
+def _broken_or(dep: Deployment, exc: Exception) -> Exception:
+    """A DB that fails to read: broken (restore is the way out) if the full assessment says so."""
+    health = assess(dep)
+    return broken_db_error(health, "roll back") if health.broken else exc
+
+
 def rollback(
     host: Host,
     *,
@@ -341,8 +369,11 @@ def rollback(
     dep = host.deployment
     proof = require_stopped(host, "roll back", asserted_by=app_stopped_by)
     say(progress, f"app stopped ({proof.method}): {proof.detail}")
-    health = assess(dep)
-    if health.broken:  # missing/zero-byte/unreadable/corrupt: a failure whose way out is a restore
+    # Judged from the file alone (exists, SQLite header, journal), like ``backups create``: the safety
+    # backup below is these bytes copied under SQLite's read lock and gets a full integrity_check, so
+    # a corrupt DB is still refused, with the same code, before anything is written.
+    health = assess(dep, integrity=False)
+    if health.broken:  # missing/zero-byte/unreadable/not SQLite: a failure whose way out is a restore
         raise broken_db_error(health, "roll back")
     removed = clear_stale_journal(dep, "roll back")
     warnings: list[str] = []
@@ -350,8 +381,11 @@ def rollback(
         warnings.append(stale_journal_warning(removed))
         say(progress, f"removed stale {removed}")
     say(progress, "inspecting the DB")
-    before = inspect_file(dep.db_path)
-    if choose_action(before) == "noop":
+    try:
+        before = None if _has_work(dep.db_path) else inspect_file(dep.db_path)
+    except sqlite3.DatabaseError as exc:
+        raise _broken_or(dep, exc) from exc
+    if before is not None:
         res = RollbackResult(
             outcome="noop",
             summary="nothing to roll back: no media table and no live marker (no backup taken)",
@@ -379,10 +413,12 @@ def rollback(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollback-plan") as pool:
         ahead = pool.submit(plan_ahead, dep.db_path, dep)
         try:
-            bk = create_backup(host, label="pre-rollback", progress=progress, health=health)
-        except BaseException:
+            bk = create_backup(host, label="pre-rollback", progress=progress)
+        except BaseException as exc:
             with contextlib.suppress(Exception):
                 ahead.result().close()
+            if isinstance(exc, OpError) and exc.code in ("db_broken", "db_missing"):
+                raise broken_db_error(assess(dep), "roll back") from exc
             raise
         planned = ahead.result()
     # the backup's own check counted these very bytes: no second pass over them
