@@ -715,7 +715,8 @@ def restore_backup(
         try:
             staged, digest, chk = stage_backup(dep, backup, expected_sha256=expected_sha256)
         except BaseException:
-            survey.result().close()
+            with contextlib.suppress(Exception):  # the staging error is the one to report
+                survey.result().close()
             raise
         replaced = survey.result()
     try:
