@@ -418,7 +418,7 @@ def rollback(
             with contextlib.suppress(Exception):
                 ahead.result().close()
             if isinstance(exc, OpError) and exc.code in ("db_broken", "db_missing"):
-                raise broken_db_error(assess(dep), "roll back") from exc
+                raise _broken_or(dep, exc) from exc  # the same failure, worded for a rollback
             raise
         planned = ahead.result()
     # the backup's own check counted these very bytes: no second pass over them
