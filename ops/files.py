@@ -12,7 +12,7 @@ import os
 import shutil
 import sqlite3
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -135,14 +135,15 @@ def _list_folder(conn: sqlite3.Connection, folder: Path) -> bool:
     return True
 
 
-def _unlisted_rows(conn: sqlite3.Connection, table: str) -> Iterator[tuple[Any, Any]]:
+def _unlisted_rows(conn: sqlite3.Connection, table: str) -> list[tuple[Any, Any]]:
     """Live rows of ``table`` whose name isn't in the listing: one index probe per row, in SQLite.
     ``+deleted_at`` keeps the planner off the deleted_at index: a scan of the table in id order
-    reads each row once, where the index would add a rowid lookup per live row."""
-    yield from conn.execute(
+    reads each row once, where the index would add a rowid lookup per live row. Fetched at once
+    (only the candidates come back), so no cursor is left open on the listing when it is dropped."""
+    return conn.execute(
         f"SELECT id, file_name FROM {table} WHERE +deleted_at IS NULL AND NOT EXISTS "
         f"(SELECT 1 FROM temp.{_LISTING} AS f WHERE f.name = {table}.file_name) ORDER BY id"
-    )
+    ).fetchall()
 
 
 def _live_rows(conn: sqlite3.Connection, table: str) -> Iterator[tuple[Any, Any]]:
@@ -172,7 +173,7 @@ def missing_legacy_files(conn: sqlite3.Connection, dep: Deployment) -> list[Miss
             files = _Folder(path)
             try:
                 has = files.has
-                rows = _unlisted_rows(conn, table) if listed else _live_rows(conn, table)
+                rows: Iterable[tuple[Any, Any]] = _unlisted_rows(conn, table) if listed else _live_rows(conn, table)
                 for rid, name in rows:
                     ok = safe_name(name)
                     if ok is not None and has(ok):
