@@ -16,6 +16,7 @@ import os
 import re
 import sqlite3
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -40,7 +41,7 @@ from ops.models import (
 )
 from ops.quarantine import SQLITE_MAGIC, assess, broken_db_error, quarantine
 from ops.restore_gate import check_journal_mode, check_rows, check_shape, current_counts, header_journal_mode
-from ops.schema import Counts, MarkerInfo, SchemaEra, inspect, open_ro
+from ops.schema import Counts, MarkerInfo, SchemaEra, SchemaInfo, inspect, open_ro
 from ops.status import clear_stale_journal, require_stopped, stale_journal_warning
 
 Progress = Callable[[str], None] | None
@@ -456,6 +457,130 @@ def create_backup(
     )
 
 
+# --- the DB a restore replaces -----------------------------------------------------------------------
+
+
+class ReplacedDb:
+    """What a restore reads of the main.db it is about to replace, read once: its health (the
+    restore gate), and, when healthy, its schema and counts (the row gate and the pre-restore
+    backup's sidecar) and its SHA-256, all under one SQLite read lock that is held until
+    :meth:`close` (after the replace), so no commit can slip in between what was checked and what is
+    kept. Made on a second thread while the backup is staged: it only reads."""
+
+    def __init__(self, dep: Deployment) -> None:
+        self.db = dep.db_path
+        self.health = assess(dep)
+        self.info: SchemaInfo | None = None
+        self.sha256: str | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._fd: int | None = None
+        if self.health.broken or self.health.journal in ("hot", "wal"):
+            return  # quarantined or refused later; nothing to keep
+        try:
+            uri = self.db.resolve().as_uri() + "?mode=ro"
+            self._conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            self._conn.execute("BEGIN")
+            self.info = inspect(self._conn)  # its first read takes the SHARED lock
+            # hashed through a descriptor kept open: closing any descriptor of the file would drop
+            # this process's POSIX locks on it, SQLite's read lock included
+            self._fd = os.open(self.db, os.O_RDONLY)
+            self.sha256 = _sha256_fd(self._fd)
+        except (sqlite3.Error, OSError):
+            self.info, self.sha256 = None, None
+            self.close()
+
+    @property
+    def counts(self) -> Counts | None:
+        return self.info.counts if self.info is not None else current_counts(self.db)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _sha256_fd(fd: int) -> str:
+    h = hashlib.sha256()
+    buf = bytearray(COPY_CHUNK)
+    view = memoryview(buf)
+    offset = 0
+    while n := os.preadv(fd, [buf], offset):
+        h.update(view[:n])
+        offset += n
+    return h.hexdigest()
+
+
+def keep_replaced_db(
+    host: Host, replaced: ReplacedDb, *, label: str = "pre-restore", progress: Progress = None
+) -> BackupCreateResult:
+    """The pre-restore backup of a DB that is about to be replaced: a hard link to it in backups/
+    (never overwriting), with its sidecar, instead of a byte copy, because the restore only renames
+    another file over ``main.db``: the linked inode keeps exactly the bytes that were hashed and
+    checked, and nothing is copied or read again. Where a link can't be made (backups/ on another
+    file system, no hard links) or the survey couldn't read the DB, it is copied by ``create_backup``.
+
+    The order keeps everything if the process dies at any point: the link (fsynced) exists before
+    ``main.db`` is replaced, and until then both names are the same, unchanged file."""
+    dep = host.deployment
+    info, digest = replaced.info, replaced.sha256
+    if info is None or digest is None:
+        return create_backup(host, label=label, progress=progress, health=replaced.health)
+    dep.backups_dir.mkdir(parents=True, exist_ok=True)
+    when = _now()
+    final: Path | None = None
+    for n in range(1000):
+        candidate = dep.backups_dir / _agent_name(label, when, n)
+        try:
+            os.link(dep.db_path, candidate)
+        except FileExistsError:
+            continue
+        except OSError:
+            break
+        final = candidate
+        break
+    if final is None:
+        return create_backup(host, label=label, progress=progress, health=replaced.health)
+    _fsync_dir(dep.backups_dir)
+    integrity = "ok (quick_check)"  # the restore gate's check of these bytes: not run again on the link
+    sidecar = _sidecar(final)
+    _write_atomic(
+        sidecar,
+        json.dumps(
+            {
+                "name": final.name,
+                "sha256": digest,
+                "integrity": integrity,
+                "label": label,
+                "created_at": utcnow().isoformat(),
+                "source": str(dep.db_path),
+                "source_counts": info.counts.model_dump(),
+                "source_marker": info.marker.state,
+                "method": "hard link to the replaced main.db",
+            },
+            indent=2,
+        ),
+    )
+    say(progress, f"kept the replaced DB as {final.name} (hard link) sha256 {digest[:12]}…")
+    return BackupCreateResult(
+        outcome="ok",
+        summary=f"backup {final.name} (sha256 {digest[:12]}, integrity {integrity}, hard link)",
+        started_at=utcnow(),
+        name=final.name,
+        path=str(final),
+        sha256=digest,
+        size=final.stat().st_size,
+        integrity=integrity,
+        sidecar=sidecar.name,
+        source_counts=info.counts,
+        source_marker=info.marker,
+        source_era=info.era,
+    )
+
+
 # --- restore ---------------------------------------------------------------------------------------
 
 
@@ -583,12 +708,23 @@ def restore_backup(
     started = utcnow()
     dep = host.deployment
     proof = require_stopped(host, "restore", asserted_by=app_stopped_by)
-    staged, digest, chk = stage_backup(dep, backup, expected_sha256=expected_sha256)
+    # the DB being replaced is read (health, counts, hash) on a second thread while the backup is
+    # staged and checked on this one: both only read, and the gates are still judged in their order
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="restore-survey") as pool:
+        survey = pool.submit(ReplacedDb, dep)
+        try:
+            staged, digest, chk = stage_backup(dep, backup, expected_sha256=expected_sha256)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the staging error is the one to report
+                survey.result().close()
+            raise
+        replaced = survey.result()
     try:
         return _restore_staged(
-            host, backup, staged, digest, chk, expected_sha256, accept_fewer_rows, proof, started, progress
+            host, backup, staged, digest, chk, expected_sha256, accept_fewer_rows, proof, started, progress, replaced
         )
     finally:
+        replaced.close()
         staged.unlink(missing_ok=True)  # gone already once installed; removed on any refusal or error
 
 
@@ -603,14 +739,15 @@ def _restore_staged(
     proof: StoppedProof,
     started: datetime,
     progress: Progress,
+    replaced: ReplacedDb,
 ) -> RestoreResult:
     """The rest of ``restore_backup``, once the backup is staged and checked."""
     dep = host.deployment
     expected = normalise_sha256(expected_sha256)
-    health = assess(dep)
+    health = replaced.health
     rows: RowCheck | None = None
     if not health.broken:
-        rows = check_rows(backup, chk.counts, current_counts(dep.db_path), accept_fewer_rows)
+        rows = check_rows(backup, chk.counts, replaced.counts, accept_fewer_rows)
         if health.journal in ("hot", "wal"):
             clear_stale_journal(dep, "restore")  # raises journal_present with the recover_journal hint
     # --- nothing has been changed up to here -------------------------------------------------------
@@ -646,8 +783,8 @@ def _restore_staged(
         )
         warnings.append(f"{backup} is {what} (marker {chk.marker_state}, era {chk.era})")
     if not health.broken:
-        say(progress, "backing up the current DB before restoring")
-        pre = create_backup(host, label="pre-restore", progress=progress, health=health)
+        say(progress, "keeping the current DB before restoring")
+        pre = keep_replaced_db(host, replaced, label="pre-restore", progress=progress)
     say(progress, f"restoring {backup} (atomic replace)")
     written = install_db_file(staged, dep.db_path, expect_sha256=digest, staged=True)
     # main.db is now the very file validated above (hashed as it was written, equal to the checked

@@ -7,11 +7,15 @@ Copies usually survive in uploads/media, which is where restore_files takes them
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
 import stat
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from ops.deployment import Deployment
 from ops.host import Host
@@ -71,14 +75,92 @@ class _Folder:
             self.fd = None
 
 
+_LISTING = "rollback_agent_listing"
+_LIST_BATCH = 20_000
+
+
+def _insert_names(conn: sqlite3.Connection, names: list[str]) -> None:
+    """One statement per batch: the names go in as one JSON array, so the rows are inserted by
+    SQLite (C) rather than bound one by one from Python."""
+    try:
+        text = json.dumps(names, ensure_ascii=False)
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a name that isn't UTF-8 on disk can't equal a DB name (read as UTF-8)
+        names = [n for n in names if _utf8(n)]
+        text = json.dumps(names, ensure_ascii=False)
+    conn.execute(f"INSERT INTO temp.{_LISTING}(name) SELECT value FROM json_each(?)", (text,))
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _file_names(chunk: list[os.DirEntry[str]]) -> list[str]:
+    """The names that ``is_file()``: from d_type, with a ``stat`` only for symlinks (followed) and
+    unknown types."""
+    try:
+        return [e.name for e in chunk if e.is_file()]
+    except OSError:  # rare (a stat refused): the same, entry by entry, an unreadable entry counting as no file
+        out: list[str] = []
+        for e in chunk:
+            try:
+                if e.is_file():
+                    out.append(e.name)
+            except OSError:
+                continue
+        return out
+
+
+def _list_folder(conn: sqlite3.Connection, folder: Path) -> bool:
+    """Fill the temp listing table with the names in ``folder`` that ``is_file()`` (a symlink to a
+    regular file counts; a directory, a dangling symlink or anything else doesn't), indexed with one
+    sort. An absent folder (or a file, a dangling symlink in its place) gives an empty listing.
+    False if it can't be listed (no read permission): the caller checks name by name instead."""
+    conn.execute(f"DROP TABLE IF EXISTS temp.{_LISTING}")
+    conn.execute(f"CREATE TABLE temp.{_LISTING}(name TEXT)")
+    try:
+        with os.scandir(folder) as entries:
+            while chunk := list(islice(entries, _LIST_BATCH)):
+                _insert_names(conn, _file_names(chunk))
+    except (FileNotFoundError, NotADirectoryError):
+        pass  # nothing can be under it: every row is missing
+    except OSError:
+        conn.execute(f"DROP TABLE temp.{_LISTING}")
+        return False
+    conn.execute(f"CREATE INDEX temp.{_LISTING}_name ON {_LISTING}(name)")
+    return True
+
+
+def _unlisted_rows(conn: sqlite3.Connection, table: str) -> list[tuple[Any, Any]]:
+    """Live rows of ``table`` whose name isn't in the listing: one index probe per row, in SQLite.
+    ``+deleted_at`` keeps the planner off the deleted_at index: a scan of the table in id order
+    reads each row once, where the index would add a rowid lookup per live row. Fetched at once
+    (only the candidates come back), so no cursor is left open on the listing when it is dropped."""
+    return conn.execute(
+        f"SELECT id, file_name FROM {table} WHERE +deleted_at IS NULL AND NOT EXISTS "
+        f"(SELECT 1 FROM temp.{_LISTING} AS f WHERE f.name = {table}.file_name) ORDER BY id"
+    ).fetchall()
+
+
+def _live_rows(conn: sqlite3.Connection, table: str) -> Iterator[tuple[Any, Any]]:
+    yield from conn.execute(f"SELECT id, file_name FROM {table} WHERE deleted_at IS NULL ORDER BY id")
+
+
 def missing_legacy_files(conn: sqlite3.Connection, dep: Deployment) -> list[MissingFile]:
     """Live images/docs rows whose file is not in uploads/images|docs.
 
     A row's file is there iff ``(uploads/<folder>/<name>).is_file()``: a symlink to a regular file
-    counts, a directory or a dangling symlink doesn't. Rows are streamed from the cursor and each
-    name gets one ``stat`` relative to the folder's handle, so memory stays flat at any size and
-    only the missing rows are kept.
-    """
+    counts, a directory or a dangling symlink doesn't. Each folder is listed once (``os.scandir``,
+    streamed into a temp table in batches) and anti-joined with the live rows in SQLite, so the cost
+    is one directory read plus one sort, not one ``stat`` per row, and memory stays flat at any size
+    (the listing lives in SQLite's temp store). Only the rows the listing lacks come back, and each
+    is confirmed with a ``stat`` (a file created since the listing, a case-insensitive file system),
+    so the answer is the per-row ``is_file`` one. A folder that can't be listed falls back to a
+    ``stat`` per row."""
     present = tables(conn)
     out: list[MissingFile] = []
     media = _Folder(dep.media_dir)
@@ -86,12 +168,13 @@ def missing_legacy_files(conn: sqlite3.Connection, dep: Deployment) -> list[Miss
         for table, folder in FOLDERS.items():
             if table not in present:
                 continue
-            files = _Folder(dep.uploads_dir / folder)
+            path = dep.uploads_dir / folder
+            listed = _list_folder(conn, path)
+            files = _Folder(path)
             try:
                 has = files.has
-                for rid, name in conn.execute(
-                    f"SELECT id, file_name FROM {table} WHERE deleted_at IS NULL ORDER BY id"
-                ):
+                rows: Iterable[tuple[Any, Any]] = _unlisted_rows(conn, table) if listed else _live_rows(conn, table)
+                for rid, name in rows:
                     ok = safe_name(name)
                     if ok is not None and has(ok):
                         continue
@@ -106,6 +189,8 @@ def missing_legacy_files(conn: sqlite3.Connection, dep: Deployment) -> list[Miss
                     )
             finally:
                 files.close()
+                if listed:
+                    conn.execute(f"DROP TABLE IF EXISTS temp.{_LISTING}")
     finally:
         media.close()
     return out

@@ -9,6 +9,7 @@ re-migration fail on ``UNIQUE constraint failed: migration_records.name``.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,14 +19,26 @@ from pathlib import Path
 from ops.backups import create_backup, say
 from ops.baseline import baseline_from_counts, write_baseline
 from ops.deployment import Deployment
-from ops.errors import OpInputError, OpRefused
+from ops.errors import OpError, OpInputError, OpRefused
 from ops.files import MissingFile, file_locations, missing_legacy_files
 from ops.gorm_time import gorm_now, parse_datetime, to_ns
 from ops.host import Host
 from ops.models import LostRow, MarkerMode, RollbackResult, utcnow
 from ops.models import RollbackAction as Action
 from ops.quarantine import assess, broken_db_error
-from ops.schema import MARKER_NAME, MarkerInfo, SchemaInfo, inspect, inspect_file, open_ro, q
+from ops.schema import (
+    LEGACY_TABLES,
+    MARKER_NAME,
+    MEDIA_TABLE,
+    MarkerInfo,
+    SchemaInfo,
+    inspect,
+    inspect_file,
+    marker_info,
+    open_ro,
+    q,
+    tables,
+)
 from ops.status import clear_stale_journal, require_stopped, stale_journal_warning
 
 _TYPE_TABLE = {"image": "images", "document": "docs"}
@@ -223,25 +236,68 @@ def _data_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA data_version").fetchone()[0])
 
 
-def run_rollback_on(db_path: Path, dep: Deployment, marker_mode: MarkerMode) -> CoreOutcome:
-    """Plan, then apply in one ``BEGIN IMMEDIATE`` transaction on ``db_path`` (the live DB, or a copy
-    for a dry run); ``dep`` only supplies the upload folders. Checks media is gone before committing.
+@dataclass
+class PlanSnapshot:
+    """A plan made ahead of the write lock on a read-only connection of its own, kept open so that
+    ``PRAGMA data_version`` on it tells, later, whether anyone has committed since."""
 
-    The plan only reads (lost rows, the legacy-file check), so it's made from a read snapshot before
-    the write lock, which then isn't held while every file is checked. Inside the write transaction
-    ``PRAGMA data_version`` tells whether anyone committed since that snapshot; if so the plan is
-    made again under the lock, so what's reported is always what the drop saw."""
-    conn = sqlite3.connect(db_path, isolation_level=None, timeout=5)
+    plan: RollbackPlan
+    conn: sqlite3.Connection
+    version: int
+
+    def current(self) -> bool:
+        return _data_version(self.conn) == self.version
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def plan_ahead(db_path: Path, dep: Deployment) -> PlanSnapshot:
+    """The plan of ``db_path`` from one read snapshot, made off the calling thread (rollback makes it
+    while its safety backup is copied and checked: both only read the live DB)."""
+    conn = sqlite3.connect(
+        Path(db_path).resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+    )
     try:
         conn.execute("BEGIN")
         try:
             seen = _data_version(conn)
             plan = plan_rollback(conn, dep)
         finally:
-            conn.execute("ROLLBACK")  # read-only: nothing to commit
+            conn.execute("ROLLBACK")
+    except BaseException:
+        conn.close()
+        raise
+    return PlanSnapshot(plan=plan, conn=conn, version=seen)
+
+
+def run_rollback_on(
+    db_path: Path, dep: Deployment, marker_mode: MarkerMode, *, planned: PlanSnapshot | None = None
+) -> CoreOutcome:
+    """Plan, then apply in one ``BEGIN IMMEDIATE`` transaction on ``db_path`` (the live DB, or a copy
+    for a dry run); ``dep`` only supplies the upload folders. Checks media is gone before committing.
+
+    The plan only reads (lost rows, the legacy-file check), so it's made from a read snapshot before
+    the write lock, which then isn't held while every file is checked: here, or ahead by the caller
+    (``planned``, see :func:`plan_ahead`). Inside the write transaction ``PRAGMA data_version`` on
+    the connection that planned tells whether anyone committed since that snapshot; if so the plan
+    is made again under the lock, so what's reported is always what the drop saw."""
+    conn = sqlite3.connect(db_path, isolation_level=None, timeout=5)
+    try:
+        if planned is None:
+            conn.execute("BEGIN")
+            try:
+                seen = _data_version(conn)
+                plan = plan_rollback(conn, dep)
+            finally:
+                conn.execute("ROLLBACK")  # read-only: nothing to commit
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if _data_version(conn) != seen:
+            if planned is not None:
+                stale = not planned.current()
+                planned.close()  # no reader of ours may be left open at COMMIT
+                plan = plan_rollback(conn, dep) if stale else planned.plan
+            elif _data_version(conn) != seen:
                 plan = plan_rollback(conn, dep)
             dropped: list[str] = []
             seq = False
@@ -256,6 +312,8 @@ def run_rollback_on(db_path: Path, dep: Deployment, marker_mode: MarkerMode) -> 
             conn.execute("ROLLBACK")
             raise
     finally:
+        if planned is not None:
+            planned.close()
         conn.close()
     return CoreOutcome(plan=plan, after=after, dropped=dropped, sequence_row_removed=seq)
 
@@ -280,6 +338,22 @@ def describe(out: CoreOutcome, marker_mode: MarkerMode) -> str:
     return "; ".join(parts)
 
 
+def _has_work(db: Path) -> bool:
+    """Whether a rollback has anything to do (a media table or a live marker), read from the schema
+    and the marker row only, without counting rows. OpRefused for a DB that isn't go-fast-cdn's."""
+    with open_ro(db) as conn:
+        present = tables(conn)
+        if not all(t in present for t in LEGACY_TABLES):
+            choose_action(inspect(conn))  # raises not_gofastcdn
+        return MEDIA_TABLE in present or marker_info(conn, present).state == "live"
+
+
+def _broken_or(dep: Deployment, exc: Exception) -> Exception:
+    """A DB that fails to read: broken (restore is the way out) if the full assessment says so."""
+    health = assess(dep)
+    return broken_db_error(health, "roll back") if health.broken else exc
+
+
 def rollback(
     host: Host,
     *,
@@ -295,8 +369,11 @@ def rollback(
     dep = host.deployment
     proof = require_stopped(host, "roll back", asserted_by=app_stopped_by)
     say(progress, f"app stopped ({proof.method}): {proof.detail}")
-    health = assess(dep)
-    if health.broken:  # missing/zero-byte/unreadable/corrupt: a failure whose way out is a restore
+    # Judged from the file alone (exists, SQLite header, journal), like ``backups create``: the safety
+    # backup below is these bytes copied under SQLite's read lock and gets a full integrity_check, so
+    # a corrupt DB is still refused, with the same code, before anything is written.
+    health = assess(dep, integrity=False)
+    if health.broken:  # missing/zero-byte/unreadable/not SQLite: a failure whose way out is a restore
         raise broken_db_error(health, "roll back")
     removed = clear_stale_journal(dep, "roll back")
     warnings: list[str] = []
@@ -304,8 +381,11 @@ def rollback(
         warnings.append(stale_journal_warning(removed))
         say(progress, f"removed stale {removed}")
     say(progress, "inspecting the DB")
-    before = inspect_file(dep.db_path)
-    if choose_action(before) == "noop":
+    try:
+        before = None if _has_work(dep.db_path) else inspect_file(dep.db_path)
+    except sqlite3.DatabaseError as exc:
+        raise _broken_or(dep, exc) from exc
+    if before is not None:
         res = RollbackResult(
             outcome="noop",
             summary="nothing to roll back: no media table and no live marker (no backup taken)",
@@ -328,16 +408,32 @@ def rollback(
                 "'UNIQUE constraint failed: migration_records.name' until that row is hard-deleted"
             )
         return res
-    bk = create_backup(host, label="pre-rollback", progress=progress, health=health)
+    # the plan (lost rows, the file check) reads the live DB on a second thread while the safety
+    # backup is copied and checked on this one; the drop below re-plans if anyone committed since
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollback-plan") as pool:
+        ahead = pool.submit(plan_ahead, dep.db_path, dep)
+        try:
+            bk = create_backup(host, label="pre-rollback", progress=progress)
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                ahead.result().close()
+            if isinstance(exc, OpError) and exc.code in ("db_broken", "db_missing"):
+                raise _broken_or(dep, exc) from exc  # the same failure, worded for a rollback
+            raise
+        planned = ahead.result()
     # the backup's own check counted these very bytes: no second pass over them
-    base = baseline_from_counts(bk.source_counts, source="rollback", backup=bk.name, what=bk.name)
-    base_path = write_baseline(dep, base)
-    say(
-        progress,
-        f"baseline: images {base.images_live}/{base.images_raw}, docs {base.docs_live}/{base.docs_raw}",
-    )
-    say(progress, "dropping media and retiring the marker in one transaction")
-    out = run_rollback_on(dep.db_path, dep, marker_mode)
+    try:
+        base = baseline_from_counts(bk.source_counts, source="rollback", backup=bk.name, what=bk.name)
+        base_path = write_baseline(dep, base)
+        say(
+            progress,
+            f"baseline: images {base.images_live}/{base.images_raw}, docs {base.docs_live}/{base.docs_raw}",
+        )
+        say(progress, "dropping media and retiring the marker in one transaction")
+    except BaseException:
+        planned.close()
+        raise
+    out = run_rollback_on(dep.db_path, dep, marker_mode, planned=planned)
     ok = not out.after.media_present and out.after.marker.state != "live"
     summary = describe(out, marker_mode) + f"; backup {bk.name}"
     if not ok:

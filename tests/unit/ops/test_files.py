@@ -189,3 +189,49 @@ def test_scandir_check_unlistable_folder_falls_back_to_stat(tmp_path: Path, monk
     with open_ro(dep.db_path) as conn:
         got = missing_legacy_files(conn, dep)
     assert [m.expected_path for m in got] == ["uploads/images/dog.jpg"]
+
+
+def test_listing_check_across_batches_renames_and_undecodable_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listings bigger than one batch, a file renamed on disk (the row keeps the old name), a name on
+    disk that isn't UTF-8 (no DB name can equal it) and a row whose name is a subfolder."""
+    info = fx.build_pre_migration_deployment(tmp_path / "gfc")
+    dep = info.deployment
+    monkeypatch.setattr("ops.files._LIST_BATCH", 2)
+    for i in range(7):
+        fx.add_image(info.root, f"bulk-{i}.png")
+    os.rename(dep.images_dir / "bulk-3.png", dep.images_dir / "bulk-3-renamed.png")
+    fx.add_image(info.root, "sub", write_file=False)
+    (dep.images_dir / "sub").mkdir()
+    (dep.images_dir / "sub" / "sub").write_bytes(b"x")
+    os.close(os.open(os.fsencode(dep.images_dir) + b"/\xff\xfe.png", os.O_CREAT | os.O_WRONLY, 0o644))
+    with open_ro(dep.db_path) as conn:
+        got = missing_legacy_files(conn, dep)
+        assert got == _reference_missing(conn, dep)
+        assert conn.execute("SELECT COUNT(*) FROM temp.sqlite_master").fetchone()[0] == 0  # temp table dropped
+    assert [m.expected_path for m in got] == ["uploads/images/bulk-3.png", "uploads/images/sub"]
+
+
+def test_listing_check_confirms_unlisted_rows_with_a_stat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file the listing lacks (created after it, or a case-insensitive file system) but that
+    is_file() finds is not reported: only rows the stat confirms are missing."""
+    info = fx.build_pre_migration_deployment(tmp_path / "gfc")
+    dep = info.deployment
+    fx.remove_file(info.root, "images", "dog.jpg")
+    real = os.scandir
+
+    class Hiding:
+        def __init__(self, path: Any) -> None:
+            self.it = real(path)
+
+        def __enter__(self) -> Any:
+            return (e for e in self.it if e.name != "cat.png")
+
+        def __exit__(self, *exc: object) -> None:
+            self.it.close()
+
+    monkeypatch.setattr("ops.files.os.scandir", Hiding)
+    with open_ro(dep.db_path) as conn:
+        got = missing_legacy_files(conn, dep)
+    assert [m.expected_path for m in got] == ["uploads/images/dog.jpg"]

@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -226,3 +228,69 @@ def test_refusals_leave_no_staged_copy(migrated_a: FixtureInfo, case: str) -> No
     with pytest.raises((OpInputError, OpRefused)):
         restore_backup(migrated_a.host(), name, **kwargs)  # type: ignore[arg-type]
     assert (sorted(p.name for p in dep.db_dir.iterdir()) if dep.db_dir.exists() else None) == listing
+
+
+# --- the pre-restore backup: the replaced file itself, hard-linked, read once -----------------------
+def test_pre_restore_backup_is_the_replaced_file_linked_and_restorable(migrated: FixtureInfo) -> None:
+    dep = migrated.deployment
+    old_inode, old_sha = dep.db_path.stat().st_ino, sha256_file(dep.db_path)
+    res = restore_backup(migrated.host(), str(migrated.pre_migration_backup))
+    assert res.outcome == "ok", res.summary
+    pre = dep.backups_dir / str(res.pre_restore_backup)
+    assert pre.stat().st_ino == old_inode != dep.db_path.stat().st_ino  # no copy: the old file itself
+    assert pre.stat().st_nlink == 1  # main.db no longer shares it
+    assert res.pre_restore_sha256 == old_sha == sha256_file(pre)
+    side = json.loads(pre.with_name(pre.name + ".json").read_text())
+    assert side["sha256"] == old_sha and side["integrity"] == "ok (quick_check)"
+    assert side["source_counts"]["media_raw"] == 6 and side["source_marker"] == "live"
+    listed = {b.name: b for b in backups.list_backups(migrated.host()).backups}
+    assert listed[pre.name].valid and listed[pre.name].sidecar_sha256 == old_sha
+    back = restore_backup(migrated.host(), pre.name, expected_sha256=old_sha)  # and it restores
+    assert back.outcome == "ok" and sha256_file(dep.db_path) == old_sha
+    assert back.counts_after.media_raw == 6
+
+
+def test_pre_restore_backup_copied_where_links_fail(migrated_a: FixtureInfo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """backups/ on another file system (EXDEV): the replaced DB is copied and checked as before."""
+    dep = migrated_a.deployment
+    old_sha = sha256_file(dep.db_path)
+
+    def no_link(src: object, dst: object, **kw: object) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr("ops.backups.os.link", no_link)
+    res = restore_backup(migrated_a.host(), str(migrated_a.pre_migration_backup))
+    assert res.outcome == "ok", res.summary
+    pre = dep.backups_dir / str(res.pre_restore_backup)
+    side = json.loads(pre.with_name(pre.name + ".json").read_text())
+    assert sha256_file(pre) == res.pre_restore_sha256 == old_sha and side["integrity"] == "ok"
+    assert "method" not in side
+
+
+def _commit_from_another_process(db: Path) -> str:
+    """POSIX locks are per process (SQLite coordinates its own connections in-process), so the
+    writer must be another process to see whether this one's read lock is really held."""
+    code = (
+        "import sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=0)\n"
+        "c.execute('BEGIN IMMEDIATE')\n"
+        "c.execute(\"INSERT INTO configs VALUES ('lock-probe', 'x')\")\n"
+        "try:\n    c.execute('COMMIT'); print('committed')\n"
+        "except sqlite3.OperationalError as e:\n    print(e)\n"
+    )
+    return subprocess.run([sys.executable, "-c", code, str(db)], capture_output=True, text=True, check=True).stdout
+
+
+def test_replaced_db_survey_holds_the_read_lock_until_closed(migrated_a: FixtureInfo) -> None:
+    """The hash is read through its own descriptor: closing one would drop this process's POSIX
+    locks, SQLite's read lock included, and a commit could then change the bytes between the hash
+    and the link."""
+    dep = migrated_a.deployment
+    digest = sha256_file(dep.db_path)  # before: this open/close would drop the lock too
+    replaced = backups.ReplacedDb(dep)
+    try:
+        assert replaced.sha256 == digest and replaced.counts is not None
+        assert "locked" in _commit_from_another_process(dep.db_path)
+    finally:
+        replaced.close()
+    assert _commit_from_another_process(dep.db_path).strip() == "committed"

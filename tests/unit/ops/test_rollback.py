@@ -219,3 +219,14 @@ def test_tip_server_uploads_after_builtin_rollback_are_reported(migrated_a: Fixt
     assert res.action == "rollback" and [r.file_name for r in res.lost_rows] == ["late.png"]
     assert res.marker_after is not None and res.marker_after.state == "soft-deleted"
     assert inspect_file(migrated_a.deployment.db_path).era == "rolled-back"
+
+
+def test_not_a_gofastcdn_db_is_refused_before_any_backup(tmp_path: Path) -> None:
+    info = fx.build_migrated_deployment(tmp_path)
+    with fx.connect(info.root) as conn:
+        conn.execute("DROP TABLE docs")
+    with pytest.raises(OpRefused) as ei:
+        rollback(info.host())
+    assert ei.value.code == "not_gofastcdn"
+    assert not list(info.deployment.backups_dir.glob("rollback-agent_*"))
+    assert inspect_file(info.deployment.db_path).media_present

@@ -4,6 +4,8 @@ under the lock if another connection committed in between."""
 from __future__ import annotations
 
 import sqlite3
+import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,3 +77,39 @@ def test_commit_between_plan_and_write_lock_is_replanned(
     assert "cat.png" in {r.file_name for r in out.plan.lost_rows}
     assert "cat.png" not in {r.file_name for r in plans[0].lost_rows}
     assert not out.after.media_present
+
+
+def test_plan_made_ahead_is_used_unless_someone_committed_since(migrated_a: FixtureInfo) -> None:
+    """rollback() plans on a second thread while its backup is made (rb.plan_ahead): the drop uses
+    that plan when nothing was committed since, and plans again under the write lock otherwise."""
+    dep = migrated_a.deployment
+    ahead = rb.plan_ahead(dep.db_path, dep)
+    out = rb.run_rollback_on(dep.db_path, dep, "hard", planned=ahead)
+    assert out.plan is ahead.plan and out.dropped and not out.after.media_present
+
+
+def test_commit_after_the_plan_made_ahead_is_replanned(migrated_a: FixtureInfo) -> None:
+    dep = migrated_a.deployment
+    ahead = rb.plan_ahead(dep.db_path, dep)
+    with fx.connect(migrated_a.root) as other:  # a rename that leaves every count as it was
+        other.execute("UPDATE images SET file_name='renamed.png' WHERE file_name='cat.png'")
+    out = rb.run_rollback_on(dep.db_path, dep, "hard", planned=ahead)
+    assert out.plan is not ahead.plan
+    assert "cat.png" not in {r.file_name for r in ahead.plan.lost_rows}
+    assert "cat.png" in {r.file_name for r in out.plan.lost_rows}
+    assert [m.file_name for m in out.plan.missing_files] == ["renamed.png"]
+    assert not out.after.media_present
+
+
+def test_rollback_plans_while_its_backup_is_made(migrated_a: FixtureInfo, monkeypatch: pytest.MonkeyPatch) -> None:
+    threads: list[str] = []
+    real = rb.plan_ahead
+
+    def ahead(db: Path, d: Deployment) -> rb.PlanSnapshot:
+        threads.append(threading.current_thread().name)
+        return real(db, d)
+
+    monkeypatch.setattr(rb, "plan_ahead", ahead)
+    res = rb.rollback(migrated_a.host())
+    assert res.outcome == "ok" and threads and threads[0].startswith("rollback-plan")
+    assert res.counts_before.media_raw == 6 and not rb.inspect_file(migrated_a.deployment.db_path).media_present
