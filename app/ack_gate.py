@@ -28,10 +28,10 @@ publisher and store close.
 from __future__ import annotations
 
 import logging
+import queue
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
 
 from slack_bolt import Ack, App, BoltRequest, BoltResponse
@@ -66,7 +66,13 @@ class AckGate:
         self.deps = deps
         # Socket Mode has no signing secret and no HTTP requests: nothing is acked early.
         self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="acked")
+        # Started now, not on the first burst of clicks; a SimpleQueue put is all the event loop pays.
+        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._workers = [
+            threading.Thread(target=self._work, name=f"acked-{i}", daemon=True) for i in range(workers)
+        ]
+        for worker in self._workers:
+            worker.start()
         self._lock = threading.Lock()
         self._closed = False
 
@@ -119,15 +125,15 @@ class AckGate:
         with self._lock:
             if self._closed:
                 return False
-            self.pool.submit(self._run, work)
+            self._queue.put(work)
             return True
 
-    @staticmethod
-    def _run(work: Callable[[], None]) -> None:
-        try:
-            work()
-        except Exception:
-            log.exception("work after an early ack failed")
+    def _work(self) -> None:
+        while (work := self._queue.get()) is not None:
+            try:
+                work()
+            except Exception:
+                log.exception("work after an early ack failed")
 
     def _dispatch(self, body: bytes, headers: dict[str, str | Sequence[str]]) -> None:
         # Verified already: it enters bolt parsed, the way Socket Mode payloads do.
@@ -139,5 +145,10 @@ class AckGate:
     def close(self) -> None:
         """Refuse new work and finish what was acked."""
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
-        self.pool.shutdown(wait=True)
+        for _ in self._workers:
+            self._queue.put(None)  # after everything already queued
+        for worker in self._workers:
+            worker.join()
