@@ -62,20 +62,17 @@ async def _read_body(receive: Receive) -> bytes:
 
 
 def slack_endpoint(bot: RollbackBot) -> ASGIApp:
-    async def respond(resp: Response, scope: Scope, receive: Receive, send: Send) -> None:
-        await resp(scope, receive, send)
-
     async def bolt(resp: BoltResponse, scope: Scope, receive: Receive, send: Send) -> None:
-        await respond(to_starlette_response(resp), scope, receive, send)
+        await to_starlette_response(resp)(scope, receive, send)
 
     async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
-            await respond(Response(status_code=405, headers={"allow": "POST"}), scope, receive, send)
+            await Response(status_code=405, headers={"allow": "POST"})(scope, receive, send)
             return
         try:
             body = await _read_body(receive)
         except _TooLarge:
-            await respond(JSONResponse({"error": "request too large"}, status_code=413), scope, receive, send)
+            await JSONResponse({"error": "request too large"}, status_code=413)(scope, receive, send)
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         early = bot.gate.classify(
@@ -86,12 +83,12 @@ def slack_endpoint(bot: RollbackBot) -> ASGIApp:
                 for message in _EMPTY_200:
                     await send(message)
                 return
-            await respond(JSONResponse({"error": "stopping"}, status_code=503), scope, receive, send)
+            await JSONResponse({"error": "stopping"}, status_code=503)(scope, receive, send)
             return
         req = BoltRequest(
             body=body.decode("utf-8"),
             query=scope.get("query_string", b"").decode("latin-1"),
-            headers=dict(headers),
+            headers=headers,
         )
         if early is EarlyAck.ROLLBACK_COMMAND:
             if (refused := bot.gate.refuse_rollback(req)) is not None:

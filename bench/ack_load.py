@@ -1,16 +1,17 @@
 """Ack latency under concurrent load: the bot vs a bare bolt App, each in its own server process.
 
 The app under test runs in a child process (``python -m bench.ack_load serve VARIANT DIR``) together
-with the fake Slack it calls, served like ``app.server.create_asgi`` serves the bot (uvicorn,
-Starlette route, ``App.dispatch`` in the thread pool). The child opens one incident, then writes
+with the fake Slack it calls, under the same uvicorn: the bot by ``app.server.create_asgi`` (its HTTP
+ack gate in front of bolt), the bare App by ``bench.slack_ack.baseline_asgi`` (a Starlette route,
+``App.dispatch`` in the thread pool). The child opens one incident, then writes
 ``requests.json``: signed ``/rollback`` commands (answered "already open", an ack with text) and
 Done/Undo clicks on the runbook's steps (each a transition plus a ``chat.update`` or an ephemeral
 after the ack), 1 command to 9 clicks. The parent replays them from its own process (so the load
 generator never shares the server's GIL) with ``concurrency`` connections, timing each request to
 its HTTP response, which is the ack Slack waits for. The bare App gets the very same bytes.
 
-Variants: ``bare`` (bolt, listeners that only ack), ``bot`` with bolt's default 5 listener threads
-(``--listener-workers 5``), and the bot as configured (``ROLLBACK_LISTENER_WORKERS``' default).
+Variants: ``bare`` (bolt, listeners that only ack) and ``bot`` (as configured; the child's last
+argument overrides ``ROLLBACK_LISTENER_WORKERS`` when it is not 0).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import gc
 import json
 import logging
 import os
-import re
 import signal
 import statistics
 import subprocess
@@ -32,20 +32,17 @@ from pathlib import Path
 
 import httpx
 from pydantic import SecretStr
-from slack_bolt import Ack, App
-from slack_sdk import WebClient
 
 from app.factory import create_app
 from app.server import SLACK_PATH, create_asgi
 from app.serving import ThreadedServer, tune_for_acks
 from app.settings import Settings
 from bench.report import Row, percentile
-from bench.slack_ack import baseline_asgi
+from bench.slack_ack import SIGNING_SECRET, baseline_app, baseline_asgi
 from handlers.actions_ids import ActionId
 from sandbox.fake_slack import ElementNotFound, FakeSlack, seed_demo_workspace
 from sandbox.slack_user import build_block_action, build_slash_command
 
-SIGNING_SECRET = "bench-signing-secret"
 CHANNEL = "C0OPS"
 ENVIRONMENT = "production"
 SLACK_ACK_LIMIT_S = 3.0
@@ -53,24 +50,6 @@ WARM_SETTLE_S = 1.0
 
 
 # --- the server process ----------------------------------------------------------------------------
-def _bare_app(fake: FakeSlack) -> App:
-    app = App(
-        client=WebClient(token=fake.bot_token, base_url=fake.base_url),
-        signing_secret=SIGNING_SECRET,
-        token_verification_enabled=True,
-    )
-
-    @app.command("/rollback")
-    def _command(ack: Ack) -> None:
-        ack()
-
-    @app.action(re.compile(".*"))
-    def _action(ack: Ack) -> None:
-        ack()
-
-    return app
-
-
 def _wait(pred: object, timeout_s: float = 20.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not pred():  # type: ignore[operator]
@@ -136,7 +115,7 @@ def serve(variant: str, workdir: Path, total: int, listener_workers: int | None)
         reqs.append({"body": r.body, "headers": r.headers})
     if variant == "bare":
         bot_srv.stop()
-        server = ThreadedServer(baseline_asgi(_bare_app(fake))).start()
+        server = ThreadedServer(baseline_asgi(baseline_app(fake))).start()
     else:
         server = bot_srv
         tune_for_acks()  # as the bare server's start just did: the prepared requests are not the bot's heap

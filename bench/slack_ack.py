@@ -80,7 +80,8 @@ def baseline_app(fake: FakeSlack) -> App:
 
 
 def baseline_asgi(app: App) -> Starlette:
-    """Served exactly like app.server.create_asgi serves the bot."""
+    """bolt behind a Starlette route with ``App.dispatch`` in the thread pool: how bolt's Starlette
+    adapter is used, and how the bot was served before its HTTP ack gate (app/server.py)."""
 
     async def slack_events(request: Request) -> Response:
         body = await request.body()

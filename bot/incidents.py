@@ -93,6 +93,8 @@ RULES: dict[str, tuple[frozenset[StepStatus], StepStatus]] = {
 AGENT_ACTOR = "rollback-agent"
 INCONCLUSIVE_NOTE = "inconclusive"  # the note of a step whose job could not decide (e.g. no baseline)
 UNPROVABLE_NOTE = "cannot prove stopped"  # refused: nothing on the host can prove go-fast-cdn is stopped
+# The open real incident (or drill) of an environment: (environment, drill).
+_OPEN_IN_ENVIRONMENT = "environment = ? AND state = 'open' AND drill = ?"
 
 
 class DomainError(Exception):
@@ -278,14 +280,14 @@ class IncidentService:
 
     def open_for(self, environment: str, *, drill: bool = False) -> Incident | None:
         """The open real incident of an environment (or its open drill, with ``drill=True``)."""
-        row = self.store.row("incidents", "environment = ? AND state = 'open' AND drill = ?", [environment, int(drill)])
+        row = self.store.row("incidents", _OPEN_IN_ENVIRONMENT, [environment, int(drill)])
         return Incident.model_validate(row) if row else None
 
     def peek_open_for(self, environment: str, *, drill: bool = False) -> Incident | None:
         """``open_for`` from committed state, without waiting for writers (Store.query_committed):
         cheap enough for an ack; a decision that matters is re-checked in a transaction."""
         rows = self.store.query_committed(
-            "SELECT * FROM incidents WHERE environment = ? AND state = 'open' AND drill = ?", (environment, int(drill))
+            f"SELECT * FROM incidents WHERE {_OPEN_IN_ENVIRONMENT}", (environment, int(drill))
         )
         return Incident.model_validate(rows[0]) if rows else None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel
@@ -17,3 +18,19 @@ class SlackMessage(BaseModel):
 def marker(incident_id: str, key: str) -> str:
     """The block_id that identifies a message when its ts was lost (Slack keeps block ids)."""
     return f"rb|{incident_id}|{key}"[:255]
+
+
+# How long a post whose outcome is unknown (a timeout, a 5xx, a crash) may still appear in Slack:
+# until then "not found by its marker" does not mean "not posted". Longer than any request Slack
+# still completes after a client timeout (the client's own is 15 s).
+IN_DOUBT_GRACE_S = 60.0
+
+
+def find_marked(pages: Iterable[Any], wanted: str) -> str | None:
+    """The ts of the first message, in pages of a history/replies listing, whose first block_id is ``wanted``."""
+    for page in pages:
+        for message in page.get("messages", []):
+            blocks = message.get("blocks") or []
+            if blocks and blocks[0].get("block_id") == wanted:
+                return str(message["ts"])
+    return None

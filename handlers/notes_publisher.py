@@ -24,7 +24,7 @@ from slack_sdk.errors import SlackApiError
 from bot.domain import Incident
 from bot.incidents import IncidentService
 from bot.record.notes import build_notes
-from handlers.message import marker
+from handlers.message import IN_DOUBT_GRACE_S, find_marked, marker
 from handlers.notes_blocks import NOTES_KEY, notes_message
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class NotesPublisher:
         min_interval_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
         role_names: Callable[[], dict[str, str]] = dict,
-        in_doubt_grace_s: float = 60.0,
+        in_doubt_grace_s: float = IN_DOUBT_GRACE_S,
     ) -> None:
         self.client = client
         self.role_names = role_names
@@ -103,14 +103,9 @@ class NotesPublisher:
         return ts
 
     def _find_posted(self, incident: Incident) -> str | None:
-        wanted = marker(incident.id, NOTES_KEY)
         assert incident.thread_ts is not None
-        for page in self.client.conversations_replies(channel=incident.channel, ts=incident.thread_ts, limit=200):
-            for message in page.get("messages", []):
-                blocks = message.get("blocks") or []
-                if blocks and blocks[0].get("block_id") == wanted:
-                    return str(message["ts"])
-        return None
+        pages = self.client.conversations_replies(channel=incident.channel, ts=incident.thread_ts, limit=200)
+        return find_marked(pages, marker(incident.id, NOTES_KEY))
 
     def refresh(self, incident_id: str) -> None:
         """Show the current notes soon, off the caller's thread: at most one edit per ``min_interval_s``,

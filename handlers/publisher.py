@@ -37,7 +37,7 @@ from bot.runbook import Runbook
 from bot.thread_plan import PARENT_KEY, MessageKind, ThreadMessage, ThreadPlan, job_key, offer_key, section_key
 from handlers.blocks import RecordLink, fallback_offer, incident_parent, section_message
 from handlers.drill_marker import mark_drill, mark_text
-from handlers.message import SlackMessage, marker
+from handlers.message import IN_DOUBT_GRACE_S, SlackMessage, find_marked, marker
 from handlers.publish_queue import PublishQueue
 from handlers.steps import SectionContext
 from ops.models import BackupInfo
@@ -47,8 +47,6 @@ log = logging.getLogger(__name__)
 Renderer = Callable[[IncidentSnapshot, ThreadMessage], SlackMessage]
 PostOutcome = Literal["posted", "skip", "stop"]
 SYSTEM_ACTOR = "rollback-bot"
-# Longer than any request Slack still completes after a client timeout (the client's own is 15 s).
-IN_DOUBT_GRACE_S = 60.0
 
 
 def render_hash(msg: SlackMessage) -> str:
@@ -349,12 +347,7 @@ class ThreadPublisher:
         else:
             assert incident.thread_ts is not None
             pages = self.client.conversations_replies(channel=incident.channel, ts=incident.thread_ts, limit=200)
-        for page in pages:
-            for message in page.get("messages", []):
-                blocks = message.get("blocks") or []
-                if blocks and blocks[0].get("block_id") == wanted:
-                    return str(message["ts"])
-        return None
+        return find_marked(pages, wanted)
 
     def _parent_refused(self, incident: Incident, error: str) -> None:
         """Slack will not take the parent (bot not in the channel, archived, ...): cancel and say why."""

@@ -15,7 +15,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.incidents import Incident, IncidentAlreadyOpen
-from handlers.command_grammar import CommandUsageError, parse_rollback_args, usage
+from handlers.command_grammar import CommandUsageError, RollbackCommand, parse_rollback_args, usage
 from handlers.deps import HandlerDeps
 from handlers.payloads import SlashCommand
 from handlers.text import fmt_time, mention
@@ -33,15 +33,23 @@ class CommandReply:
     after: Callable[[], None] | None = None
 
 
-def refuse_rollback(deps: HandlerDeps, body: dict[str, Any]) -> CommandReply | None:
-    """The reply when ``/rollback`` opens nothing (a usage error, an incident already open), decided
-    without writing or waiting for the store's writers; None when it would open an incident."""
+def _parse(deps: HandlerDeps, body: dict[str, Any]) -> tuple[SlashCommand, RollbackCommand] | CommandReply:
+    """The command and its arguments, or the usage reply when they don't parse."""
     cmd = SlashCommand.model_validate(body)
     envs, default = deps.environments, deps.default_environment
     try:
-        args = parse_rollback_args(cmd.text, envs, default)
+        return cmd, parse_rollback_args(cmd.text, envs, default)
     except CommandUsageError as exc:
         return CommandReply(f":warning: {exc}\n{usage(envs, default)}")
+
+
+def refuse_rollback(deps: HandlerDeps, body: dict[str, Any]) -> CommandReply | None:
+    """The reply when ``/rollback`` opens nothing (a usage error, an incident already open), decided
+    without writing or waiting for the store's writers; None when it would open an incident."""
+    parsed = _parse(deps, body)
+    if isinstance(parsed, CommandReply):
+        return parsed
+    args = parsed[1]
     other = deps.service.peek_open_for(args.environment, drill=args.drill)
     return _already_open(other) if other is not None else None
 
@@ -55,15 +63,15 @@ def _already_open(other: Incident) -> CommandReply:
 
 
 def reply_to_rollback(deps: HandlerDeps, body: dict[str, Any]) -> CommandReply:
-    if (refusal := refuse_rollback(deps, body)) is not None:
-        return refusal
-    cmd = SlashCommand.model_validate(body)
-    args = parse_rollback_args(cmd.text, deps.environments, deps.default_environment)
-    try:
+    parsed = _parse(deps, body)
+    if isinstance(parsed, CommandReply):
+        return parsed
+    cmd, args = parsed
+    try:  # IncidentService.open answers an environment already taken from the same peek, then re-checks
         incident = deps.service.open(
             args.environment, args.severity, args.summary, cmd.channel_id, cmd.user_id, drill=args.drill
         )
-    except IncidentAlreadyOpen as exc:  # opened by someone else since the peek
+    except IncidentAlreadyOpen as exc:
         return _already_open(exc.incident)
     if incident.drill:
         text = (

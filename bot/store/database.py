@@ -49,6 +49,11 @@ def _decode(table: str, row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _as_dicts(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
 class Store:
     """The bot's SQLite file. Safe to share between threads; reopening the file continues it."""
 
@@ -129,17 +134,13 @@ class Store:
             self._readers.conn = conn
             with self._readers_lock:
                 self._reader_conns.append(conn)
-        cur = conn.execute(sql, params)
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        return _as_dicts(conn.execute(sql, params))
 
     # -- generic row access -----------------------------------------------------------------------
 
     def query(self, sql: str, params: Mapping[str, Any] | tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         with self._lock:
-            cur = self.db.conn.execute(sql, params)
-            cols = [d[0] for d in cur.description]
-            return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+            return _as_dicts(self.db.conn.execute(sql, params))
 
     def rows(
         self, table: str, where: str = "1=1", params: Any = (), order_by: str | None = None
