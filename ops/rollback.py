@@ -284,6 +284,10 @@ def run_rollback_on(
     is made again under the lock, so what's reported is always what the drop saw."""
     conn = sqlite3.connect(db_path, isolation_level=None, timeout=5)
     try:
+        # Debian's SQLite is built with SECURE_DELETE: dropping media would overwrite and journal
+        # every freed page (the whole table: ten times the drop's own work at 2M rows). The dropped
+        # rows are kept in the pre-rollback backup anyway; FAST still scrubs the pages it rewrites.
+        conn.execute("PRAGMA secure_delete=FAST")
         if planned is None:
             conn.execute("BEGIN")
             try:

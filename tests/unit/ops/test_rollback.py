@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from ops import rollback as rollback_mod
 from ops.errors import OpRefused
 from ops.gorm_time import parse_gorm_time
+from ops.models import MarkerMode
 from ops.rollback import rollback
 from ops.schema import inspect_file
 from sandbox import gofastcdn_fixture as fx
@@ -230,3 +233,34 @@ def test_not_a_gofastcdn_db_is_refused_before_any_backup(tmp_path: Path) -> None
     assert ei.value.code == "not_gofastcdn"
     assert not list(info.deployment.backups_dir.glob("rollback-agent_*"))
     assert inspect_file(info.deployment.db_path).media_present
+
+
+WHEN = "2024-06-02 10:00:00+00:00"
+Applied = tuple[list[str], bool]
+
+
+def test_the_drop_journals_the_pages_it_rewrites_not_the_table(
+    migrated_a: FixtureInfo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Debian's SQLite zeroes every freed page by default (SECURE_DELETE), which journals and
+    rewrites the whole media table; the rollback's drop must only journal what it rewrites (the
+    freelist, sqlite_master, the marker): the dropped rows are in the safety backup already."""
+    dep = migrated_a.deployment
+    with fx.connect(migrated_a.root) as conn:
+        conn.executemany(
+            "INSERT INTO media(created_at, updated_at, file_name, checksum, type) VALUES (?, ?, ?, ?, 'document')",
+            [(WHEN, WHEN, f"bulk-{i}.pdf", os.urandom(600)) for i in range(3000)],
+        )
+    media_bytes = 3000 * 600  # what a scrubbing drop would journal, at least
+    journaled: list[int] = []
+    real_apply = rollback_mod._apply
+
+    def apply_then_measure(conn: sqlite3.Connection, plan: rollback_mod.RollbackPlan, mode: MarkerMode) -> Applied:
+        out = real_apply(conn, plan, mode)
+        journaled.append(dep.db_path.with_name(dep.db_path.name + "-journal").stat().st_size)
+        return out
+
+    monkeypatch.setattr(rollback_mod, "_apply", apply_then_measure)
+    out = rollback_mod.run_rollback_on(dep.db_path, dep, "hard")
+    assert out.dropped and not out.after.media_present
+    assert journaled and journaled[0] < media_bytes / 10, journaled
