@@ -21,7 +21,7 @@ from ops.leftovers import dry_run_prefix
 from ops.models import Counts, DbHealth, DryRunResult, utcnow
 from ops.quarantine import assess, broken_db_error
 from ops.restore_gate import check_rows, current_counts
-from ops.rollback import MarkerMode, describe, run_rollback_on
+from ops.rollback import MarkerMode, describe, missing_files_of, run_rollback_on
 from ops.schema import inspect_file, open_ro
 from ops.status import app_state, journal_blockers
 
@@ -157,15 +157,17 @@ def dry_run(
         )
         if operation == "rollback":
             out = run_rollback_on(copy, dep, marker_mode)
+            # the copy's images and docs are what the drop left them: the real rollback's check
+            missing = missing_files_of(copy, dep)
             res.action = out.plan.action
             res.dropped = out.dropped
             res.marker_before, res.marker_after = out.plan.info.marker, out.after.marker
             res.lost_rows, res.deletes_undone = out.plan.lost_rows, out.plan.deletes_undone
-            res.missing_files = out.plan.missing_files
+            res.missing_files = missing
             res.counts_before, res.counts_after = out.plan.info.counts, out.after.counts
             res.era_before, res.era_after = out.plan.info.era, out.after.era
             res.outcome = "noop" if out.plan.action == "noop" else "ok"
-            res.summary = "dry run: " + describe(out, marker_mode)
+            res.summary = "dry run: " + describe(out, missing)
             if out.plan.action != "noop":
                 res.summary += "; a backup would be taken first"
         else:

@@ -23,7 +23,7 @@ from ops.errors import OpError, OpInputError, OpRefused
 from ops.files import MissingFile, file_locations, missing_legacy_files
 from ops.gorm_time import gorm_now, parse_datetime, to_ns
 from ops.host import Host
-from ops.models import LostRow, MarkerMode, RollbackResult, utcnow
+from ops.models import Counts, LostRow, MarkerMode, RollbackResult, utcnow
 from ops.models import RollbackAction as Action
 from ops.quarantine import assess, broken_db_error
 from ops.schema import (
@@ -32,6 +32,7 @@ from ops.schema import (
     MEDIA_TABLE,
     MarkerInfo,
     SchemaInfo,
+    counts,
     inspect,
     inspect_file,
     marker_info,
@@ -46,11 +47,12 @@ _TYPE_TABLE = {"image": "images", "document": "docs"}
 
 @dataclass
 class RollbackPlan:
+    """What the drop needs to know and report: the DB as it is, and the rows the drop loses."""
+
     info: SchemaInfo
     action: Action
     lost_rows: list[LostRow] = field(default_factory=list)
     deletes_undone: list[LostRow] = field(default_factory=list)
-    missing_files: list[MissingFile] = field(default_factory=list)
 
 
 @dataclass
@@ -59,6 +61,7 @@ class CoreOutcome:
     after: SchemaInfo
     dropped: list[str]
     sequence_row_removed: bool
+    replanned: bool = False  # a plan made ahead was stale: planned again under the write lock
 
 
 def choose_action(info: SchemaInfo) -> Action:
@@ -80,91 +83,99 @@ def _after_marker(created: str | None, marker: MarkerInfo) -> bool | None:
         return None
 
 
-# Stands in for NULL in the anti-join keys so a NULL name/checksum matches NULL (as tuple equality
-# did). It is text, so it never equals a blob checksum (SQLite compares storage classes first).
-_NULL_KEY = "\x00rollback-agent:null"
-_KEYS_TABLE = "temp.rollback_agent_legacy_keys"
+_KEYS = {mtype: f"rollback_agent_{mtype}_keys" for mtype in _TYPE_TABLE}
 
 
 def _legacy_keys(conn: sqlite3.Connection) -> None:
-    """A temp table of every live images/docs row's (file_name, type, checksum), indexed.
+    """Per media type, a temp table of every live images (docs) row's (file_name, checksum), indexed.
 
     The legacy tables have no index on file_name, and a correlated ``EXISTS`` on them picks the
     ``deleted_at`` index and goes quadratic (1M x 1M). Copying the keys into a temp table and then
-    ``CREATE INDEX`` (one external sort, bounded by SQLite's page cache, spilling to a temp file)
-    makes each media row one index probe. Nothing is written to the DB file itself."""
-    conn.execute(f"DROP TABLE IF EXISTS {_KEYS_TABLE}")
-    conn.execute(f"CREATE TABLE {_KEYS_TABLE}(file_name, type, checksum)")
-    conn.execute(
-        f"INSERT INTO {_KEYS_TABLE} "
-        "SELECT coalesce(file_name, :nul), 'image', coalesce(checksum, :nul) FROM images WHERE deleted_at IS NULL "
-        "UNION ALL "
-        "SELECT coalesce(file_name, :nul), 'document', coalesce(checksum, :nul) FROM docs WHERE deleted_at IS NULL",
-        {"nul": _NULL_KEY},
-    )
-    conn.execute(f"CREATE INDEX {_KEYS_TABLE}_key ON rollback_agent_legacy_keys(file_name, type, checksum)")
+    ``CREATE INDEX`` (one external sort per table, bounded by SQLite's page cache, spilling to a temp
+    file; ``PRAGMA threads`` lets the sorter use the second core) makes each media row one index
+    probe. One table per type keeps the sorted keys narrow. Nothing is written to the DB file."""
+    conn.execute("PRAGMA threads=2")
+    for mtype, table in _TYPE_TABLE.items():
+        keys = _KEYS[mtype]
+        conn.execute(f"DROP TABLE IF EXISTS temp.{keys}")
+        conn.execute(f"CREATE TABLE temp.{keys}(file_name, checksum)")
+        conn.execute(f"INSERT INTO temp.{keys} SELECT file_name, checksum FROM {table} WHERE +deleted_at IS NULL")
+        conn.execute(f"CREATE INDEX temp.{keys}_key ON {keys}(file_name, checksum)")
+
+
+def _drop_legacy_keys(conn: sqlite3.Connection) -> None:
+    for keys in _KEYS.values():
+        conn.execute(f"DROP TABLE IF EXISTS temp.{keys}")
 
 
 # Media rows whose fate changes with the drop: live ones no live legacy row matches (lost), and
 # soft-deleted ones a live legacy row matches (their delete is undone). Only those rows come back.
-LOST_ROWS_SQL = f"""
+# ``IS`` matches NULL with NULL (as tuple equality does) and is answered from the index like ``=``;
+# a text checksum never equals a blob one (SQLite compares storage classes first).
+LOST_ROWS_SQL = """
 SELECT m.id, m.file_name, m.type, m.checksum, m.created_at, m.deleted_at
 FROM media AS m
-WHERE (m.deleted_at IS NULL) <> EXISTS (
-    SELECT 1 FROM {_KEYS_TABLE} AS k
-    WHERE k.file_name = coalesce(m.file_name, :nul) AND k.type = m.type AND k.checksum = coalesce(m.checksum, :nul)
-)
+WHERE (m.deleted_at IS NULL) <> CASE m.type
+""" + "".join(
+    f"""    WHEN '{mtype}' THEN EXISTS (
+        SELECT 1 FROM temp.{keys} AS k WHERE k.file_name IS m.file_name AND k.checksum IS m.checksum)
+"""
+    for mtype, keys in _KEYS.items()
+) + """    ELSE 0 END
 ORDER BY m.id
 """
 
 
-def _renamed_from(conn: sqlite3.Connection, keys: set[tuple[str, bytes | str]]) -> dict[tuple[str, object], str]:
+def _renamed_from(conn: sqlite3.Connection, keys: set[tuple[str, object]]) -> dict[tuple[str, object], object]:
     """(type, checksum) -> the first live legacy name with that checksum, for the given keys only."""
-    if not keys:
-        return {}
-    out: dict[tuple[str, object], str] = {}
-    conn.execute("DROP TABLE IF EXISTS temp.rollback_agent_wanted")
-    conn.execute("CREATE TABLE temp.rollback_agent_wanted(type, checksum, PRIMARY KEY (type, checksum)) WITHOUT ROWID")
-    conn.executemany("INSERT OR IGNORE INTO temp.rollback_agent_wanted VALUES (?, ?)", list(keys))
-    for mtype, checksum, name in conn.execute(
-        f"SELECT k.type, k.checksum, k.file_name FROM {_KEYS_TABLE} AS k "
-        "JOIN temp.rollback_agent_wanted AS w ON w.type = k.type AND w.checksum = k.checksum ORDER BY k.rowid"
-    ):
-        out.setdefault((mtype, checksum), name)
-    conn.execute("DROP TABLE temp.rollback_agent_wanted")
+    out: dict[tuple[str, object], object] = {}
+    for mtype, keys_table in _KEYS.items():
+        sums = [checksum for t, checksum in keys if t == mtype]
+        if not sums:
+            continue
+        conn.execute("DROP TABLE IF EXISTS temp.rollback_agent_wanted")
+        conn.execute("CREATE TABLE temp.rollback_agent_wanted(checksum PRIMARY KEY) WITHOUT ROWID")
+        rows = [(c,) for c in sums if c is not None]
+        conn.executemany("INSERT OR IGNORE INTO temp.rollback_agent_wanted VALUES (?)", rows)
+        null_too = " OR k.checksum IS NULL" if None in sums else ""  # a key column can't hold NULL
+        for checksum, name in conn.execute(
+            f"SELECT k.checksum, k.file_name FROM temp.{keys_table} AS k "
+            f"WHERE k.checksum IN temp.rollback_agent_wanted{null_too} ORDER BY k.rowid"
+        ):
+            out.setdefault((mtype, checksum), name)
+        conn.execute("DROP TABLE temp.rollback_agent_wanted")
     return out
 
 
-def lost_rows(conn: sqlite3.Connection, dep: Deployment, info: SchemaInfo) -> tuple[list[LostRow], list[LostRow]]:
+def lost_rows(conn: sqlite3.Connection, dep: Deployment, marker: MarkerInfo) -> tuple[list[LostRow], list[LostRow]]:
     """(lost, deletes_undone): live media rows not matched by a live image/doc on (file_name, type,
     checksum), and soft-deleted media rows that were (their legacy row will be live again).
 
     One SQL anti-join returns only those rows, so time and memory grow with the rows lost, not
-    with the size of the media table (see :func:`_legacy_keys` for why it isn't a plain EXISTS)."""
-    if not info.media_present:
-        return [], []
+    with the size of the media table (see :func:`_legacy_keys` for why it isn't a plain EXISTS).
+    ``marker``: the migration's, to tell uploads made after it."""
     _legacy_keys(conn)
     try:
-        changed = conn.execute(LOST_ROWS_SQL, {"nul": _NULL_KEY}).fetchall()
+        changed = conn.execute(LOST_ROWS_SQL).fetchall()
         wanted = {
-            (str(mtype), _NULL_KEY if checksum is None else checksum)
+            (str(mtype), checksum)
             for _, _, mtype, checksum, _, deleted in changed
             if deleted is None and mtype in _TYPE_TABLE
         }
         by_sum = _renamed_from(conn, wanted)
     finally:
-        conn.execute(f"DROP TABLE IF EXISTS {_KEYS_TABLE}")
+        _drop_legacy_keys(conn)
     lost: list[LostRow] = []
     undone: list[LostRow] = []
     for rid, name, mtype, checksum, created, deleted in changed:
-        after = _after_marker(created, info.marker)
-        renamed = by_sum.get((mtype, _NULL_KEY if checksum is None else checksum))
+        after = _after_marker(created, marker)
+        renamed = by_sum.get((mtype, checksum), name)
         if deleted is not None:
             reason = f"deleted after the migration; the {_TYPE_TABLE.get(mtype, mtype)} row is live again"
         elif mtype not in _TYPE_TABLE:
             reason = f"type {mtype}: only the media table can hold it"
-        elif renamed is not None and renamed != (_NULL_KEY if name is None else name):
-            reason = f"renamed from {None if renamed == _NULL_KEY else renamed} after the migration"
+        elif renamed != name:
+            reason = f"renamed from {renamed} after the migration"
         elif after:
             reason = "uploaded after the migration"
         else:
@@ -185,25 +196,44 @@ def lost_rows(conn: sqlite3.Connection, dep: Deployment, info: SchemaInfo) -> tu
     return lost, undone
 
 
-def _missing_files_of(db_file: Path, dep: Deployment) -> list[MissingFile]:
+def _db_file(conn: sqlite3.Connection) -> Path | None:
+    name = conn.execute("PRAGMA database_list").fetchone()[2]
+    return Path(name) if name else None
+
+
+def _counts_of(db_file: Path) -> Counts:
+    with open_ro(db_file) as conn:
+        return counts(conn)
+
+
+def missing_files_of(db_file: Path, dep: Deployment) -> list[MissingFile]:
+    """The legacy-file check on a read-only connection of its own. The rollback neither needs it
+    nor changes what it reads (images, docs, their folders), so it runs beside the safety backup
+    and never inside the write transaction."""
     with open_ro(db_file) as conn:
         return missing_legacy_files(conn, dep)
 
 
 def plan_rollback(conn: sqlite3.Connection, dep: Deployment) -> RollbackPlan:
-    """Inspect, lost rows and the legacy-file check. The file check (a stat per live row, Python
-    and system calls) runs on its own read-only connection in a second thread while SQLite computes
-    the lost rows (C, without the GIL), so the two overlap on two cores. It is always joined before
-    this returns, i.e. before any write (a reader left open would block the commit)."""
-    name = conn.execute("PRAGMA database_list").fetchone()[2]
-    db_file = Path(name) if name else None
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollback-file-check") as pool:
-        files = pool.submit(_missing_files_of, db_file, dep) if db_file is not None else None
+    """Inspect and lost rows, from ``conn``'s snapshot (a read or write transaction is open on it).
+
+    The media counts (a scan of every row) are made on a second read-only connection while SQLite
+    computes the lost rows on this one: both are C code that releases the GIL, so they overlap on
+    two cores. The second connection starts once this one holds its SHARED lock (the table list
+    below is read first): in rollback-journal mode nobody can commit in between, so both see the
+    same state; in WAL mode a commit in between changes ``data_version``, and the caller plans again.
+    It is joined before this returns, i.e. before any write (a reader left open blocks the commit)."""
+    present = tables(conn)
+    db_file = _db_file(conn)
+    if MEDIA_TABLE not in present or db_file is None:
         info = inspect(conn)
-        action = choose_action(info)
-        lost, undone = lost_rows(conn, dep, info)
-        missing = files.result() if files is not None else missing_legacy_files(conn, dep)
-    return RollbackPlan(info=info, action=action, lost_rows=lost, deletes_undone=undone, missing_files=missing)
+        lost, undone = lost_rows(conn, dep, info.marker) if info.media_present else ([], [])
+    else:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollback-counts") as pool:
+            counted = pool.submit(_counts_of, db_file)
+            lost, undone = lost_rows(conn, dep, marker_info(conn, present))
+            info = inspect(conn, counted=counted.result())
+    return RollbackPlan(info=info, action=choose_action(info), lost_rows=lost, deletes_undone=undone)
 
 
 def _apply(conn: sqlite3.Connection, plan: RollbackPlan, marker_mode: MarkerMode) -> tuple[list[str], bool]:
@@ -238,10 +268,12 @@ def _data_version(conn: sqlite3.Connection) -> int:
 
 @dataclass
 class PlanSnapshot:
-    """A plan made ahead of the write lock on a read-only connection of its own, kept open so that
-    ``PRAGMA data_version`` on it tells, later, whether anyone has committed since."""
+    """A plan and the legacy-file check made ahead of the write lock from one read snapshot, on a
+    read-only connection kept open so that ``PRAGMA data_version`` on it tells, later, whether
+    anyone has committed since."""
 
     plan: RollbackPlan
+    missing_files: list[MissingFile]
     conn: sqlite3.Connection
     version: int
 
@@ -253,8 +285,10 @@ class PlanSnapshot:
 
 
 def plan_ahead(db_path: Path, dep: Deployment) -> PlanSnapshot:
-    """The plan of ``db_path`` from one read snapshot, made off the calling thread (rollback makes it
-    while its safety backup is copied and checked: both only read the live DB)."""
+    """The plan of ``db_path`` and its legacy-file check, from one read snapshot, made off the
+    calling thread (rollback makes them while its safety backup is copied and checked: all three
+    only read the live DB). The file check runs on a connection of its own, started once this one
+    holds its SHARED lock, so both see the same state."""
     conn = sqlite3.connect(
         Path(db_path).resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None, check_same_thread=False
     )
@@ -262,13 +296,17 @@ def plan_ahead(db_path: Path, dep: Deployment) -> PlanSnapshot:
         conn.execute("BEGIN")
         try:
             seen = _data_version(conn)
-            plan = plan_rollback(conn, dep)
+            tables(conn)  # takes the SHARED lock before the file check's connection reads
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollback-file-check") as pool:
+                files = pool.submit(missing_files_of, db_path, dep)
+                plan = plan_rollback(conn, dep)
+                missing = files.result()
         finally:
             conn.execute("ROLLBACK")
     except BaseException:
         conn.close()
         raise
-    return PlanSnapshot(plan=plan, conn=conn, version=seen)
+    return PlanSnapshot(plan=plan, missing_files=missing, conn=conn, version=seen)
 
 
 def run_rollback_on(
@@ -277,11 +315,11 @@ def run_rollback_on(
     """Plan, then apply in one ``BEGIN IMMEDIATE`` transaction on ``db_path`` (the live DB, or a copy
     for a dry run); ``dep`` only supplies the upload folders. Checks media is gone before committing.
 
-    The plan only reads (lost rows, the legacy-file check), so it's made from a read snapshot before
-    the write lock, which then isn't held while every file is checked: here, or ahead by the caller
-    (``planned``, see :func:`plan_ahead`). Inside the write transaction ``PRAGMA data_version`` on
-    the connection that planned tells whether anyone committed since that snapshot; if so the plan
-    is made again under the lock, so what's reported is always what the drop saw."""
+    The plan only reads (inspect, lost rows), so it's made from a read snapshot before the write
+    lock: here, or ahead by the caller (``planned``, see :func:`plan_ahead`). Inside the write
+    transaction ``PRAGMA data_version`` on the connection that planned tells whether anyone
+    committed since that snapshot; if so the plan is made again under the lock, so what's reported
+    is always what the drop saw. The legacy-file check is the caller's: it isn't the drop's business."""
     conn = sqlite3.connect(db_path, isolation_level=None, timeout=5)
     try:
         # Debian's SQLite is built with SECURE_DELETE: dropping media would overwrite and journal
@@ -298,11 +336,13 @@ def run_rollback_on(
         conn.execute("BEGIN IMMEDIATE")
         try:
             if planned is not None:
-                stale = not planned.current()
+                replanned = not planned.current()
                 planned.close()  # no reader of ours may be left open at COMMIT
-                plan = plan_rollback(conn, dep) if stale else planned.plan
-            elif _data_version(conn) != seen:
-                plan = plan_rollback(conn, dep)
+                plan = plan_rollback(conn, dep) if replanned else planned.plan
+            else:
+                replanned = _data_version(conn) != seen
+                if replanned:
+                    plan = plan_rollback(conn, dep)
             dropped: list[str] = []
             seq = False
             after = plan.info
@@ -319,10 +359,10 @@ def run_rollback_on(
         if planned is not None:
             planned.close()
         conn.close()
-    return CoreOutcome(plan=plan, after=after, dropped=dropped, sequence_row_removed=seq)
+    return CoreOutcome(plan=plan, after=after, dropped=dropped, sequence_row_removed=seq, replanned=replanned)
 
 
-def describe(out: CoreOutcome, marker_mode: MarkerMode) -> str:
+def describe(out: CoreOutcome, missing_files: list[MissingFile]) -> str:
     p = out.plan
     if p.action == "noop":
         return "nothing to roll back: no media table and no live marker"
@@ -335,8 +375,8 @@ def describe(out: CoreOutcome, marker_mode: MarkerMode) -> str:
         parts.append(f"{len(p.lost_rows)} media row(s) lost ({names})")
     else:
         parts.append("no media rows lost")
-    if p.missing_files:
-        parts.append(f"{len(p.missing_files)} legacy file(s) missing")
+    if missing_files:
+        parts.append(f"{len(missing_files)} legacy file(s) missing")
     if p.action == "drop-empty-media":
         parts.insert(0, "empty media table (re-created by a tip binary)")
     return "; ".join(parts)
@@ -438,8 +478,10 @@ def rollback(
         planned.close()
         raise
     out = run_rollback_on(dep.db_path, dep, marker_mode, planned=planned)
+    # images, docs and their folders are what the drop left them: a stale check is made again after it
+    missing = missing_files_of(dep.db_path, dep) if out.replanned else planned.missing_files
     ok = not out.after.media_present and out.after.marker.state != "live"
-    summary = describe(out, marker_mode) + f"; backup {bk.name}"
+    summary = describe(out, missing) + f"; backup {bk.name}"
     if not ok:
         summary = "rollback did NOT take: media or a live marker is still there; " + summary
     say(progress, summary)
@@ -456,7 +498,7 @@ def rollback(
         baseline_path=str(base_path),
         lost_rows=out.plan.lost_rows,
         deletes_undone=out.plan.deletes_undone,
-        missing_files=out.plan.missing_files,
+        missing_files=missing,
         counts_before=out.plan.info.counts,
         counts_after=out.after.counts,
         marker_before=out.plan.info.marker,
@@ -467,10 +509,10 @@ def rollback(
         stopped_proof=proof,
         warnings=warnings,
     )
-    if out.plan.missing_files:
+    if missing:
         res.warnings.append(
-            f"{len(out.plan.missing_files)} live images/docs row(s) have no file; restore_files can copy "
-            f"{sum(m.copy_in_media for m in out.plan.missing_files)} back from uploads/media"
+            f"{len(missing)} live images/docs row(s) have no file; restore_files can copy "
+            f"{sum(m.copy_in_media for m in missing)} back from uploads/media"
         )
     if marker_mode == "soft":
         res.warnings.append("marker soft-deleted like go-fast-cdn: a re-migration will fail until it is hard-deleted")

@@ -150,11 +150,12 @@ def media_schema(conn: sqlite3.Connection, idx: list[IndexInfo]) -> Literal["a73
     return "tip"
 
 
-def inspect(conn: sqlite3.Connection) -> SchemaInfo:
+def inspect(conn: sqlite3.Connection, counted: Counts | None = None) -> SchemaInfo:
+    """``counted``: the counts of this very snapshot, made by the caller on another connection."""
     present = tables(conn)
     idx = indexes(conn)
     marker = marker_info(conn, present)
-    c = counts(conn, present)
+    c = counted if counted is not None else counts(conn, present)
     mschema = media_schema(conn, idx) if MEDIA_TABLE in present else None
     era: SchemaEra
     if not all(t in present for t in LEGACY_TABLES):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.rollback import _NULL_KEY, LOST_ROWS_SQL, _after_marker, _legacy_keys, lost_rows
+from ops.rollback import LOST_ROWS_SQL, _after_marker, _legacy_keys, lost_rows
 from ops.schema import inspect, open_ro
 from sandbox.gofastcdn_fixture import (
     FixtureInfo,
@@ -74,6 +74,11 @@ def _busy_after_migration(tmp_path: Path, schema: str) -> FixtureInfo:
             "INSERT INTO media(created_at, updated_at, deleted_at, file_name, checksum, type) "
             "VALUES ('2025-07-01 09:00:00+00:00', '2025-07-01 09:00:00+00:00', NULL, 'nosum.png', NULL, 'image')"
         )
+        # a NULL checksum that isn't matched by name: renamed from the legacy row with NULL too
+        conn.execute(
+            "INSERT INTO media(created_at, updated_at, deleted_at, file_name, checksum, type) "
+            "VALUES ('2025-07-02 09:00:00+00:00', '2025-07-02 09:00:00+00:00', NULL, 'nosum-2.png', NULL, 'image')"
+        )
         # a media row whose checksum no longer matches the live legacy row of the same name
         conn.execute("UPDATE media SET checksum = X'00' WHERE file_name = 'notes.txt'")
     add_image(root, "legacy-only.png")  # a legacy upload with no media row: not lost
@@ -86,15 +91,16 @@ def test_anti_join_matches_reference(tmp_path: Path, schema: str) -> None:
     info = _busy_after_migration(tmp_path, schema)
     with open_ro(info.deployment.db_path) as conn:
         expected = reference_lost_rows(conn)
-        lost, undone = lost_rows(conn, info.deployment, inspect(conn))
+        lost, undone = lost_rows(conn, info.deployment, inspect(conn).marker)
         leftovers = conn.execute("SELECT name FROM temp.sqlite_master").fetchall()
     got = [(r.id, "lost", r.reason) for r in lost] + [(r.id, "undone", r.reason) for r in undone]
     assert sorted(got) == sorted(expected)
     reasons = " | ".join(r for _, _, r in expected)
-    for needle in ("renamed from cat.png", "renamed from manual.pdf", "type video", "uploaded after", "live again"):
+    renames = ("renamed from nosum.png", "renamed from cat.png", "renamed from manual.pdf")
+    for needle in (*renames, "type video", "uploaded after", "live again"):
         assert needle in reasons  # the fixture exercises every kind of loss
     assert len(expected) >= 8
-    assert leftovers == []  # the temp key table is dropped again
+    assert leftovers == []  # the temp key tables are dropped again
 
 
 def test_anti_join_plan_probes_an_index(tmp_path: Path) -> None:
@@ -102,6 +108,7 @@ def test_anti_join_plan_probes_an_index(tmp_path: Path) -> None:
     info = _busy_after_migration(tmp_path, "a7396e9")
     with open_ro(info.deployment.db_path) as conn:
         _legacy_keys(conn)
-        plan = [str(r[3]) for r in conn.execute("EXPLAIN QUERY PLAN " + LOST_ROWS_SQL, {"nul": _NULL_KEY})]
-    assert any(p.startswith("SEARCH k USING COVERING INDEX") for p in plan), plan
+        plan = [str(r[3]) for r in conn.execute("EXPLAIN QUERY PLAN " + LOST_ROWS_SQL)]
+    probes = [p for p in plan if p.startswith("SEARCH k USING COVERING INDEX")]
+    assert len(probes) == 2 and all("(file_name=? AND checksum=?)" in p for p in probes), plan
     assert [p for p in plan if p.startswith("SCAN")] == ["SCAN m"], plan

@@ -1,5 +1,6 @@
-"""run_rollback_on plans (lost rows, file checks) before taking the write lock, and plans again
-under the lock if another connection committed in between."""
+"""run_rollback_on plans (inspect, lost rows) before taking the write lock, and plans again under
+the lock if another connection committed in between; rollback() checks the legacy files beside its
+backup, outside the write lock, and again if the plan was made again."""
 
 from __future__ import annotations
 
@@ -45,10 +46,32 @@ def test_file_check_runs_outside_the_write_lock(migrated_a: FixtureInfo, monkeyp
 
     monkeypatch.setattr(rb, "missing_legacy_files", missing)
     monkeypatch.setattr(rb, "plan_rollback", plan)
-    out = rb.run_rollback_on(dep.db_path, dep, "hard")
-    assert seen == [True] and len(plans) == 1  # nobody else wrote: planned once, unlocked
-    assert [m.file_name for m in out.plan.missing_files] == ["dog.jpg"]
-    assert out.dropped and not out.after.media_present and out.after.marker.state == "absent"
+    res = rb.rollback(migrated_a.host())
+    assert seen == [True] and len(plans) == 1  # nobody else wrote: planned and checked once, unlocked
+    assert [m.file_name for m in res.missing_files] == ["dog.jpg"]
+    assert res.outcome == "ok" and res.marker_after.state == "absent"
+
+
+def test_rollback_checks_the_files_again_when_it_planned_again(
+    migrated_a: FixtureInfo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit after the plan and file check made ahead (here a rename): the drop plans again under
+    the write lock, and the files are checked again, so both report what the drop saw."""
+    real = rb.plan_ahead
+    made: list[rb.PlanSnapshot] = []
+
+    def ahead_then_rename(db: Path, d: Deployment) -> rb.PlanSnapshot:
+        snap = real(db, d)
+        made.append(snap)
+        with fx.connect(migrated_a.root) as other:
+            other.execute("UPDATE images SET file_name='renamed.png' WHERE file_name='cat.png'")
+        return snap
+
+    monkeypatch.setattr(rb, "plan_ahead", ahead_then_rename)
+    res = rb.rollback(migrated_a.host())
+    assert made and made[0].missing_files == [] and "cat.png" not in {r.file_name for r in made[0].plan.lost_rows}
+    assert [m.file_name for m in res.missing_files] == ["renamed.png"]
+    assert "cat.png" in {r.file_name for r in res.lost_rows}
 
 
 def test_commit_between_plan_and_write_lock_is_replanned(
@@ -70,10 +93,8 @@ def test_commit_between_plan_and_write_lock_is_replanned(
 
     monkeypatch.setattr(rb, "plan_rollback", plan)
     out = rb.run_rollback_on(dep.db_path, dep, "hard")
-    assert len(plans) == 2 and out.plan is plans[1]
+    assert len(plans) == 2 and out.plan is plans[1] and out.replanned
     assert plans[0].info.counts == plans[1].info.counts
-    assert [m.file_name for m in plans[0].missing_files] == []
-    assert [m.file_name for m in out.plan.missing_files] == ["renamed.png"]
     assert "cat.png" in {r.file_name for r in out.plan.lost_rows}
     assert "cat.png" not in {r.file_name for r in plans[0].lost_rows}
     assert not out.after.media_present
@@ -85,7 +106,7 @@ def test_plan_made_ahead_is_used_unless_someone_committed_since(migrated_a: Fixt
     dep = migrated_a.deployment
     ahead = rb.plan_ahead(dep.db_path, dep)
     out = rb.run_rollback_on(dep.db_path, dep, "hard", planned=ahead)
-    assert out.plan is ahead.plan and out.dropped and not out.after.media_present
+    assert out.plan is ahead.plan and not out.replanned and out.dropped and not out.after.media_present
 
 
 def test_commit_after_the_plan_made_ahead_is_replanned(migrated_a: FixtureInfo) -> None:
@@ -94,10 +115,9 @@ def test_commit_after_the_plan_made_ahead_is_replanned(migrated_a: FixtureInfo) 
     with fx.connect(migrated_a.root) as other:  # a rename that leaves every count as it was
         other.execute("UPDATE images SET file_name='renamed.png' WHERE file_name='cat.png'")
     out = rb.run_rollback_on(dep.db_path, dep, "hard", planned=ahead)
-    assert out.plan is not ahead.plan
+    assert out.plan is not ahead.plan and out.replanned
     assert "cat.png" not in {r.file_name for r in ahead.plan.lost_rows}
     assert "cat.png" in {r.file_name for r in out.plan.lost_rows}
-    assert [m.file_name for m in out.plan.missing_files] == ["renamed.png"]
     assert not out.after.media_present
 
 
