@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ops.backups import create_backup, say
 from ops.baseline import baseline_from_counts, write_baseline
@@ -83,68 +84,91 @@ def _after_marker(created: str | None, marker: MarkerInfo) -> bool | None:
         return None
 
 
-_KEYS = {mtype: f"rollback_agent_{mtype}_keys" for mtype in _TYPE_TABLE}
+_KEYS = "temp.rollback_agent_legacy_keys"
+_OTHER_TYPES = "m.type IS NULL OR m.type NOT IN (" + ", ".join(f"'{t}'" for t in _TYPE_TABLE) + ")"
 
 
-def _legacy_keys(conn: sqlite3.Connection) -> None:
-    """Per media type, a temp table of every live images (docs) row's (file_name, checksum), indexed.
+def _legacy_keys(conn: sqlite3.Connection, mtype: str) -> None:
+    """A temp table of every live images (or docs) row's (file_name, checksum), indexed.
 
     The legacy tables have no index on file_name, and a correlated ``EXISTS`` on them picks the
     ``deleted_at`` index and goes quadratic (1M x 1M). Copying the keys into a temp table and then
-    ``CREATE INDEX`` (one external sort per table, bounded by SQLite's page cache, spilling to a temp
-    file; ``PRAGMA threads`` lets the sorter use the second core) makes each media row one index
-    probe. One table per type keeps the sorted keys narrow. Nothing is written to the DB file."""
-    conn.execute("PRAGMA threads=2")
-    for mtype, table in _TYPE_TABLE.items():
-        keys = _KEYS[mtype]
-        conn.execute(f"DROP TABLE IF EXISTS temp.{keys}")
-        conn.execute(f"CREATE TABLE temp.{keys}(file_name, checksum)")
-        conn.execute(f"INSERT INTO temp.{keys} SELECT file_name, checksum FROM {table} WHERE +deleted_at IS NULL")
-        conn.execute(f"CREATE INDEX temp.{keys}_key ON {keys}(file_name, checksum)")
+    ``CREATE INDEX`` (one external sort, bounded by SQLite's page cache, spilling to a temp file)
+    makes each media row one index probe. Nothing is written to the DB file itself."""
+    conn.execute(f"DROP TABLE IF EXISTS {_KEYS}")
+    conn.execute(f"CREATE TABLE {_KEYS}(file_name, checksum)")
+    conn.execute(f"INSERT INTO {_KEYS} SELECT file_name, checksum FROM {_TYPE_TABLE[mtype]} WHERE +deleted_at IS NULL")
+    conn.execute(f"CREATE INDEX {_KEYS}_key ON rollback_agent_legacy_keys(file_name, checksum)")
 
 
-def _drop_legacy_keys(conn: sqlite3.Connection) -> None:
-    for keys in _KEYS.values():
-        conn.execute(f"DROP TABLE IF EXISTS temp.{keys}")
+def changed_rows_sql(mtype: str, *, other_types: bool) -> str:
+    """Media rows of ``mtype`` whose fate changes with the drop: live ones no live legacy row of
+    that type matches (lost), and soft-deleted ones one does (their delete is undone); with
+    ``other_types``, also the live rows of types only media can hold. Only those rows come back.
+
+    ``IS`` matches NULL with NULL (as tuple equality does) and is answered from the index like
+    ``=``; a text checksum never equals a blob one (SQLite compares storage classes first)."""
+    other = f" OR (({_OTHER_TYPES}) AND m.deleted_at IS NULL)" if other_types else ""
+    return (
+        "SELECT m.id, m.file_name, m.type, m.checksum, m.created_at, m.deleted_at FROM media AS m "
+        f"WHERE (m.type = '{mtype}' AND (m.deleted_at IS NULL) <> EXISTS ("
+        f"SELECT 1 FROM {_KEYS} AS k WHERE k.file_name IS m.file_name AND k.checksum IS m.checksum)){other} "
+        "ORDER BY m.id"
+    )
 
 
-# Media rows whose fate changes with the drop: live ones no live legacy row matches (lost), and
-# soft-deleted ones a live legacy row matches (their delete is undone). Only those rows come back.
-# ``IS`` matches NULL with NULL (as tuple equality does) and is answered from the index like ``=``;
-# a text checksum never equals a blob one (SQLite compares storage classes first).
-LOST_ROWS_SQL = """
-SELECT m.id, m.file_name, m.type, m.checksum, m.created_at, m.deleted_at
-FROM media AS m
-WHERE (m.deleted_at IS NULL) <> CASE m.type
-""" + "".join(
-    f"""    WHEN '{mtype}' THEN EXISTS (
-        SELECT 1 FROM temp.{keys} AS k WHERE k.file_name IS m.file_name AND k.checksum IS m.checksum)
-"""
-    for mtype, keys in _KEYS.items()
-) + """    ELSE 0 END
-ORDER BY m.id
-"""
-
-
-def _renamed_from(conn: sqlite3.Connection, keys: set[tuple[str, object]]) -> dict[tuple[str, object], object]:
-    """(type, checksum) -> the first live legacy name with that checksum, for the given keys only."""
-    out: dict[tuple[str, object], object] = {}
-    for mtype, keys_table in _KEYS.items():
-        sums = [checksum for t, checksum in keys if t == mtype]
-        if not sums:
-            continue
-        conn.execute("DROP TABLE IF EXISTS temp.rollback_agent_wanted")
-        conn.execute("CREATE TABLE temp.rollback_agent_wanted(checksum PRIMARY KEY) WITHOUT ROWID")
-        rows = [(c,) for c in sums if c is not None]
-        conn.executemany("INSERT OR IGNORE INTO temp.rollback_agent_wanted VALUES (?)", rows)
-        null_too = " OR k.checksum IS NULL" if None in sums else ""  # a key column can't hold NULL
-        for checksum, name in conn.execute(
-            f"SELECT k.checksum, k.file_name FROM temp.{keys_table} AS k "
-            f"WHERE k.checksum IN temp.rollback_agent_wanted{null_too} ORDER BY k.rowid"
-        ):
-            out.setdefault((mtype, checksum), name)
-        conn.execute("DROP TABLE temp.rollback_agent_wanted")
+def _renamed_from(conn: sqlite3.Connection, sums: set[object]) -> dict[object, object]:
+    """checksum -> the first live legacy name with that checksum (in the key table), for ``sums`` only."""
+    if not sums:
+        return {}
+    out: dict[object, object] = {}
+    conn.execute("DROP TABLE IF EXISTS temp.rollback_agent_wanted")
+    conn.execute("CREATE TABLE temp.rollback_agent_wanted(checksum PRIMARY KEY) WITHOUT ROWID")
+    rows = [(c,) for c in sums if c is not None]
+    conn.executemany("INSERT OR IGNORE INTO temp.rollback_agent_wanted VALUES (?)", rows)
+    null_too = " OR k.checksum IS NULL" if None in sums else ""  # a key column can't hold NULL
+    for checksum, name in conn.execute(
+        f"SELECT k.checksum, k.file_name FROM {_KEYS} AS k "
+        f"WHERE k.checksum IN temp.rollback_agent_wanted{null_too} ORDER BY k.rowid"
+    ):
+        out.setdefault(checksum, name)
+    conn.execute("DROP TABLE temp.rollback_agent_wanted")
     return out
+
+
+Changed = tuple[list[tuple[Any, ...]], dict[tuple[str, object], object]]
+
+
+def _changed_of_type(conn: sqlite3.Connection, mtype: str, *, other_types: bool) -> Changed:
+    """(changed rows, (type, checksum) -> the legacy name a lost row was renamed from), one type."""
+    _legacy_keys(conn, mtype)
+    try:
+        changed = conn.execute(changed_rows_sql(mtype, other_types=other_types)).fetchall()
+        sums = {checksum for _, _, t, checksum, _, deleted in changed if t == mtype and deleted is None}
+        return changed, {(mtype, c): name for c, name in _renamed_from(conn, sums).items()}
+    finally:
+        conn.execute(f"DROP TABLE IF EXISTS {_KEYS}")
+
+
+def _changed_of_type_in(db_file: Path, mtype: str) -> Changed:
+    with open_ro(db_file) as conn:
+        return _changed_of_type(conn, mtype, other_types=False)
+
+
+def _changed(conn: sqlite3.Connection) -> Changed:
+    """Every type's changed rows, in id order. With a DB file, the second type is worked out on a
+    read-only connection of its own (started by the caller's SHARED lock, so on the same state):
+    each type's key sort and media scan is C code that releases the GIL, so they use both cores."""
+    first, *rest = _TYPE_TABLE
+    db_file = _db_file(conn)
+    if db_file is None:
+        parts = [_changed_of_type(conn, t, other_types=t == first) for t in _TYPE_TABLE]
+    else:
+        with ThreadPoolExecutor(max_workers=len(rest), thread_name_prefix="rollback-lost-rows") as pool:
+            others = [pool.submit(_changed_of_type_in, db_file, t) for t in rest]
+            parts = [_changed_of_type(conn, first, other_types=True)] + [f.result() for f in others]
+    rows = sorted((r for changed, _ in parts for r in changed), key=lambda r: int(r[0]))
+    return rows, {k: v for _, by_sum in parts for k, v in by_sum.items()}
 
 
 def lost_rows(conn: sqlite3.Connection, dep: Deployment, marker: MarkerInfo) -> tuple[list[LostRow], list[LostRow]]:
@@ -154,17 +178,7 @@ def lost_rows(conn: sqlite3.Connection, dep: Deployment, marker: MarkerInfo) -> 
     One SQL anti-join returns only those rows, so time and memory grow with the rows lost, not
     with the size of the media table (see :func:`_legacy_keys` for why it isn't a plain EXISTS).
     ``marker``: the migration's, to tell uploads made after it."""
-    _legacy_keys(conn)
-    try:
-        changed = conn.execute(LOST_ROWS_SQL).fetchall()
-        wanted = {
-            (str(mtype), checksum)
-            for _, _, mtype, checksum, _, deleted in changed
-            if deleted is None and mtype in _TYPE_TABLE
-        }
-        by_sum = _renamed_from(conn, wanted)
-    finally:
-        _drop_legacy_keys(conn)
+    changed, by_sum = _changed(conn)
     lost: list[LostRow] = []
     undone: list[LostRow] = []
     for rid, name, mtype, checksum, created, deleted in changed:
