@@ -127,6 +127,12 @@ class Counts(BaseModel):
     def legacy(self) -> tuple[int | None, int | None, int | None, int | None]:
         return (self.images_live, self.images_raw, self.docs_live, self.docs_raw)
 
+    def without_media(self) -> Counts:
+        """These counts once the media table is gone (a rollback writes neither images nor docs)."""
+        return Counts(
+            images_live=self.images_live, images_raw=self.images_raw, docs_live=self.docs_live, docs_raw=self.docs_raw
+        )
+
 
 class IndexInfo(BaseModel):
     name: str

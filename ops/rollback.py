@@ -24,7 +24,7 @@ from ops.errors import OpError, OpInputError, OpRefused
 from ops.files import MissingFile, file_locations, missing_legacy_files
 from ops.gorm_time import gorm_now, parse_datetime, to_ns
 from ops.host import Host
-from ops.models import Counts, LostRow, MarkerMode, RollbackResult, utcnow
+from ops.models import LostRow, MarkerMode, RollbackResult, utcnow
 from ops.models import RollbackAction as Action
 from ops.quarantine import assess, broken_db_error
 from ops.schema import (
@@ -32,6 +32,7 @@ from ops.schema import (
     MARKER_NAME,
     MEDIA_TABLE,
     MarkerInfo,
+    MediaSums,
     SchemaInfo,
     counts,
     inspect,
@@ -102,19 +103,33 @@ def _legacy_keys(conn: sqlite3.Connection, mtype: str) -> None:
 
 
 def changed_rows_sql(mtype: str, *, other_types: bool) -> str:
-    """Media rows of ``mtype`` whose fate changes with the drop: live ones no live legacy row of
-    that type matches (lost), and soft-deleted ones one does (their delete is undone); with
-    ``other_types``, also the live rows of types only media can hold. Only those rows come back.
+    """One scan of media: the (raw, live) rows of ``mtype`` (with ``other_types``, also the rows of
+    any other type), and as a JSON array the ids of the rows of ``mtype`` whose fate changes with the
+    drop: live ones no live legacy row of that type matches (lost), and soft-deleted ones one does
+    (their delete is undone); with ``other_types``, also the live rows only media can hold.
 
-    ``IS`` matches NULL with NULL (as tuple equality does) and is answered from the index like
-    ``=``; a text checksum never equals a blob one (SQLite compares storage classes first)."""
-    other = f" OR (({_OTHER_TYPES}) AND m.deleted_at IS NULL)" if other_types else ""
-    return (
-        "SELECT m.id, m.file_name, m.type, m.checksum, m.created_at, m.deleted_at FROM media AS m "
-        f"WHERE (m.type = '{mtype}' AND (m.deleted_at IS NULL) <> EXISTS ("
-        f"SELECT 1 FROM {_KEYS} AS k WHERE k.file_name IS m.file_name AND k.checksum IS m.checksum)){other} "
-        "ORDER BY m.id"
+    Only those ids come back, and the counts cost no scan of their own. ``IS`` matches NULL with
+    NULL (as tuple equality does) and is answered from the index like ``=``; a text checksum never
+    equals a blob one (SQLite compares storage classes first)."""
+    changed = (
+        f"(m.type = '{mtype}' AND (m.deleted_at IS NULL) <> EXISTS ("
+        f"SELECT 1 FROM {_KEYS} AS k WHERE k.file_name IS m.file_name AND k.checksum IS m.checksum))"
     )
+    other = "0"
+    if other_types:
+        changed += f" OR (({_OTHER_TYPES}) AND m.deleted_at IS NULL)"
+        other = f"COUNT(*) FILTER (WHERE {_OTHER_TYPES})"
+    return (
+        f"SELECT COUNT(*) FILTER (WHERE m.type = '{mtype}'), "
+        f"COUNT(*) FILTER (WHERE m.type = '{mtype}' AND m.deleted_at IS NULL), {other}, "
+        f"json_group_array(m.id) FILTER (WHERE {changed}) FROM media AS m"
+    )
+
+
+_CHANGED_ROWS = (
+    "SELECT id, file_name, type, checksum, created_at, deleted_at FROM media "
+    "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id"
+)
 
 
 def _renamed_from(conn: sqlite3.Connection, sums: set[object]) -> dict[object, object]:
@@ -136,49 +151,67 @@ def _renamed_from(conn: sqlite3.Connection, sums: set[object]) -> dict[object, o
     return out
 
 
-Changed = tuple[list[tuple[Any, ...]], dict[tuple[str, object], object]]
+@dataclass
+class MediaScan:
+    """What one pass over media per type tells: the rows whose fate changes, the legacy names lost
+    rows were renamed from ((type, checksum) -> name), and the counts (:data:`MediaSums`)."""
+
+    changed: list[tuple[Any, ...]]
+    renamed: dict[tuple[str, object], object]
+    sums: MediaSums
 
 
-def _changed_of_type(conn: sqlite3.Connection, mtype: str, *, other_types: bool) -> Changed:
-    """(changed rows, (type, checksum) -> the legacy name a lost row was renamed from), one type."""
+def _scan_type(conn: sqlite3.Connection, mtype: str, *, other_types: bool) -> MediaScan:
     _legacy_keys(conn, mtype)
     try:
-        changed = conn.execute(changed_rows_sql(mtype, other_types=other_types)).fetchall()
+        raw, live, other, ids = conn.execute(changed_rows_sql(mtype, other_types=other_types)).fetchone()
+        changed = conn.execute(_CHANGED_ROWS, (ids,)).fetchall()
         sums = {checksum for _, _, t, checksum, _, deleted in changed if t == mtype and deleted is None}
-        return changed, {(mtype, c): name for c, name in _renamed_from(conn, sums).items()}
+        renamed = {(mtype, c): name for c, name in _renamed_from(conn, sums).items()}
     finally:
         conn.execute(f"DROP TABLE IF EXISTS {_KEYS}")
+    return MediaScan(changed=changed, renamed=renamed, sums=({mtype: (int(raw), int(live))}, int(other)))
 
 
-def _changed_of_type_in(db_file: Path, mtype: str) -> Changed:
+def _scan_type_in(db_file: Path, mtype: str) -> MediaScan:
     with open_ro(db_file) as conn:
-        return _changed_of_type(conn, mtype, other_types=False)
+        return _scan_type(conn, mtype, other_types=False)
 
 
-def _changed(conn: sqlite3.Connection) -> Changed:
-    """Every type's changed rows, in id order. With a DB file, the second type is worked out on a
-    read-only connection of its own (started by the caller's SHARED lock, so on the same state):
-    each type's key sort and media scan is C code that releases the GIL, so they use both cores."""
+def scan_media(conn: sqlite3.Connection) -> MediaScan:
+    """Every type's changed rows (in id order) and counts. With a DB file, the second type is worked
+    out on a read-only connection of its own, started while ``conn`` holds its SHARED lock (the
+    caller's transaction has read), so on the same state: each type's key sort and media scan is C
+    code that releases the GIL, so the two use both cores. Joined before this returns, i.e. before
+    any write (a reader left open would block the commit)."""
     first, *rest = _TYPE_TABLE
     db_file = _db_file(conn)
     if db_file is None:
-        parts = [_changed_of_type(conn, t, other_types=t == first) for t in _TYPE_TABLE]
+        parts = [_scan_type(conn, t, other_types=t == first) for t in _TYPE_TABLE]
     else:
-        with ThreadPoolExecutor(max_workers=len(rest), thread_name_prefix="rollback-lost-rows") as pool:
-            others = [pool.submit(_changed_of_type_in, db_file, t) for t in rest]
-            parts = [_changed_of_type(conn, first, other_types=True)] + [f.result() for f in others]
-    rows = sorted((r for changed, _ in parts for r in changed), key=lambda r: int(r[0]))
-    return rows, {k: v for _, by_sum in parts for k, v in by_sum.items()}
+        tables(conn)  # the SHARED lock, if the caller's transaction hasn't read yet
+        with ThreadPoolExecutor(max_workers=len(rest), thread_name_prefix="rollback-scan") as pool:
+            others = [pool.submit(_scan_type_in, db_file, t) for t in rest]
+            parts = [_scan_type(conn, first, other_types=True)] + [f.result() for f in others]
+    return MediaScan(
+        changed=sorted((r for p in parts for r in p.changed), key=lambda r: int(r[0])),
+        renamed={k: v for p in parts for k, v in p.renamed.items()},
+        sums=({t: n for p in parts for t, n in p.sums[0].items()}, sum(p.sums[1] for p in parts)),
+    )
 
 
 def lost_rows(conn: sqlite3.Connection, dep: Deployment, marker: MarkerInfo) -> tuple[list[LostRow], list[LostRow]]:
     """(lost, deletes_undone): live media rows not matched by a live image/doc on (file_name, type,
     checksum), and soft-deleted media rows that were (their legacy row will be live again).
 
-    One SQL anti-join returns only those rows, so time and memory grow with the rows lost, not
-    with the size of the media table (see :func:`_legacy_keys` for why it isn't a plain EXISTS).
+    One SQL anti-join per type returns only those rows, so time and memory grow with the rows lost,
+    not with the size of the media table (see :func:`_legacy_keys` for why it isn't a plain EXISTS).
     ``marker``: the migration's, to tell uploads made after it."""
-    changed, by_sum = _changed(conn)
+    return lost_rows_of(scan_media(conn), dep, marker)
+
+
+def lost_rows_of(scan: MediaScan, dep: Deployment, marker: MarkerInfo) -> tuple[list[LostRow], list[LostRow]]:
+    changed, by_sum = scan.changed, scan.renamed
     lost: list[LostRow] = []
     undone: list[LostRow] = []
     for rid, name, mtype, checksum, created, deleted in changed:
@@ -215,11 +248,6 @@ def _db_file(conn: sqlite3.Connection) -> Path | None:
     return Path(name) if name else None
 
 
-def _counts_of(db_file: Path) -> Counts:
-    with open_ro(db_file) as conn:
-        return counts(conn)
-
-
 def missing_files_of(db_file: Path, dep: Deployment) -> list[MissingFile]:
     """The legacy-file check on a read-only connection of its own. The rollback neither needs it
     nor changes what it reads (images, docs, their folders), so it runs beside the safety backup
@@ -229,24 +257,15 @@ def missing_files_of(db_file: Path, dep: Deployment) -> list[MissingFile]:
 
 
 def plan_rollback(conn: sqlite3.Connection, dep: Deployment) -> RollbackPlan:
-    """Inspect and lost rows, from ``conn``'s snapshot (a read or write transaction is open on it).
-
-    The media counts (a scan of every row) are made on a second read-only connection while SQLite
-    computes the lost rows on this one: both are C code that releases the GIL, so they overlap on
-    two cores. The second connection starts once this one holds its SHARED lock (the table list
-    below is read first): in rollback-journal mode nobody can commit in between, so both see the
-    same state; in WAL mode a commit in between changes ``data_version``, and the caller plans again.
-    It is joined before this returns, i.e. before any write (a reader left open blocks the commit)."""
+    """Inspect and lost rows, from ``conn``'s snapshot (a read or write transaction is open on it):
+    the media counts come from the same scans as the lost rows (:func:`scan_media`)."""
     present = tables(conn)
-    db_file = _db_file(conn)
-    if MEDIA_TABLE not in present or db_file is None:
+    if MEDIA_TABLE not in present or not all(t in present for t in LEGACY_TABLES):
         info = inspect(conn)
-        lost, undone = lost_rows(conn, dep, info.marker) if info.media_present else ([], [])
-    else:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollback-counts") as pool:
-            counted = pool.submit(_counts_of, db_file)
-            lost, undone = lost_rows(conn, dep, marker_info(conn, present))
-            info = inspect(conn, counted=counted.result())
+        return RollbackPlan(info=info, action=choose_action(info))  # refuses a DB that isn't go-fast-cdn's
+    scan = scan_media(conn)
+    info = inspect(conn, counted=counts(conn, present, media_sums=scan.sums))
+    lost, undone = lost_rows_of(scan, dep, info.marker)
     return RollbackPlan(info=info, action=choose_action(info), lost_rows=lost, deletes_undone=undone)
 
 
@@ -362,7 +381,10 @@ def run_rollback_on(
             after = plan.info
             if plan.action != "noop":
                 dropped, seq = _apply(conn, plan, marker_mode)
-                after = inspect(conn)  # what the commit below makes durable: no need to read it again
+                # what the commit below makes durable: no need to read it again; images and docs
+                # are counted by the plan, from this same state, and the drop doesn't write them
+                kept = plan.info.counts.without_media() if MEDIA_TABLE not in tables(conn) else None
+                after = inspect(conn, counted=kept)
                 if after.media_present or after.marker.state == "live":
                     raise sqlite3.DatabaseError("media or live marker still present inside the transaction")
             conn.execute("COMMIT")

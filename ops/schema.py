@@ -109,9 +109,22 @@ def count(conn: sqlite3.Connection, table: str, *, live: bool) -> int:
     return int(conn.execute(f"SELECT COUNT(*) FROM {q(table)}{where}").fetchone()[0])
 
 
-def counts(conn: sqlite3.Connection, present_tables: list[str] | None = None) -> Counts:
+MediaSums = tuple[dict[str, tuple[int, int]], int]
+"""Per migration type (image, document) its (raw, live) media rows, and how many rows have another type."""
+
+MEDIA_SUMS_SQL = (
+    "SELECT COALESCE(SUM(type = 'image'), 0), COALESCE(SUM(type = 'image' AND deleted_at IS NULL), 0), "
+    "COALESCE(SUM(type = 'document'), 0), COALESCE(SUM(type = 'document' AND deleted_at IS NULL), 0), "
+    "COUNT(*) - COALESCE(SUM(type IN ('image', 'document')), 0) FROM media"
+)
+
+
+def counts(
+    conn: sqlite3.Connection, present_tables: list[str] | None = None, *, media_sums: MediaSums | None = None
+) -> Counts:
     """Live and raw counts with one pass per table: images/docs over their (small) deleted_at
-    index, media over the table once, grouped by type (2M rows: one scan instead of six)."""
+    index, media over the table once, grouped by type (2M rows: one scan instead of six).
+    ``media_sums``: the media table's, from a scan the caller makes anyway (the rollback's)."""
     present = present_tables if present_tables is not None else tables(conn)
     c = Counts()
     for t in ("images", "docs"):
@@ -120,15 +133,13 @@ def counts(conn: sqlite3.Connection, present_tables: list[str] | None = None) ->
             setattr(c, f"{t}_live", int(live))
             setattr(c, f"{t}_raw", int(raw))
     if "media" in present:
-        # one scan without a sort: the two types the migration writes are summed directly, and only
-        # if other types exist (written after it) are those grouped, on the rows that have them
-        img_raw, img_live, doc_raw, doc_live, other = conn.execute(
-            "SELECT COALESCE(SUM(type = 'image'), 0), COALESCE(SUM(type = 'image' AND deleted_at IS NULL), 0), "
-            "COALESCE(SUM(type = 'document'), 0), COALESCE(SUM(type = 'document' AND deleted_at IS NULL), 0), "
-            "COUNT(*) - COALESCE(SUM(type IN ('image', 'document')), 0) FROM media"
-        ).fetchone()
-        rows = [("document", doc_raw, doc_live), ("image", img_raw, img_live)]
-        rows = [r for r in rows if r[1]]
+        if media_sums is None:
+            # one scan without a sort: the two types the migration writes are summed directly, and
+            # only if other types exist (written after it) are those grouped, on the rows that have them
+            img_raw, img_live, doc_raw, doc_live, other = conn.execute(MEDIA_SUMS_SQL).fetchone()
+            media_sums = ({"image": (img_raw, img_live), "document": (doc_raw, doc_live)}, other)
+        by_type, other = media_sums
+        rows = [(t, raw, live) for t, (raw, live) in sorted(by_type.items()) if raw]
         if other:
             rows += conn.execute(
                 "SELECT type, COUNT(*), COUNT(*) - COUNT(deleted_at) FROM media "
