@@ -92,9 +92,12 @@ def backup_script() -> str:
     )
 
 
-def rollback_sql_script(dep: Deployment) -> str:
-    """The sqlite3 CLI running the rollback's writes in one transaction."""
-    sql = (
+def rollback_sql_script(dep: Deployment, *, secure_delete: str | None = None) -> str:
+    """The sqlite3 CLI running the rollback's writes in one transaction: as Debian builds it
+    (``SECURE_DELETE``: every freed page overwritten, so journaled), or with ``PRAGMA
+    secure_delete`` set as the agent's drop does (FAST), for the bench's report of what that saves."""
+    pragma = f"PRAGMA secure_delete={secure_delete}; " if secure_delete else ""
+    sql = pragma + (
         "BEGIN IMMEDIATE; DROP INDEX IF EXISTS idx_media_deleted_at; DROP INDEX IF EXISTS idx_media_file_name; "
         "DROP INDEX IF EXISTS idx_media_file_name_type; DROP TABLE media; "
         "DELETE FROM sqlite_sequence WHERE name='media'; "
