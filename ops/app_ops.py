@@ -16,7 +16,7 @@ from urllib.parse import quote
 import httpx
 
 from ops.control.config import ControllerError
-from ops.control.probe import wait_for_api
+from ops.control.probe import local_client, wait_for_api
 from ops.errors import OpInputError
 from ops.host import Host
 from ops.models import AppControlResult, Check, CheckApiResult, LogsResult, Outcome, utcnow
@@ -240,7 +240,7 @@ def check_api(host: Host, *, timeout_s: float = 5) -> CheckApiResult:
         rows = None
         detail = f"cannot read {host.deployment.db_path}: {exc}"
         checks.append(Check(name="db_read", passed=False, detail=detail))
-    with httpx.Client(timeout=timeout_s, trust_env=False) as client:
+    with local_client(timeout_s, base) as client:
         ping, reachable = _ping(client, base)
         checks.append(ping)
         if not reachable:  # each further request would only wait for the same timeout

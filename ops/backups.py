@@ -41,7 +41,7 @@ from ops.models import (
 )
 from ops.quarantine import SQLITE_MAGIC, assess, broken_db_error, quarantine
 from ops.restore_gate import check_journal_mode, check_rows, check_shape, current_counts, header_journal_mode
-from ops.schema import Counts, MarkerInfo, SchemaEra, SchemaInfo, inspect, open_ro
+from ops.schema import Counts, MarkerInfo, SchemaEra, SchemaInfo, inspect, open_ro, tables
 from ops.status import clear_stale_journal, require_stopped, stale_journal_warning
 
 Progress = Callable[[str], None] | None
@@ -490,11 +490,15 @@ class ReplacedDb:
             uri = self.db.resolve().as_uri() + "?mode=ro"
             self._conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
             self._conn.execute("BEGIN")
-            self.info = inspect(self._conn)  # its first read takes the SHARED lock
+            tables(self._conn)  # the first read takes the SHARED lock: nobody commits from here on
             # hashed through a descriptor kept open: closing any descriptor of the file would drop
-            # this process's POSIX locks on it, SQLite's read lock included
+            # this process's POSIX locks on it, SQLite's read lock included. The hash (hashlib) and
+            # the counts (SQLite) both release the GIL: they run side by side.
             self._fd = os.open(self.db, os.O_RDONLY)
-            self.sha256 = _sha256_fd(self._fd)
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="restore-hash") as pool:
+                hashed = pool.submit(_sha256_fd, self._fd)
+                self.info = inspect(self._conn)
+                self.sha256 = hashed.result()
         except (sqlite3.Error, OSError):
             self.info, self.sha256 = None, None
             self.close()
