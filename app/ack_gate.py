@@ -68,9 +68,7 @@ class AckGate:
         self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
         # Started now, not on the first burst of clicks; a SimpleQueue put is all the event loop pays.
         self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._workers = [
-            threading.Thread(target=self._work, name=f"acked-{i}", daemon=True) for i in range(workers)
-        ]
+        self._workers = [threading.Thread(target=self._work, name=f"acked-{i}", daemon=True) for i in range(workers)]
         for worker in self._workers:
             worker.start()
         self._lock = threading.Lock()

@@ -85,7 +85,9 @@ def files_complete_upload(ws: Workspace, args: MethodArgs) -> dict[str, Any]:
             if upload is None or upload.content is None:
                 raise SlackError("file_not_found")
             upload.title = entry.get("title") or upload.filename
-            upload.permalink = f"https://{ws.team_domain}.slack.com/files/{ws.bot_user_id}/{upload.id}/{upload.filename}"
+            upload.permalink = (
+                f"https://{ws.team_domain}.slack.com/files/{ws.bot_user_id}/{upload.id}/{upload.filename}"
+            )
             uploads.append(upload)
         channel = args.opt("channel_id") or (args.opt("channels") or "").split(",")[0] or None
         channel_id = ws.channel(channel).id if channel else None

@@ -40,9 +40,10 @@ def test_a_click_is_acked_while_bolt_is_still_busy(bot_settings: Settings, fake_
 
     bot.gate.app.dispatch = held_dispatch  # type: ignore[method-assign]
     try:
-        with serve_in_thread(create_asgi(bot)) as srv, SlackUserDriver(
-            fake_slack, srv.url + SLACK_PATH, SIGNING_SECRET
-        ) as driver:
+        with (
+            serve_in_thread(create_asgi(bot)) as srv,
+            SlackUserDriver(fake_slack, srv.url + SLACK_PATH, SIGNING_SECRET) as driver,
+        ):
             ts = _open(bot, driver, fake_slack)
             step = bot.deps.runbook.section("immediate").steps[0].id
             resp = driver.click("U0BOB", CHANNEL, ts, ActionId.STEP_DONE, value=f"RB-1|{step}")
@@ -59,9 +60,10 @@ def test_a_click_is_acked_while_bolt_is_still_busy(bot_settings: Settings, fake_
 def test_rollback_acks_with_the_text_bolt_would_send(bot_settings: Settings, fake_slack: FakeSlack) -> None:
     bot = create_app(bot_settings)
     try:
-        with serve_in_thread(create_asgi(bot)) as srv, SlackUserDriver(
-            fake_slack, srv.url + SLACK_PATH, SIGNING_SECRET
-        ) as driver:
+        with (
+            serve_in_thread(create_asgi(bot)) as srv,
+            SlackUserDriver(fake_slack, srv.url + SLACK_PATH, SIGNING_SECRET) as driver,
+        ):
             cases = ["nonsense-env critical", "production critical", "production minor"]
             over_http = [driver.slash("U0ALICE", CHANNEL, text) for text in cases]
             assert [r.status_code for r in over_http] == [200, 200, 200]
@@ -87,9 +89,10 @@ def test_an_unverified_click_gets_bolts_401_and_changes_nothing(
 ) -> None:
     bot = create_app(bot_settings)
     try:
-        with serve_in_thread(create_asgi(bot)) as srv, SlackUserDriver(
-            fake_slack, srv.url + SLACK_PATH, SIGNING_SECRET
-        ) as driver:
+        with (
+            serve_in_thread(create_asgi(bot)) as srv,
+            SlackUserDriver(fake_slack, srv.url + SLACK_PATH, SIGNING_SECRET) as driver,
+        ):
             ts = _open(bot, driver, fake_slack)
             step = bot.deps.runbook.section("immediate").steps[0].id
             req = build_block_action(
@@ -114,9 +117,10 @@ def test_clicks_acked_before_a_stop_are_all_handled(bot_settings: Settings, fake
     """Nothing acked is lost: drain() finishes the queued clicks; after it, clicks get 503, not a silent 200."""
     bot = create_app(bot_settings)
     try:
-        with serve_in_thread(create_asgi(bot)) as srv, SlackUserDriver(
-            fake_slack, srv.url + SLACK_PATH, SIGNING_SECRET
-        ) as driver:
+        with (
+            serve_in_thread(create_asgi(bot)) as srv,
+            SlackUserDriver(fake_slack, srv.url + SLACK_PATH, SIGNING_SECRET) as driver,
+        ):
             ts = _open(bot, driver, fake_slack)
             steps = [s.id for s, _ in bot.deps.runbook.section("immediate").iter_steps()]
             other = bot.deps.runbook.section("post")

@@ -29,7 +29,11 @@ def test_begin_job_runs_step_and_records_job(svc: IncidentService, clock: FakeCl
     job = begin(svc, inc.id)
     assert job is not None
     assert (job.state, job.operation, job.args, job.started_by, job.started_at) == (
-        JobState.running, "rollback", {"marker_mode": "hard"}, "U1", clock.now,
+        JobState.running,
+        "rollback",
+        {"marker_mode": "hard"},
+        "U1",
+        clock.now,
     )
     step = svc.step_state(inc.id, STEP)
     assert (step.state, step.job_id, step.actor) == (StepStatus.running, "req-1", "U1")
@@ -72,12 +76,19 @@ def test_begin_job_refused_on_done_step_and_closed_incident(svc: IncidentService
         ("ok", None, "done", None),
         ("noop", None, "done", "nothing to do"),
         ("failed", None, "failed", "failed: 3 checks failed"),
-        ("refused", {"kind": "refused", "code": "app_running", "message": "the app is running"},
-         "failed", "refused: the app is running"),
-        ("invalid", {"kind": "invalid", "code": "bad", "message": "no such backup"}, "failed",
-         "invalid: no such backup"),
-        ("error", {"kind": "error", "code": "boom", "message": "agent crashed"}, "failed",
-         "error: agent crashed"),
+        (
+            "refused",
+            {"kind": "refused", "code": "app_running", "message": "the app is running"},
+            "failed",
+            "refused: the app is running",
+        ),
+        (
+            "invalid",
+            {"kind": "invalid", "code": "bad", "message": "no such backup"},
+            "failed",
+            "invalid: no such backup",
+        ),
+        ("error", {"kind": "error", "code": "boom", "message": "agent crashed"}, "failed", "error: agent crashed"),
         ("unreachable", None, "failed", "unreachable"),
     ],
 )
@@ -90,7 +101,11 @@ def test_finish_job_settles_step(
     result = {"summary": "3 checks failed"} if outcome == "failed" else None
     job = svc.finish_job("req-1", outcome, result, error)
     assert (job.state, job.outcome, job.result, job.error, job.finished_at) == (
-        JobState.finished, outcome, result, error, clock.now,
+        JobState.finished,
+        outcome,
+        result,
+        error,
+        clock.now,
     )
     step = svc.step_state(inc.id, STEP)
     assert (step.state, step.note, step.at) == (state, note, clock.now)

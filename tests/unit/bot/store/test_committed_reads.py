@@ -20,9 +20,7 @@ def test_a_peek_sees_committed_rows_and_never_waits_for_the_writer(tmp_path: Pat
     with store.transaction() as db:  # a writer holds the lock with an uncommitted change
         db.execute("UPDATE incidents SET state = 'resolved'")
         t = threading.Thread(
-            target=lambda: peeked.append(
-                len(store.query_committed("SELECT id FROM incidents WHERE state = 'open'"))
-            )
+            target=lambda: peeked.append(len(store.query_committed("SELECT id FROM incidents WHERE state = 'open'")))
         )
         t.start()
         t.join(5)
