@@ -38,8 +38,10 @@ MAX_NOTICE_CHARS = 2900  # a section's text holds 3000
 
 
 def notice_modal(incident: Incident, draft: str, channels: dict[str, str]) -> dict[str, Any]:
+    # Checkbox options take mrkdwn, so Slack shows each channel by its name (a plain-text label could
+    # only show its ID). A label is at most 75 characters.
     options = [
-        Option(value=audience, text=PlainTextObject(text=clip(f"{AUDIENCE_LABELS[audience]} (channel {channel})", 75)))
+        Option(value=audience, text=MarkdownTextObject(text=f"{clip(AUDIENCE_LABELS[audience], 50)} → <#{channel}>"))
         for audience, channel in channels.items()
     ]
     view = View(

@@ -62,6 +62,9 @@ def test_notice_modal_is_prefilled_and_the_edited_text_reaches_its_channels(
     assert f"Impact: {UNKNOWN_IMPACT}" in draft
     options = [o["value"] for o in view.view["blocks"][2]["element"]["options"]]
     assert options == ["development_team", "qa", "customer_support", "end_users"]
+    # each audience shows its channel as Slack names it (a mention), not as a bare ID
+    dev = view.view["blocks"][2]["element"]["options"][0]["text"]
+    assert dev == {"type": "mrkdwn", "text": "Development team → <#C0DEV>"}
 
     status, body = _submit(fake_slack, notice_bot, view.id, {"notice_audiences": []})
     assert status == 200 and json.loads(body)["errors"] == {"notice_audiences": "Choose at least one audience."}
