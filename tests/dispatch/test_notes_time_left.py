@@ -1,5 +1,5 @@
 """The notes' "time left" line is redrawn when a target reminder fires (50%, 100%, then every quarter):
-the reminder is recorded in the thread, and every recorded event redraws the notes."""
+the reminder redraws the parent's "due by" line, and the pinned notes follow every parent redraw."""
 
 from __future__ import annotations
 
