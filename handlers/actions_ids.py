@@ -16,6 +16,7 @@ class ActionId(StrEnum):
     STEP_RETRY = "step_retry"
     STEP_RETRY_ASSERT_STOPPED = "step_retry_assert_stopped"
     JOURNAL_RECOVER = "journal_recover"
+    JOURNAL_RECOVER_ASSERT_STOPPED = "journal_recover_assert_stopped"
     BACKUP_SELECT = "backup_select"
     INCIDENT_RESOLVE = "incident_resolve"
     INCIDENT_CANCEL = "incident_cancel"

@@ -68,11 +68,7 @@ class SlackJobPresenter:
             step_title=title,
             started_by=job.started_by,
             duration_s=duration,
-            recover_ref=(
-                None
-                if job.operation == "recover_journal" or not incident.is_open
-                else StepRef(incident_id=incident.id, step_id=job.step_id).encode()
-            ),
+            recover_ref=(StepRef(incident_id=incident.id, step_id=job.step_id).encode() if incident.is_open else None),
         )
 
     def job_started(self, job: AgentJob) -> None:

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
 
 from handlers.actions_ids import ActionId
-from handlers.elements import confirm_dialog
+from handlers.elements import assert_stopped_confirm, confirm_dialog
 from handlers.message import SlackMessage
 from handlers.results import formatting as fmt
 from handlers.results.headlines import headline
@@ -103,14 +103,33 @@ def job_result_message(
     if warnings:
         lines = [f"• {fmt.esc_clip(w, 400)}" for w in warnings]
         blocks.append(fmt.section(fmt.list_text(":warning: *Warnings*", lines, shown=fmt.WARNINGS_SHOWN)))
-    if recover_ref is not None and reports_hot_journal(raw, err):
-        blocks.append(recover_journal_actions(recover_ref, environment))
+    if recover_ref is not None:
+        if operation != "recover_journal" and reports_hot_journal(raw, err):
+            blocks.append(recover_journal_actions(recover_ref, environment))
+        elif operation == "recover_journal" and outcome == "refused" and err_code == "app_state_unknown":
+            blocks.append(recover_journal_assert_stopped_actions(recover_ref, environment))
     return fmt.finish(head, blocks)
 
 
 def reports_hot_journal(result: dict[str, Any], error: dict[str, Any]) -> bool:
     """A status that saw a hot journal, or a rollback/restore the agent refused because of one."""
     return result.get("hot_journal") is True or error.get("code") == "journal_present"
+
+
+def recover_journal_assert_stopped_actions(ref: str, environment: str) -> Block:
+    """A recover_journal refused because nothing on the host can prove go-fast-cdn is stopped: a
+    person may assert it, as for a step's own operation (the step's Retry would rerun that one)."""
+    return ActionsBlock(
+        elements=[
+            ButtonElement(
+                text="Retry recover_journal: I confirm it is stopped",
+                action_id=ActionId.JOURNAL_RECOVER_ASSERT_STOPPED,
+                value=ref,
+                style="danger",
+                confirm=assert_stopped_confirm(environment, "recover_journal"),
+            )
+        ]
+    )
 
 
 def recover_journal_actions(ref: str, environment: str) -> Block:

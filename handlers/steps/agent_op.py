@@ -14,7 +14,7 @@ from bot.runbook import AgentOpStep, Runbook
 from handlers.actions_ids import ActionId, StepRef
 from handlers.clicks import StepClick, on_click, require_operator, tell_clicker
 from handlers.deps import HandlerDeps
-from handlers.elements import confirm_dialog
+from handlers.elements import assert_stopped_confirm, confirm_dialog
 from handlers.results import backup_select
 from handlers.steps.base import Listener, StepKindView, StepView, is_inconclusive, step_blocks
 from handlers.text import code, esc
@@ -58,13 +58,7 @@ def _assert_stopped_button(view: StepView, step: AgentOpStep, ref: str) -> Butto
         action_id=ActionId.STEP_RETRY_ASSERT_STOPPED,
         value=ref,
         style="danger",
-        confirm=confirm_dialog(
-            f"Is go-fast-cdn stopped on {view.incident.environment}?",
-            "The agent cannot prove it here. You assert that go-fast-cdn and anything else using its database "
-            f"are stopped; your name is recorded with the {step.agent_op} in the agent's audit log and in this "
-            "thread. A process holding the DB or an answering API still refuses.",
-            confirm="It is stopped: retry",
-        ),
+        confirm=assert_stopped_confirm(view.incident.environment, step.agent_op),
     )
 
 
@@ -166,6 +160,14 @@ VIEW = StepKindView(
         Listener(
             ActionId.JOURNAL_RECOVER,
             lambda deps: on_click(deps, _run("run", side_operation="recover_journal"), name="journal_recover"),
+        ),
+        Listener(
+            ActionId.JOURNAL_RECOVER_ASSERT_STOPPED,
+            lambda deps: on_click(
+                deps,
+                _run("retry", assert_stopped=True, side_operation="recover_journal"),
+                name="journal_recover_assert_stopped",
+            ),
         ),
     ),
 )
