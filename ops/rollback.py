@@ -211,6 +211,7 @@ def lost_rows(conn: sqlite3.Connection, dep: Deployment, marker: MarkerInfo) -> 
 
 
 def lost_rows_of(scan: MediaScan, dep: Deployment, marker: MarkerInfo) -> tuple[list[LostRow], list[LostRow]]:
+    """The changed rows of a scan as the report shows them: why each is lost, and where its file is."""
     changed, by_sum = scan.changed, scan.renamed
     lost: list[LostRow] = []
     undone: list[LostRow] = []
