@@ -432,38 +432,57 @@ def create_backup(
     finally:
         tmp.unlink(missing_ok=True)
     _fsync_dir(dep.backups_dir)
-    counts = chk.counts or Counts()
-    sidecar = _sidecar(final)
-    _write_atomic(
-        sidecar,
-        json.dumps(
-            {
-                "name": final.name,
-                "sha256": digest,
-                "integrity": chk.integrity,
-                "label": label,
-                "created_at": utcnow().isoformat(),
-                "source": str(dep.db_path),
-                "source_counts": counts.model_dump(),
-                "source_marker": chk.marker_state,
-            },
-            indent=2,
-        ),
-    )
+    res = _record_backup(
+        dep, final, label=label, sha256=digest, integrity=chk.integrity, counts=chk.counts or Counts(),
+        marker=chk.marker, era=chk.era, started=started,
+    )  # fmt: skip
     say(progress, f"backup {final.name} sha256 {digest[:12]}… integrity {chk.integrity}")
+    return res
+
+
+def _record_backup(
+    dep: Deployment,
+    final: Path,
+    *,
+    label: str,
+    sha256: str,
+    integrity: str,
+    counts: Counts,
+    marker: MarkerInfo | None,
+    era: SchemaEra | None,
+    started: datetime,
+    method: str | None = None,
+) -> BackupCreateResult:
+    """The sidecar (written atomically) and the result of a backup just published as ``final``;
+    ``method`` names how it was made when it isn't a copy (the pre-restore hard link)."""
+    sidecar = _sidecar(final)
+    data: dict[str, object] = {
+        "name": final.name,
+        "sha256": sha256,
+        "integrity": integrity,
+        "label": label,
+        "created_at": utcnow().isoformat(),
+        "source": str(dep.db_path),
+        "source_counts": counts.model_dump(),
+        "source_marker": marker.state if marker is not None else None,
+    }
+    if method is not None:
+        data["method"] = method
+    _write_atomic(sidecar, json.dumps(data, indent=2))
+    how = ", hard link" if method is not None else ""
     return BackupCreateResult(
         outcome="ok",
-        summary=f"backup {final.name} (sha256 {digest[:12]}, integrity {chk.integrity})",
+        summary=f"backup {final.name} (sha256 {sha256[:12]}, integrity {integrity}{how})",
         started_at=started,
         name=final.name,
         path=str(final),
-        sha256=digest,
+        sha256=sha256,
         size=final.stat().st_size,
-        integrity=chk.integrity,
+        integrity=integrity,
         sidecar=sidecar.name,
         source_counts=counts,
-        source_marker=chk.marker,
-        source_era=chk.era,
+        source_marker=marker,
+        source_era=era,
     )
 
 
@@ -559,40 +578,14 @@ def keep_replaced_db(
     if final is None:
         return create_backup(host, label=label, progress=progress, health=replaced.health)
     _fsync_dir(dep.backups_dir)
-    integrity = "ok (quick_check)"  # the restore gate's check of these bytes: not run again on the link
-    sidecar = _sidecar(final)
-    _write_atomic(
-        sidecar,
-        json.dumps(
-            {
-                "name": final.name,
-                "sha256": digest,
-                "integrity": integrity,
-                "label": label,
-                "created_at": utcnow().isoformat(),
-                "source": str(dep.db_path),
-                "source_counts": info.counts.model_dump(),
-                "source_marker": info.marker.state,
-                "method": "hard link to the replaced main.db",
-            },
-            indent=2,
-        ),
-    )
+    res = _record_backup(
+        dep, final, label=label, sha256=digest,
+        integrity="ok (quick_check)",  # the restore gate's check of these bytes: not run again on the link
+        counts=info.counts, marker=info.marker, era=info.era, started=utcnow(),
+        method="hard link to the replaced main.db",
+    )  # fmt: skip
     say(progress, f"kept the replaced DB as {final.name} (hard link) sha256 {digest[:12]}…")
-    return BackupCreateResult(
-        outcome="ok",
-        summary=f"backup {final.name} (sha256 {digest[:12]}, integrity {integrity}, hard link)",
-        started_at=utcnow(),
-        name=final.name,
-        path=str(final),
-        sha256=digest,
-        size=final.stat().st_size,
-        integrity=integrity,
-        sidecar=sidecar.name,
-        source_counts=info.counts,
-        source_marker=info.marker,
-        source_era=info.era,
-    )
+    return res
 
 
 # --- restore ---------------------------------------------------------------------------------------
