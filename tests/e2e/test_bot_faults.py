@@ -13,15 +13,14 @@ from pathlib import Path
 
 import httpx
 
-from app.factory import create_app
-from app.server import SLACK_PATH, create_asgi
-from app.serving import serve_in_thread
+from app.server import SLACK_PATH
 from app.settings import Settings
 from handlers.actions_ids import ActionId
 from sandbox.fake_slack import FakeSlack
 from sandbox.sandbox_host import free_port
 from sandbox.slack_user import SlackUserDriver, build_block_action
 from tests.conftest import SIGNING_SECRET, wait_for
+from tests.e2e.http_bot import running_bot
 
 CHANNEL = "C0OPS"
 USERS = ["U0ALICE", "U0BOB", "U0CAROL"]
@@ -39,64 +38,57 @@ def _done_buttons(fake: FakeSlack, parent_ts: str) -> list[tuple[str, str]]:
 
 
 def test_fifty_clicks_while_every_edit_is_rate_limited(bot_settings: Settings, fake_slack: FakeSlack) -> None:
-    bot = create_app(bot_settings)
-    try:
-        with (
-            serve_in_thread(create_asgi(bot)) as srv,
-            SlackUserDriver(fake_slack, srv.url + SLACK_PATH, SIGNING_SECRET) as driver,
-        ):
-            assert driver.slash("U0ALICE", CHANNEL, "production critical").status_code == 200
-            parent = wait_for(lambda: fake_slack.messages(CHANNEL), what="parent")[0]
-            sections = len(bot.deps.runbook.sections)
-            # the parent, the pinned incident notes and one message per section
-            wait_for(lambda: len(fake_slack.thread(CHANNEL, parent.ts)) == sections + 2, what="sections")
-            buttons = _done_buttons(fake_slack, parent.ts)
-            assert len(buttons) >= 45
-            # 50 clicks: a Done on every step that has one, and the rest repeated (double clicks).
-            clicks = (buttons + buttons)[:50]
-            fake_slack.inject("chat.update", status=429, retry_after=1, times=None)
-            fake_slack.reset_calls()
-            slowest = 0.0
-            for n, (ts, value) in enumerate(clicks):
-                req = build_block_action(
-                    fake_slack,
-                    signing_secret=SIGNING_SECRET,
-                    user_id=USERS[n % len(USERS)],
-                    channel_id=CHANNEL,
-                    message_ts=ts,
-                    action_id=ActionId.STEP_DONE,
-                    value=value,
-                )
-                started = time.monotonic()
-                assert driver.send(req).status_code == 200
-                slowest = max(slowest, time.monotonic() - started)
-            assert slowest < 3.0, f"an ack took {slowest:.2f} s; Slack needs it within 3 s"
+    with running_bot(bot_settings, fake_slack) as (bot, driver, _):
+        assert driver.slash("U0ALICE", CHANNEL, "production critical").status_code == 200
+        parent = wait_for(lambda: fake_slack.messages(CHANNEL), what="parent")[0]
+        sections = len(bot.deps.runbook.sections)
+        # the parent, the pinned incident notes and one message per section
+        wait_for(lambda: len(fake_slack.thread(CHANNEL, parent.ts)) == sections + 2, what="sections")
+        buttons = _done_buttons(fake_slack, parent.ts)
+        assert len(buttons) >= 45
+        # 50 clicks: a Done on every step that has one, and the rest repeated (double clicks).
+        clicks = (buttons + buttons)[:50]
+        fake_slack.inject("chat.update", status=429, retry_after=1, times=None)
+        fake_slack.reset_calls()
+        slowest = 0.0
+        for n, (ts, value) in enumerate(clicks):
+            req = build_block_action(
+                fake_slack,
+                signing_secret=SIGNING_SECRET,
+                user_id=USERS[n % len(USERS)],
+                channel_id=CHANNEL,
+                message_ts=ts,
+                action_id=ActionId.STEP_DONE,
+                value=value,
+            )
+            started = time.monotonic()
+            assert driver.send(req).status_code == 200
+            slowest = max(slowest, time.monotonic() - started)
+        assert slowest < 3.0, f"an ack took {slowest:.2f} s; Slack needs it within 3 s"
 
-            service = bot.deps.service
-            step_ids = [v.split("|")[1] for _, v in buttons]
-            wait_for(lambda: all(service.step_state("RB-1", s).state == "done" for s in step_ids), what="all applied")
-            done_events = [e.step_id for e in service.events("RB-1") if e.kind == "step.done"]
-            assert sorted(done_events) == sorted(step_ids), "every click applied once, repeats refused"
-            updates_in_storm = len(fake_slack.calls("chat.update"))
+        service = bot.deps.service
+        step_ids = [v.split("|")[1] for _, v in buttons]
+        wait_for(lambda: all(service.step_state("RB-1", s).state == "done" for s in step_ids), what="all applied")
+        done_events = [e.step_id for e in service.events("RB-1") if e.kind == "step.done"]
+        assert sorted(done_events) == sorted(step_ids), "every click applied once, repeats refused"
+        updates_in_storm = len(fake_slack.calls("chat.update"))
 
-            # Slack recovers: the next reconcile pass shows every section as the store has it.
-            fake_slack.clear_injections()
-            fake_slack.reset_calls()
-            bot.reconciler.run_once()
+        # Slack recovers: the next reconcile pass shows every section as the store has it.
+        fake_slack.clear_injections()
+        fake_slack.reset_calls()
+        bot.reconciler.run_once()
 
-            def converged() -> bool:
-                text = fake_slack.render_thread(CHANNEL, parent.ts)
-                return text.count("Done by") == len(step_ids)
+        def converged() -> bool:
+            text = fake_slack.render_thread(CHANNEL, parent.ts)
+            return text.count("Done by") == len(step_ids)
 
-            wait_for(converged, timeout_s=60, what="the thread showing every step done")
-            assert bot.deps.publisher.queue.wait_idle(30)
-            # coalesced: 50 clicks asked for 100 renders; Slack sees about one edit per message
-            catch_up = len(fake_slack.calls("chat.update"))
-            assert catch_up <= 2 * (sections + 2), catch_up
-            assert updates_in_storm < 5 * len(clicks), updates_in_storm
-            print(f"slowest ack {slowest:.3f} s; chat.update calls: {updates_in_storm} in the storm, {catch_up} after")
-    finally:
-        bot.close()
+        wait_for(converged, timeout_s=60, what="the thread showing every step done")
+        assert bot.deps.publisher.queue.wait_idle(30)
+        # coalesced: 50 clicks asked for 100 renders; Slack sees about one edit per message
+        catch_up = len(fake_slack.calls("chat.update"))
+        assert catch_up <= 2 * (sections + 2), catch_up
+        assert updates_in_storm < 5 * len(clicks), updates_in_storm
+        print(f"slowest ack {slowest:.3f} s; chat.update calls: {updates_in_storm} in the storm, {catch_up} after")
 
 
 def _env(fake: FakeSlack, store: Path) -> dict[str, str]:

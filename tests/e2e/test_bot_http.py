@@ -3,33 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 
-from app.factory import RollbackBot, create_app
-from app.server import SLACK_PATH, create_asgi
-from app.serving import serve_in_thread
+from app.factory import RollbackBot
+from app.server import SLACK_PATH
 from app.settings import Settings
 from handlers.actions_ids import ActionId
 from sandbox.fake_slack import FakeSlack
 from sandbox.slack_user import SlackUserDriver, build_block_action
 from tests.conftest import SIGNING_SECRET, wait_for
+from tests.e2e.http_bot import running_bot
 
 CHANNEL = "C0OPS"
-
-
-@contextmanager
-def running_bot(settings: Settings, fake: FakeSlack) -> Iterator[tuple[RollbackBot, SlackUserDriver, str]]:
-    bot = create_app(settings)
-    with serve_in_thread(create_asgi(bot)) as srv:
-        driver = SlackUserDriver(fake, srv.url + SLACK_PATH, SIGNING_SECRET)
-        try:
-            yield bot, driver, srv.url
-        finally:
-            driver.close()
-    bot.close()
 
 
 def _section_ts(bot: RollbackBot, section: str) -> str:
