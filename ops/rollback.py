@@ -85,7 +85,8 @@ def _after_marker(created: str | None, marker: MarkerInfo) -> bool | None:
         return None
 
 
-_KEYS = "temp.rollback_agent_legacy_keys"
+_KEYS_NAME = "rollback_agent_legacy_keys"
+_KEYS = f"temp.{_KEYS_NAME}"
 _OTHER_TYPES = "m.type IS NULL OR m.type NOT IN (" + ", ".join(f"'{t}'" for t in _TYPE_TABLE) + ")"
 
 
@@ -99,7 +100,7 @@ def _legacy_keys(conn: sqlite3.Connection, mtype: str) -> None:
     conn.execute(f"DROP TABLE IF EXISTS {_KEYS}")
     conn.execute(f"CREATE TABLE {_KEYS}(file_name, checksum)")
     conn.execute(f"INSERT INTO {_KEYS} SELECT file_name, checksum FROM {_TYPE_TABLE[mtype]} WHERE +deleted_at IS NULL")
-    conn.execute(f"CREATE INDEX {_KEYS}_key ON rollback_agent_legacy_keys(file_name, checksum)")
+    conn.execute(f"CREATE INDEX {_KEYS}_key ON {_KEYS_NAME}(file_name, checksum)")
 
 
 def changed_rows_sql(mtype: str, *, other_types: bool) -> str:
