@@ -119,12 +119,15 @@ class ThreadPublisher:
 
     def refresh(self, incident_id: str, *keys: str, every: bool = False) -> None:
         """Redraw these messages (``every``: all posted ones) from one snapshot, soon."""
+        self._rerender(incident_id, keys, every=every)
+        if self.on_change is not None and (every or PARENT_KEY in keys):
+            self.on_change(incident_id)  # the pinned notes follow the parent (throttled, off this thread)
+
+    def _rerender(self, incident_id: str, keys: Iterable[str], *, every: bool = False) -> None:
         with self._dirty_lock:
             known = self._dirty.get(incident_id, set())
             self._dirty[incident_id] = None if every or known is None else known | set(keys)
         self.queue.submit(("render", incident_id), lambda: self._render(incident_id))
-        if self.on_change is not None and (every or PARENT_KEY in keys):
-            self.on_change(incident_id)  # the pinned notes follow the parent (throttled, off this thread)
 
     def redraw(self, incident_id: str, *, sections: Iterable[str] = (), parent: bool = False) -> None:
         """Redraw the given section messages (and the parent)."""
@@ -260,17 +263,27 @@ class ThreadPublisher:
         snap = self.service.snapshot(incident_id)
         if snap.incident.thread_ts is None and not snap.incident.is_open:
             return  # closed before Slack ever had it (e.g. Slack refused the parent): no thread to start
-        for row in [m for m in snap.thread.values() if m.ts is None]:
-            if row.key != PARENT_KEY and snap.incident.thread_ts is None:
-                return  # replies wait for the parent
-            outcome = self._post_one(snap, row)
-            if outcome == "stop":
-                return  # Slack refused or is struggling: the rest wait for the reconciler's next pass
-            if outcome == "posted" and row.key == PARENT_KEY:
-                snap = self.service.snapshot(incident_id)  # now with the thread
-                self._after_parent(snap.incident)
-        if snap.incident.thread_ts is not None:
-            self._after_parent(snap.incident)  # notes a crash kept from going up (a no-op once posted)
+        posted: list[str] = []
+        try:
+            for row in [m for m in snap.thread.values() if m.ts is None]:
+                if row.key != PARENT_KEY and snap.incident.thread_ts is None:
+                    return  # replies wait for the parent
+                outcome = self._post_one(snap, row)
+                if outcome == "stop":
+                    return  # Slack refused or is struggling: the rest wait for the reconciler's next pass
+                if outcome == "posted":
+                    posted.append(row.key)
+                if outcome == "posted" and row.key == PARENT_KEY:
+                    snap = self.service.snapshot(incident_id)  # now with the thread
+                    self._after_parent(snap.incident)
+            if snap.incident.thread_ts is not None:
+                self._after_parent(snap.incident)  # notes a crash kept from going up (a no-op once posted)
+        finally:
+            if posted:
+                # Each went up as this pass's snapshot had it; a redraw asked meanwhile found no ts
+                # to edit and was dropped (a job that finished while its "running" reply was being
+                # posted stayed "running"). Re-render from now: unchanged ones cost no call.
+                self._rerender(incident_id, posted)
 
     def _post_one(self, snap: IncidentSnapshot, row: ThreadMessage) -> PostOutcome:
         """``posted`` (or found already there); ``skip``: still in doubt, the next rows may go on

@@ -15,6 +15,7 @@ from handlers.actions_ids import ActionId
 from sandbox.fake_slack import FakeSlack
 from sandbox.slack_user import SignedRequest, build_block_action, build_slash_command, sign
 from tests.conftest import SIGNING_SECRET, wait_for
+from tests.unit.bot.test_jobs import FakeAgents, FakeClient
 
 CHANNEL = "C0OPS"
 INJECTIONS = ("<!channel>", "<!here>", "<!everyone>", "<!subteam^S0ONCALL>", "<@U0BOB>", "<https://evil.example|docs>")
@@ -265,3 +266,21 @@ def test_notes_whose_post_was_in_doubt_go_up_once(fake_slack: FakeSlack, bot: Ro
     assert len(found) == 1 and notes.notes_ts("RB-1") == found[0]
     posted = [e.data.get("found_by_lookup") for e in bot.deps.service.events("RB-1") if e.kind == "notes.posted"]
     assert posted == ([True] if stored else [None])
+
+
+def test_a_job_that_finishes_while_its_reply_is_being_posted_shows_its_result(
+    fake_slack: FakeSlack, bot: RollbackBot
+) -> None:
+    """The redraw asked at the finish found no ts to edit yet (the slow post of "running" had not
+    answered) and was dropped: the reply said "Running" forever. A post is now followed by a redraw."""
+    slash(fake_slack, bot, "")
+    parent = thread_of(fake_slack, bot, "RB-1")[0]
+    assert bot.deps.publisher.queue.wait_idle(20)
+    bot.deps.runner.agents = FakeAgents(FakeClient({}))  # type: ignore[assignment]
+    fake_slack.inject("chat.postMessage", delay_s=1.0, times=1)  # the "running" reply
+    job = bot.deps.runner.start("RB-1", "immediate.assess", "U0BOB").job
+    assert job is not None
+    wait_for(lambda: bot.deps.service.jobs("RB-1")[-1].state == "finished", what="the job finished")
+    assert bot.deps.publisher.queue.wait_idle(20)
+    replies = [m for m in fake_slack.thread(CHANNEL, parent.ts) if "`status`" in m.text]
+    assert len(replies) == 1 and "succeeded" in replies[0].text, [m.text for m in replies]
