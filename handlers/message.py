@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,6 +15,10 @@ class SlackMessage(BaseModel):
 
     text: str
     blocks: list[dict[str, Any]]
+
+    def digest(self) -> str:
+        """What was last shown, so an edit that would change nothing costs no Slack call."""
+        return hashlib.sha256(json.dumps([self.text, self.blocks], sort_keys=True).encode()).hexdigest()
 
 
 def marker(incident_id: str, key: str) -> str:

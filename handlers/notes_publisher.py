@@ -55,6 +55,7 @@ class NotesPublisher:
         self._render_lock = threading.Lock()
         self._closed = False
         self._post_lock = threading.Lock()
+        self._shown: dict[str, str] = {}  # incident -> digest of what Slack last accepted
         self.in_doubt_grace_s = in_doubt_grace_s
 
     def notes_ts(self, incident_id: str) -> str | None:
@@ -96,6 +97,10 @@ class NotesPublisher:
             )
             ts = str(resp["ts"])
             self.service.record(incident.id, NOTES_EVENT, None, ts=ts)
+            self._shown[incident.id] = msg.digest()
+        # A change while the post was on its way found no ts to edit, so its edit was dropped: show
+        # it now (no call, and no edit counted, when nothing changed).
+        self.refresh(incident.id)
         try:
             self.client.pins_add(channel=incident.channel, timestamp=ts)
         except SlackApiError as exc:  # e.g. missing pins:write: the notes still work unpinned
@@ -122,8 +127,6 @@ class NotesPublisher:
 
     def refresh_now(self, incident_id: str) -> None:
         """Edit at once (closing, reopening): the final state must not wait for a timer."""
-        with self._lock:
-            self._last_edit[incident_id] = self.clock()
         self._render(incident_id)
 
     def _flush(self, incident_id: str) -> None:
@@ -133,7 +136,6 @@ class NotesPublisher:
                 self._timers.pop(incident_id, None)
                 if self._closed:
                     return
-                self._last_edit[incident_id] = self.clock()
             self._render_locked(incident_id)
 
     def _render(self, incident_id: str) -> None:
@@ -148,10 +150,17 @@ class NotesPublisher:
         msg = notes_message(
             build_notes(self.service, incident_id, clock=self.service.clock, role_names=self.role_names())
         )
+        digest = msg.digest()
+        if self._shown.get(incident_id) == digest:
+            return  # nothing to show, and no edit spent from the throttle
+        with self._lock:
+            self._last_edit[incident_id] = self.clock()
         try:
             self.client.chat_update(channel=incident.channel, ts=ts, text=msg.text, blocks=msg.blocks)
         except SlackApiError as exc:  # the next change re-renders everything from the store
             log.warning("could not update the notes of %s: %s", incident_id, exc.response.get("error"))
+            return
+        self._shown[incident_id] = digest
 
     def close(self) -> None:
         """Stop the timers, but show the edits they were holding back first: the last state is kept.

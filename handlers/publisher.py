@@ -18,9 +18,7 @@ equals what Slack last accepted is skipped, so :meth:`reconcile` is cheap to run
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -47,10 +45,6 @@ log = logging.getLogger(__name__)
 Renderer = Callable[[IncidentSnapshot, ThreadMessage], SlackMessage]
 PostOutcome = Literal["posted", "skip", "stop"]
 SYSTEM_ACTOR = "rollback-bot"
-
-
-def render_hash(msg: SlackMessage) -> str:
-    return hashlib.sha256(json.dumps([msg.text, msg.blocks], sort_keys=True).encode()).hexdigest()
 
 
 class ThreadPublisher:
@@ -335,7 +329,7 @@ class ThreadPublisher:
         except Exception as exc:  # timeout, dropped connection: it may have been posted
             log.warning("posting %s of %s failed (%s); in doubt until looked up", row.key, incident.id, exc)
             return "stop"
-        self.plan.posted(incident.id, row.key, str(resp["ts"]), render_hash(msg))
+        self.plan.posted(incident.id, row.key, str(resp["ts"]), msg.digest())
         if row.key == PARENT_KEY:
             self.service.record(incident.id, "slack.thread_posted", None, thread_ts=str(resp["ts"]))
         return "posted"
@@ -386,7 +380,7 @@ class ThreadPublisher:
             if row.ts is None:
                 continue
             msg = self.render(snap, row)
-            digest = render_hash(msg)
+            digest = msg.digest()
             if digest == row.shown_hash:
                 continue
             try:

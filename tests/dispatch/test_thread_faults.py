@@ -284,3 +284,23 @@ def test_a_job_that_finishes_while_its_reply_is_being_posted_shows_its_result(
     assert bot.deps.publisher.queue.wait_idle(20)
     replies = [m for m in fake_slack.thread(CHANNEL, parent.ts) if "`status`" in m.text]
     assert len(replies) == 1 and "succeeded" in replies[0].text, [m.text for m in replies]
+
+
+def test_a_change_while_the_notes_are_being_posted_reaches_them(fake_slack: FakeSlack, bot: RollbackBot) -> None:
+    """The notes' edit for a change made while their post was on its way found no ts yet and was
+    dropped: the pinned notes showed the incident as it was before, until the next change."""
+    svc, publisher = bot.deps.service, bot.deps.publisher
+    bot.deps.notes.min_interval_s = 60  # no later edit of the notes comes to the rescue
+    fake_slack.inject("chat.postMessage", delay_s=1.0, times=1, after=1)  # the parent, then the notes
+    inc = svc.open("production", "critical", "media 500s", CHANNEL, "U0ALICE")
+    publisher.open_thread(inc)
+    wait_for(lambda: len(fake_slack.calls("chat.postMessage")) >= 2, what="the notes' post on its way")
+    step = bot.deps.runbook.sections[0].steps[0]
+    svc.transition(inc.id, step.id, "done", "U0BOB")
+    publisher.refresh_step(inc.id, step.id)
+    ts = wait_for(lambda: bot.deps.notes.notes_ts(inc.id), what="the notes posted")
+    after = bot.deps.runbook.sections[0].steps[1].title
+    wait_for(
+        lambda: f"{after}: " in json.dumps(fake_slack.message(CHANNEL, ts).blocks),
+        what=f"the notes showing {after!r} as the current step",
+    )
