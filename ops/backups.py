@@ -557,7 +557,9 @@ def keep_replaced_db(
     file system, no hard links) or the survey couldn't read the DB, it is copied by ``create_backup``.
 
     The order keeps everything if the process dies at any point: the link (fsynced) exists before
-    ``main.db`` is replaced, and until then both names are the same, unchanged file."""
+    ``main.db`` is replaced, and until then both names are the same, unchanged file. A restore
+    stopped in between leaves the link as a second name for ``main.db``: :func:`separate_db_links`
+    (the failed restore itself, or the next operation) gives it a copy of its own."""
     dep = host.deployment
     info, digest = replaced.info, replaced.sha256
     if info is None or digest is None:
@@ -586,6 +588,53 @@ def keep_replaced_db(
     )  # fmt: skip
     say(progress, f"kept the replaced DB as {final.name} (hard link) sha256 {digest[:12]}…")
     return res
+
+
+def separate_db_links(dep: Deployment) -> list[str]:
+    """Backups that are still another name for ``main.db`` (the same inode), each said in a line.
+
+    A restore keeps the replaced DB as a hard link, then renames the restored file over ``main.db``.
+    Stopped in between (SIGKILL, a failed rename), the "pre-restore backup" is ``main.db`` itself,
+    and go-fast-cdn's next write would change it too. Each such name gets a copy of its own when
+    the copy's SHA-256 is the one its sidecar recorded (or there is no sidecar): the copy is read
+    from the linked name, so nothing is lost whatever runs meanwhile, even a live restore. One whose
+    bytes changed since is left alone and reported. Costs one ``stat`` while ``main.db`` has one name."""
+    try:
+        live = dep.db_path.stat()
+    except OSError:
+        return []
+    if live.st_nlink < 2 or not dep.backups_dir.is_dir():
+        return []
+    lines: list[str] = []
+    for path in sorted(dep.backups_dir.glob("*.db")):
+        try:
+            st = path.lstat()
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (live.st_dev, live.st_ino):
+            lines.append(_separate_link(path))
+    return lines
+
+
+def _separate_link(path: Path) -> str:
+    sidecar = _read_sidecar(path)
+    recorded = str(sidecar["sha256"]) if sidecar and "sha256" in sidecar else None
+    what = f"backups/{path.name} was still a hard link to main.db (a restore stopped before replacing it)"
+    tmp = path.with_name(temp_name(path.stem, ".part"))
+    try:
+        digest = copy_hashing(path, tmp)
+        if recorded is not None and digest != recorded:
+            tmp.unlink()
+            return (
+                f"{what}, and main.db has changed since: it no longer holds the bytes its sidecar "
+                f"records (sha256 {recorded[:12]}…, now {digest[:12]}…); left as it is"
+            )
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        return f"{what}; making it a copy of its own failed: {exc}"
+    return f"{what}: it is now a copy of its own, sha256 {digest[:12]}…" + (" as recorded" if recorded else "")
 
 
 # --- restore ---------------------------------------------------------------------------------------
@@ -793,7 +842,13 @@ def _restore_staged(
         say(progress, "keeping the current DB before restoring")
         pre = keep_replaced_db(host, replaced, label="pre-restore", progress=progress)
     say(progress, f"restoring {backup} (atomic replace)")
-    written = install_db_file(staged, dep.db_path, expect_sha256=digest, staged=True)
+    try:
+        written = install_db_file(staged, dep.db_path, expect_sha256=digest, staged=True)
+    except Exception:
+        if pre is not None:  # main.db was not replaced: the pre-restore link is main.db itself
+            for line in separate_db_links(dep):
+                say(progress, line)
+        raise
     # main.db is now the very file validated above (hashed as it was written, equal to the checked
     # SHA-256), so that integrity check and those counts are its own: no second read
     after = chk

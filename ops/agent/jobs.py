@@ -22,6 +22,7 @@ from typing import Any
 from ops import leftovers
 from ops.agent import locks
 from ops.agent.audit import AuditLog
+from ops.backups import separate_db_links
 from ops.drill import drill_result, drill_root, prepare_drill
 from ops.errors import OpError, OpInputError
 from ops.host import Host
@@ -231,12 +232,18 @@ class _ProgressSink:
             self._store.add_progress(self._job_id, MAX_PROGRESS_LINES + 1, f"({self.dropped} more lines dropped)")
 
 
-def _sweep_leftovers(host: Host) -> list[Leftover]:
-    """Remove a dead agent run's temp files; a failure here never stops the operation."""
+def _sweep_leftovers(host: Host) -> tuple[list[Leftover], list[str]]:
+    """Remove a dead agent run's temp files and give a cut-off restore's pre-restore link a copy of
+    its own (warning lines); a failure here never stops the operation."""
     try:
-        return leftovers.sweep(host.deployment)
+        found = leftovers.sweep(host.deployment)
     except OSError:
-        return []
+        found = []
+    try:
+        separated = separate_db_links(host.deployment)
+    except OSError as exc:
+        separated = [f"could not check backups/ for hard links to main.db: {exc}"]
+    return found, separated
 
 
 def run_call(
@@ -254,7 +261,8 @@ def run_call(
     report a refusal, bad input or crash the same way; a crash is never reported as ok.
     ``on_start`` is called once the lock is held, right before the operation runs: a ``busy``
     refusal never calls it, so an audit ``started`` line always means one execution. Every
-    operation first removes the temp files of a dead agent run (reported in ``leftovers_removed``).
+    operation first removes the temp files of a dead agent run (reported in ``leftovers_removed``)
+    and gives a cut-off restore's pre-restore link a copy of its own (a warning line).
     """
     guard: AbstractContextManager[None] = (
         locks.exclusive(state_dir, call.spec.name, job_id) if call.spec.exclusive else nullcontext()
@@ -263,10 +271,10 @@ def run_call(
         with guard:
             if on_start is not None:
                 on_start()
-            found = _sweep_leftovers(host)
+            found, separated = _sweep_leftovers(host)
             result = call.run(host, progress)
             result.leftovers_removed = [f.path for f in found if f.removed] + result.leftovers_removed
-            result.warnings = leftovers.describe(found) + result.warnings
+            result.warnings = leftovers.describe(found) + separated + result.warnings
         return result.outcome, result.model_dump(mode="json"), None, None
     except OpError as exc:
         outcome: JobOutcome = exc.kind if exc.kind in ("refused", "invalid") else "failed"  # type: ignore[assignment]

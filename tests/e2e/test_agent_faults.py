@@ -267,6 +267,9 @@ def _fault_trials(template: Path, tmp_path: Path, operation: str, label: str) ->
         done = next_run(root, operation, args)
         stats["journal_recovered"] += "recover_journal" in done
         assert leftover_names(root) == [], f"{why}: temp files left after the next run ({done})"
+        live = db.stat().st_ino
+        shared = [p.name for p in (root / "backups").glob("*.db") if p.stat().st_ino == live]
+        assert shared == [], f"{why}: backups still a hard link to main.db after the next run ({done})"
         integrity, dump = logical(db, scratch)
         assert integrity == "ok" and dump == new, f"{why}: the next run did not reach the new state ({done})"
         assert make_host(root).deployment.db_path.is_file()

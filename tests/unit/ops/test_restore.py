@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 
 from ops import backups
+from ops.agent.jobs import run_call
 from ops.backups import create_backup, restore_backup, sha256_file
+from ops.deployment import Deployment
 from ops.errors import OpInputError, OpRefused
+from ops.registry import default_registry
 from ops.verify import verify
 from sandbox import gofastcdn_fixture as fx
 from sandbox.gofastcdn_fixture import FixtureInfo
@@ -294,3 +297,84 @@ def test_replaced_db_survey_holds_the_read_lock_until_closed(migrated_a: Fixture
     finally:
         replaced.close()
     assert _commit_from_another_process(dep.db_path).strip() == "committed"
+
+
+# --- a restore stopped between keeping the replaced DB (a hard link) and replacing it ----------------
+def _linked_to_main_db(dep: Deployment) -> list[str]:
+    live = dep.db_path.stat()
+    return [p.name for p in dep.backups_dir.glob("*.db") if p.stat().st_ino == live.st_ino]
+
+
+def _keep_without_replacing(info: FixtureInfo) -> Path:
+    """What a SIGKILL right after the pre-restore link leaves: the link and its sidecar, main.db not replaced."""
+    replaced = backups.ReplacedDb(info.deployment)
+    try:
+        pre = backups.keep_replaced_db(info.host(), replaced)
+    finally:
+        replaced.close()
+    assert _linked_to_main_db(info.deployment) == [pre.name]
+    return info.deployment.backups_dir / pre.name
+
+
+def test_a_failed_replace_leaves_no_backup_that_is_main_db(
+    migrated_a: FixtureInfo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, the pre-restore "backup" stayed a second name for main.db: the next write by
+    go-fast-cdn changed it too, and its sidecar's hash no longer described it."""
+    dep = migrated_a.deployment
+    digest = db_digest(migrated_a)
+
+    def no_rename(*a: object, **kw: object) -> str:
+        raise OSError("rename failed")
+
+    monkeypatch.setattr(backups, "install_db_file", no_rename)
+    lines: list[str] = []
+    with pytest.raises(OSError, match="rename failed"):
+        restore_backup(migrated_a.host(), str(migrated_a.pre_migration_backup), progress=lines.append)
+    assert db_digest(migrated_a) == digest and _linked_to_main_db(dep) == []
+    (pre,) = dep.backups_dir.glob("rollback-agent_*_pre-restore.db")
+    assert sha256_file(pre) == digest == json.loads(pre.with_name(pre.name + ".json").read_text())["sha256"]
+    assert any("is now a copy of its own" in line for line in lines), lines
+
+
+def test_the_next_operation_gives_a_killed_restores_link_a_copy_of_its_own(migrated_a: FixtureInfo) -> None:
+    dep = migrated_a.deployment
+    pre = _keep_without_replacing(migrated_a)
+    digest = sha256_file(pre)
+    call = default_registry().prepare("status", {})
+    outcome, result, _err, _tb = run_call(call, migrated_a.host(), lambda m: None, state_dir=dep.state_dir)
+    assert outcome == "ok" and result is not None
+    assert [w for w in result["warnings"] if pre.name in w] == [
+        f"backups/{pre.name} was still a hard link to main.db (a restore stopped before replacing it): it is "
+        f"now a copy of its own, sha256 {digest[:12]}… as recorded"
+    ]
+    assert _linked_to_main_db(dep) == [] and pre.stat().st_nlink == 1 and sha256_file(pre) == digest
+    _commit(dep.db_path)  # go-fast-cdn writes again: the backup keeps what it recorded
+    assert sha256_file(pre) == digest != sha256_file(dep.db_path)
+    listed = {b.name: b for b in backups.list_backups(migrated_a.host()).backups}
+    assert listed[pre.name].valid and listed[pre.name].sidecar_sha256 == digest
+
+
+def test_a_link_whose_bytes_changed_since_is_reported_and_left(migrated_a: FixtureInfo) -> None:
+    dep = migrated_a.deployment
+    pre = _keep_without_replacing(migrated_a)
+    recorded = sha256_file(pre)
+    _commit(dep.db_path)  # the app was started again and wrote, through the shared inode
+    lines = backups.separate_db_links(dep)
+    assert len(lines) == 1 and "no longer holds the bytes its sidecar records" in lines[0]
+    assert recorded[:12] in lines[0] and _linked_to_main_db(dep) == [pre.name]
+    assert not [p for p in dep.backups_dir.iterdir() if p.name.endswith(".part")]
+
+
+def test_one_name_for_main_db_costs_one_stat(migrated_a: FixtureInfo, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(backups.Path, "glob", lambda *a, **kw: pytest.fail("listed backups/"))
+    assert backups.separate_db_links(migrated_a.deployment) == []
+
+
+def _commit(db: Path) -> None:
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS written_later (x)")
+        conn.commit()
+    finally:
+        conn.close()
