@@ -216,6 +216,8 @@ def test_a_cancel_while_edits_fail_reaches_the_parent_on_the_next_pass(fake_slac
     )
     section = bot.deps.service.section_messages("RB-1")["immediate"]
     wait_for(lambda: "step_done" not in json.dumps(fake_slack.message(CHANNEL, section).blocks), what="frozen sections")
+    # the record, written after the cancel, links from the parent (slow on a loaded machine)
+    wait_for(lambda: "incident record v1" in json.dumps(fake_slack.message(CHANNEL, parent.ts).blocks), what="record")
     # a second pass with nothing stale costs no API call
     bot.deps.publisher.queue.wait_idle(20)
     fake_slack.reset_calls()

@@ -26,6 +26,7 @@ def _pid_alive(pid: int) -> bool:
 
 def test_make_demo_serves_the_page_until_ctrl_c_then_cleans_up(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ROLLBACK_"))}
+    env["PYTHONFAULTHANDLER"] = "1"  # a shutdown that hangs shows every thread's stack on SIGABRT
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "demo", "--port", str(free_port())],
         env=env,
@@ -59,7 +60,12 @@ def test_make_demo_serves_the_page_until_ctrl_c_then_cleans_up(tmp_path: Path) -
         assert len(agents) == 2
 
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(60) == 0
+        try:
+            assert proc.wait(60) == 0
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            rest, _ = proc.communicate(timeout=10)
+            raise AssertionError("the demo did not stop within 60 s of Ctrl-C:\n" + "".join(lines) + rest) from None
     finally:
         if proc.poll() is None:
             proc.kill()
