@@ -129,7 +129,9 @@ def run_sandbox(port: int = 8787, keep: bool = False) -> int:
     def on_term(signum: int, frame: FrameType | None) -> None:
         done.set()
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+    # SIGINT too: a shell starting the demo in the background (``make demo &``, CI) leaves SIGINT
+    # ignored, and Python then never raises KeyboardInterrupt: "Ctrl-C stops everything" must hold.
+    previous = {sig: signal.signal(sig, on_term) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         url = box.start_page()
         print(f"Slack sandbox: {url}", flush=True)
@@ -151,7 +153,8 @@ def run_sandbox(port: int = 8787, keep: bool = False) -> int:
     finally:
         print("stopping the bot, the agents, the apps and the fake Slack…", flush=True)
         box.stop()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if keep:
             print(f"kept {workdir}", flush=True)
         else:

@@ -3,6 +3,7 @@ process it started and removes its files. ``demo --drill`` runs the scripted dri
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -33,8 +34,10 @@ def test_make_demo_serves_the_page_until_ctrl_c_then_cleans_up(tmp_path: Path) -
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # a demo that has to be killed takes its agents with it
     )
     lines: list[str] = []
+    apps: list[int] = []
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
@@ -67,8 +70,10 @@ def test_make_demo_serves_the_page_until_ctrl_c_then_cleans_up(tmp_path: Path) -
             rest, _ = proc.communicate(timeout=10)
             raise AssertionError("the demo did not stop within 60 s of Ctrl-C:\n" + "".join(lines) + rest) from None
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        if proc.poll() != 0:  # hung, or died: its agents and apps (their own sessions) must not outlive the test
+            for group in [proc.pid, *apps]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(group, signal.SIGKILL)
             proc.wait(10)
     assert not workdir.exists()
     assert not [pid for pid in apps if _pid_alive(pid)]
