@@ -35,6 +35,8 @@ def test_make_demo_serves_the_page_until_ctrl_c_then_cleans_up(tmp_path: Path) -
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # a demo that has to be killed takes its agents with it
+        # as a background job (``make demo &``, CI) starts it: Python then installs no SIGINT handler
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     lines: list[str] = []
     apps: list[int] = []
