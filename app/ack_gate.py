@@ -21,23 +21,28 @@ Everything else (modal submissions answering with ``response_action``, Events AP
 ``url_verification``, ``ssl_check``) and every request whose signature does not verify goes to
 bolt's own dispatch unchanged, so bolt still answers a bad signature with its 401.
 
+Clicks that open a dialog (``handlers.actions_ids.OPENS_DIALOG``) go ahead of the others waiting:
+``views.open`` must use the click's trigger_id within 3 s, whatever burst of clicks came before.
+
 Nothing acked is dropped on a clean stop: ``close`` waits for the deferred work before the bot's
 publisher and store close.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from enum import Enum
+from enum import Enum, IntEnum
 
 from slack_bolt import Ack, App, BoltRequest, BoltResponse
 from slack_bolt.request.internals import parse_body
 from slack_sdk.signature import SignatureVerifier
 
+from handlers.actions_ids import OPENS_DIALOG
 from handlers.deps import HandlerDeps
 from handlers.rollback_command import COMMAND, refuse_rollback, reply_to_rollback
 
@@ -49,6 +54,11 @@ log = logging.getLogger(__name__)
 # whitespace around the colon (``%20`` or ``+`` once encoded).
 _SPACE = rb"(?:%20|\+|%09|%0A|%0D)*"
 _BLOCK_ACTIONS = re.compile(rb"%22type%22" + _SPACE + rb"%3A" + _SPACE + rb"%22block_actions%22", re.IGNORECASE)
+# The clicked button: the first action_id after the top-level ``"actions": [`` (the message's own
+# buttons sit in ``"elements"`` arrays, and state values use action ids as keys, not as values).
+_ACTIONS_KEY = re.compile(rb"%22actions%22" + _SPACE + rb"%3A" + _SPACE + rb"%5B")
+_ACTION_ID = re.compile(rb"%22action_id%22" + _SPACE + rb"%3A" + _SPACE + rb"%22([A-Za-z0-9_.-]{1,255})%22")
+_DIALOG_IDS = frozenset(a.value.encode() for a in OPENS_DIALOG)
 # ``/rollback`` as the ``command`` field itself (a ``=`` or ``&`` typed in the text is encoded).
 _ROLLBACK_COMMAND = re.compile(rb"(?:^|&)command=" + re.escape(COMMAND.replace("/", "%2F").encode()) + rb"(?:&|$)")
 
@@ -60,6 +70,23 @@ class EarlyAck(Enum):
     ROLLBACK_COMMAND = "rollback_command"
 
 
+class Lane(IntEnum):
+    """The order deferred work is taken in; the stop markers come after everything already queued."""
+
+    DIALOG = 0
+    WORK = 1
+    STOP = 2
+
+
+def opens_dialog(body: bytes) -> bool:
+    """Whether a click's raw body names a dialog-opening button as the one clicked."""
+    for key in _ACTIONS_KEY.finditer(body):
+        found = _ACTION_ID.search(body, key.end())
+        if found is not None and found.group(1) in _DIALOG_IDS:
+            return True
+    return False
+
+
 class AckGate:
     def __init__(self, app: App, deps: HandlerDeps, signing_secret: str | None, workers: int) -> None:
         self.app = app
@@ -67,7 +94,8 @@ class AckGate:
         # Socket Mode has no signing secret and no HTTP requests: nothing is acked early.
         self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
         # Started now, not on the first burst of clicks; a SimpleQueue put is all the event loop pays.
-        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._queue: queue.PriorityQueue[tuple[Lane, int, Callable[[], None] | None]] = queue.PriorityQueue()
+        self._order = itertools.count()  # first in, first out within a lane
         self._workers = [threading.Thread(target=self._work, name=f"acked-{i}", daemon=True) for i in range(workers)]
         for worker in self._workers:
             worker.start()
@@ -96,7 +124,8 @@ class AckGate:
     def defer_click(self, body: bytes, headers: Mapping[str, str]) -> bool:
         """Queue a verified click for bolt; False when the bot is stopping (the caller answers 503,
         and Slack shows the clicker that it failed rather than a click that silently did nothing)."""
-        return self._submit(lambda: self._dispatch(body, dict(headers)))
+        lane = Lane.DIALOG if opens_dialog(body) else Lane.WORK
+        return self._submit(lambda: self._dispatch(body, dict(headers)), lane)
 
     def refuse_rollback(self, req: BoltRequest) -> BoltResponse | None:
         """The ack of a ``/rollback`` that opens nothing, cheap enough for the event loop (no write,
@@ -119,15 +148,15 @@ class AckGate:
             reply.after()  # stopping: do it on this thread rather than drop it
         return Ack()(text=reply.text)
 
-    def _submit(self, work: Callable[[], None]) -> bool:
+    def _submit(self, work: Callable[[], None], lane: Lane = Lane.WORK) -> bool:
         with self._lock:
             if self._closed:
                 return False
-            self._queue.put(work)
+            self._queue.put((lane, next(self._order), work))
             return True
 
     def _work(self) -> None:
-        while (work := self._queue.get()) is not None:
+        while (work := self._queue.get()[2]) is not None:
             try:
                 work()
             except Exception:
@@ -147,6 +176,6 @@ class AckGate:
                 return
             self._closed = True
         for _ in self._workers:
-            self._queue.put(None)  # after everything already queued
+            self._queue.put((Lane.STOP, next(self._order), None))  # after everything already queued
         for worker in self._workers:
             worker.join()

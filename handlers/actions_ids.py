@@ -27,6 +27,13 @@ class ActionId(StrEnum):
     NOTICE_OPEN = "notice_open"
 
 
+# Clicks answered with a dialog (``views.open``): the click's trigger_id expires 3 s after it, so
+# these go ahead of the other clicks waiting after an early ack (app/ack_gate.py).
+OPENS_DIALOG: frozenset[ActionId] = frozenset(
+    {ActionId.INCIDENT_RESOLVE, ActionId.FOLLOW_UP_ASSIGN, ActionId.NOTICE_OPEN}
+)
+
+
 class RoleRef(BaseModel):
     """An Acknowledge button's value (in a page DM or in the thread): ``<incident>|<role>``."""
 
