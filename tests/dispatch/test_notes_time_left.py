@@ -1,9 +1,10 @@
 """The notes' "time left" line stays current: a target reminder (50%, 100%, then every quarter) and
 every reconcile pass (15 s) redraw the parent, and the pinned notes follow every parent redraw."""
+
 from __future__ import annotations
 
-from collections.abc import Iterator
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
