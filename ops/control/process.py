@@ -141,6 +141,7 @@ class ProcessController:
             return True, "is alive"
         letter, ticks = info
         if letter in ("Z", "X"):
+            _reap(pid)  # it exited after the reap above: ours is reaped now, not left a zombie
             return False, "is a zombie (exited)"
         if start is not None:
             if ticks != start:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
+from ops.control import process
 from ops.control.config import ProcessConfig
 from ops.control.process import ProcessController, proc_stat
 from ops.host import Host
+from tests.conftest import wait_for
 from tests.unit.ops.app_helpers import Reaper, wait_for_log
 
 HostFactory = Callable[..., tuple[Host, ProcessController]]
@@ -47,6 +51,29 @@ def test_start_state_stop_roundtrip(process_host: HostFactory) -> None:
     assert proc_stat(pid) is None  # gone and reaped, not a zombie
     assert "gofastcdn-standin stopped" in log.read_text()  # exited cleanly on SIGTERM
     assert ctl.state().running is False
+
+
+def test_a_child_that_exits_during_the_liveness_check_is_reaped(
+    process_host: HostFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It exited between the check's reap and its /proc read: "stopped" was reported while it stayed
+    a zombie (seen on a loaded machine, where SIGTERM's exit landed in that gap)."""
+    _, ctl = process_host()
+    st = ctl.start(timeout_s=5)
+    assert st.pid is not None
+    os.kill(st.pid, signal.SIGKILL)
+    wait_for(lambda: (proc_stat(st.pid) or ("", 0))[0] == "Z", what="a zombie")
+    real, skipped = process._reap, []
+
+    def late_reap(pid: int) -> None:  # the first reap came just before the exit
+        if not skipped:
+            skipped.append(pid)
+            return
+        real(pid)
+
+    monkeypatch.setattr(process, "_reap", late_reap)
+    assert ctl.state().running is False
+    assert skipped == [st.pid] and proc_stat(st.pid) is None  # gone and reaped, not a zombie
 
 
 def test_stale_pidfile_of_dead_process(process_host: HostFactory) -> None:
