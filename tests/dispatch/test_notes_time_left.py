@@ -3,7 +3,6 @@ every reconcile pass (15 s) redraw the parent, and the pinned notes follow every
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -59,9 +58,12 @@ def test_the_reconcile_pass_keeps_time_left_current_and_edits_only_on_a_change(
         return len([c for c in fake_slack.calls("chat.update") if c.get("ts") == notes_ts])
 
     def settled_pass() -> None:
-        bot.reconciler.run_once()
+        notes = bot.deps.notes
+        bot.reconciler.run_once()  # asks the notes for an edit before it returns
         assert bot.deps.publisher.queue.wait_idle(20)
-        time.sleep(0.3)  # the notes' own edit runs on its timer thread
+        wait_for(lambda: not notes._timers, what="the notes' edit timer fired")
+        with notes._render_lock:  # and its render, if one is in flight, done
+            pass
 
     try:
         bot.deps.service.clock = lambda: now  # type: ignore[method-assign]
