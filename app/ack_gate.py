@@ -93,7 +93,7 @@ class AckGate:
         self.deps = deps
         # Socket Mode has no signing secret and no HTTP requests: nothing is acked early.
         self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
-        # Started now, not on the first burst of clicks; a SimpleQueue put is all the event loop pays.
+        # Started now, not on the first burst of clicks; a queue put is all the event loop pays.
         self._queue: queue.PriorityQueue[tuple[Lane, int, Callable[[], None] | None]] = queue.PriorityQueue()
         self._order = itertools.count()  # first in, first out within a lane
         self._workers = [threading.Thread(target=self._work, name=f"acked-{i}", daemon=True) for i in range(workers)]
