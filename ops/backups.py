@@ -846,8 +846,9 @@ def _restore_staged(
         written = install_db_file(staged, dep.db_path, expect_sha256=digest, staged=True)
     except Exception:
         if pre is not None:  # main.db was not replaced: the pre-restore link is main.db itself
-            for line in separate_db_links(dep):
-                say(progress, line)
+            with contextlib.suppress(OSError):  # never hide why the restore failed
+                for line in separate_db_links(dep):
+                    say(progress, line)
         raise
     # main.db is now the very file validated above (hashed as it was written, equal to the checked
     # SHA-256), so that integrity check and those counts are its own: no second read
