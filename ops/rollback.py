@@ -201,18 +201,14 @@ def scan_media(conn: sqlite3.Connection) -> MediaScan:
     )
 
 
-def lost_rows(conn: sqlite3.Connection, dep: Deployment, marker: MarkerInfo) -> tuple[list[LostRow], list[LostRow]]:
-    """(lost, deletes_undone): live media rows not matched by a live image/doc on (file_name, type,
-    checksum), and soft-deleted media rows that were (their legacy row will be live again).
+def lost_rows_of(scan: MediaScan, dep: Deployment, marker: MarkerInfo) -> tuple[list[LostRow], list[LostRow]]:
+    """(lost, deletes_undone) from a :func:`scan_media`: live media rows not matched by a live
+    image/doc on (file_name, type, checksum), and soft-deleted media rows that were (their legacy row
+    will be live again), each with why it is lost and where its file is.
 
     One SQL anti-join per type returns only those rows, so time and memory grow with the rows lost,
     not with the size of the media table (see :func:`_legacy_keys` for why it isn't a plain EXISTS).
     ``marker``: the migration's, to tell uploads made after it."""
-    return lost_rows_of(scan_media(conn), dep, marker)
-
-
-def lost_rows_of(scan: MediaScan, dep: Deployment, marker: MarkerInfo) -> tuple[list[LostRow], list[LostRow]]:
-    """The changed rows of a scan as the report shows them: why each is lost, and where its file is."""
     changed, by_sum = scan.changed, scan.renamed
     lost: list[LostRow] = []
     undone: list[LostRow] = []

@@ -112,7 +112,7 @@ def count(conn: sqlite3.Connection, table: str, *, live: bool) -> int:
 MediaSums = tuple[dict[str, tuple[int, int]], int]
 """Per migration type (image, document) its (raw, live) media rows, and how many rows have another type."""
 
-MEDIA_SUMS_SQL = (
+_MEDIA_SUMS_SQL = (
     "SELECT COALESCE(SUM(type = 'image'), 0), COALESCE(SUM(type = 'image' AND deleted_at IS NULL), 0), "
     "COALESCE(SUM(type = 'document'), 0), COALESCE(SUM(type = 'document' AND deleted_at IS NULL), 0), "
     "COUNT(*) - COALESCE(SUM(type IN ('image', 'document')), 0) FROM media"
@@ -136,7 +136,7 @@ def counts(
         if media_sums is None:
             # one scan without a sort: the two types the migration writes are summed directly, and
             # only if other types exist (written after it) are those grouped, on the rows that have them
-            img_raw, img_live, doc_raw, doc_live, other = conn.execute(MEDIA_SUMS_SQL).fetchone()
+            img_raw, img_live, doc_raw, doc_live, other = conn.execute(_MEDIA_SUMS_SQL).fetchone()
             media_sums = ({"image": (img_raw, img_live), "document": (doc_raw, doc_live)}, other)
         by_type, other = media_sums
         rows = [(t, raw, live) for t, (raw, live) in sorted(by_type.items()) if raw]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.rollback import _after_marker, _legacy_keys, changed_rows_sql, lost_rows
+from ops.rollback import _after_marker, _legacy_keys, changed_rows_sql, lost_rows_of, scan_media
 from ops.schema import inspect, open_ro
 from sandbox.gofastcdn_fixture import (
     FixtureInfo,
@@ -91,7 +91,7 @@ def test_anti_join_matches_reference(tmp_path: Path, schema: str) -> None:
     info = _busy_after_migration(tmp_path, schema)
     with open_ro(info.deployment.db_path) as conn:
         expected = reference_lost_rows(conn)
-        lost, undone = lost_rows(conn, info.deployment, inspect(conn).marker)
+        lost, undone = lost_rows_of(scan_media(conn), info.deployment, inspect(conn).marker)
         leftovers = conn.execute("SELECT name FROM temp.sqlite_master").fetchall()
     got = [(r.id, "lost", r.reason) for r in lost] + [(r.id, "undone", r.reason) for r in undone]
     assert sorted(got) == sorted(expected)
