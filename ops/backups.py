@@ -721,26 +721,19 @@ def install_db_file(src: Path, dst: Path, *, expect_sha256: str | None = None, s
         _fsync_dir(dst.parent)
         return expect_sha256
     tmp = dst.with_name(temp_name(dst.name, ".tmp"))
-    h = hashlib.sha256()
     try:
-        with open(src, "rb") as fin, open(tmp, "xb") as fout:
-            for chunk in iter(lambda: fin.read(1 << 20), b""):
-                h.update(chunk)
-                fout.write(chunk)
-            fout.flush()
-            os.fsync(fout.fileno())
-        if expect_sha256 is not None and h.hexdigest() != expect_sha256:
+        digest = copy_hashing(src, tmp)  # fsynced
+        if expect_sha256 is not None and digest != expect_sha256:
             raise OpInputError(
                 "backup_checksum_mismatch",
-                f"{src.name} changed while being copied (sha256 {h.hexdigest()[:12]}, checked "
+                f"{src.name} changed while being copied (sha256 {digest[:12]}, checked "
                 f"{expect_sha256[:12]}); {dst.name} was not replaced",
             )
-        _fsync_file(tmp)
         os.replace(tmp, dst)
     finally:
         tmp.unlink(missing_ok=True)
     _fsync_dir(dst.parent)
-    return h.hexdigest()
+    return digest
 
 
 def restore_backup(
